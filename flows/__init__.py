@@ -1,0 +1,1 @@
+"""depeche flows: orchestration and the command line."""

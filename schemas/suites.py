@@ -1,0 +1,52 @@
+"""Great Expectations suites, built in code from the table definitions."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+
+from schemas.tables import Table
+
+# GX sets this logger to INFO itself, and it then announces a temporary folder for
+# every context it creates.
+logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+
+
+def expectation_suite(table: Table) -> gx.ExpectationSuite:
+    """The suite that a batch of `table` must pass, derived from its column rules."""
+    suite = gx.ExpectationSuite(name=table.name)
+    suite.add_expectation(gxe.ExpectTableColumnsToMatchOrderedList(column_list=table.column_names))
+    for column in table.columns:
+        name = column.name
+        if not column.nullable:
+            suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=name))
+        if column.unique:
+            suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=name))
+        if column.values is not None:
+            suite.add_expectation(
+                gxe.ExpectColumnValuesToBeInSet(column=name, value_set=list(column.values))
+            )
+        if column.min_value is not None or column.max_value is not None:
+            suite.add_expectation(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=name, min_value=column.min_value, max_value=column.max_value
+                )
+            )
+        if column.regex is not None:
+            suite.add_expectation(
+                gxe.ExpectColumnValuesToMatchRegex(column=name, regex=column.regex)
+            )
+    if len(table.key) > 1:
+        suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.key)))
+    for later, earlier in table.ordered:
+        suite.add_expectation(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=later, column_B=earlier, or_equal=False
+            )
+        )
+    return suite

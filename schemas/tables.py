@@ -1,0 +1,303 @@
+"""Every depeche table, declared once.
+
+The pyarrow schema, the data dictionary in the README and the Great Expectations
+suites (schemas/suites.py) are all derived from the definitions below, so a column
+is named in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+PARTITION_KEY = "batch"
+"""Hive partition key of every table: `<table>/batch=<partition>/`."""
+
+STAGES = ("fetch", "clean", "annotate", "validate")
+
+FORMATS = ("wire", "html", "jsonl")
+DATE_PRECISIONS = ("day", "month", "year")
+ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
+
+QUARANTINE_REASONS: dict[str, str] = {
+    # fetch: the file or line could not become a raw item
+    "empty": "the file (or JSON line) holds no text",
+    "binary": "the bytes are not text (NUL or control bytes without a BOM)",
+    "undecodable": "a byte-order mark announces an encoding the bytes do not follow",
+    "too_large": "the file is larger than the size cap (--max-bytes)",
+    "unreadable": "the file could not be read (permissions, vanished, I/O error)",
+    "unsupported_format": "the file extension is not .txt, .html/.htm or .jsonl",
+    "malformed_json": "a .jsonl line is not a JSON object",
+    "missing_text": "a .jsonl object has no non-empty string `text`",
+    # clean: the item could not become an article
+    "extraction_failed": "no main text could be extracted from the HTML page",
+    "empty_text": "nothing is left once the header, byline and captions are removed",
+    "invalid_date": "the date given with the article cannot be read",
+    "not_french": "the language detector says the text is not French",
+    "duplicate": "the same normalized text is already in this batch",
+    # annotate
+    "too_long": "the text is longer than the model accepts (nlp.max_length)",
+}
+
+DOC_ID_PATTERN = r"^[0-9a-f]{16}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its Arrow type, its meaning, and the rules the gate enforces."""
+
+    name: str
+    type: pa.DataType
+    doc: str
+    nullable: bool = True
+    unique: bool = False
+    values: tuple[str, ...] | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    regex: str | None = None
+
+    @property
+    def field(self) -> pa.Field:
+        return pa.field(self.name, self.type, nullable=self.nullable)
+
+    def rules(self) -> list[str]:
+        """The gate's rules for this column, in words (for the data dictionary)."""
+        rules = [] if self.nullable else ["not null"]
+        if self.unique:
+            rules.append("unique")
+        if self.values is not None:
+            rules.append("one of " + ", ".join(f"`{v}`" for v in self.values))
+        if self.min_value is not None or self.max_value is not None:
+            low = "" if self.min_value is None else f"≥ {self.min_value:g}"
+            high = "" if self.max_value is None else f"≤ {self.max_value:g}"
+            rules.append(" and ".join(r for r in (low, high) if r))
+        if self.regex is not None:
+            rules.append(f"matches `{self.regex}`")
+        return rules
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the lake: where it lives, its columns, its keys and its row checks."""
+
+    name: str
+    path: str
+    stage: str
+    doc: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    # (later, earlier): the first column must be strictly greater than the second
+    ordered: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([c.field for c in self.columns])
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _id(name: str, doc: str, *, unique: bool = False) -> Column:
+    return Column(name, pa.string(), doc, nullable=False, unique=unique, regex=DOC_ID_PATTERN)
+
+
+def _count(name: str, doc: str) -> Column:
+    return Column(name, pa.int32(), doc, nullable=False, min_value=0)
+
+
+_CAPTION = pa.struct([pa.field("credit", pa.string()), pa.field("text", pa.string())])
+
+RAW = Table(
+    name="raw",
+    path="raw",
+    stage="fetch",
+    doc="One row per item fetched: a wire or HTML file, or one line of a JSON lines file, "
+    "with its payload decoded to text exactly as found.",
+    key=("item_id",),
+    columns=(
+        _id("item_id", "Stable id of the item: hash of its source path and line.", unique=True),
+        Column("source_path", pa.string(), "Path of the file the item came from.", False),
+        Column("line", pa.int32(), "Line number in a .jsonl file (1-based); null otherwise."),
+        Column("format", pa.string(), "Input format.", False, values=FORMATS),
+        Column("encoding", pa.string(), "Encoding the bytes were decoded from.", False),
+        Column("payload", pa.large_string(), "The original item, decoded, unmodified.", False),
+        Column(
+            "content_sha256",
+            pa.string(),
+            "SHA-256 of the item's bytes (of a .jsonl line: its UTF-8 bytes).",
+            False,
+            regex=SHA256_PATTERN,
+        ),
+        Column("byte_size", pa.int64(), "Size of those bytes.", False, min_value=1),
+        Column("fetched_at", pa.timestamp("us", tz="UTC"), "When the item was read.", False),
+    ),
+)
+
+CLEAN = Table(
+    name="clean",
+    path="clean",
+    stage="clean",
+    doc="One row per article: normalized body text and the metadata found around it.",
+    key=("doc_id",),
+    columns=(
+        _id("doc_id", "Stable id of the article: hash of its normalized text.", unique=True),
+        _id("item_id", "The raw item the article came from."),
+        Column("source_path", pa.string(), "Path of the file the article came from.", False),
+        Column("line", pa.int32(), "Line number in a .jsonl file; null otherwise."),
+        Column("format", pa.string(), "Input format.", False, values=FORMATS),
+        Column("url", pa.string(), "Canonical URL, when the source gives one."),
+        Column("title", pa.string(), "Headline, when the source gives one."),
+        Column("author", pa.string(), "Author, when the source gives one."),
+        Column("site_name", pa.string(), "Publisher or site name, when the source gives one."),
+        Column(
+            "published_date",
+            pa.date32(),
+            "Publication date; the first day of the month (or year) when only that is known.",
+        ),
+        Column(
+            "date_precision",
+            pa.string(),
+            "How much of `published_date` is known.",
+            values=DATE_PRECISIONS,
+        ),
+        Column("dateline", pa.string(), "City the story was filed from (wire header)."),
+        Column("agency", pa.string(), "News agency named in the byline paragraph."),
+        Column(
+            "captions",
+            pa.list_(_CAPTION),
+            "Photo captions taken out of the body: credit and caption text.",
+            False,
+        ),
+        Column("text", pa.large_string(), "Normalized body text the annotator sees.", False),
+        Column("char_count", pa.int32(), "Length of `text` in characters.", False, min_value=1),
+        Column("language", pa.string(), "Detected language.", False, values=("fr",)),
+        Column(
+            "language_score",
+            pa.float32(),
+            "Confidence of the language detector.",
+            False,
+            min_value=0,
+            max_value=1,
+        ),
+    ),
+)
+
+DOCUMENTS = Table(
+    name="documents",
+    path="annotated/documents",
+    stage="annotate",
+    doc="One row per annotated article.",
+    key=("doc_id",),
+    columns=(
+        _id("doc_id", "Stable id of the article.", unique=True),
+        Column("source_path", pa.string(), "Path of the file the article came from.", False),
+        Column("url", pa.string(), "Canonical URL, when known."),
+        Column("title", pa.string(), "Headline, when known."),
+        Column("published_date", pa.date32(), "Publication date (see `date_precision`)."),
+        Column("date_precision", pa.string(), "day, month or year.", values=DATE_PRECISIONS),
+        Column("dateline", pa.string(), "City the story was filed from."),
+        Column("agency", pa.string(), "News agency of the byline."),
+        Column("text", pa.large_string(), "The text that was annotated.", False),
+        _count("sentence_count", "Sentences in the text."),
+        _count("token_count", "Tokens in the text."),
+        _count("entity_count", "Entities kept in the `entities` table."),
+        Column("model", pa.string(), "spaCy pipeline that annotated the text.", False),
+        Column("model_version", pa.string(), "Version of that pipeline.", False),
+    ),
+)
+
+SENTENCES = Table(
+    name="sentences",
+    path="annotated/sentences",
+    stage="annotate",
+    doc="One row per sentence; offsets index the document's `text`.",
+    key=("doc_id", "sentence_index"),
+    ordered=(("end_char", "start_char"),),
+    columns=(
+        _id("doc_id", "Article the sentence belongs to."),
+        _count("sentence_index", "Position of the sentence in the article (0-based)."),
+        _count("start_char", "Offset of the first character in the document text."),
+        _count("end_char", "Offset just past the last character."),
+        Column("text", pa.large_string(), "The sentence.", False),
+        _count("token_count", "Tokens in the sentence."),
+    ),
+)
+
+ENTITIES = Table(
+    name="entities",
+    path="annotated/entities",
+    stage="annotate",
+    doc="One row per named entity kept; offsets index the document's `text`.",
+    key=("doc_id", "entity_index"),
+    ordered=(("end_char", "start_char"),),
+    columns=(
+        _id("doc_id", "Article the entity was found in."),
+        _count("entity_index", "Position of the entity in the article (0-based)."),
+        _count("sentence_index", "Sentence the entity is in."),
+        _count("start_char", "Offset of the first character in the document text."),
+        _count("end_char", "Offset just past the last character."),
+        Column("text", pa.string(), "The entity as written: text[start_char:end_char].", False),
+        Column(
+            "normalized",
+            pa.string(),
+            "The entity without elided article (l’OTAN → OTAN), title or outer punctuation.",
+            False,
+        ),
+        Column("label", pa.string(), "Entity type.", False, values=ENTITY_LABELS),
+    ),
+)
+
+QUARANTINE = Table(
+    name="quarantine",
+    path="quarantine",
+    stage="",
+    doc="One row per rejected input, per stage: the original record and the reason.",
+    columns=(
+        Column("stage", pa.string(), "Stage that rejected the record.", False, values=STAGES),
+        Column("record_id", pa.string(), "item_id or doc_id of the record, when it has one."),
+        Column(
+            "reason",
+            pa.string(),
+            "Reason code (see the table of reasons).",
+            False,
+            values=tuple(QUARANTINE_REASONS),
+        ),
+        Column("detail", pa.string(), "What exactly was wrong.", False),
+        Column("source_path", pa.string(), "File the record came from.", False),
+        Column("line", pa.int32(), "Line in a .jsonl file; null otherwise."),
+        Column("record", pa.large_string(), "The original record as JSON (null for bytes)."),
+        Column("payload", pa.large_binary(), "The original bytes, when they are not text."),
+    ),
+)
+
+CHECKS = Table(
+    name="checks",
+    path="reports/checks",
+    stage="",
+    doc="One row per check a stage's gate evaluated, passed or failed, for data-quality "
+    "dashboards; one file per stage in each batch.",
+    columns=(
+        Column("stage", pa.string(), "Stage whose gate ran the check.", False, values=STAGES),
+        Column("table_name", pa.string(), "Table the check is about.", False),
+        Column("expectation", pa.string(), "Expectation or check name.", False),
+        Column("column_name", pa.string(), "Column the check is about, if any."),
+        Column("success", pa.bool_(), "Whether the check passed.", False),
+        Column("unexpected_count", pa.int64(), "Rows that broke the check, when counted."),
+        Column("observed", pa.string(), "Observed value, as JSON."),
+    ),
+)
+
+STAGE_OUTPUTS: dict[str, tuple[Table, ...]] = {
+    "fetch": (RAW,),
+    "clean": (CLEAN,),
+    "annotate": (DOCUMENTS, SENTENCES, ENTITIES),
+    "validate": (),  # validate publishes the annotated tables; it writes no table of its own
+}
+
+ALL_TABLES: tuple[Table, ...] = (RAW, CLEAN, DOCUMENTS, SENTENCES, ENTITIES, QUARANTINE, CHECKS)

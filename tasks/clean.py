@@ -1,0 +1,362 @@
+"""Clean: raw items into articles with normalized text and metadata.
+
+Wire stories give up their header (date with its precision, dateline), agency
+byline and photo captions; HTML pages their main text and metadata (trafilatura);
+JSON lines their fields. The text is normalized for annotation, checked to be
+French, given a content-derived `doc_id` and deduplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import trafilatura
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from schemas import CLEAN, QUARANTINE, RAW
+from tasks.contract import StageOutput, StageReport, code_version, run_stage
+from tasks.storage import Lake
+
+# -- text normalization ------------------------------------------------------------
+
+_SPACES = "\u00a0\u202f\u2007\u2009\u200a\u2002\u2003\u2004\u2005\u2006\u2008\u205f\u3000\t"
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_TRANSLATION = str.maketrans(
+    {
+        **{ch: " " for ch in _SPACES},
+        **{ch: None for ch in _INVISIBLE},
+        **{ch: "'" for ch in "\u2019\u2018\u201b\u02bc\u2032"},
+        **{ch: '"' for ch in "\u201c\u201d\u201e\u201f\u2033"},
+        "\r": "\n",
+    }
+)
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def normalize_text(text: str) -> str:
+    """NFC, plain apostrophes and double quotes, ordinary spaces (also inside « »),
+    one space between words, paragraphs separated by one blank line."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n")).translate(_TRANSLATION)
+    paragraphs = []
+    for paragraph in _PARAGRAPH_BREAK.split(text):
+        paragraph = " ".join(paragraph.split())
+        paragraph = re.sub(r"«\s*", "« ", paragraph)
+        paragraph = re.sub(r"\s*»", " »", paragraph)
+        if paragraph:
+            paragraphs.append(paragraph)
+    return "\n\n".join(paragraphs)
+
+
+def doc_id(text: str) -> str:
+    """Stable id of an article: the hash of its normalized text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+# -- dates ---------------------------------------------------------------------------
+
+
+class InvalidDate(ValueError):
+    """A date given with an article that cannot be read."""
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T ].*)?$")
+
+
+def parse_date(value: str) -> tuple[date, str]:
+    """`YYYY`, `YYYY-MM` or `YYYY-MM-DD` (a time after it is ignored) → (date, precision).
+
+    A month or a year is kept as its first day, with the precision saying so.
+    """
+    match = _DATE.match(value.strip())
+    if not match:
+        raise InvalidDate(f"unreadable date {value!r}")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    try:
+        if month is None:
+            return date(year, 1, 1), "year"
+        if day is None:
+            return date(year, month, 1), "month"
+        return date(year, month, day), "day"
+    except ValueError as error:
+        raise InvalidDate(f"impossible date {value!r}: {error}") from None
+
+
+# -- wire stories ----------------------------------------------------------------------
+
+AGENCIES = {
+    "agence france-presse": "Agence France-Presse",
+    "afp": "Agence France-Presse",
+    "la presse canadienne": "La Presse canadienne",
+    "presse canadienne": "La Presse canadienne",
+    "associated press": "Associated Press",
+    "the associated press": "Associated Press",
+    "ap": "Associated Press",
+    "reuters": "Reuters",
+    "agence qmi": "Agence QMI",
+    "belga": "Belga",
+    "agence télégraphique suisse": "Agence télégraphique suisse",
+    "ats": "Agence télégraphique suisse",
+}
+_AGENCY_NAMES = "|".join(sorted((re.escape(k) for k in AGENCIES), key=len, reverse=True))
+_BYLINE = re.compile(
+    rf"^(?:(?:par|avec)\s+)?(?:(?P<author>[^,\n]{{3,80}}?)\s*,\s*)?(?P<agency>{_AGENCY_NAMES})\.?$",
+    re.I,
+)
+_HEADER = re.compile(
+    r"^\s*date\s+(?P<date>\d{4}(?:-\d{1,2}){0,2})\b[ \t]*(?:\((?P<dateline>[^)\n]{1,80})\))?",
+    re.I,
+)
+_CAPTION = re.compile(r"^PHOTOS?\b\s*:?\s*(?P<rest>.+)$", re.S)
+_LOWER = re.compile(r"[a-zß-öø-ÿ]")
+
+
+def split_caption(paragraph: str) -> dict[str, str] | None:
+    """`PHOTO CREDIT IN CAPITALS Caption text…` → {credit, text}; None if not a caption."""
+    match = _CAPTION.match(paragraph)
+    if not match:
+        return None
+    words = match.group("rest").split(" ")
+    # The credit is the run of words without a lower-case letter; a last short word
+    # such as `À` or `L'` starts the caption instead.
+    cut = 0
+    while cut < len(words) and not _LOWER.search(words[cut]):
+        cut += 1
+    if 0 < cut < len(words) and len(words[cut - 1].strip(",.'")) <= 2:
+        cut -= 1
+    credit = " ".join(words[:cut]).strip(" ,;:-")
+    return {"credit": credit or None, "text": " ".join(words[cut:]).strip() or None}
+
+
+@dataclass
+class WireParts:
+    body: str
+    date: str | None = None
+    dateline: str | None = None
+    agency: str | None = None
+    author: str | None = None
+    captions: list[dict[str, str | None]] = field(default_factory=list)
+
+
+def parse_wire(text: str) -> WireParts:
+    """Header, byline and captions out of normalized wire text; the rest is the body."""
+    header = _HEADER.match(text)
+    parts = WireParts(body="")
+    if header:
+        parts.date = header.group("date")
+        parts.dateline = (header.group("dateline") or "").strip() or None
+        text = text[header.end() :].lstrip()
+    body = []
+    for paragraph in text.split("\n\n"):
+        byline = _BYLINE.match(paragraph)
+        if byline and parts.agency is None:
+            parts.agency = AGENCIES[byline.group("agency").lower()]
+            parts.author = (byline.group("author") or "").strip() or None
+            continue
+        caption = split_caption(paragraph)
+        if caption is not None:
+            parts.captions.append(caption)
+            continue
+        body.append(paragraph)
+    parts.body = "\n\n".join(p for p in body if p.strip())
+    return parts
+
+
+# -- HTML pages ------------------------------------------------------------------------
+
+
+def extract_html(html: str) -> dict[str, Any] | None:
+    """Main text and metadata of a page; None when no main text is found."""
+    document = trafilatura.bare_extraction(
+        html, with_metadata=True, include_comments=False, include_tables=False
+    )
+    if document is None:
+        return None
+    found = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+    text = found.get("text") or ""
+    if not text.strip():
+        return None
+    site = found.get("sitename")
+    title = found.get("title")
+    if title and site:
+        # "Headline - Site" or "Headline | Site": the site name has its own column
+        title = re.sub(rf"\s+[-|–—:]\s+{re.escape(site)}\s*$", "", title)
+    return {
+        "text": text.replace("\n", "\n\n"),
+        "title": title,
+        "author": found.get("author"),
+        "date": found.get("date"),
+        "site_name": site,
+        "url": found.get("url"),
+    }
+
+
+# -- language --------------------------------------------------------------------------
+
+_IDENTIFIER: dict[str, LanguageIdentifier] = {}
+
+
+def detect_language(text: str) -> tuple[str, float]:
+    """Language code and probability, from py3langid's bundled model."""
+    if "model" not in _IDENTIFIER:
+        _IDENTIFIER["model"] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    language, score = _IDENTIFIER["model"].classify(text[:5000])
+    return str(language), float(score)
+
+
+# -- the stage -------------------------------------------------------------------------
+
+
+class Reject(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(str(value).split())
+    return value or None
+
+
+def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """One raw item → the fields of one article (before language check and dedup)."""
+    fmt = item["format"]
+    fields: dict[str, Any] = {}
+    if fmt == "html":
+        page = extract_html(item["payload"])
+        if page is None:
+            raise Reject("extraction_failed", "trafilatura found no main text in the page")
+        text = page.pop("text")
+        fields.update(page)
+    elif fmt == "jsonl":
+        record = json.loads(item["payload"])
+        text = record["text"]
+        fields.update(
+            url=record.get("url"),
+            title=record.get("title"),
+            author=record.get("author"),
+            date=record.get("date"),
+            site_name=record.get("source"),
+        )
+    else:
+        text = item["payload"]
+    wire = parse_wire(normalize_text(text))
+    if not wire.body:
+        raise Reject("empty_text", "no body text once header, byline and captions are removed")
+    raw_date = fields.get("date") or wire.date
+    published, precision = None, None
+    if raw_date:
+        try:
+            published, precision = parse_date(str(raw_date))
+        except InvalidDate as error:
+            raise Reject("invalid_date", str(error)) from None
+    return {
+        "url": _as_str(fields.get("url")),
+        "title": _as_str(normalize_text(fields["title"]) if fields.get("title") else None),
+        "author": _as_str(fields.get("author") or wire.author),
+        "site_name": _as_str(fields.get("site_name")),
+        "published_date": published,
+        "date_precision": precision,
+        "dateline": wire.dateline,
+        "agency": wire.agency,
+        "captions": wire.captions,
+        "text": wire.body,
+    }
+
+
+@dataclass
+class CleanResult:
+    articles: pa.Table
+    quarantine: pa.Table
+
+
+MIN_LANGUAGE_SCORE = 0.5
+
+
+def clean_items(raw: pa.Table, *, min_language_score: float = MIN_LANGUAGE_SCORE) -> CleanResult:
+    """Every raw item becomes an article or a quarantine row with its reason."""
+    items = sorted(raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0))
+    articles: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for item in items:
+        try:
+            article = article_from_item(item)
+            language, score = detect_language(article["text"])
+            if language != "fr" or score < min_language_score:
+                raise Reject("not_french", f"detected language {language} (p={score:.2f})")
+            article_id = doc_id(article["text"])
+            if article_id in seen:
+                raise Reject("duplicate", f"same text as doc_id {article_id} ({seen[article_id]})")
+        except Reject as error:
+            rejects.append(_reject_row(item, error))
+            continue
+        seen[article_id] = item["source_path"] + (f":{item['line']}" if item["line"] else "")
+        articles.append(
+            {
+                "doc_id": article_id,
+                "item_id": item["item_id"],
+                "source_path": item["source_path"],
+                "line": item["line"],
+                "format": item["format"],
+                **article,
+                "char_count": len(article["text"]),
+                "language": language,
+                "language_score": score,
+            }
+        )
+    return CleanResult(
+        pa.Table.from_pylist(articles, schema=CLEAN.schema),
+        pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
+    )
+
+
+def _reject_row(item: dict[str, Any], error: Reject) -> dict[str, Any]:
+    record = {k: v for k, v in item.items() if k != "fetched_at"}
+    return {
+        "stage": "clean",
+        "record_id": item["item_id"],
+        "reason": error.reason,
+        "detail": error.detail,
+        "source_path": item["source_path"],
+        "line": item["line"],
+        "record": json.dumps(record, ensure_ascii=False, default=str),
+        "payload": None,
+    }
+
+
+@task(name="clean", cache_policy=NO_CACHE)
+def clean_task(lake_root: str, partition: str) -> StageReport:
+    """Clean the committed raw items of one partition."""
+    lake = Lake(lake_root)
+
+    def produce() -> StageOutput:
+        raw = lake.read(RAW, partition)
+        result = clean_items(raw)
+        return StageOutput(
+            outputs={CLEAN: result.articles},
+            quarantine=result.quarantine,
+            rows_in=raw.num_rows,
+            rows_out=result.articles.num_rows,
+        )
+
+    return run_stage(
+        lake,
+        "clean",
+        partition,
+        input_fingerprint=lake.output_fingerprint("fetch", partition),
+        version=code_version(sys.modules[__name__]),
+        parameters={"min_language_score": MIN_LANGUAGE_SCORE},
+        produce=produce,
+    )

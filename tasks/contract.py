@@ -1,0 +1,203 @@
+"""The stage contract, once for every stage.
+
+skip when nothing changed → produce → stage the output → gate it → commit or
+record the failure → manifest. A stage module supplies only `produce`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import schemas.tables
+from schemas import CHECKS, QUARANTINE, Table
+from tasks.gate import Check, gate, stage_checks
+from tasks.storage import COMMITTED, FAILED, Lake
+
+SKIPPED = "skipped"
+BLOCKED = "blocked"
+
+
+@dataclass
+class StageOutput:
+    """What a stage produced for one partition, before the gate."""
+
+    outputs: dict[Table, pa.Table]
+    quarantine: pa.Table
+    rows_in: int
+    rows_out: int
+    checks: list[Check] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    # files to publish as they are (validate), by table
+    links: dict[Table, Path] = field(default_factory=dict)
+
+
+@dataclass
+class StageReport:
+    """What the flow and the CLI learn of one stage-partition."""
+
+    stage: str
+    partition: str
+    status: str
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    failed_checks: list[str] = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (COMMITTED, SKIPPED)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def code_version(*modules: ModuleType) -> str:
+    """Hash of the stage's source and the table definitions it writes."""
+    digest = hashlib.sha256()
+    for module in (*modules, schemas.tables):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def quarantine_reasons(quarantine: pa.Table) -> dict[str, int]:
+    return dict(sorted(Counter(quarantine.column("reason").to_pylist()).items()))
+
+
+def _report_from_manifest(manifest: dict[str, Any], status: str) -> StageReport:
+    return StageReport(
+        stage=manifest["stage"],
+        partition=manifest["partition"],
+        status=status,
+        rows_in=manifest.get("rows_in", 0),
+        rows_out=manifest.get("rows_out", 0),
+        rows_quarantined=manifest.get("rows_quarantined", 0),
+        quarantine_reasons=manifest.get("quarantine_reasons", {}),
+        failed_checks=manifest.get("validation", {}).get("failed", []),
+        message=manifest.get("error") or "",
+        seconds=manifest.get("seconds", 0.0),
+        details=manifest.get("details", {}),
+    )
+
+
+def blocked(stage: str, partition: str, upstream: StageReport) -> StageReport:
+    """The report of a stage that did not run because its input was not committed."""
+    return StageReport(
+        stage=stage,
+        partition=partition,
+        status=BLOCKED,
+        message=f"not run: {upstream.stage} did not commit partition {partition}",
+    )
+
+
+def run_stage(
+    lake: Lake,
+    stage: str,
+    partition: str,
+    *,
+    input_fingerprint: str,
+    version: str,
+    parameters: dict[str, Any],
+    produce: Callable[[], StageOutput],
+) -> StageReport:
+    """Run one stage on one partition under the contract of DESIGN.md."""
+    previous = lake.read_manifest(stage, partition)
+    if (
+        previous is not None
+        and previous.get("status") == COMMITTED
+        and previous.get("input_fingerprint") == input_fingerprint
+        and previous.get("code_version") == version
+        and previous.get("parameters") == parameters
+    ):
+        return _report_from_manifest(previous, SKIPPED)
+
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    manifest: dict[str, Any] = {
+        "stage": stage,
+        "partition": partition,
+        "input_fingerprint": input_fingerprint,
+        "code_version": version,
+        "parameters": parameters,
+        "started_at": started.isoformat(),
+    }
+    try:
+        output = produce()
+        _gate_and_commit(lake, stage, partition, output, manifest)
+    except Exception as error:  # recorded and reported; the other partitions go on
+        manifest.update(
+            status=FAILED,
+            error=f"{type(error).__name__}: {error}",
+            traceback=traceback.format_exc(),
+        )
+        lake.write_manifest(manifest)
+    manifest.setdefault("finished_at", datetime.now(UTC).isoformat())
+    manifest["seconds"] = round(time.perf_counter() - clock, 3)
+    return _report_from_manifest(manifest, manifest["status"])
+
+
+def _gate_and_commit(
+    lake: Lake, stage: str, partition: str, output: StageOutput, manifest: dict[str, Any]
+) -> None:
+    """Stage the output, gate what was written, then commit it or record the failure."""
+    clock = time.perf_counter()
+    with lake.staging(stage, partition) as staging:
+        written = {table: staging.write(table, rows) for table, rows in output.outputs.items()}
+        written.update({table: staging.link(table, path) for table, path in output.links.items()})
+        staging.write(QUARANTINE, output.quarantine)
+        # the gate reads back what was written, so it sees the files a reader would
+        staged = {table: pq.read_table(path) for table, path in written.items()}
+        rows_quarantined = output.quarantine.num_rows
+        result = gate(
+            staged,
+            [
+                *stage_checks(stage, output.rows_in, output.rows_out, rows_quarantined),
+                *output.checks,
+            ],
+        )
+        staging.write(CHECKS, result.checks_table(stage))
+        lake.write_gx_report(stage, partition, result.gx_results)
+        manifest.update(
+            status=COMMITTED if result.success else FAILED,
+            rows_in=output.rows_in,
+            rows_out=output.rows_out,
+            rows_quarantined=rows_quarantined,
+            quarantine_reasons=quarantine_reasons(output.quarantine),
+            details=output.details,
+            validation={
+                "success": result.success,
+                "checks": len(result.checks),
+                "failed": result.failed,
+            },
+            finished_at=datetime.now(UTC).isoformat(),
+            gate_seconds=round(time.perf_counter() - clock, 3),
+        )
+        if result.success:
+            lake.commit(staging, manifest)
+        else:
+            manifest["error"] = f"{stage} gate failed: " + "; ".join(result.failed)
+            lake.record_failure(staging, manifest)
