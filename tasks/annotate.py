@@ -22,7 +22,7 @@ import spacy
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES
 from tasks.contract import StageOutput, StageReport, code_version, run_stage
@@ -137,15 +137,30 @@ class AnnotateResult:
 
 
 def _sentences(doc: Doc) -> tuple[list[tuple[int, int, int]], list[int]]:
-    """(start, end, tokens) of each non-blank sentence, and each token's sentence index."""
-    spans: list[tuple[int, int, int]] = []
-    token_sentence = [0] * len(doc)
+    """(start, end, tokens) of each sentence, and each token's sentence index.
+
+    Blank sentences are skipped, and a sentence of punctuation alone (a lone `«`
+    the sentence splitter cut off) joins the sentence after it.
+    """
+    groups: list[list[Token]] = []
+    pending: list[Token] = []
     for sent in doc.sents:
         tokens = [t for t in sent if not t.is_space]
-        if not tokens:
+        if not any(any(ch.isalnum() for ch in t.text) for t in tokens):
+            pending.extend(tokens)
             continue
-        for token in sent:
-            token_sentence[token.i] = len(spans)
+        groups.append(pending + tokens)
+        pending = []
+    if pending:
+        if groups:
+            groups[-1].extend(pending)
+        else:
+            groups.append(pending)
+    spans: list[tuple[int, int, int]] = []
+    token_sentence = [0] * len(doc)
+    for index, tokens in enumerate(groups):
+        for token in doc[tokens[0].i : tokens[-1].i + 1]:
+            token_sentence[token.i] = index
         spans.append((tokens[0].idx, tokens[-1].idx + len(tokens[-1]), len(tokens)))
     return spans, token_sentence
 

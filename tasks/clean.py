@@ -174,8 +174,15 @@ def parse_wire(text: str) -> WireParts:
 # -- HTML pages ------------------------------------------------------------------------
 
 
+MIN_PAGE_WORDS = 20
+
+
 def extract_html(html: str) -> dict[str, Any] | None:
-    """Main text and metadata of a page; None when no main text is found."""
+    """Main text and metadata of a page; None when no main text is found.
+
+    With no article in the page, trafilatura falls back to whatever text there is
+    (a menu, a footer): under MIN_PAGE_WORDS words, that is not an article.
+    """
     document = trafilatura.bare_extraction(
         html, with_metadata=True, include_comments=False, include_tables=False
     )
@@ -183,7 +190,7 @@ def extract_html(html: str) -> dict[str, Any] | None:
         return None
     found = document.as_dict() if hasattr(document, "as_dict") else dict(document)
     text = found.get("text") or ""
-    if not text.strip():
+    if len(text.split()) < MIN_PAGE_WORDS:
         return None
     site = found.get("sitename")
     title = found.get("title")
@@ -236,7 +243,9 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
     if fmt == "html":
         page = extract_html(item["payload"])
         if page is None:
-            raise Reject("extraction_failed", "trafilatura found no main text in the page")
+            raise Reject(
+                "extraction_failed", f"no main text of {MIN_PAGE_WORDS} words or more in the page"
+            )
         text = page.pop("text")
         fields.update(page)
     elif fmt == "jsonl":

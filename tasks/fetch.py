@@ -109,7 +109,7 @@ def plan_batch(sources: list[str]) -> Batch:
         digest.update(f"{path.as_posix()}\0{content}\n".encode())
     fingerprint = digest.hexdigest()
     first = Path(sources[0]) if sources else Path("batch")
-    stem = re.sub(r"[^a-z0-9]+", "-", (first.stem or first.name or "batch").lower()).strip("-")
+    stem = re.sub(r"[^a-z0-9]+", "-", (first.stem or first.name or "batch").lower())[:40].strip("-")
     return Batch(f"{stem or 'batch'}-{fingerprint[:10]}", tuple(files), fingerprint)
 
 

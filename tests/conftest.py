@@ -1,0 +1,62 @@
+"""Shared fixtures. The environment is set before Prefect or GX is imported, so no
+test touches the user's Prefect home, sends telemetry, or writes to data/lake."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="depeche-test-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["GX_ANALYTICS_ENABLED"] = "False"
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+
+import pytest  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[1]
+SAMPLE = PROJECT / "data" / "sample"
+CORPUS = PROJECT.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """The real Prefect engine on a temporary database, once per session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    """The real French model, as the annotate stage loads it."""
+    from tasks.annotate import DEFAULT_MODEL, load_model
+
+    return load_model(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The reference corpus beside the project; tests using it skip when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"reference corpus not found at {CORPUS}: skipped, not failed")
+    return CORPUS
+
+
+@pytest.fixture
+def subprocess_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a `depeche` subprocess: its own Prefect home, no telemetry."""
+    env = dict(os.environ)
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    env.pop("PREFECT_LOGGING_LEVEL", None)  # the CLI sets its own default
+    env["COLUMNS"] = "200"
+    return env
+
+
+@pytest.fixture(scope="session")
+def sample() -> Path:
+    """The project's own sample corpus."""
+    return SAMPLE

@@ -1,0 +1,155 @@
+"""Annotate: the real French model, entity normalization, and the annotated tables."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from schemas import CLEAN, DOCUMENTS, ENTITIES, SENTENCES
+from tasks.annotate import (
+    ModelNotInstalled,
+    annotate_articles,
+    drop_reason,
+    load_model,
+    normalize_entity,
+    refine_span,
+)
+from tasks.clean import doc_id, normalize_text
+
+TEXTS = [
+    "Le secrétaire américain à la Défense Mark Esper va soumettre cette demande à ses "
+    "homologues, a averti Jens Stoltenberg au siège de l'OTAN à Bruxelles.",
+    "« Nous allons en parler », a assuré Emmanuel Macron à Paris.\n\nLa réunion a duré "
+    "trois heures. Angela Merkel est repartie pour Berlin.",
+    "Il pleuvait ce matin et les enfants jouaient dans la cour.",
+]
+
+
+def articles(texts: list[str]) -> pa.Table:
+    rows = []
+    for number, text in enumerate(texts):
+        text = normalize_text(text)
+        rows.append(
+            {
+                "doc_id": doc_id(text),
+                "item_id": f"{number:016x}",
+                "source_path": f"src/{number}.txt",
+                "line": None,
+                "format": "wire",
+                "captions": [],
+                "text": text,
+                "char_count": len(text),
+                "language": "fr",
+                "language_score": 1.0,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=CLEAN.schema)
+
+
+@pytest.mark.parametrize(
+    ("surface", "normalized"),
+    [
+        ("l'OTAN", "OTAN"),
+        ("L'Alliance", "Alliance"),
+        ("d'Ottawa", "Ottawa"),
+        ("« Bruxelles »", "Bruxelles"),
+        ("Jens  Stoltenberg,", "Jens Stoltenberg"),
+        ("jusqu'à Paris", "à Paris"),
+    ],
+)
+def test_normalize_entity(surface: str, normalized: str) -> None:
+    assert normalize_entity(surface) == normalized
+
+
+@pytest.mark.parametrize(
+    ("surface", "reason"),
+    [
+        ("S'", "bare_elision"),
+        ("n'", "bare_elision"),
+        ("d.", "single_letter"),
+        ("M", "single_letter"),
+        ("PHOTO", "not_an_entity"),
+        ("«", "punctuation"),
+        ("Premier ministre", "title_only"),
+        ("mémoire de vigneron", "no_capital_letter"),
+        ("Jens Stoltenberg", None),
+        ("OTAN", None),
+    ],
+)
+def test_drop_reason(surface: str, reason: str | None) -> None:
+    assert drop_reason(surface, normalize_entity(surface)) == reason
+
+
+def test_titles_are_cut_off_names(nlp) -> None:
+    doc = nlp("Le président Trump a rencontré le Premier ministre Justin Trudeau.")
+    spans = [refine_span(ent) for ent in doc.ents]
+    texts = {span.text: label for span, label in spans}
+    assert "Trump" in texts or "président Trump" not in texts
+    assert all(not t.lower().startswith(("président ", "premier ministre ")) for t in texts)
+
+
+def test_annotated_tables_are_consistent_with_the_text(nlp) -> None:
+    progress: list[tuple[int, int]] = []
+    result = annotate_articles(
+        articles(TEXTS), nlp, batch_size=2, progress=lambda d, t: progress.append((d, t))
+    )
+    assert result.documents.schema.equals(DOCUMENTS.schema)
+    assert result.sentences.schema.equals(SENTENCES.schema)
+    assert result.entities.schema.equals(ENTITIES.schema)
+    assert progress[-1] == (3, 3)
+
+    documents = {d["doc_id"]: d for d in result.documents.to_pylist()}
+    assert len(documents) == 3
+    for sentence in result.sentences.to_pylist():
+        text = documents[sentence["doc_id"]]["text"]
+        assert text[sentence["start_char"] : sentence["end_char"]] == sentence["text"]
+        assert sentence["text"] == sentence["text"].strip()
+    for entity in result.entities.to_pylist():
+        text = documents[entity["doc_id"]]["text"]
+        assert text[entity["start_char"] : entity["end_char"]] == entity["text"]
+        assert entity["label"] in ("PER", "LOC", "ORG", "MISC")
+    for document in documents.values():
+        found = [e for e in result.entities.to_pylist() if e["doc_id"] == document["doc_id"]]
+        assert document["entity_count"] == len(found)
+        assert document["model"] == "fr_core_news_sm"
+        assert document["sentence_count"] >= 1
+
+    persons = {e["normalized"] for e in result.entities.to_pylist() if e["label"] == "PER"}
+    assert {"Mark Esper", "Jens Stoltenberg", "Emmanuel Macron", "Angela Merkel"} <= persons
+    normalized = {e["normalized"] for e in result.entities.to_pylist()}
+    assert "OTAN" in normalized
+    assert not any("'" in n and len(n) <= 3 for n in normalized)
+    sentences_of_second = [
+        s
+        for s in result.sentences.to_pylist()
+        if s["doc_id"] == articles(TEXTS)["doc_id"][1].as_py()
+    ]
+    assert len(sentences_of_second) == 3
+
+
+def test_a_text_over_the_model_limit_is_quarantined(nlp) -> None:
+    limit = nlp.max_length
+    nlp.max_length = 60
+    try:
+        result = annotate_articles(articles(TEXTS), nlp)
+    finally:
+        nlp.max_length = limit
+    assert result.documents.num_rows + result.quarantine.num_rows == 3
+    assert set(result.quarantine.column("reason").to_pylist()) == {"too_long"}
+    assert result.documents.column("text").to_pylist() == [normalize_text(TEXTS[2])]
+
+
+def test_annotation_is_stable(nlp) -> None:
+    first = annotate_articles(articles(TEXTS), nlp)
+    second = annotate_articles(articles(TEXTS), nlp)
+    assert first.entities.equals(second.entities)
+    assert first.sentences.equals(second.sentences)
+
+
+def test_only_the_components_the_tables_need_are_loaded(nlp) -> None:
+    assert nlp.pipe_names == ["tok2vec", "senter", "ner"]
+
+
+def test_an_unknown_model_is_a_clear_error() -> None:
+    with pytest.raises(ModelNotInstalled, match="fr_core_news_xl"):
+        load_model("fr_core_news_xl")

