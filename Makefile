@@ -7,12 +7,19 @@ LAKE   ?= data/lake
 
 .PHONY: setup run test lint format bench clean
 
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# pip's and the build backend's chatter goes to a log, shown only when a step fails
+LOG    := $(VENV)/install.log
+QUIET  := >>$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+
 $(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	touch $(STAMP)
+	@echo "setting up $(VENV) from requirements.lock (first time: a few minutes)"
+	@$(PYTHON) -m venv $(VENV)
+	@: > $(LOG)
+	@$(PIP) --upgrade pip $(QUIET)
+	@$(PIP) -r requirements.lock $(QUIET)
+	@$(PIP) --no-deps -e . $(QUIET)
+	@touch $(STAMP)
 
 setup: $(STAMP)
 

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -189,16 +188,21 @@ def main() -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=sys.argv[1:], prog_name="depeche", standalone_mode=False)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except click.UsageError as error:
-        hint = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
-        err.print(f"depeche: error: {error.format_message()}{hint}", markup=False)
-        sys.exit(2)
+    except typer.Exit as done:
+        code = done.exit_code
+    except typer.Abort:
+        err.print("depeche: aborted")
+        code = 130
     except CommandError as error:
-        err.print(f"depeche: error: {error}", markup=False)
-        sys.exit(2)
+        err.print(f"depeche: error: {error}", markup=False, soft_wrap=True)
+        code = 2
+    except typer.TyperException as error:  # usage errors: bad option, bad value
+        message = error.format_message()
+        if message:  # empty when a bare `depeche` has printed the help
+            context = getattr(error, "ctx", None)
+            hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+            err.print(f"depeche: error: {message}{hint}", markup=False, soft_wrap=True)
+        code = error.exit_code
     sys.exit(code if isinstance(code, int) else 0)
 
 

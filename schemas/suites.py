@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from schemas.tables import Table
 
@@ -17,8 +20,17 @@ from schemas.tables import Table
 logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
 
+@functools.cache
+def context() -> Any:
+    """The process's Great Expectations context: ephemeral, nothing written to disk."""
+    ephemeral = gx.get_context(mode="ephemeral")
+    ephemeral.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return ephemeral
+
+
 def expectation_suite(table: Table) -> gx.ExpectationSuite:
     """The suite that a batch of `table` must pass, derived from its column rules."""
+    context()  # GX builds expectations only with an active context
     suite = gx.ExpectationSuite(name=table.name)
     suite.add_expectation(gxe.ExpectTableColumnsToMatchOrderedList(column_list=table.column_names))
     for column in table.columns:

@@ -90,6 +90,8 @@ class Table:
     key: tuple[str, ...] = ()
     # (later, earlier): the first column must be strictly greater than the second
     ordered: tuple[tuple[str, str], ...] = field(default=())
+    # written by every stage, one folder per stage: `<path>/<stage>/batch=<p>/`
+    per_stage: bool = False
 
     @property
     def schema(self) -> pa.Schema:
@@ -101,6 +103,11 @@ class Table:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    @property
+    def location(self) -> str:
+        stage = "<stage>/" if self.per_stage else ""
+        return f"{self.path}/{stage}{PARTITION_KEY}=<partition>/"
 
 
 def _id(name: str, doc: str, *, unique: bool = False) -> Column:
@@ -257,6 +264,7 @@ QUARANTINE = Table(
     name="quarantine",
     path="quarantine",
     stage="",
+    per_stage=True,
     doc="One row per rejected input, per stage: the original record and the reason.",
     columns=(
         Column("stage", pa.string(), "Stage that rejected the record.", False, values=STAGES),
@@ -280,6 +288,7 @@ CHECKS = Table(
     name="checks",
     path="reports/checks",
     stage="",
+    per_stage=True,
     doc="One row per check a stage's gate evaluated, passed or failed, for data-quality "
     "dashboards; one file per stage in each batch.",
     columns=(

