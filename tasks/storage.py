@@ -10,7 +10,9 @@ Layout under the lake root:
     reports/checks/<stage>/batch=<p>/   every check each gate ran
     reports/gx/<stage>/<p>.json         Great Expectations results as GX writes them
     _manifests/<stage>/<p>.json         one per stage-partition: the source of truth
+    _partitions/<p>.json                what each partition is: its items, its order
     _staging/<token>/...                work in progress, mirrored layout; never read
+    _lock                               held (flock) by the one run writing the lake
 
 A stage writes everything into its own staging folder, then `commit` moves each
 partition folder into place with a rename and writes the manifest last, so a
@@ -20,10 +22,13 @@ reader that trusts manifests never sees half a stage.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,10 +43,26 @@ from schemas import PARTITION_KEY, Table
 PART_FILE = "part-0.parquet"
 COMMITTED = "committed"
 FAILED = "failed"
+RUNNING = "running"
 
 
 class PartitionNotCommitted(RuntimeError):
     """A stage asked for an input that its upstream stage has not committed."""
+
+
+class LakeLocked(RuntimeError):
+    """Another run holds the lake."""
+
+
+def pause_point(name: str) -> None:
+    """Fault injection for the crash tests: with DEPECHE_PAUSE_AT naming this point
+    (`produce:<stage>`, `write:<table>`, `commit:<stage>`), the process writes the
+    point's name to DEPECHE_PAUSE_FILE and waits there to be killed."""
+    wanted = os.environ.get("DEPECHE_PAUSE_AT")
+    if not wanted or name not in wanted.split(","):
+        return
+    Path(os.environ["DEPECHE_PAUSE_FILE"]).write_text(name, encoding="utf-8")
+    time.sleep(float(os.environ.get("DEPECHE_PAUSE_SECONDS", "600")))
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -81,7 +102,9 @@ class Staging:
         folder = self._table_dir(table)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / PART_FILE
-        pq.write_table(rows, path, compression="zstd")
+        with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+            writer.write_table(rows)
+            pause_point(f"write:{table.name}")  # the footer is not written yet
         return path
 
     def link(self, table: Table, source: Path) -> Path:
@@ -128,6 +151,74 @@ class Lake:
     def gx_report_path(self, stage: str, partition: str) -> Path:
         return self.root / "reports" / "gx" / stage / f"{partition}.json"
 
+    # -- partitions ------------------------------------------------------------
+
+    def write_partition(self, spec: dict[str, Any]) -> None:
+        path = self.root / "_partitions" / f"{spec['partition']}.json"
+        _atomic_write_text(path, json.dumps(spec, indent=1, sort_keys=True))
+
+    def partition(self, partition: str) -> dict[str, Any]:
+        path = self.root / "_partitions" / f"{partition}.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise KeyError(f"no partition {partition!r} in {self.root}") from None
+
+    def partitions(self) -> list[dict[str, Any]]:
+        """Every partition's record, in the order the partitions were made."""
+        specs = [
+            json.loads(path.read_text(encoding="utf-8"))
+            for path in (self.root / "_partitions").glob("*.json")
+        ]
+        return sorted(specs, key=lambda spec: spec["seq"])
+
+    # -- the one writer ----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """Hold the lake for one run. The lock is an flock, so the kernel releases it
+        when its process dies, however it dies: a killed run never blocks the next."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / "_lock", "a+", encoding="utf-8")  # noqa: SIM115
+        try:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        handle.seek(0)
+                        holder = handle.read().strip() or "another run"
+                        raise LakeLocked(
+                            f"the lake {self.root} is in use ({holder}); wait for that run "
+                            "to end, or pass --wait SECONDS"
+                        ) from None
+                    time.sleep(0.2)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(
+                f"pid {os.getpid()} on {socket.gethostname()} since "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')}"
+            )
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # closing the file releases the lock
+
+    def is_locked(self) -> bool:
+        """Whether some run holds the lake now."""
+        path = self.root / "_lock"
+        if not path.exists():
+            return False
+        with open(path, encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
     # -- manifests -------------------------------------------------------------
 
     def read_manifest(self, stage: str, partition: str) -> dict[str, Any] | None:
@@ -154,18 +245,65 @@ class Lake:
             for path in sorted((self.root / "_manifests").glob(pattern))
         ]
 
+    def status(self, stages: tuple[str, ...]) -> list[dict[str, Any]]:
+        """One row per partition and stage: where it stands, its counts, its problem."""
+        busy = self.is_locked()
+        rows = []
+        for spec in self.partitions():
+            for stage in stages:
+                manifest = self.read_manifest(stage, spec["partition"]) or {}
+                state = manifest.get("status", "pending")
+                if state == RUNNING and not busy:
+                    state = "interrupted"  # its run died: the next run redoes it
+                rows.append(
+                    {
+                        "partition": spec["partition"],
+                        "stage": stage,
+                        "status": state,
+                        "rows_in": manifest.get("rows_in"),
+                        "rows_out": manifest.get("rows_out"),
+                        "quarantined": manifest.get("rows_quarantined"),
+                        "when": manifest.get("finished_at") or manifest.get("started_at"),
+                        "problem": manifest.get("error") if state == FAILED else None,
+                    }
+                )
+        return rows
+
+    def needs_rerun(self, partition: str, stages: tuple[str, ...]) -> bool:
+        """Whether a stage of the partition failed, was interrupted, or never ran."""
+        return any(not self.is_committed(stage, partition) for stage in stages)
+
+    def last_settings(self) -> dict[str, Any]:
+        """The settings of the lake's last run (empty for a new lake)."""
+        try:
+            return json.loads((self.root / "_settings.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+
+    def write_settings(self, settings: dict[str, Any]) -> None:
+        _atomic_write_text(self.root / "_settings.json", json.dumps(settings, indent=1))
+
     def is_committed(self, stage: str, partition: str) -> bool:
         manifest = self.read_manifest(stage, partition)
         return manifest is not None and manifest.get("status") == COMMITTED
 
     # -- reading -------------------------------------------------------------
 
-    def read(self, table: Table, partition: str, stage: str | None = None) -> pa.Table:
+    def read(
+        self,
+        table: Table,
+        partition: str,
+        stage: str | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.Table:
         """A committed partition of `table`; refuses anything not committed."""
         stage = stage or table.stage
         if not self.is_committed(stage, partition):
             raise PartitionNotCommitted(f"{stage} has not committed partition {partition}")
-        return pq.read_table(self.committed_file(table, partition, stage), schema=table.schema)
+        path = self.committed_file(table, partition, stage)
+        if columns is not None:
+            return pq.read_table(path, columns=columns)
+        return pq.read_table(path, schema=table.schema)
 
     def output_fingerprint(self, stage: str, partition: str) -> str:
         manifest = self.read_manifest(stage, partition)
@@ -201,6 +339,7 @@ class Lake:
                 aside.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(final, aside)
             os.replace(staging.root / relative, final)
+            pause_point(f"commit:{staging.stage}")
         manifest["output_fingerprint"] = self._fingerprint_outputs(relatives)
         self.write_manifest(manifest)
         shutil.rmtree(trash, ignore_errors=True)

@@ -16,11 +16,17 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES
-from tasks.contract import StageOutput, StageReport, code_version, fingerprint, run_stage
+from tasks.contract import (
+    Settings,
+    StageKey,
+    StageOutput,
+    StageReport,
+    code_version,
+    fingerprint,
+    run_stage,
+)
 from tasks.gate import Check
 from tasks.storage import Lake
-
-DEFAULT_MAX_SHARE_WITHOUT_ENTITIES = 0.5
 
 
 def _spans_match_text(table: str, spans: pd.DataFrame, texts: pd.Series) -> Check:
@@ -96,8 +102,21 @@ def annotation_checks(
     ]
 
 
+def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
+    return StageKey(
+        input_fingerprint=fingerprint(
+            lake.output_fingerprint("clean", partition),
+            lake.output_fingerprint("annotate", partition),
+        ),
+        version=code_version(sys.modules[__name__]),
+        parameters={"max_share_without_entities": settings.max_share_without_entities},
+    )
+
+
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_task(lake_root: str, partition: str, max_share_without_entities: float) -> StageReport:
+def validate_task(
+    lake_root: str, partition: str, settings: Settings, force: bool = False
+) -> StageReport:
     """Audit the annotate checkpoint of one partition and publish it if it passes."""
     lake = Lake(lake_root)
     annotated = (DOCUMENTS, SENTENCES, ENTITIES)
@@ -108,7 +127,7 @@ def validate_task(lake_root: str, partition: str, max_share_without_entities: fl
         rejected = lake.read(QUARANTINE, partition, stage="annotate").column("record_id")
         expected = clean_ids - set(pc.drop_null(rejected).to_pylist())
         checks = annotation_checks(
-            documents, sentences, entities, expected, max_share_without_entities
+            documents, sentences, entities, expected, settings.max_share_without_entities
         )
         return StageOutput(
             outputs={},
@@ -120,14 +139,5 @@ def validate_task(lake_root: str, partition: str, max_share_without_entities: fl
         )
 
     return run_stage(
-        lake,
-        "validate",
-        partition,
-        input_fingerprint=fingerprint(
-            lake.output_fingerprint("clean", partition),
-            lake.output_fingerprint("annotate", partition),
-        ),
-        version=code_version(sys.modules[__name__]),
-        parameters={"max_share_without_entities": max_share_without_entities},
-        produce=produce,
+        lake, "validate", partition, stage_key(lake, partition, settings), produce, force=force
     )

@@ -66,7 +66,7 @@ def test_a_run_prints_a_short_summary(subprocess_env, sample: Path, tmp_path: Pa
     assert_quiet(result)
     for stage in ("fetch", "clean", "annotate", "validate"):
         assert stage in result.stdout
-    assert result.stdout.count("committed") == 4
+    assert "stage-partitions: 4 committed" in result.stdout
     assert "gates: 4 passed, 0 failed" in result.stdout
     assert "not_french=1" in result.stdout and "duplicate=1" in result.stdout
     assert f"{lake}/annotated" in result.stdout
@@ -101,4 +101,15 @@ def test_a_failed_partition_says_where_why_and_how_to_rerun(subprocess_env, tmp_
     assert "Traceback" not in result.stdout + result.stderr
     assert "FAILED stage validate, partition calme-" in result.stderr
     assert "share_without_entities_at_most" in result.stderr
-    assert f"rerun with: depeche run {source} --lake {lake}" in result.stderr
+    assert f"rerun with: depeche rerun --failed --lake {lake}" in result.stderr
+
+    status = depeche("status", "--lake", str(lake), env=subprocess_env)
+    assert status.returncode == 0
+    assert "failed" in status.stdout and "share_without_entities_at_most" in status.stdout
+
+    fixed = depeche(
+        "rerun", "--failed", "--lake", str(lake), "--max-share-without-entities", "1",
+        env=subprocess_env,
+    )  # fmt: skip
+    assert fixed.returncode == 0, fixed.stderr
+    assert "stage-partitions: 1 committed, 3 skipped" in fixed.stdout

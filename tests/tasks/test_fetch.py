@@ -17,7 +17,7 @@ from tasks.fetch import (
     discover,
     fetch_files,
     item_id,
-    plan_batch,
+    plan_partitions,
 )
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -141,16 +141,63 @@ def test_discover_takes_folders_files_and_globs(tmp_path: Path) -> None:
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "c.txt").write_text(FRENCH)
     assert [p.name for p in discover([str(tmp_path)])] == ["b.html", "a.txt"]
+    assert discover([str(tmp_path / "sub" / ".." / "b.html")]) == discover(
+        [str(tmp_path / "b.html")]
+    )
     assert [p.name for p in discover([str(tmp_path / "**" / "*.txt")])] == ["a.txt"]
     assert [p.name for p in discover([str(tmp_path / "b.html")])] == ["b.html"]
     with pytest.raises(SourceNotFound, match="nowhere"):
         discover([str(tmp_path / "nowhere")])
 
 
-def test_a_batch_is_named_by_its_files_and_their_contents(tmp_path: Path) -> None:
+def test_planning_makes_a_partition_of_the_new_items_only(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text(FRENCH)
-    first = plan_batch([str(tmp_path)])
-    assert plan_batch([str(tmp_path)]) == first
-    assert first.partition.startswith("test-a-batch-")
-    (tmp_path / "a.txt").write_text(FRENCH + " Encore.")
-    assert plan_batch([str(tmp_path)]).partition != first.partition
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": FRENCH + " Un."}) + "\n")
+    first = plan_partitions([str(tmp_path)], known=set(), max_bytes=10_000, first_seq=1)
+    [spec] = first.partitions
+    assert (first.found, first.new, spec["seq"]) == (2, 2, 1)
+    assert spec["partition"].startswith(tmp_path.name.lower().replace("_", "-")[:20])
+    again = plan_partitions([str(tmp_path)], known=set(), max_bytes=10_000, first_seq=1)
+    assert again.partitions == first.partitions  # the same items make the same partition
+
+    known = {tuple(key) for key in spec["items"]}
+    assert (
+        plan_partitions([str(tmp_path)], known=known, max_bytes=10_000, first_seq=2).partitions
+        == []
+    )
+    with (tmp_path / "b.jsonl").open("a") as handle:  # a line added to an export
+        handle.write(json.dumps({"text": FRENCH + " Deux."}) + "\n")
+    (tmp_path / "c.txt").write_text(FRENCH + " Trois.")
+    later = plan_partitions([str(tmp_path)], known=known, max_bytes=10_000, first_seq=2)
+    [new] = later.partitions
+    assert sorted((Path(p).name, line) for p, line, _ in new["items"]) == [
+        ("b.jsonl", 2),
+        ("c.txt", None),
+    ]
+    assert new["seq"] == 2 and new["partition"] != spec["partition"]
+
+
+def test_a_backfill_plans_one_partition_per_month_in_range(tmp_path: Path) -> None:
+    for name, header in [
+        ("jan.txt", "date 2020-01-15 (Paris)"),
+        ("feb.txt", "date 2020-02 (Lyon)"),
+        ("feb2.txt", "date 2020-02-27 (Nice)"),
+        ("dec.txt", "date 2019-12-31 (Lille)"),
+        ("undated.txt", ""),
+    ]:
+        (tmp_path / name).write_text(f"{header}\n\n{FRENCH} {name}", encoding="utf-8")
+    plan = plan_partitions(
+        [str(tmp_path)],
+        known=set(),
+        max_bytes=10_000,
+        first_seq=1,
+        since="2020-01",
+        until="2020-02",
+    )
+    months = {
+        spec["month"]: sorted(Path(p).name for p, _, _ in spec["items"]) for spec in plan.partitions
+    }
+    assert months == {"2020-01": ["jan.txt"], "2020-02": ["feb.txt", "feb2.txt"]}
+    assert (plan.outside_range, plan.undated) == (1, 1)
+    assert [spec["seq"] for spec in plan.partitions] == [1, 2]
+    assert all("-2020-0" in spec["partition"] for spec in plan.partitions)

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import CHECKS, QUARANTINE, RAW
-from tasks.contract import StageOutput, run_stage
-from tasks.storage import Lake, PartitionNotCommitted
+from tasks.contract import StageKey, StageOutput, run_stage
+from tasks.storage import Lake, LakeLocked, PartitionNotCommitted
 
 
 def raw_rows(n: int) -> pa.Table:
@@ -55,16 +55,9 @@ class Producer:
         )
 
 
-def run(lake: Lake, produce, fingerprint="f1", parameters=None):
-    return run_stage(
-        lake,
-        "fetch",
-        "p1",
-        input_fingerprint=fingerprint,
-        version="v1",
-        parameters=parameters or {"max_bytes": 10},
-        produce=produce,
-    )
+def run(lake: Lake, produce, fingerprint="f1", parameters=None, force=False):
+    key = StageKey(fingerprint, "v1", parameters or {"max_bytes": 10})
+    return run_stage(lake, "fetch", "p1", key, produce, force=force)
 
 
 def test_a_committed_stage_has_its_tables_manifest_and_checks(tmp_path: Path) -> None:
@@ -95,6 +88,8 @@ def test_an_unchanged_stage_is_skipped_and_writes_nothing(tmp_path: Path) -> Non
     assert run(lake, produce, fingerprint="f2").status == "committed"
     assert run(lake, produce, fingerprint="f2", parameters={"max_bytes": 20}).status == "committed"
     assert produce.calls == 3
+    assert run(lake, produce, fingerprint="f2", parameters={"max_bytes": 20}, force=True).ok
+    assert produce.calls == 4
 
 
 def test_a_gate_failure_commits_nothing_and_keeps_the_previous_state(tmp_path: Path) -> None:
@@ -135,6 +130,33 @@ def test_a_commit_replaces_the_partition_whole(tmp_path: Path) -> None:
     assert [p.name for p in folder.iterdir()] == ["part-0.parquet"]
     assert lake.read(RAW, "p1").num_rows == 1
     assert not (tmp_path / "_trash").exists() or not any((tmp_path / "_trash").iterdir())
+
+
+def test_a_stage_is_marked_running_until_it_commits(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    seen = []
+
+    def produce() -> StageOutput:
+        seen.append(lake.read_manifest("fetch", "p1")["status"])
+        return Producer(raw_rows(1))()
+
+    run(lake, produce)
+    assert seen == ["running"]
+    assert lake.read_manifest("fetch", "p1")["status"] == "committed"
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    with lake.lock():
+        assert lake.is_locked()
+        with (
+            pytest.raises(LakeLocked, match=r"in use .*pid"),
+            Lake(tmp_path).lock(wait_seconds=0.3),
+        ):
+            pass
+    assert not lake.is_locked()
+    with Lake(tmp_path).lock():
+        pass
 
 
 def test_leftovers_of_a_killed_run_are_cleared(tmp_path: Path) -> None:
