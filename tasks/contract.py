@@ -80,6 +80,7 @@ class StageReport:
     message: str = ""
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    ran: bool = False  # whether this run did the stage's work (not skipped, not blocked)
 
     @property
     def ok(self) -> bool:
@@ -200,7 +201,9 @@ def run_stage(
         lake.write_manifest(manifest)
     manifest.setdefault("finished_at", datetime.now(UTC).isoformat())
     manifest["seconds"] = round(time.perf_counter() - clock, 3)
-    return _report_from_manifest(manifest, manifest["status"])
+    report = _report_from_manifest(manifest, manifest["status"])
+    report.ran = True
+    return report
 
 
 def _gate_and_commit(

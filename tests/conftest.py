@@ -60,3 +60,12 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
 def sample() -> Path:
     """The project's own sample corpus."""
     return SAMPLE
+
+
+@pytest.fixture
+def harness_env(prefect_harness, subprocess_env: dict[str, str]) -> dict[str, str]:
+    """A subprocess environment that talks to the test harness's Prefect server, so a
+    `depeche` subprocess does not start a temporary server of its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**subprocess_env, "PREFECT_API_URL": PREFECT_API_URL.value()}

@@ -1,0 +1,61 @@
+"""Changing a cleaning rule's code reruns clean and what follows, and nothing before it:
+a copy of the code, edited, run as a real subprocess against the same lake."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from schemas import CLEAN
+from tasks.storage import Lake
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run(code: Path, source: Path, lake: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(source), "--lake", str(lake)],
+        cwd=code,
+        env={**env, "PYTHONPATH": str(code)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def ran(stdout: str) -> list[str]:
+    return re.findall(r"│ (fetch|clean|annotate|validate)\s+│ committed", stdout)
+
+
+def test_a_changed_cleaning_rule_reruns_clean_and_what_follows(harness_env, tmp_path):
+    code = tmp_path / "code"
+    for package in ("flows", "tasks", "schemas"):
+        shutil.copytree(PROJECT / package, code / package)
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "oeuvre.txt").write_text(
+        "date 2021-03-02 (Paris)\n\nLe Louvre expose une œuvre inédite de Léonard de Vinci, "
+        "a annoncé mardi la ministre de la Culture, Roselyne Bachelot.",
+        encoding="utf-8",
+    )
+    lake = tmp_path / "lake"
+    assert ran(run(code, source, lake, harness_env)) == ["fetch", "clean", "annotate", "validate"]
+    assert ran(run(code, source, lake, harness_env)) == []
+
+    rules = code / "tasks" / "clean.py"
+    text = rules.read_text(encoding="utf-8")
+    edited = text.replace('"\\r": "\\n",', '"\\r": "\\n",\n        "œ": "oe",')
+    assert edited != text
+    rules.write_text(edited, encoding="utf-8")
+
+    assert ran(run(code, source, lake, harness_env)) == ["clean", "annotate", "validate"]
+    store = Lake(lake)
+    [partition] = [spec["partition"] for spec in store.partitions()]
+    texts = store.read(CLEAN, partition).column("text").to_pylist()
+    assert "oeuvre" in texts[0] and "œ" not in texts[0]

