@@ -29,7 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas import QUARANTINE, RAW
 from tasks.clean import DateWindow, published_period
 from tasks.contract import Settings, StageKey, StageOutput, StageReport, code_version, run_stage
-from tasks.storage import Lake
+from tasks.storage import Lake, sha256_file
 
 FORMAT_BY_SUFFIX = {".txt": "wire", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 
@@ -88,14 +88,6 @@ def discover(sources: Iterable[str]) -> list[Path]:
                 raise SourceNotFound(f"source not found: {source}")
             found.update(files)
     return sorted(found)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def item_id(source_path: str, line: int | None) -> str:
@@ -195,11 +187,11 @@ def read_items(file: Path, max_bytes: int) -> list[Item]:
     try:
         if fmt is None:
             problem = Rejected("unsupported_format", f"unsupported file type {file.suffix!r}")
-            return [Item(path, None, None, _sha256(file), rejected=problem)]
+            return [Item(path, None, None, sha256_file(file), rejected=problem)]
         size = file.stat().st_size
         if size > max_bytes:
             problem = Rejected("too_large", f"{size} bytes, over the cap of {max_bytes}")
-            return [Item(path, None, fmt, _sha256(file), rejected=problem)]
+            return [Item(path, None, fmt, sha256_file(file), rejected=problem)]
         data = file.read_bytes()
     except OSError as error:
         problem = Rejected("unreadable", str(error))

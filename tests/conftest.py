@@ -69,3 +69,18 @@ def harness_env(prefect_harness, subprocess_env: dict[str, str]) -> dict[str, st
     from prefect.settings import PREFECT_API_URL
 
     return {**subprocess_env, "PREFECT_API_URL": PREFECT_API_URL.value()}
+
+
+CALM = (
+    "Il pleuvait ce matin et les enfants jouaient dans la cour de l'école, sous le préau, "
+    "pendant que le boulanger préparait son pain pour la journée."
+)
+
+
+@pytest.fixture
+def calm_source(tmp_path: Path) -> Path:
+    """A folder with one French article that names no entity at all."""
+    folder = tmp_path / "calme"
+    folder.mkdir()
+    (folder / "pluie.txt").write_text(CALM, encoding="utf-8")
+    return folder

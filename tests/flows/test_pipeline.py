@@ -137,17 +137,11 @@ def test_a_second_run_with_nothing_new_does_no_work(sample_run, sample: Path) ->
 
 
 def test_a_partition_that_fails_validation_is_not_published(
-    prefect_harness, tmp_path: Path
+    prefect_harness, calm_source: Path, tmp_path: Path
 ) -> None:
     from prefect.flows import load_flow_from_entrypoint
 
-    source = tmp_path / "calme"
-    source.mkdir()
-    (source / "pluie.txt").write_text(
-        "Il pleuvait ce matin et les enfants jouaient dans la cour de l'école, sous le préau, "
-        "pendant que le boulanger préparait son pain pour la journée.",
-        encoding="utf-8",
-    )
+    source = calm_source
     lake = tmp_path / "lake"
     # the entrypoint a deployment uses
     flow = load_flow_from_entrypoint(str(Path("flows/pipeline.py").resolve()) + ":depeche_pipeline")

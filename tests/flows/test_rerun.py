@@ -14,11 +14,6 @@ import pytest
 from flows.pipeline import depeche_pipeline
 from tasks.storage import Lake
 
-CALM = (
-    "Il pleuvait ce matin et les enfants jouaient dans la cour de l'école, sous le préau, "
-    "pendant que le boulanger préparait son pain pour la journée."
-)
-
 
 def executed(summary) -> list[tuple[str, str]]:
     """The stage-partitions that did work in this run."""
@@ -54,11 +49,9 @@ def test_changing_the_model_reruns_annotate_and_validate_only(prefect_harness, w
     assert executed(depeche_pipeline(sources=[str(wire)], lake=lake)) == []
 
 
-def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, tmp_path):
+def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, calm_source, tmp_path):
     lake = str(tmp_path / "lake")
-    calm = tmp_path / "calme"
-    calm.mkdir()
-    (calm / "pluie.txt").write_text(CALM, encoding="utf-8")
+    calm = calm_source
     good = depeche_pipeline(sources=[str(wire)], lake=lake, max_share_without_entities=0.0)
     assert good.ok
     state = depeche_pipeline(
@@ -144,14 +137,12 @@ def test_a_second_run_waits_or_refuses(prefect_harness, wire, tmp_path):
     assert not (Path(lake) / "_partitions").exists()
 
 
-def test_the_run_state_and_artifact_show_what_ran(prefect_harness, wire, tmp_path):
+def test_the_run_state_and_artifact_show_what_ran(prefect_harness, calm_source, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     lake = str(tmp_path / "lake")
-    calm = tmp_path / "calme"
-    calm.mkdir()
-    (calm / "pluie.txt").write_text(CALM, encoding="utf-8")
+    calm = calm_source
     state = depeche_pipeline(
         sources=[str(calm)], lake=lake, max_share_without_entities=0.0, return_state=True
     )
