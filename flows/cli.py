@@ -246,15 +246,24 @@ def run(
     _check_sources(sources)
     _check_model(lake, model)
     _check_dates(since, until)
+    settings = {
+        "model": model,
+        "batch_size": batch_size,
+        "n_process": n_process,
+        "max_bytes": max_bytes,
+        "max_share_without_entities": max_share_without_entities,
+    }
+    from flows.pipeline import idle_run
+
+    idle = idle_run(str(lake), sources, settings, since, until)
+    if idle is not None:  # nothing new, nothing to redo: no need to start Prefect
+        _print_summary(idle)
+        raise typer.Exit(0)
     _run_flow(
         verbose,
         sources=sources,
         lake=str(lake),
-        model=model,
-        batch_size=batch_size,
-        n_process=n_process,
-        max_bytes=max_bytes,
-        max_share_without_entities=max_share_without_entities,
+        **settings,
         since=since,
         until=until,
         wait_seconds=wait,

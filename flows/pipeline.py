@@ -25,6 +25,7 @@ from tasks.contract import (
     StageReport,
     blocked,
     current_manifest,
+    resolve_settings,
     skipped,
     still_failed,
 )
@@ -102,6 +103,25 @@ class RunSummary:
         ]
 
 
+def _decide(
+    store: Lake, stage: str, partition: str, settings: Settings, *, force: bool, rerun_failed: bool
+) -> tuple[StageReport | None, bool]:
+    """The report of a stage-partition that need not run (None when it must), and
+    whether a run must bypass its manifest."""
+    try:
+        key = STAGE_MODULES[stage].stage_key(store, partition, settings)
+    except PartitionNotCommitted as error:
+        return blocked(stage, partition, None, str(error)), False
+    manifest = current_manifest(store, stage, partition, key)
+    status = manifest.get("status") if manifest else None
+    force = force or (rerun_failed and status == FAILED)
+    if not force and status == COMMITTED:
+        return skipped(manifest), False
+    if not force and status == FAILED:
+        return still_failed(manifest), False
+    return None, force
+
+
 def run_partition(
     lake: str, partition: str, settings: Settings, *, force_from: int | None, rerun_failed: bool
 ) -> list[StageReport]:
@@ -112,23 +132,55 @@ def run_partition(
         if reports and not reports[-1].ok:
             reports.append(blocked(stage, partition, reports[-1]))
             continue
-        try:
-            key = STAGE_MODULES[stage].stage_key(store, partition, settings)
-        except PartitionNotCommitted as error:
-            reports.append(blocked(stage, partition, None, str(error)))
-            continue
-        manifest = current_manifest(store, stage, partition, key)
-        status = manifest.get("status") if manifest else None
-        force = force_from is not None and index >= force_from
-        force = force or (rerun_failed and status == FAILED)
-        if not force and status == COMMITTED:
-            reports.append(skipped(manifest))
-        elif not force and status == FAILED:
-            reports.append(still_failed(manifest))
-        else:
+        forced = force_from is not None and index >= force_from
+        report, force = _decide(
+            store, stage, partition, settings, force=forced, rerun_failed=rerun_failed
+        )
+        if report is None:
             extra = {"progress": _progress(stage, partition)} if stage == "annotate" else {}
-            reports.append(STAGE_TASKS[stage](lake, partition, settings, force=force, **extra))
+            report = STAGE_TASKS[stage](lake, partition, settings, force=force, **extra)
+        reports.append(report)
     return reports
+
+
+def idle_run(
+    lake: str,
+    sources: list[str],
+    settings: dict[str, Any],
+    since: str | None = None,
+    until: str | None = None,
+) -> RunSummary | None:
+    """The summary of a run that would find nothing new and nothing to redo, or None.
+
+    Answered from the sources and the manifests alone, so a front end can skip
+    starting Prefect (and its temporary server) for a run that would do no work.
+    """
+    store = Lake(lake)
+    if not (store.root / "_partitions").is_dir() or store.is_locked():
+        return None
+    resolved = resolve_settings(store.last_settings(), settings)
+    plan = fetch.plan_for_lake(store, sources, resolved, since, until)
+    if plan.partitions:
+        return None
+    summary = RunSummary(lake=lake, settings=asdict(resolved), plan=_plan_counts(plan))
+    for spec in store.partitions():
+        for stage in STAGES:
+            report, _ = _decide(
+                store, stage, spec["partition"], resolved, force=False, rerun_failed=False
+            )
+            if report is None or report.status != SKIPPED:
+                return None
+            summary.reports.append(report)
+    return summary
+
+
+def _plan_counts(plan: fetch.Plan) -> dict[str, int]:
+    return {
+        "found": plan.found,
+        "new": plan.new,
+        "outside_range": plan.outside_range,
+        "undated": plan.undated,
+    }
 
 
 def _targets(store: Lake, partitions: list[str] | None, rerun_failed: bool) -> list[str]:
@@ -166,15 +218,14 @@ def depeche_pipeline(
     the stages after it; `partitions` limits the run to those partitions.
     """
     store = Lake(lake)
-    overrides = {
+    given = {
         "model": model,
         "batch_size": batch_size,
         "n_process": n_process,
         "max_bytes": max_bytes,
         "max_share_without_entities": max_share_without_entities,
     }
-    given = {name: value for name, value in overrides.items() if value is not None}
-    settings = Settings(**{**store.last_settings(), **given})
+    settings = resolve_settings(store.last_settings(), given)
     summary = RunSummary(lake=lake, settings=asdict(settings))
     try:
         with store.lock(wait_seconds):
@@ -183,12 +234,7 @@ def depeche_pipeline(
             if sources:
                 plan = fetch.plan_task(lake, sources, settings, since, until)
                 summary.planned = [spec["partition"] for spec in plan.partitions]
-                summary.plan = {
-                    "found": plan.found,
-                    "new": plan.new,
-                    "outside_range": plan.outside_range,
-                    "undated": plan.undated,
-                }
+                summary.plan = _plan_counts(plan)
             force_from = STAGES.index(from_stage) if from_stage else None
             for partition in _targets(store, partitions, rerun_failed):
                 summary.reports += run_partition(

@@ -9,11 +9,13 @@ word was swallowed into a name (`Défense Mark Esper` → `Mark Esper`), normali
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +167,118 @@ def _sentences(doc: Doc) -> tuple[list[tuple[int, int, int]], list[int]]:
     return spans, token_sentence
 
 
+@dataclass
+class _Rows:
+    """Rows of the annotated tables for a run of articles, in article order."""
+
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    sentences: list[dict[str, Any]] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def extend(self, other: _Rows) -> None:
+        self.documents += other.documents
+        self.sentences += other.sentences
+        self.entities += other.entities
+        self.dropped += other.dropped
+
+
+def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, str]) -> None:
+    doc_id = article["doc_id"]
+    spans, token_sentence = _sentences(doc)
+    for index, (start, end, tokens) in enumerate(spans):
+        rows.sentences.append(
+            {
+                "doc_id": doc_id,
+                "sentence_index": index,
+                "start_char": start,
+                "end_char": end,
+                "text": doc.text[start:end],
+                "token_count": tokens,
+            }
+        )
+    kept = 0
+    for ent in doc.ents:
+        span, label = refine_span(ent)
+        normalized = normalize_entity(span.text)
+        reason = drop_reason(span.text, normalized)
+        if reason is not None:
+            rows.dropped[reason] += 1
+            continue
+        rows.entities.append(
+            {
+                "doc_id": doc_id,
+                "entity_index": kept,
+                "sentence_index": token_sentence[span.start],
+                "start_char": span.start_char,
+                "end_char": span.end_char,
+                "text": span.text,
+                "normalized": normalized,
+                "label": label,
+            }
+        )
+        kept += 1
+    rows.documents.append(
+        {
+            **{name: article[name] for name in DOCUMENTS.column_names if name in article},
+            "sentence_count": len(spans),
+            "token_count": sum(n for _, _, n in spans),
+            "entity_count": kept,
+            "model": model[0],
+            "model_version": model[1],
+        }
+    )
+
+
+def _annotate_run(
+    nlp: Language, articles: list[dict[str, Any]], batch_size: int, progress: ProgressFn | None
+) -> _Rows:
+    """Annotate articles in this process; spaCy's memory zone frees what each run
+    interned, so a long-lived process does not grow with every partition."""
+    rows = _Rows()
+    model = model_id(nlp)
+    with nlp.memory_zone():
+        docs = nlp.pipe((a["text"] for a in articles), batch_size=batch_size)
+        for done, (article, doc) in enumerate(zip(articles, docs, strict=True), start=1):
+            _add_doc(rows, article, doc, model)
+            if progress is not None and (done % batch_size == 0 or done == len(articles)):
+                progress(done, len(articles))
+    return rows
+
+
+def _annotate_chunk(model: str, articles: list[dict[str, Any]], batch_size: int) -> _Rows:
+    """A worker process's share. Forked after the model was loaded, it finds the model
+    in the cache and starts at once."""
+    return _annotate_run(load_model(model), articles, batch_size, None)
+
+
+def _annotate_parallel(
+    nlp: Language,
+    articles: list[dict[str, Any]],
+    batch_size: int,
+    n_process: int,
+    progress: ProgressFn | None,
+) -> _Rows:
+    """Split the articles into chunks for `n_process` workers that return rows, not
+    Docs: the parent only gathers them, so every core annotates."""
+    name = model_id(nlp)[0]
+    size = max(batch_size, -(-len(articles) // (n_process * 4)))
+    chunks = [articles[i : i + size] for i in range(0, len(articles), size)]
+    rows = _Rows()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=n_process, mp_context=context) as pool:
+        done = 0
+        results = pool.map(
+            _annotate_chunk, [name] * len(chunks), chunks, [batch_size] * len(chunks)
+        )
+        for chunk, result in zip(chunks, results, strict=True):
+            rows.extend(result)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(articles))
+    return rows
+
+
 def annotate_articles(
     articles: pa.Table,
     nlp: Language,
@@ -174,16 +288,9 @@ def annotate_articles(
     progress: ProgressFn | None = None,
 ) -> AnnotateResult:
     """Annotate every article; a text the model cannot take is quarantined."""
-    model, version = model_id(nlp)
-    meta = articles.drop_columns(["captions"]).to_pylist()
-    documents: list[dict[str, Any]] = []
-    sentences: list[dict[str, Any]] = []
-    entities: list[dict[str, Any]] = []
+    accepted: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
-    dropped: Counter[str] = Counter()
-
-    accepted = []
-    for article in meta:
+    for article in articles.drop_columns(["captions"]).to_pylist():
         if len(article["text"]) > nlp.max_length:
             rejects.append(
                 {
@@ -200,62 +307,16 @@ def annotate_articles(
         else:
             accepted.append(article)
 
-    texts = (article["text"] for article in accepted)
-    docs = nlp.pipe(texts, batch_size=batch_size, n_process=n_process)
-    for done, (article, doc) in enumerate(zip(accepted, docs, strict=True), start=1):
-        doc_id = article["doc_id"]
-        spans, token_sentence = _sentences(doc)
-        for index, (start, end, tokens) in enumerate(spans):
-            sentences.append(
-                {
-                    "doc_id": doc_id,
-                    "sentence_index": index,
-                    "start_char": start,
-                    "end_char": end,
-                    "text": doc.text[start:end],
-                    "token_count": tokens,
-                }
-            )
-        kept = 0
-        for ent in doc.ents:
-            span, label = refine_span(ent)
-            normalized = normalize_entity(span.text)
-            reason = drop_reason(span.text, normalized)
-            if reason is not None:
-                dropped[reason] += 1
-                continue
-            entities.append(
-                {
-                    "doc_id": doc_id,
-                    "entity_index": kept,
-                    "sentence_index": token_sentence[span.start],
-                    "start_char": span.start_char,
-                    "end_char": span.end_char,
-                    "text": span.text,
-                    "normalized": normalized,
-                    "label": label,
-                }
-            )
-            kept += 1
-        documents.append(
-            {
-                **{name: article[name] for name in DOCUMENTS.column_names if name in article},
-                "sentence_count": len(spans),
-                "token_count": sum(n for _, _, n in spans),
-                "entity_count": kept,
-                "model": model,
-                "model_version": version,
-            }
-        )
-        if progress is not None and (done % batch_size == 0 or done == len(accepted)):
-            progress(done, len(accepted))
-
+    if n_process > 1 and len(accepted) > batch_size:
+        rows = _annotate_parallel(nlp, accepted, batch_size, n_process, progress)
+    else:
+        rows = _annotate_run(nlp, accepted, batch_size, progress)
     return AnnotateResult(
-        documents=pa.Table.from_pylist(documents, schema=DOCUMENTS.schema),
-        sentences=pa.Table.from_pylist(sentences, schema=SENTENCES.schema),
-        entities=pa.Table.from_pylist(entities, schema=ENTITIES.schema),
+        documents=pa.Table.from_pylist(rows.documents, schema=DOCUMENTS.schema),
+        sentences=pa.Table.from_pylist(rows.sentences, schema=SENTENCES.schema),
+        entities=pa.Table.from_pylist(rows.entities, schema=ENTITIES.schema),
         quarantine=pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
-        dropped=dict(sorted(dropped.items())),
+        dropped=dict(sorted(rows.dropped.items())),
     )
 
 

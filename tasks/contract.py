@@ -42,6 +42,11 @@ class Settings:
     max_share_without_entities: float = 0.5
 
 
+def resolve_settings(last: dict[str, Any], given: dict[str, Any]) -> Settings:
+    """The settings given (None: not given), else the lake's last run's, else defaults."""
+    return Settings(**{**last, **{k: v for k, v in given.items() if v is not None}})
+
+
 @dataclass(frozen=True)
 class StageKey:
     """What a stage's output depends on: when all three are unchanged, it is skipped."""

@@ -335,14 +335,12 @@ def plan_partitions(
     return plan
 
 
-@task(name="plan", cache_policy=NO_CACHE)
-def plan_task(
-    lake_root: str, sources: list[str], settings: Settings, since: str | None, until: str | None
+def plan_for_lake(
+    lake: Lake, sources: list[str], settings: Settings, since: str | None, until: str | None
 ) -> Plan:
-    """Record new partitions for what is new in the sources."""
-    lake = Lake(lake_root)
+    """The partitions a run on `sources` would add to the lake (nothing is written)."""
     existing = lake.partitions()
-    plan = plan_partitions(
+    return plan_partitions(
         sources,
         known={tuple(key) for spec in existing for key in spec["items"]},
         max_bytes=settings.max_bytes,
@@ -350,6 +348,15 @@ def plan_task(
         since=since,
         until=until,
     )
+
+
+@task(name="plan", cache_policy=NO_CACHE)
+def plan_task(
+    lake_root: str, sources: list[str], settings: Settings, since: str | None, until: str | None
+) -> Plan:
+    """Record new partitions for what is new in the sources."""
+    lake = Lake(lake_root)
+    plan = plan_for_lake(lake, sources, settings, since, until)
     for spec in plan.partitions:
         lake.write_partition(spec)
     return plan

@@ -14,7 +14,6 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import CHECKS, Table
-from schemas.suites import context, expectation_suite
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,9 @@ _GX_STATE: dict[str, Any] = {}
 
 def _gx_batch_definition(table: Table) -> tuple[Any, Any]:
     """One ephemeral context per process; one asset and suite per table."""
+    # Great Expectations takes seconds to import: only a run that gates pays for it.
+    from schemas.suites import context, expectation_suite
+
     if "source" not in _GX_STATE:
         _GX_STATE["source"] = context().data_sources.add_pandas("depeche")
     if table.name not in _GX_BATCHES:

@@ -73,6 +73,13 @@ def test_a_run_prints_a_short_summary(subprocess_env, sample: Path, tmp_path: Pa
     assert len(result.stdout.splitlines()) < 30
     assert (lake / "annotated" / "entities").is_dir()
 
+    # nothing new: answered from the manifests, Prefect is not even reached
+    unreachable = {**subprocess_env, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    again = depeche("run", str(sample), "--lake", str(lake), env=unreachable)
+    assert again.returncode == 0, again.stderr
+    assert "34 items found, 0 new" in again.stdout
+    assert "stage-partitions: 4 skipped" in again.stdout
+
 
 def test_the_medium_model_works_too(subprocess_env, sample: Path, tmp_path: Path) -> None:
     lake = tmp_path / "lake"

@@ -146,6 +146,23 @@ def test_annotation_is_stable(nlp) -> None:
     assert first.sentences.equals(second.sentences)
 
 
+def test_worker_processes_give_the_same_tables(nlp) -> None:
+    alone = annotate_articles(articles(TEXTS), nlp, batch_size=1)
+    progress: list[tuple[int, int]] = []
+    shared = annotate_articles(
+        articles(TEXTS),
+        nlp,
+        batch_size=1,
+        n_process=2,
+        progress=lambda d, t: progress.append((d, t)),
+    )
+    assert shared.entities.equals(alone.entities)
+    assert shared.sentences.equals(alone.sentences)
+    assert shared.documents.equals(alone.documents)
+    assert shared.dropped == alone.dropped
+    assert progress[-1] == (3, 3)
+
+
 def test_only_the_components_the_tables_need_are_loaded(nlp) -> None:
     assert nlp.pipe_names == ["tok2vec", "senter", "ner"]
 

