@@ -21,8 +21,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from schemas import STAGES
+
 DEFAULT_SOURCE = "data/sample"
-STAGE_NAMES = ("fetch", "clean", "annotate", "validate")
 EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 
 app = typer.Typer(
@@ -181,7 +182,12 @@ def _run_flow(verbose: bool, **parameters: Any) -> None:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
     else:
         _quiet_libraries()
-    from flows.pipeline import add_progress_sink, depeche_pipeline
+    from flows.pipeline import add_progress_sink, depeche_pipeline, warm_up
+    from tasks.contract import resolve_settings
+    from tasks.storage import Lake
+
+    given = {k: parameters.get(k) for k in ("model", "batch_size", "n_process", "max_bytes")}
+    warm_up(resolve_settings(Lake(parameters["lake"]).last_settings(), given).model)
 
     with Progress(
         TextColumn("{task.description}"),
@@ -189,6 +195,8 @@ def _run_flow(verbose: bool, **parameters: Any) -> None:
         MofNCompleteColumn(),
         console=err,
         transient=True,
+        auto_refresh=False,  # redrawn on each update: no thread competing with the work
+        disable=not err.is_terminal,
     ) as progress:
         bars: dict[tuple[str, str], Any] = {}
 
@@ -196,7 +204,7 @@ def _run_flow(verbose: bool, **parameters: Any) -> None:
             key = (stage, partition)
             if key not in bars:
                 bars[key] = progress.add_task(f"{stage} {partition}", total=total)
-            progress.update(bars[key], completed=done)
+            progress.update(bars[key], completed=done, refresh=True)
 
         add_progress_sink(show)
         state = depeche_pipeline(**parameters, return_state=True)
@@ -298,8 +306,8 @@ def rerun(
     """Rerun what failed (--failed), or force a stage and what follows (--from)."""
     if not failed and from_stage is None:
         raise CommandError("say what to rerun: --failed, or --from STAGE")
-    if from_stage is not None and from_stage not in STAGE_NAMES:
-        raise CommandError(f"--from takes one of {', '.join(STAGE_NAMES)}, not {from_stage!r}")
+    if from_stage is not None and from_stage not in STAGES:
+        raise CommandError(f"--from takes one of {', '.join(STAGES)}, not {from_stage!r}")
     if not (lake / "_partitions").is_dir():
         raise CommandError(f"no depeche lake at {lake}")
     _check_model(lake, model)
@@ -329,7 +337,7 @@ def status(lake: LakePath = Path("data/lake")) -> None:
     table = Table(title=f"depeche status: {lake}", title_justify="left")
     for column in ("partition", "stage", "status", "in", "out", "quarantined", "when"):
         table.add_column(column, justify="right" if column in ("in", "out") else "left")
-    rows = store.status(STAGE_NAMES)
+    rows = store.status(STAGES)
     for row in rows:
         table.add_row(
             row["partition"],
@@ -349,6 +357,28 @@ def status(lake: LakePath = Path("data/lake")) -> None:
     for row in rows:
         states[row["status"]] = states.get(row["status"], 0) + 1
     out.print(", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "empty lake")
+
+
+@app.command()
+def serve(
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the local Prefect server and UI.")
+    ] = 4200,
+    prefect_file: Annotated[Path, typer.Option(help="The deployments to serve.")] = Path(
+        "prefect.yaml"
+    ),
+) -> None:
+    """Serve the deployments of prefect.yaml (hourly ingest, rerun-failed, backfill)
+    from this machine, with their schedules. Without PREFECT_API_URL, a local Prefect
+    server starts too, and its UI shows the runs."""
+    if not prefect_file.is_file():
+        raise CommandError(f"no {prefect_file} here; run depeche serve from the project folder")
+    from flows.serving import serve as serve_deployments
+
+    try:
+        serve_deployments(prefect_file, port, announce=out.print)
+    except RuntimeError as error:
+        raise CommandError(str(error)) from None
 
 
 @app.command()

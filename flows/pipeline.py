@@ -9,17 +9,20 @@ all; a stage whose upstream did not commit is reported as blocked.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
+from pydantic import Field
 
-from tasks import annotate, clean, fetch, validate
+from schemas import STAGES
+from tasks import annotate, clean, fetch, gate, validate
 from tasks.contract import (
-    BLOCKED,
     SKIPPED,
     Settings,
     StageReport,
@@ -31,7 +34,6 @@ from tasks.contract import (
 )
 from tasks.storage import COMMITTED, FAILED, Lake, LakeLocked, PartitionNotCommitted
 
-STAGES = ("fetch", "clean", "annotate", "validate")
 STAGE_MODULES = {"fetch": fetch, "clean": clean, "annotate": annotate, "validate": validate}
 STAGE_TASKS = {
     "fetch": fetch.fetch_task,
@@ -195,15 +197,24 @@ def _targets(store: Lake, partitions: list[str] | None, rerun_failed: bool) -> l
     return names
 
 
-@flow(name="depeche", log_prints=False)
-def depeche_pipeline(
+# Parameter types: Prefect validates a run's parameters against them before any
+# work starts (and a server rejects a deployment run whose parameters do not fit).
+StageName = Literal["fetch", "clean", "annotate", "validate"]
+PublicationDate = Annotated[
+    str, Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD")
+]
+ModelName = Annotated[str, Field(pattern=r"^[a-z]{2}_[a-z0-9_]+$", description="spaCy pipeline")]
+Positive = Annotated[int, Field(ge=1)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Seconds = Annotated[float, Field(ge=0.0)]
+RERUN_DEPLOYMENT = "depeche-rerun-failed/rerun-failed"
+
+
+def run_pipeline(
+    *,
+    lake: str,
     sources: list[str] | None = None,
-    lake: str = "data/lake",
-    model: str | None = None,
-    batch_size: int | None = None,
-    n_process: int | None = None,
-    max_bytes: int | None = None,
-    max_share_without_entities: float | None = None,
+    settings: dict[str, Any] | None = None,
     since: str | None = None,
     until: str | None = None,
     rerun_failed: bool = False,
@@ -211,45 +222,108 @@ def depeche_pipeline(
     partitions: list[str] | None = None,
     wait_seconds: float = 0.0,
 ) -> RunSummary | State:
-    """Plan what is new in `sources`, then bring every partition of the lake up to date.
-
-    Settings left out (None) are those of the lake's last run, or the defaults.
-    `rerun_failed` reruns failed stage-partitions; `from_stage` forces a stage and
-    the stages after it; `partitions` limits the run to those partitions.
-    """
+    """The body every depeche flow runs: plan what is new in `sources`, then bring the
+    partitions of the lake up to date. Call it from inside a flow."""
     store = Lake(lake)
-    given = {
-        "model": model,
-        "batch_size": batch_size,
-        "n_process": n_process,
-        "max_bytes": max_bytes,
-        "max_share_without_entities": max_share_without_entities,
-    }
-    settings = resolve_settings(store.last_settings(), given)
-    summary = RunSummary(lake=lake, settings=asdict(settings))
+    resolved = resolve_settings(store.last_settings(), settings or {})
+    summary = RunSummary(lake=lake, settings=asdict(resolved))
+    warm_up(resolved.model)
     try:
+        if since or until:
+            clean.DateWindow.parse(since, until)
         with store.lock(wait_seconds):
             store.clear_leftovers()
-            store.write_settings(asdict(settings))
+            store.write_settings(asdict(resolved))
             if sources:
-                plan = fetch.plan_task(lake, sources, settings, since, until)
+                plan = fetch.plan_task(lake, sources, resolved, since, until)
                 summary.planned = [spec["partition"] for spec in plan.partitions]
                 summary.plan = _plan_counts(plan)
             force_from = STAGES.index(from_stage) if from_stage else None
             for partition in _targets(store, partitions, rerun_failed):
                 summary.reports += run_partition(
-                    lake, partition, settings, force_from=force_from, rerun_failed=rerun_failed
+                    lake, partition, resolved, force_from=force_from, rerun_failed=rerun_failed
                 )
-    except (LakeLocked, KeyError) as error:
+    except (LakeLocked, KeyError, clean.InvalidDate, fetch.SourceNotFound) as error:
         summary.error = str(error).strip("'\"")
     create_table_artifact(
         key="depeche-run",
         table=summary.as_rows() or [{"partition": "-", "status": summary.error or "nothing to do"}],
         description=_describe(summary),
     )
+    logger = get_run_logger()
+    for failure in summary.failures:
+        logger.error(
+            "%s failed for partition %s: %s. Fix the cause, then rerun it with: %s "
+            "(or the %s deployment)",
+            failure.stage,
+            failure.partition,
+            failure.message,
+            summary.rerun_command,
+            RERUN_DEPLOYMENT,
+        )
+    if summary.error:
+        logger.error("depeche did not run: %s", summary.error)
     if not summary.ok:
         return Failed(message=_describe(summary), data=summary)
     return summary
+
+
+_WARMING: set[str] = set()
+
+
+def warm_up(model: str) -> None:
+    """Import the gate's library and load the model on the side, while Prefect starts
+    and fetch and clean work; the stages that need them wait for what is not ready."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # the stage that needs it reports a problem
+            gate.load_library()
+            annotate.load_model(model)
+
+    if model not in _WARMING:
+        _WARMING.add(model)
+        threading.Thread(target=load, name="depeche-warm-up", daemon=True).start()
+
+
+@flow(name="depeche", log_prints=False)
+def depeche_pipeline(
+    sources: list[str] | None = None,
+    lake: str = "data/lake",
+    model: ModelName | None = None,
+    batch_size: Positive | None = None,
+    n_process: Positive | None = None,
+    max_bytes: Positive | None = None,
+    max_share_without_entities: Share | None = None,
+    since: PublicationDate | None = None,
+    until: PublicationDate | None = None,
+    rerun_failed: bool = False,
+    from_stage: StageName | None = None,
+    partitions: list[str] | None = None,
+    wait_seconds: Seconds = 0.0,
+) -> RunSummary | State:
+    """Plan what is new in `sources`, then bring every partition of the lake up to date.
+
+    Settings left out (None) are those of the lake's last run, or the defaults.
+    `rerun_failed` reruns failed stage-partitions; `from_stage` forces a stage and
+    the stages after it; `partitions` limits the run to those partitions.
+    """
+    return run_pipeline(
+        lake=lake,
+        sources=sources,
+        settings={
+            "model": model,
+            "batch_size": batch_size,
+            "n_process": n_process,
+            "max_bytes": max_bytes,
+            "max_share_without_entities": max_share_without_entities,
+        },
+        since=since,
+        until=until,
+        rerun_failed=rerun_failed,
+        from_stage=from_stage,
+        partitions=partitions,
+        wait_seconds=wait_seconds,
+    )
 
 
 def _describe(summary: RunSummary) -> str:
@@ -260,12 +334,9 @@ def _describe(summary: RunSummary) -> str:
     for failure in summary.failures:
         text += (
             f"\n{failure.stage} failed for partition {failure.partition}: {failure.message}"
-            f"\nrerun it with: {summary.rerun_command} (or the rerun-failed deployment)"
+            f"\nrerun it with: {summary.rerun_command} (or the {RERUN_DEPLOYMENT} deployment)"
         )
     return text
-
-
-__all__ = ["BLOCKED", "STAGES", "RunSummary", "add_progress_sink", "depeche_pipeline"]
 
 
 if __name__ == "__main__":

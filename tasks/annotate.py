@@ -184,7 +184,7 @@ class _Rows:
 
 
 def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, str]) -> None:
-    doc_id = article["doc_id"]
+    doc_id, text = article["doc_id"], article["text"]  # doc.text would rebuild it each time
     spans, token_sentence = _sentences(doc)
     for index, (start, end, tokens) in enumerate(spans):
         rows.sentences.append(
@@ -193,15 +193,16 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
                 "sentence_index": index,
                 "start_char": start,
                 "end_char": end,
-                "text": doc.text[start:end],
+                "text": text[start:end],
                 "token_count": tokens,
             }
         )
     kept = 0
     for ent in doc.ents:
         span, label = refine_span(ent)
-        normalized = normalize_entity(span.text)
-        reason = drop_reason(span.text, normalized)
+        surface = text[span.start_char : span.end_char]
+        normalized = normalize_entity(surface)
+        reason = drop_reason(surface, normalized)
         if reason is not None:
             rows.dropped[reason] += 1
             continue
@@ -212,7 +213,7 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
                 "sentence_index": token_sentence[span.start],
                 "start_char": span.start_char,
                 "end_char": span.end_char,
-                "text": span.text,
+                "text": surface,
                 "normalized": normalized,
                 "label": label,
             }

@@ -79,9 +79,14 @@ _GX_SUITES: dict[str, Any] = {}
 _GX_STATE: dict[str, Any] = {}
 
 
+def load_library() -> None:
+    """Import Great Expectations. It takes seconds, so only a run that gates pays for
+    it, and a run may do it early, on the side."""
+    import schemas.suites  # noqa: F401
+
+
 def _gx_batch_definition(table: Table) -> tuple[Any, Any]:
     """One ephemeral context per process; one asset and suite per table."""
-    # Great Expectations takes seconds to import: only a run that gates pays for it.
     from schemas.suites import context, expectation_suite
 
     if "source" not in _GX_STATE:

@@ -158,3 +158,41 @@ def test_the_run_state_and_artifact_show_what_ran(prefect_harness, calm_source, 
     assert len(ours) == 1
     rows = ours[0].data if isinstance(ours[0].data, list) else json.loads(ours[0].data)
     assert Counter(row["status"] for row in rows) == {"committed": 3, "failed": 1}
+
+    # the flow run's log says which partition, which stage, why, and how to rerun
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler.flush()
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(
+                flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    errors = [log.message for log in logs if log.level >= 40]
+    assert any(
+        "validate failed for partition calme-" in m
+        and "share_without_entities_at_most" in m
+        and f"depeche rerun --failed --lake {lake}" in m
+        and "depeche-rerun-failed/rerun-failed" in m
+        for m in errors
+    ), errors
+
+
+@pytest.mark.parametrize(
+    ("parameters", "field"),
+    [
+        ({"since": "hier"}, "since"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_share_without_entities": 1.5}, "max_share_without_entities"),
+        ({"from_stage": "publish"}, "from_stage"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_work(prefect_harness, tmp_path, parameters, field):
+    from prefect.exceptions import ParameterTypeError
+
+    lake = tmp_path / "lake"
+    with pytest.raises(ParameterTypeError, match=field):
+        depeche_pipeline(sources=[str(tmp_path)], lake=str(lake), **parameters)
+    assert not lake.exists()

@@ -1,0 +1,107 @@
+"""`depeche serve`: the deployments of prefect.yaml, served from this machine.
+
+prefect.yaml stays the one place where deployments are declared: this reads its
+entries (entrypoint, parameters, cron schedules) and serves them with Prefect's
+`serve`, against PREFECT_API_URL or, without one, a local Prefect server it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def deployment_specs(prefect_yaml: Path) -> list[dict[str, Any]]:
+    """The deployments declared in prefect.yaml."""
+    config = yaml.safe_load(prefect_yaml.read_text(encoding="utf-8"))
+    return list(config.get("deployments") or [])
+
+
+def runner_deployments(prefect_yaml: Path) -> list[Any]:
+    """Each declared deployment as a deployment this process can serve."""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.schedules import Cron
+
+    deployments = []
+    for spec in deployment_specs(prefect_yaml):
+        flow = load_flow_from_entrypoint(spec["entrypoint"])
+        schedules = [
+            Cron(entry["cron"], timezone=entry.get("timezone", "UTC"))
+            for entry in spec.get("schedules") or []
+            if "cron" in entry
+        ]
+        deployments.append(
+            flow.to_deployment(
+                name=spec["name"],
+                description=spec.get("description"),
+                parameters=spec.get("parameters") or {},
+                schedules=schedules or None,
+            )
+        )
+    return deployments
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def local_server(port: int, timeout: float = 120.0) -> Iterator[str]:
+    """A Prefect server on 127.0.0.1:port for as long as the block runs; its API URL."""
+    api_url = f"http://127.0.0.1:{port}/api"
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(api_url):
+            if server.poll() is not None:
+                raise RuntimeError(f"the Prefect server did not start (port {port} in use?)")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Prefect server did not answer on {api_url}")
+            time.sleep(0.5)
+        yield api_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def serve(prefect_yaml: Path, port: int, announce: Any = print) -> None:
+    """Serve every deployment of prefect.yaml until interrupted."""
+    if os.environ.get("PREFECT_API_URL"):
+        context: contextlib.AbstractContextManager[str] = contextlib.nullcontext(
+            os.environ["PREFECT_API_URL"]
+        )
+    else:
+        context = local_server(port)
+    with context as api_url:
+        from prefect import serve as prefect_serve
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        os.environ["PREFECT_API_URL"] = api_url  # for the flow runs it starts
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            deployments = runner_deployments(prefect_yaml)
+            names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+            announce(f"serving {names}")
+            announce(f"Prefect UI: {api_url.removesuffix('/api')}   (Ctrl-C to stop)")
+            prefect_serve(*deployments, print_starting_message=False)

@@ -1,0 +1,217 @@
+"""Scheduling, for real: a Prefect server on 127.0.0.1 with its own Prefect home, the
+deployments of prefect.yaml in a process work pool with a worker, and `depeche serve`.
+Every process a test starts is stopped at its end."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tasks.storage import Lake
+
+PROJECT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+STAGES = ("fetch", "clean", "annotate", "validate")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server_env(subprocess_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    env = {**subprocess_env, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    # schedules show up within seconds, and served runs start at once
+    env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = "2"
+    env["PREFECT_RUNNER_POLL_FREQUENCY"] = "2"
+    env["PREFECT_WORKER_QUERY_SECONDS"] = "2"
+    return env
+
+
+@contextmanager
+def started(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        args, cwd=PROJECT, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = check()
+        except Exception:  # the server may not answer yet
+            found = None
+        if found:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def api(api_url: str, call):
+    """Run `call(client)` against the server at api_url."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def go():
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            async with get_client() as client:
+                return await call(client)
+
+    return asyncio.run(go())
+
+
+def healthy(api_url: str) -> bool:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+        return response.status == 200
+
+
+def run_and_wait(api_url: str, name: str, parameters: dict, timeout: float = 300):
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        flow_run = run_deployment(name, parameters=parameters, timeout=0)
+
+    async def final(client):
+        current = await client.read_flow_run(flow_run.id)
+        return current if current.state and current.state.is_final() else None
+
+    return wait_for(lambda: api(api_url, final), timeout, f"the {name} run to end")
+
+
+def scheduled_starts(api_url: str, name: str) -> list:
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    async def read(client):
+        deployment = await client.read_deployment_by_name(name)
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+        )
+        return sorted(run.expected_start_time for run in runs)
+
+    return api(api_url, read)
+
+
+def assert_hourly(starts: list) -> None:
+    assert len(starts) >= 2
+    assert all((s.minute, s.second, s.microsecond) == (0, 0, 0) for s in starts)
+    assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(starts))
+
+
+def assert_committed(lake: Path) -> None:
+    store = Lake(lake)
+    partitions = [spec["partition"] for spec in store.partitions()]
+    assert partitions
+    assert all(store.is_committed(stage, p) for p in partitions for stage in STAGES)
+    assert (lake / "annotated" / "entities").is_dir()
+
+
+def test_deployments_run_on_a_real_server_and_worker(server_env, tmp_path):
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {**server_env, "PREFECT_API_URL": api_url}
+    prefect = str(BIN / "prefect")
+    server = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with started(server, server_env):
+        wait_for(lambda: healthy(api_url), 120, "the Prefect server")
+        for command in (
+            [prefect, "work-pool", "create", "depeche", "--type", "process"],
+            [prefect, "--no-prompt", "deploy", "--all"],
+        ):
+            done = subprocess.run(
+                command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+
+        # a bad parameter is refused before any run exists
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        bad_lake = tmp_path / "never"
+        with temporary_settings({PREFECT_API_URL: api_url}), pytest.raises(Exception) as refused:
+            from prefect.deployments import run_deployment
+
+            run_deployment(
+                "depeche-backfill/backfill",
+                parameters={"since": "last spring", "until": "2020-03", "lake": str(bad_lake)},
+                timeout=0,
+            )
+        assert "since" in str(refused.value)
+        assert not bad_lake.exists()
+
+        worker = [prefect, "worker", "start", "--pool", "depeche"]
+        with started(worker, env):
+            lake = tmp_path / "lake"
+            flow_run = run_and_wait(api_url, "depeche-ingest/ingest", {"lake": str(lake)})
+            assert flow_run.state.is_completed(), flow_run.state.message
+            assert_committed(lake)
+        starts = wait_for(
+            lambda: scheduled_starts(api_url, "depeche-ingest/ingest"), 90, "scheduled runs"
+        )
+        assert_hourly(starts)
+
+
+def test_depeche_serve_serves_the_deployments_with_their_schedules(server_env, sample, tmp_path):
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    serve = [str(BIN / "depeche"), "serve", "--port", str(port)]
+    with started(serve, server_env):
+        wait_for(lambda: healthy(api_url), 120, "the Prefect server of depeche serve")
+
+        async def names(client):
+            return {f"{d.name}" for d in await client.read_deployments()} >= {
+                "ingest", "rerun-failed", "backfill"
+            }  # fmt: skip
+
+        wait_for(lambda: api(api_url, names), 120, "the served deployments")
+        lake = tmp_path / "lake"
+        flow_run = run_and_wait(
+            api_url,
+            "depeche-ingest/ingest",
+            {"lake": str(lake), "sources": [str(sample / "wire")]},
+        )
+        assert flow_run.state.is_completed(), flow_run.state.message
+        assert_committed(lake)
+        starts = wait_for(
+            lambda: scheduled_starts(api_url, "depeche-ingest/ingest"), 90, "scheduled runs"
+        )
+        assert_hourly(starts)
