@@ -163,7 +163,7 @@ def test_the_run_state_and_artifact_show_what_ran(prefect_harness, calm_source, 
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
 
-    APILogHandler.flush()
+    APILogHandler().flush()
     with get_client(sync_client=True) as client:
         logs = client.read_logs(
             log_filter=LogFilter(
