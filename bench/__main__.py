@@ -206,6 +206,26 @@ def end_to_end(work: Path, sizes: list[int], seed: int) -> list[Row]:
             )
         )
         if n == max(sizes):
+            raw_two, _ = timed_command(
+                [sys.executable, "bench/raw_spacy.py", str(source), str(work / "raw-2.parquet"),
+                 "--n-process", "2"],
+                env,
+            )  # fmt: skip
+            two, _ = timed_command(
+                [DEPECHE, "run", str(source), "--lake", str(work / "e2e-lake-2p"),
+                 "--n-process", "2"],
+                env,
+            )  # fmt: skip
+            rows.append(
+                Row(
+                    f"end to end, seconds, both with n_process=2 (N={n})",
+                    f"{two:.1f}",
+                    f"{raw_two:.1f} raw spaCy",
+                    raw_two / two,
+                    "",
+                    None,
+                )
+            )
             again, _ = timed_command([DEPECHE, "run", str(source), "--lake", str(lake)], env)
             rows.append(
                 Row(

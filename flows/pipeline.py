@@ -199,7 +199,7 @@ def _targets(store: Lake, partitions: list[str] | None, rerun_failed: bool) -> l
 
 # Parameter types: Prefect validates a run's parameters against them before any
 # work starts (and a server rejects a deployment run whose parameters do not fit).
-StageName = Literal["fetch", "clean", "annotate", "validate"]
+StageName = Literal[STAGES]  # type: ignore[valid-type]  # fetch, clean, annotate, validate
 PublicationDate = Annotated[
     str, Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD")
 ]

@@ -280,11 +280,14 @@ def extract_html(html: str) -> dict[str, Any] | None:
 _IDENTIFIER: dict[str, LanguageIdentifier] = {}
 
 
+LANGUAGE_SAMPLE = 1500  # characters: plenty to tell French, and it keeps the check cheap
+
+
 def detect_language(text: str) -> tuple[str, float]:
     """Language code and probability, from py3langid's bundled model."""
     if "model" not in _IDENTIFIER:
         _IDENTIFIER["model"] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    language, score = _IDENTIFIER["model"].classify(text[:5000])
+    language, score = _IDENTIFIER["model"].classify(text[:LANGUAGE_SAMPLE])
     return str(language), float(score)
 
 

@@ -66,7 +66,7 @@ class StageOutput:
     rows_out: int
     checks: list[Check] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
-    # files to publish as they are (validate), by table
+    # files already gated by their own stage, to publish as they are (validate)
     links: dict[Table, Path] = field(default_factory=dict)
 
 
@@ -218,7 +218,9 @@ def _gate_and_commit(
     clock = time.perf_counter()
     with lake.staging(stage, partition) as staging:
         written = {table: staging.write(table, rows) for table, rows in output.outputs.items()}
-        written.update({table: staging.link(table, path) for table, path in output.links.items()})
+        # linked files are the very files their own stage's gate passed: not gated again
+        for table, path in output.links.items():
+            staging.link(table, path)
         staging.write(QUARANTINE, output.quarantine)
         # the gate reads back what was written, so it sees the files a reader would
         staged = {table: pq.read_table(path) for table, path in written.items()}

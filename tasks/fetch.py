@@ -15,7 +15,6 @@ import hashlib
 import json
 import re
 import sys
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +42,9 @@ _BOMS = (
 )
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 _CONTROL_SHARE_MAX = 0.01
+# Unicode's control characters (category Cc) but tab, line feed, vertical tab, form
+# feed and carriage return
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 class SourceNotFound(FileNotFoundError):
@@ -125,7 +127,7 @@ def decode(data: bytes, fmt: str) -> tuple[str, str]:
 def _checked_text(text: str) -> str:
     if not text.strip():
         raise Rejected("empty", "the decoded text is only whitespace")
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
+    controls = len(_CONTROL.findall(text))
     if controls > _CONTROL_SHARE_MAX * len(text):
         raise Rejected("binary", f"{controls} control characters in {len(text)}: not text")
     return text

@@ -29,7 +29,7 @@ from tasks.gate import Check
 from tasks.storage import Lake
 
 
-def _spans_match_text(table: str, spans: pd.DataFrame, texts: pd.Series) -> Check:
+def _spans_match_text(table: str, spans: pd.DataFrame, texts: dict[str, str]) -> Check:
     """Every span's offsets lie inside its document's text and cut out its `text`."""
     bad = 0
     missing = 0
@@ -60,7 +60,7 @@ def annotation_checks(
 ) -> list[Check]:
     """Checks across the annotated tables of one partition."""
     docs = documents.select(["doc_id", "text", "entity_count", "sentence_count"]).to_pandas()
-    texts = pd.Series(docs["text"].to_numpy(), index=docs["doc_id"])
+    texts = dict(zip(docs["doc_id"], docs["text"], strict=True))
     found = set(docs["doc_id"])
     share = float((docs["entity_count"] == 0).mean()) if len(docs) else 0.0
     entity_counts = entities.column("doc_id").value_counts().to_pylist()

@@ -159,6 +159,27 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
         pass
 
 
+def test_a_second_writer_can_wait_for_the_first(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    held = threading.Event()
+
+    def first() -> None:
+        with Lake(tmp_path).lock():
+            held.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    held.wait(5)
+    started = time.monotonic()
+    with Lake(tmp_path).lock(wait_seconds=10):
+        waited = time.monotonic() - started
+    thread.join()
+    assert 0.2 < waited < 5
+
+
 def test_leftovers_of_a_killed_run_are_cleared(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     (tmp_path / "_staging" / "fetch-p1-dead").mkdir(parents=True)
