@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
+import sys
 
-# Before Prefect and Great Expectations are imported: no telemetry, and only
-# warnings from the Prefect engine (the summary below says what happened).
+# Before Prefect and Great Expectations are imported (Prefect sets its logging up on
+# import): no telemetry, and Prefect's own log lines only with --verbose or when
+# serving; otherwise the summary says what happened, and the lines still reach
+# Prefect's API.
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault(
+    "PREFECT_LOGGING_LEVEL",
+    "INFO" if "--verbose" in sys.argv or sys.argv[1:2] == ["serve"] else "WARNING",
+)
+os.environ.setdefault(
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL",
+    "0" if "--verbose" in sys.argv or sys.argv[1:2] == ["serve"] else "CRITICAL",
+)
 
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -178,9 +187,7 @@ def _print_summary(summary: Any) -> None:
 
 
 def _run_flow(verbose: bool, **parameters: Any) -> None:
-    if verbose:
-        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
-    else:
+    if not verbose:
         _quiet_libraries()
     from flows.pipeline import add_progress_sink, depeche_pipeline, warm_up
     from tasks.contract import resolve_settings

@@ -161,6 +161,8 @@ def idle_run(
     if not (store.root / "_partitions").is_dir() or store.is_locked():
         return None
     resolved = resolve_settings(store.last_settings(), settings)
+    if since is None and until is None and fetch.has_new_items(store, sources, resolved):
+        return None  # the common case of a run with work to do, found at the first new item
     plan = fetch.plan_for_lake(store, sources, resolved, since, until)
     if plan.partitions:
         return None

@@ -263,7 +263,8 @@ def _annotate_parallel(
     """Split the articles into chunks for `n_process` workers that return rows, not
     Docs: the parent only gathers them, so every core annotates."""
     name = model_id(nlp)[0]
-    size = max(batch_size, -(-len(articles) // (n_process * 4)))
+    # many small chunks, so that no worker idles while another finishes a long one
+    size = max(16, -(-len(articles) // (n_process * 8)))
     chunks = [articles[i : i + size] for i in range(0, len(articles), size)]
     rows = _Rows()
     context = multiprocessing.get_context("fork")

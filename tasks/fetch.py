@@ -352,6 +352,16 @@ def plan_for_lake(
     )
 
 
+def has_new_items(lake: Lake, sources: list[str], settings: Settings) -> bool:
+    """Whether the sources hold an item that no partition holds yet (stops at the first)."""
+    known = {tuple(key) for spec in lake.partitions() for key in spec["items"]}
+    return any(
+        item.key not in known
+        for file in discover(sources)
+        for item in read_items(file, settings.max_bytes)
+    )
+
+
 @task(name="plan", cache_policy=NO_CACHE)
 def plan_task(
     lake_root: str, sources: list[str], settings: Settings, since: str | None, until: str | None
