@@ -161,11 +161,16 @@ def idle_run(
     if not (store.root / "_partitions").is_dir() or store.is_locked():
         return None
     resolved = resolve_settings(store.last_settings(), settings)
-    if since is None and until is None and fetch.has_new_items(store, sources, resolved):
-        return None  # the common case of a run with work to do, found at the first new item
-    plan = fetch.plan_for_lake(store, sources, resolved, since, until)
-    if plan.partitions:
-        return None
+    if since is None and until is None:
+        # one pass that stops at the first new item: the common case of a run with work
+        found = fetch.count_if_nothing_new(store, sources, resolved)
+        if found is None:
+            return None
+        plan = fetch.Plan([], found=found)
+    else:
+        plan = fetch.plan_for_lake(store, sources, resolved, since, until)
+        if plan.partitions:
+            return None
     summary = RunSummary(lake=lake, settings=asdict(resolved), plan=_plan_counts(plan))
     for spec in store.partitions():
         for stage in STAGES:

@@ -438,23 +438,29 @@ def _reject_row(item: dict[str, Any], error: Reject) -> dict[str, Any]:
     }
 
 
-def _earlier_doc_ids(lake: Lake, partition: str) -> tuple[dict[str, str], list[str]]:
-    """doc_ids of the partitions made before this one, and their output fingerprints."""
+def _earlier_partitions(lake: Lake, partition: str) -> list[str]:
+    """The partitions made before this one whose articles are committed."""
     seq = lake.partition(partition)["seq"]
+    return [
+        spec["partition"]
+        for spec in lake.partitions()
+        if spec["seq"] < seq and lake.is_committed("clean", spec["partition"])
+    ]
+
+
+def _earlier_doc_ids(lake: Lake, partition: str) -> dict[str, str]:
+    """doc_ids of the partitions made before this one, and where each is."""
     found: dict[str, str] = {}
-    fingerprints: list[str] = []
-    for spec in lake.partitions():
-        name = spec["partition"]
-        if spec["seq"] >= seq or not lake.is_committed("clean", name):
-            continue
-        fingerprints.append(lake.output_fingerprint("clean", name))
+    for name in _earlier_partitions(lake, partition):
         for earlier_id in lake.read(CLEAN, name, columns=["doc_id"]).column(0).to_pylist():
             found.setdefault(earlier_id, f"partition {name}")
-    return found, fingerprints
+    return found
 
 
 def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
-    _, earlier = _earlier_doc_ids(lake, partition)
+    # the earlier partitions' doc_ids decide the duplicates: their manifests'
+    # fingerprints stand for them, so the key reads no Parquet file
+    earlier = [lake.output_fingerprint("clean", n) for n in _earlier_partitions(lake, partition)]
     return StageKey(
         input_fingerprint=fingerprint(lake.output_fingerprint("fetch", partition), *earlier),
         version=code_version(sys.modules[__name__]),
@@ -471,7 +477,7 @@ def clean_task(
 
     def produce() -> StageOutput:
         raw = lake.read(RAW, partition)
-        earlier, _ = _earlier_doc_ids(lake, partition)
+        earlier = _earlier_doc_ids(lake, partition)
         result = clean_items(raw, earlier=earlier)
         return StageOutput(
             outputs={CLEAN: result.articles},

@@ -344,7 +344,7 @@ def plan_for_lake(
     existing = lake.partitions()
     return plan_partitions(
         sources,
-        known={tuple(key) for spec in existing for key in spec["items"]},
+        known=lake.known_items(),
         max_bytes=settings.max_bytes,
         first_seq=1 + max((spec["seq"] for spec in existing), default=0),
         since=since,
@@ -352,14 +352,17 @@ def plan_for_lake(
     )
 
 
-def has_new_items(lake: Lake, sources: list[str], settings: Settings) -> bool:
-    """Whether the sources hold an item that no partition holds yet (stops at the first)."""
-    known = {tuple(key) for spec in lake.partitions() for key in spec["items"]}
-    return any(
-        item.key not in known
-        for file in discover(sources)
-        for item in read_items(file, settings.max_bytes)
-    )
+def count_if_nothing_new(lake: Lake, sources: list[str], settings: Settings) -> int | None:
+    """How many items the sources hold when the lake holds them all; None as soon as
+    one is new."""
+    known = lake.known_items()
+    found = 0
+    for file in discover(sources):
+        for item in read_items(file, settings.max_bytes):
+            if item.key not in known:
+                return None
+            found += 1
+    return found
 
 
 @task(name="plan", cache_policy=NO_CACHE)

@@ -164,6 +164,10 @@ class Lake:
         except FileNotFoundError:
             raise KeyError(f"no partition {partition!r} in {self.root}") from None
 
+    def known_items(self) -> set[tuple[str, int | None, str]]:
+        """(path, line, content hash) of every item some partition holds."""
+        return {tuple(key) for spec in self.partitions() for key in spec["items"]}
+
     def partitions(self) -> list[dict[str, Any]]:
         """Every partition's record, in the order the partitions were made."""
         specs = [
