@@ -1,16 +1,21 @@
 """Annotate: articles into documents, sentences and entities with a French spaCy model.
 
-Text streams through `nlp.pipe` in batches. Only the components the tables need
-run (tokenizer, tok2vec, senter, ner); the lemmatizer, morphologizer, attribute
-ruler and parser are not loaded. Entities are re-cut when a title or portfolio
+Text streams through `nlp.pipe` in batches, in `n_process` worker processes
+forked for the partition. Only the components the tables need run (tokenizer,
+tok2vec, senter, ner); the lemmatizer, morphologizer, attribute ruler and parser
+are not loaded. Entities are re-cut when a title or portfolio
 word was swallowed into a name (`Défense Mark Esper` → `Mark Esper`), normalized
 (`l'OTAN` → `OTAN`), and spans that are not entities are dropped and counted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
 import re
+import signal
 import sys
 import threading
 from collections import Counter
@@ -28,7 +33,7 @@ from spacy.tokens import Doc, Span, Token
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES
 from tasks.contract import Settings, StageKey, StageOutput, StageReport, code_version, run_stage
-from tasks.storage import Lake
+from tasks.storage import Lake, pause_point
 
 DEFAULT_MODEL = Settings().model
 UNUSED_COMPONENTS = ["lemmatizer", "morphologizer", "attribute_ruler", "parser"]
@@ -176,11 +181,33 @@ class _Rows:
     entities: list[dict[str, Any]] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
 
-    def extend(self, other: _Rows) -> None:
-        self.documents += other.documents
-        self.sentences += other.sentences
-        self.entities += other.entities
-        self.dropped += other.dropped
+    def tables(self) -> _Tables:
+        return _Tables(
+            documents=pa.Table.from_pylist(self.documents, schema=DOCUMENTS.schema),
+            sentences=pa.Table.from_pylist(self.sentences, schema=SENTENCES.schema),
+            entities=pa.Table.from_pylist(self.entities, schema=ENTITIES.schema),
+            dropped=self.dropped,
+        )
+
+
+@dataclass
+class _Tables:
+    """The annotated tables of a run of articles: what a worker sends back (Arrow
+    buffers pickle at the cost of a copy, where rows would be rebuilt one by one)."""
+
+    documents: pa.Table
+    sentences: pa.Table
+    entities: pa.Table
+    dropped: Counter[str]
+
+    @staticmethod
+    def concat(parts: list[_Tables]) -> _Tables:
+        return _Tables(
+            documents=pa.concat_tables([p.documents for p in parts]),
+            sentences=pa.concat_tables([p.sentences for p in parts]),
+            entities=pa.concat_tables([p.entities for p in parts]),
+            dropped=sum((p.dropped for p in parts), Counter()),
+        )
 
 
 def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, str]) -> None:
@@ -231,54 +258,87 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
     )
 
 
-def _annotate_run(
-    nlp: Language, articles: list[dict[str, Any]], batch_size: int, progress: ProgressFn | None
-) -> _Rows:
-    """Annotate articles in this process; spaCy's memory zone frees what each run
-    interned, so a long-lived process does not grow with every partition."""
+def _annotate(nlp: Language, articles: list[dict[str, Any]], batch_size: int) -> _Tables:
     rows = _Rows()
     model = model_id(nlp)
-    with nlp.memory_zone():
-        docs = nlp.pipe((a["text"] for a in articles), batch_size=batch_size)
-        for done, (article, doc) in enumerate(zip(articles, docs, strict=True), start=1):
-            _add_doc(rows, article, doc, model)
-            if progress is not None and (done % batch_size == 0 or done == len(articles)):
-                progress(done, len(articles))
-    return rows
+    docs = nlp.pipe((a["text"] for a in articles), batch_size=batch_size)
+    for article, doc in zip(articles, docs, strict=True):
+        _add_doc(rows, article, doc, model)
+    return rows.tables()
 
 
-def _annotate_chunk(model: str, articles: list[dict[str, Any]], batch_size: int) -> _Rows:
-    """A worker process's share. Forked after the model was loaded, it finds the model
-    in the cache and starts at once."""
-    return _annotate_run(load_model(model), articles, batch_size, None)
+# Worker processes. spaCy grows its vocabulary with every new word it meets; its
+# memory zones would free that growth but also turn the tokenizer's cache off
+# (tokenizing then costs ten times as much). So the model runs in worker processes
+# forked for one partition: each keeps its cache while it works and takes its
+# vocabulary with it when it exits, and the process running the flow does not
+# grow with the partitions it annotates.
+
+_WORKER_MODEL: Language | None = None
+PR_SET_PDEATHSIG = 1
 
 
-def _annotate_parallel(
+def _start_worker(nlp: Language, parent: int) -> None:
+    """Runs first in each forked worker: adopt the parent's loaded model, and die
+    with the parent (a killed run must not leave workers holding its lake lock)."""
+    global _WORKER_MODEL
+    _WORKER_MODEL = nlp
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def _annotate_chunk(articles: list[dict[str, Any]], batch_size: int) -> _Tables:
+    assert _WORKER_MODEL is not None, "a worker starts with _start_worker"
+    pause_point("annotate:worker")
+    return _annotate(_WORKER_MODEL, articles, batch_size)
+
+
+def _annotate_in_workers(
     nlp: Language,
     articles: list[dict[str, Any]],
     batch_size: int,
     n_process: int,
     progress: ProgressFn | None,
-) -> _Rows:
-    """Split the articles into chunks for `n_process` workers that return rows, not
-    Docs: the parent only gathers them, so every core annotates."""
-    name = model_id(nlp)[0]
-    # many small chunks, so that no worker idles while another finishes a long one
-    size = max(16, -(-len(articles) // (n_process * 8)))
+) -> _Tables:
+    """Annotate in `n_process` workers forked with the model loaded, which return
+    tables, not Docs. Chunks of whole batches, several per worker, so that no
+    worker idles while another finishes a long one and progress comes in steps."""
+    per_chunk = -(-len(articles) // (n_process * 8))
+    size = max(batch_size, -(-per_chunk // batch_size) * batch_size)
     chunks = [articles[i : i + size] for i in range(0, len(articles), size)]
-    rows = _Rows()
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=n_process, mp_context=context) as pool:
+    parts: list[_Tables] = []
+    with ProcessPoolExecutor(
+        max_workers=min(n_process, len(chunks)),
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(nlp, os.getpid()),  # inherited by the fork, never pickled
+    ) as pool:
         done = 0
-        results = pool.map(
-            _annotate_chunk, [name] * len(chunks), chunks, [batch_size] * len(chunks)
-        )
-        for chunk, result in zip(chunks, results, strict=True):
-            rows.extend(result)
+        for chunk, part in zip(
+            chunks, pool.map(_annotate_chunk, chunks, [batch_size] * len(chunks)), strict=True
+        ):
+            parts.append(part)
             done += len(chunk)
             if progress is not None:
                 progress(done, len(articles))
-    return rows
+    return _Tables.concat(parts)
+
+
+def _annotate_here(
+    nlp: Language, articles: list[dict[str, Any]], batch_size: int, progress: ProgressFn | None
+) -> _Tables:
+    """Where processes cannot fork: in this process, inside a memory zone that frees
+    the vocabulary the articles added (slower: no tokenizer cache in a zone)."""
+    with nlp.memory_zone():
+        tables = _annotate(nlp, articles, batch_size)
+    if progress is not None:
+        progress(len(articles), len(articles))
+    return tables
+
+
+CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 
 
 def annotate_articles(
@@ -309,16 +369,18 @@ def annotate_articles(
         else:
             accepted.append(article)
 
-    if n_process > 1 and len(accepted) > batch_size:
-        rows = _annotate_parallel(nlp, accepted, batch_size, n_process, progress)
+    if not accepted:
+        tables = _Rows().tables()
+    elif CAN_FORK:
+        tables = _annotate_in_workers(nlp, accepted, batch_size, n_process, progress)
     else:
-        rows = _annotate_run(nlp, accepted, batch_size, progress)
+        tables = _annotate_here(nlp, accepted, batch_size, progress)
     return AnnotateResult(
-        documents=pa.Table.from_pylist(rows.documents, schema=DOCUMENTS.schema),
-        sentences=pa.Table.from_pylist(rows.sentences, schema=SENTENCES.schema),
-        entities=pa.Table.from_pylist(rows.entities, schema=ENTITIES.schema),
+        documents=tables.documents,
+        sentences=tables.sentences,
+        entities=tables.entities,
         quarantine=pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
-        dropped=dict(sorted(rows.dropped.items())),
+        dropped=dict(sorted(tables.dropped.items())),
     )
 
 

@@ -56,8 +56,8 @@ class LakeLocked(RuntimeError):
 
 def pause_point(name: str) -> None:
     """Fault injection for the crash tests: with DEPECHE_PAUSE_AT naming this point
-    (`produce:<stage>`, `write:<table>`, `commit:<stage>`), the process writes the
-    point's name to DEPECHE_PAUSE_FILE and waits there to be killed."""
+    (`produce:<stage>`, `write:<table>`, `commit:<stage>`, `annotate:worker`), the
+    process writes the point's name to DEPECHE_PAUSE_FILE and waits to be killed."""
     wanted = os.environ.get("DEPECHE_PAUSE_AT")
     if not wanted or name not in wanted.split(","):
         return

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -125,6 +126,61 @@ def test_a_killed_run_leaves_no_partial_table_and_the_next_run_completes(
     assert documents["doc_id"].is_unique and len(documents) == len(
         uninterrupted["annotated/documents"]
     )
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] not in "ZX"
+    except OSError:
+        return False
+
+
+def test_annotate_workers_die_with_a_killed_run(source, uninterrupted, harness_env, tmp_path):
+    """Only the run's own process is killed (as the OOM killer would): its annotate
+    worker must not live on holding the lake's lock."""
+    lake = tmp_path / "lake"
+    marker = tmp_path / "paused"
+    env = {**harness_env, "DEPECHE_PAUSE_AT": "annotate:worker", "DEPECHE_PAUSE_FILE": str(marker)}
+    killed = start(["run", str(source), "--lake", str(lake)], env)
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert killed.poll() is None, killed.communicate()
+            assert time.monotonic() < deadline, "the run never reached its annotate worker"
+            time.sleep(0.1)
+        workers = {
+            pid
+            for pid in _children(killed.pid)
+            if "uvicorn" not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        }
+        assert workers, "the paused worker is a child of the run"
+        assert Lake(lake).is_locked()
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers)
+        assert not Lake(lake).is_locked()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(killed.pid, signal.SIGKILL)  # the temporary Prefect server
+
+    again = subprocess.run(
+        [DEPECHE, "run", str(source), "--lake", str(lake)], cwd=PROJECT, env=harness_env,
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    after = snapshot(lake)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(after[name], uninterrupted[name], check_dtype=False)
 
 
 def test_a_lock_left_by_a_killed_run_does_not_block(subprocess_env, source, tmp_path):

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, SENTENCES
+from tasks import annotate
 from tasks.annotate import (
     ModelNotInstalled,
     annotate_articles,
@@ -161,6 +162,16 @@ def test_worker_processes_give_the_same_tables(nlp) -> None:
     assert shared.documents.equals(alone.documents)
     assert shared.dropped == alone.dropped
     assert progress[-1] == (3, 3)
+
+
+def test_without_fork_the_same_tables_come_from_this_process(nlp, monkeypatch) -> None:
+    forked = annotate_articles(articles(TEXTS), nlp)
+    monkeypatch.setattr(annotate, "CAN_FORK", False)
+    monkeypatch.setattr(annotate, "_annotate_in_workers", None)  # would fail if called
+    here = annotate_articles(articles(TEXTS), nlp)
+    assert here.entities.equals(forked.entities)
+    assert here.sentences.equals(forked.sentences)
+    assert here.documents.equals(forked.documents)
 
 
 def test_only_the_components_the_tables_need_are_loaded(nlp) -> None:
