@@ -21,9 +21,11 @@ os.environ.setdefault(
     "0" if "--verbose" in sys.argv or sys.argv[1:2] == ["serve"] else "CRITICAL",
 )
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +33,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from schemas import STAGES
+
+if TYPE_CHECKING:
+    from flows.serving import TemporaryServer
 
 DEFAULT_SOURCE = "data/sample"
 EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
@@ -186,7 +191,47 @@ def _print_summary(summary: Any) -> None:
         err.print(f"fix the cause, then rerun with: {summary.rerun_command}", soft_wrap=True)
 
 
-def _run_flow(verbose: bool, **parameters: Any) -> None:
+@contextlib.contextmanager
+def _temporary_server() -> Iterator[TemporaryServer | None]:
+    """Prefect's temporary server, started at once when no API URL is in the
+    environment (the command checks its input and loads its model meanwhile)."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield None
+        return
+    from flows.serving import TemporaryServer
+
+    server = TemporaryServer()
+    try:
+        yield server
+    finally:
+        if "prefect.logging.handlers" in sys.modules:
+            # what the run's last moments logged and emitted goes out before the
+            # server stops (Prefect would send it at exit, to a stopped server)
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=5)
+            EventsWorker.drain_all(timeout=5)
+        server.stop()
+
+
+def _use_server(server: TemporaryServer | None) -> None:
+    """Point every Prefect client of this process at the temporary server, unless
+    Prefect's settings (a profile, .env, prefect.toml) name an API or turn the
+    temporary server off: then Prefect does as they say."""
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if server is None or PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    try:
+        os.environ["PREFECT_API_URL"] = server.ready()
+    except RuntimeError as error:
+        raise CommandError(str(error)) from None
+    refresh_global_settings_context()
+
+
+def _run_flow(verbose: bool, server: TemporaryServer | None, **parameters: Any) -> None:
     if not verbose:
         _quiet_libraries()
     from flows.pipeline import add_progress_sink, depeche_pipeline, warm_up
@@ -214,6 +259,7 @@ def _run_flow(verbose: bool, **parameters: Any) -> None:
             progress.update(bars[key], completed=done, refresh=True)
 
         add_progress_sink(show)
+        _use_server(server)
         state = depeche_pipeline(**parameters, return_state=True)
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
@@ -258,31 +304,33 @@ def run(
     or --until, one partition per publication month of the articles in range.
     """
     sources = sources or [DEFAULT_SOURCE]
-    _check_sources(sources)
-    _check_model(lake, model)
-    _check_dates(since, until)
-    settings = {
-        "model": model,
-        "batch_size": batch_size,
-        "n_process": n_process,
-        "max_bytes": max_bytes,
-        "max_share_without_entities": max_share_without_entities,
-    }
-    from flows.pipeline import idle_run
+    with _temporary_server() as server:
+        _check_sources(sources)
+        _check_model(lake, model)
+        _check_dates(since, until)
+        settings = {
+            "model": model,
+            "batch_size": batch_size,
+            "n_process": n_process,
+            "max_bytes": max_bytes,
+            "max_share_without_entities": max_share_without_entities,
+        }
+        from flows.pipeline import idle_run
 
-    idle = idle_run(str(lake), sources, settings, since, until)
-    if idle is not None:  # nothing new, nothing to redo: no need to start Prefect
-        _print_summary(idle)
-        raise typer.Exit(0)
-    _run_flow(
-        verbose,
-        sources=sources,
-        lake=str(lake),
-        **settings,
-        since=since,
-        until=until,
-        wait_seconds=wait,
-    )
+        idle = idle_run(str(lake), sources, settings, since, until)
+        if idle is not None:  # nothing new, nothing to redo: Prefect is not needed
+            _print_summary(idle)
+            raise typer.Exit(0)
+        _run_flow(
+            verbose,
+            server,
+            sources=sources,
+            lake=str(lake),
+            **settings,
+            since=since,
+            until=until,
+            wait_seconds=wait,
+        )
 
 
 @app.command()
@@ -317,20 +365,22 @@ def rerun(
         raise CommandError(f"--from takes one of {', '.join(STAGES)}, not {from_stage!r}")
     if not (lake / "_partitions").is_dir():
         raise CommandError(f"no depeche lake at {lake}")
-    _check_model(lake, model)
-    _run_flow(
-        verbose,
-        lake=str(lake),
-        model=model,
-        batch_size=batch_size,
-        n_process=n_process,
-        max_bytes=max_bytes,
-        max_share_without_entities=max_share_without_entities,
-        rerun_failed=failed,
-        from_stage=from_stage,
-        partitions=partition,
-        wait_seconds=wait,
-    )
+    with _temporary_server() as server:
+        _check_model(lake, model)
+        _run_flow(
+            verbose,
+            server,
+            lake=str(lake),
+            model=model,
+            batch_size=batch_size,
+            n_process=n_process,
+            max_bytes=max_bytes,
+            max_share_without_entities=max_share_without_entities,
+            rerun_failed=failed,
+            from_stage=from_stage,
+            partitions=partition,
+            wait_seconds=wait,
+        )
 
 
 @app.command()

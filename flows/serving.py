@@ -1,16 +1,24 @@
-"""`depeche serve`: the deployments of prefect.yaml, served from this machine.
+"""Prefect servers depeche starts, and `depeche serve`.
 
-prefect.yaml stays the one place where deployments are declared: this reads its
-entries (entrypoint, parameters, cron schedules) and serves them with Prefect's
-`serve`, against PREFECT_API_URL or, without one, a local Prefect server it starts.
+`depeche serve` serves the deployments of prefect.yaml from this machine. prefect.yaml
+stays the one place where deployments are declared: this reads its entries
+(entrypoint, parameters, cron schedules) and serves them with Prefect's `serve`,
+against PREFECT_API_URL or, without one, a local Prefect server it starts.
+
+`depeche run` without an API uses Prefect's temporary server, started here as soon
+as the command begins, so that its start-up overlaps depeche's own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -84,6 +92,79 @@ def local_server(port: int, timeout: float = 120.0) -> Iterator[str]:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+PORT_IN_USE = 3  # uvicorn's exit code when it cannot bind
+
+
+def _die_with_parent() -> None:
+    """In a child before exec (Linux): killed when the process that started it dies,
+    however it dies, so a killed run leaves no server behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class TemporaryServer:
+    """Prefect's temporary local server: the same app, command and settings Prefect
+    starts by itself when no API is configured (no UI, ephemeral mode), launched
+    before the caller imports Prefect and loads its model, where Prefect would
+    start it (and import the whole server in the caller first) at the flow's first
+    API call. Stopped at the end of the command."""
+
+    def __init__(self) -> None:
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (kept until stop)
+        self.process = self._launch()
+
+    def _launch(self) -> subprocess.Popen[bytes]:
+        self.port = _free_port()
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error",
+             "--lifespan", "on"],
+            env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+                 "PREFECT__SERVER_FINAL": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )  # fmt: skip
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def ready(self, timeout: float = 120.0) -> str:
+        """Its API URL, once it answers."""
+        deadline = time.monotonic() + timeout
+        while not _healthy(self.api_url):
+            if self.process.poll() == PORT_IN_USE:  # taken since it was probed
+                self.process = self._launch()
+            elif self.process.poll() is not None:
+                self._log.seek(0)
+                detail = self._log.read().decode(errors="replace").strip().splitlines()
+                raise RuntimeError(
+                    "Prefect's temporary server stopped at start-up"
+                    + (f": {detail[-1]}" if detail else "")
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Prefect's temporary server did not answer on {self.api_url}")
+            time.sleep(0.05)
+        return self.api_url
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
 
 
 def serve(prefect_yaml: Path, port: int, announce: Any = print) -> None:

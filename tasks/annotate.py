@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import re
@@ -20,11 +21,12 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import spacy
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -258,12 +260,21 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
     )
 
 
-def _annotate(nlp: Language, articles: list[dict[str, Any]], batch_size: int) -> _Tables:
+def _annotate(
+    nlp: Language,
+    articles: list[dict[str, Any]],
+    batch_size: int,
+    counted: Callable[[int], None] | None = None,
+) -> _Tables:
+    """One `nlp.pipe` stream over the articles (one stream, not one per chunk: each
+    new stream measurably slows the whole); `counted(n)` hears of every batch done."""
     rows = _Rows()
     model = model_id(nlp)
     docs = nlp.pipe((a["text"] for a in articles), batch_size=batch_size)
-    for article, doc in zip(articles, docs, strict=True):
+    for done, (article, doc) in enumerate(zip(articles, docs, strict=True), start=1):
         _add_doc(rows, article, doc, model)
+        if counted is not None and (done % batch_size == 0 or done == len(articles)):
+            counted(batch_size if done % batch_size == 0 else done % batch_size)
     return rows.tables()
 
 
@@ -274,25 +285,51 @@ def _annotate(nlp: Language, articles: list[dict[str, Any]], batch_size: int) ->
 # vocabulary with it when it exits, and the process running the flow does not
 # grow with the partitions it annotates.
 
-_WORKER_MODEL: Language | None = None
+_WORKER: dict[str, Any] = {}
 PR_SET_PDEATHSIG = 1
 
 
-def _start_worker(nlp: Language, parent: int) -> None:
-    """Runs first in each forked worker: adopt the parent's loaded model, and die
-    with the parent (a killed run must not leave workers holding its lake lock)."""
-    global _WORKER_MODEL
-    _WORKER_MODEL = nlp
+def _start_worker(nlp: Language, parent: int, done: Any) -> None:
+    """Runs first in each forked worker: adopt the parent's loaded model and the
+    shared count of articles done, and die with the parent (a killed run must not
+    leave workers holding its lake lock). What the parent had built (Prefect, Great
+    Expectations, the model) is moved out of the garbage collector's sight: its full
+    collections would walk all of it, and copy every page they touch."""
+    _WORKER.update(nlp=nlp, done=done)
+    gc.freeze()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
 
 
-def _annotate_chunk(articles: list[dict[str, Any]], batch_size: int) -> _Tables:
-    assert _WORKER_MODEL is not None, "a worker starts with _start_worker"
+def _count_done(n: int) -> None:
+    with _WORKER["done"].get_lock():
+        _WORKER["done"].value += n
+
+
+def _annotate_share(articles: list[dict[str, Any]], batch_size: int) -> _Tables:
     pause_point("annotate:worker")
-    return _annotate(_WORKER_MODEL, articles, batch_size)
+    return _annotate(_WORKER["nlp"], articles, batch_size, _count_done)
+
+
+def _in_article_order(tables: _Tables, doc_ids: list[str]) -> _Tables:
+    """Rows gathered from interleaved shares, put back in article order."""
+    order = pa.array(doc_ids)
+
+    def sort(table: pa.Table, index: str | None) -> pa.Table:
+        keys = {"rank": pc.index_in(table["doc_id"], value_set=order)}
+        if index is not None:
+            keys["index"] = table[index]
+        by = [(name, "ascending") for name in keys]
+        return table.take(pc.sort_indices(pa.table(keys), sort_keys=by))
+
+    return _Tables(
+        documents=sort(tables.documents, None),
+        sentences=sort(tables.sentences, "sentence_index"),
+        entities=sort(tables.entities, "entity_index"),
+        dropped=tables.dropped,
+    )
 
 
 def _annotate_in_workers(
@@ -303,27 +340,31 @@ def _annotate_in_workers(
     progress: ProgressFn | None,
 ) -> _Tables:
     """Annotate in `n_process` workers forked with the model loaded, which return
-    tables, not Docs. Chunks of whole batches, several per worker, so that no
-    worker idles while another finishes a long one and progress comes in steps."""
-    per_chunk = -(-len(articles) // (n_process * 8))
-    size = max(batch_size, -(-per_chunk // batch_size) * batch_size)
-    chunks = [articles[i : i + size] for i in range(0, len(articles), size)]
-    parts: list[_Tables] = []
+    tables, not Docs. Worker k takes articles k, k + n, k + 2n…: shares of equal
+    work whatever the order of long and short articles, each one stream."""
+    n = min(n_process, len(articles))
+    shares = [articles[k::n] for k in range(n)]
+    context = multiprocessing.get_context("fork")
+    done = context.Value("q", 0)
     with ProcessPoolExecutor(
-        max_workers=min(n_process, len(chunks)),
-        mp_context=multiprocessing.get_context("fork"),
+        max_workers=n,
+        mp_context=context,
         initializer=_start_worker,
-        initargs=(nlp, os.getpid()),  # inherited by the fork, never pickled
+        initargs=(nlp, os.getpid(), done),  # inherited by the fork, never pickled
     ) as pool:
-        done = 0
-        for chunk, part in zip(
-            chunks, pool.map(_annotate_chunk, chunks, [batch_size] * len(chunks)), strict=True
-        ):
-            parts.append(part)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, len(articles))
-    return _Tables.concat(parts)
+        futures = [pool.submit(_annotate_share, share, batch_size) for share in shares]
+        reported = 0
+        while reported < len(articles):
+            finished, _ = wait(futures, timeout=0.5)
+            if progress is not None and done.value != reported:
+                progress(done.value, len(articles))
+            reported = done.value
+            if any(f.exception() is not None for f in finished) or len(finished) == n:
+                break
+        tables = _Tables.concat([future.result() for future in futures])
+    if n == 1:
+        return tables
+    return _in_article_order(tables, [a["doc_id"] for a in articles])
 
 
 def _annotate_here(
