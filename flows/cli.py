@@ -25,7 +25,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -204,15 +204,19 @@ def _temporary_server() -> Iterator[TemporaryServer | None]:
     try:
         yield server
     finally:
-        if "prefect.logging.handlers" in sys.modules:
-            # what the run's last moments logged and emitted goes out before the
-            # server stops (Prefect would send it at exit, to a stopped server)
-            from prefect.events.worker import EventsWorker
-            from prefect.logging.handlers import APILogWorker
-
-            APILogWorker.drain_all(timeout=5)
-            EventsWorker.drain_all(timeout=5)
+        _send_prefect_queues()  # before the server stops, not at exit
         server.stop()
+
+
+def _send_prefect_queues() -> None:
+    """Send what Prefect still holds of the run's log lines and events to its API
+    (Prefect would at exit)."""
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
 
 
 def _use_server(server: TemporaryServer | None) -> None:
@@ -478,7 +482,17 @@ def main() -> None:
             hint = f" (see `{context.command_path} --help`)" if context is not None else ""
             err.print(f"depeche: error: {message}{hint}", markup=False, soft_wrap=True)
         code = error.exit_code
-    sys.exit(code if isinstance(code, int) else 0)
+    _leave(code if isinstance(code, int) else 0)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit without Python's teardown of every module, a second of work once spaCy,
+    Prefect and Great Expectations are loaded: Prefect's queues are sent and the
+    output flushed first, and the lake's lock and the server are already released."""
+    _send_prefect_queues()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

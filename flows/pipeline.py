@@ -279,12 +279,14 @@ _WARMING: set[str] = set()
 
 
 def warm_up(model: str) -> None:
-    """Import the gate's library and load the model on the side, while Prefect starts
-    and fetch and clean work; the stages that need them wait for what is not ready."""
+    """Import the gate's library and load the language detector and the model on the
+    side, in the order the stages need them, while Prefect starts and fetch and clean
+    work; a stage that needs one waits for it if it is not ready."""
 
     def load() -> None:
         with contextlib.suppress(Exception):  # the stage that needs it reports a problem
             gate.load_library()
+            clean.language_identifier()
             annotate.load_model(model)
 
     if model not in _WARMING:

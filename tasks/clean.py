@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import sys
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -278,16 +279,23 @@ def extract_html(html: str) -> dict[str, Any] | None:
 # -- language --------------------------------------------------------------------------
 
 _IDENTIFIER: dict[str, LanguageIdentifier] = {}
+_IDENTIFIER_LOCK = threading.Lock()
 
 
 LANGUAGE_SAMPLE = 1500  # characters: plenty to tell French, and it keeps the check cheap
 
 
+def language_identifier() -> LanguageIdentifier:
+    """py3langid's bundled model (loaded once; a second of work)."""
+    with _IDENTIFIER_LOCK:
+        if "model" not in _IDENTIFIER:
+            _IDENTIFIER["model"] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        return _IDENTIFIER["model"]
+
+
 def detect_language(text: str) -> tuple[str, float]:
-    """Language code and probability, from py3langid's bundled model."""
-    if "model" not in _IDENTIFIER:
-        _IDENTIFIER["model"] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    language, score = _IDENTIFIER["model"].classify(text[:LANGUAGE_SAMPLE])
+    """Language code and probability."""
+    language, score = language_identifier().classify(text[:LANGUAGE_SAMPLE])
     return str(language), float(score)
 
 
