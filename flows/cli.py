@@ -67,7 +67,11 @@ BatchSize = Annotated[
 ]
 NProcess = Annotated[
     int | None,
-    typer.Option(min=1, help="Processes nlp.pipe annotates with. " + _KEPT.format(default=1)),
+    typer.Option(
+        min=1,
+        help="Worker processes that annotate, forked with the model loaded. "
+        + _KEPT.format(default=1),
+    ),
 ]
 MaxBytes = Annotated[
     int | None,

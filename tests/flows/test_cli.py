@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,66 @@ def test_a_failed_partition_says_where_why_and_how_to_rerun(
     )  # fmt: skip
     assert fixed.returncode == 0, fixed.stderr
     assert "stage-partitions: 1 committed, 3 skipped" in fixed.stdout
+
+
+def _servers_of(prefect_home: Path) -> list[int]:
+    """Processes of a Prefect server app started with this PREFECT_HOME."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"prefect.server" in cmdline and f"PREFECT_HOME={prefect_home}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+def test_the_temporary_server_keeps_the_run_and_goes_with_the_command(
+    subprocess_env, calm_source: Path, tmp_path: Path
+) -> None:
+    """Without PREFECT_API_URL, depeche starts Prefect's temporary server itself: the
+    flow run, its state and its last log lines reach that server's database before
+    it stops, and no server outlives the command."""
+    home = Path(subprocess_env["PREFECT_HOME"])
+    lake = tmp_path / "lake"
+    args = ["run", str(calm_source), "--lake", str(lake), "--max-share-without-entities", "0"]
+    result = depeche(*args, env=subprocess_env)
+    assert result.returncode == 1, result.stderr
+    assert _servers_of(home) == []
+
+    with sqlite3.connect(home / "prefect.db") as database:
+        states = database.execute("SELECT state_type FROM flow_run").fetchall()
+        logs = [row[0] for row in database.execute("SELECT message FROM log")]
+    assert states == [("FAILED",)]
+    assert any("validate failed for partition calme-" in line for line in logs)
+
+
+def test_a_prefect_profile_naming_an_api_wins(
+    prefect_harness, subprocess_env, sample: Path, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
+    from prefect.settings import PREFECT_API_URL
+
+    home = Path(subprocess_env["PREFECT_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "profiles.toml").write_text(
+        f'active = "team"\n\n[profiles.team]\nPREFECT_API_URL = "{PREFECT_API_URL.value()}"\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in subprocess_env.items() if k != "PREFECT_API_URL"}
+    source = tmp_path / "wire"
+    shutil.copytree(sample / "wire", source)
+    lake = tmp_path / "lake"
+    result = depeche("run", str(source), "--lake", str(lake), env=env)
+    assert result.returncode == 0, result.stderr
+
+    with get_client(sync_client=True) as client:
+        runs = [
+            run
+            for run in client.read_flow_runs(flow_run_filter=FlowRunFilter())
+            if run.parameters.get("lake") == str(lake)
+        ]
+    assert len(runs) == 1 and runs[0].state_type.value == "COMPLETED"
