@@ -3,9 +3,9 @@
 Text streams through `nlp.pipe` in batches, in `n_process` worker processes
 forked for the partition. Only the components the tables need run (tokenizer,
 tok2vec, senter, ner); the lemmatizer, morphologizer, attribute ruler and parser
-are not loaded. Entities are re-cut when a title or portfolio
-word was swallowed into a name (`Défense Mark Esper` → `Mark Esper`), normalized
-(`l'OTAN` → `OTAN`), and spans that are not entities are dropped and counted.
+are not loaded. Entities are re-cut when a title or portfolio word was swallowed
+into a name (`Défense Mark Esper` → `Mark Esper`), normalized (`l'OTAN` → `OTAN`),
+and spans that are not entities are dropped and counted.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def test_a_run_prints_a_short_summary(subprocess_env, sample: Path, tmp_path: Pa
     assert len(result.stdout.splitlines()) < 30
     assert (lake / "annotated" / "entities").is_dir()
 
-    # nothing new: answered from the manifests, Prefect is not even reached
+    # nothing new: answered from the manifests, no flow reaches Prefect's API
     unreachable = {**subprocess_env, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     again = depeche("run", str(sample), "--lake", str(lake), env=unreachable)
     assert again.returncode == 0, again.stderr
