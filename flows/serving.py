@@ -114,7 +114,13 @@ class PrefectServer:
         else:
             prefect = str(Path(sys.executable).with_name("prefect"))
             command = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
+            # `--port` only binds the server: the api_url its UI is given (/ui-settings)
+            # comes from settings (PREFECT_API_URL, else PREFECT_SERVER_API_HOST/PORT,
+            # default 4200), so on any other port the UI could not reach its API. Tell
+            # it this server's URL, unless the user set the UI's URL (e.g. a proxy).
             settings = {}
+            if not {"PREFECT_SERVER_UI_API_URL", "PREFECT_UI_API_URL"} & os.environ.keys():
+                settings["PREFECT_SERVER_UI_API_URL"] = self.api_url
         return subprocess.Popen(
             command,
             env={**os.environ, **settings},

@@ -215,3 +215,24 @@ def test_depeche_serve_serves_the_deployments_with_their_schedules(server_env, s
             lambda: scheduled_starts(api_url, "depeche-ingest/ingest"), 90, "scheduled runs"
         )
         assert_hourly(starts)
+
+
+def test_the_ui_of_depeche_serve_talks_to_the_port_it_serves_on(monkeypatch, tmp_path):
+    """`depeche serve --port N`: the UI is told to call the API on N, not Prefect's
+    default 4200 (its /ui-settings api_url)."""
+    import json
+    import urllib.request
+
+    from flows.serving import local_server
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    for name in ("PREFECT_API_URL", "PREFECT_UI_API_URL", "PREFECT_SERVER_UI_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    port = free_port()
+    assert port != 4200
+    with local_server(port) as api_url:
+        assert api_url == f"http://127.0.0.1:{port}/api"
+        url = f"http://127.0.0.1:{port}/ui-settings"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            ui_settings = json.load(response)
+    assert ui_settings["api_url"] == api_url
