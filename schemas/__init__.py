@@ -12,10 +12,11 @@ from schemas.tables import (
     QUARANTINE_REASONS,
     RAW,
     SENTENCES,
-    STAGE_OUTPUTS,
     STAGES,
     Column,
+    Rejected,
     Table,
+    quarantine_row,
 )
 
 __all__ = [
@@ -31,7 +32,8 @@ __all__ = [
     "RAW",
     "SENTENCES",
     "STAGES",
-    "STAGE_OUTPUTS",
     "Column",
+    "Rejected",
     "Table",
+    "quarantine_row",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from typing import Any
@@ -20,17 +19,18 @@ from schemas.tables import Table
 logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
 
-@functools.cache
-def context() -> Any:
-    """The process's Great Expectations context: ephemeral, nothing written to disk."""
+def new_context() -> Any:
+    """A Great Expectations context: ephemeral, nothing written to disk."""
     ephemeral = gx.get_context(mode="ephemeral")
     ephemeral.variables.progress_bars = ProgressBarsConfig(globally=False)
     return ephemeral
 
 
-def expectation_suite(table: Table) -> gx.ExpectationSuite:
-    """The suite that a batch of `table` must pass, derived from its column rules."""
-    context()  # GX builds expectations only with an active context
+def expectation_suite(table: Table, context: Any = None) -> gx.ExpectationSuite:
+    """The suite that a batch of `table` must pass, derived from its column rules.
+    GX builds expectations only with an active context: one is made if none is given."""
+    if context is None:
+        new_context()
     suite = gx.ExpectationSuite(name=table.name)
     suite.add_expectation(gxe.ExpectTableColumnsToMatchOrderedList(column_list=table.column_names))
     for column in table.columns:

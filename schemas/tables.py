@@ -15,6 +15,8 @@ PARTITION_KEY = "batch"
 """Hive partition key of every table: `<table>/batch=<partition>/`."""
 
 STAGES = ("fetch", "clean", "annotate", "validate")
+"""The stage names every table's `stage` column accepts, in run order; the stage
+registry (tasks/stages.py) declares what each stage does and checks it matches."""
 
 FORMATS = ("wire", "html", "jsonl")
 DATE_PRECISIONS = ("day", "month", "year")
@@ -93,6 +95,10 @@ class Table:
     ordered: tuple[tuple[str, str], ...] = field(default=())
     # written by every stage, one folder per stage: `<path>/<stage>/batch=<p>/`
     per_stage: bool = False
+    # committed by its stage where no reader looks, until a later stage publishes it
+    checkpoint: bool = False
+    # a record of the gate, not data: kept when the gate fails, not part of the output
+    report: bool = False
 
     @property
     def schema(self) -> pa.Schema:
@@ -101,9 +107,6 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
-
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
 
     @property
     def location(self) -> str:
@@ -201,6 +204,7 @@ DOCUMENTS = Table(
     path="annotated/documents",
     stage="annotate",
     doc="One row per annotated article.",
+    checkpoint=True,
     key=("doc_id",),
     columns=(
         _id("doc_id", "Stable id of the article.", unique=True),
@@ -225,6 +229,7 @@ SENTENCES = Table(
     path="annotated/sentences",
     stage="annotate",
     doc="One row per sentence; offsets index the document's `text`.",
+    checkpoint=True,
     key=("doc_id", "sentence_index"),
     ordered=(("end_char", "start_char"),),
     columns=(
@@ -242,6 +247,7 @@ ENTITIES = Table(
     path="annotated/entities",
     stage="annotate",
     doc="One row per named entity kept; offsets index the document's `text`.",
+    checkpoint=True,
     key=("doc_id", "entity_index"),
     ordered=(("end_char", "start_char"),),
     columns=(
@@ -285,11 +291,46 @@ QUARANTINE = Table(
     ),
 )
 
+
+class Rejected(Exception):
+    """A record that cannot go on, with its quarantine reason (one of QUARANTINE_REASONS)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in QUARANTINE_REASONS:
+            raise ValueError(f"unknown quarantine reason {reason!r}")
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def quarantine_row(
+    stage: str,
+    rejected: Rejected,
+    *,
+    record_id: str | None,
+    source_path: str,
+    line: int | None,
+    record: str | None = None,
+    payload: bytes | None = None,
+) -> dict[str, object]:
+    """One row of the quarantine table: what was rejected, where it came from, why."""
+    return {
+        "stage": stage,
+        "record_id": record_id,
+        "reason": rejected.reason,
+        "detail": rejected.detail,
+        "source_path": source_path,
+        "line": line,
+        "record": record,
+        "payload": payload,
+    }
+
+
 CHECKS = Table(
     name="checks",
     path="reports/checks",
     stage="",
     per_stage=True,
+    report=True,
     doc="One row per check a stage's gate evaluated, passed or failed, for data-quality "
     "dashboards; one file per stage in each batch.",
     columns=(
@@ -302,12 +343,5 @@ CHECKS = Table(
         Column("observed", pa.string(), "Observed value, as JSON."),
     ),
 )
-
-STAGE_OUTPUTS: dict[str, tuple[Table, ...]] = {
-    "fetch": (RAW,),
-    "clean": (CLEAN,),
-    "annotate": (DOCUMENTS, SENTENCES, ENTITIES),
-    "validate": (),  # validate publishes the annotated tables; it writes no table of its own
-}
 
 ALL_TABLES: tuple[Table, ...] = (RAW, CLEAN, DOCUMENTS, SENTENCES, ENTITIES, QUARANTINE, CHECKS)

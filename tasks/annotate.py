@@ -10,15 +10,10 @@ and spans that are not entities are dropped and counted.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import multiprocessing
 import os
 import re
-import signal
-import sys
-import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, wait
@@ -28,14 +23,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import spacy
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES
-from tasks.contract import Settings, StageKey, StageOutput, StageReport, code_version, run_stage
-from tasks.storage import Lake, pause_point
+from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES, Rejected, quarantine_row
+from tasks.contract import Stage, StageContext, StageOutput
+from tasks.errors import ModelNotInstalled
+from tasks.faults import fault_point
+from tasks.processes import die_with_parent
+from tasks.resources import ProgressFn
+from tasks.settings import Settings
 
 DEFAULT_MODEL = Settings().model
 UNUSED_COMPONENTS = ["lemmatizer", "morphologizer", "attribute_ruler", "parser"]
@@ -56,32 +53,26 @@ _ELIDED_ARTICLE = re.compile(r"^(?:[lLdD]|[qQ]u|[jJ]usqu|[lL]orsqu|[pP]uisqu)'\s
 _BARE_ELISION = re.compile(r"^\w{1,7}'$")
 _OUTER_PUNCT = " \"'«»()[]{},.;:!?-–—…"
 
-ProgressFn = Callable[[int, int], None]
-
-
 # -- the model -------------------------------------------------------------------------
-
-_MODELS: dict[str, Language] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-class ModelNotInstalled(RuntimeError):
-    """The spaCy pipeline named is not installed in this environment."""
 
 
 def load_model(name: str) -> Language:
-    """The named pipeline with only the components the tables need (cached)."""
-    with _MODELS_LOCK:
-        if name not in _MODELS:
-            if not spacy.util.is_package(name):
-                raise ModelNotInstalled(
-                    f"spaCy model {name!r} is not installed (pip install {name.replace('_', '-')})"
-                )
-            nlp = spacy.load(name, exclude=UNUSED_COMPONENTS)
-            if "senter" in nlp.disabled:
-                nlp.enable_pipe("senter")
-            _MODELS[name] = nlp
-        return _MODELS[name]
+    """The named pipeline with only the components the tables need (seconds of work:
+    a stage gets it from its resources, which load it once)."""
+    if not spacy.util.is_package(name):
+        raise ModelNotInstalled(name)
+    nlp = spacy.load(name, exclude=UNUSED_COMPONENTS)
+    if "senter" in nlp.disabled:
+        nlp.enable_pipe("senter")
+    return nlp
+
+
+def installed_version(name: str) -> str:
+    """The version of the installed pipeline `name` (what the annotations depend on)."""
+    version = spacy.util.get_package_version(name)
+    if version is None:
+        raise ModelNotInstalled(name)
+    return version
 
 
 def model_id(nlp: Language) -> tuple[str, str]:
@@ -285,8 +276,10 @@ def _annotate(
 # vocabulary with it when it exits, and the process running the flow does not
 # grow with the partitions it annotates.
 
-_WORKER: dict[str, Any] = {}
-PR_SET_PDEATHSIG = 1
+# What a forked worker holds for the shares it annotates: the parent's model and the
+# shared count of articles done. Set by `_start_worker` in the worker only (a pool's
+# initializer can hand its tasks nothing else without pickling the model).
+_worker: dict[str, Any] = {}
 
 
 def _start_worker(nlp: Language, parent: int, done: Any) -> None:
@@ -295,22 +288,21 @@ def _start_worker(nlp: Language, parent: int, done: Any) -> None:
     leave workers holding its lake lock). What the parent had built (Prefect, Great
     Expectations, the model) is moved out of the garbage collector's sight: its full
     collections would walk all of it, and copy every page they touch."""
-    _WORKER.update(nlp=nlp, done=done)
+    _worker.update(nlp=nlp, done=done)
     gc.freeze()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
 
 
 def _count_done(n: int) -> None:
-    with _WORKER["done"].get_lock():
-        _WORKER["done"].value += n
+    with _worker["done"].get_lock():
+        _worker["done"].value += n
 
 
 def _annotate_share(articles: list[dict[str, Any]], batch_size: int) -> _Tables:
-    pause_point("annotate:worker")
-    return _annotate(_WORKER["nlp"], articles, batch_size, _count_done)
+    fault_point("annotate:worker")
+    return _annotate(_worker["nlp"], articles, batch_size, _count_done)
 
 
 def _in_article_order(tables: _Tables, doc_ids: list[str]) -> _Tables:
@@ -395,17 +387,15 @@ def annotate_articles(
     rejects: list[dict[str, Any]] = []
     for article in articles.drop_columns(["captions"]).to_pylist():
         if len(article["text"]) > nlp.max_length:
+            too_long = Rejected("too_long", f"{len(article['text'])} characters > nlp.max_length")
             rejects.append(
-                {
-                    "stage": "annotate",
-                    "record_id": article["doc_id"],
-                    "reason": "too_long",
-                    "detail": f"{len(article['text'])} characters > nlp.max_length",
-                    "source_path": article["source_path"],
-                    "line": article["line"],
-                    "record": None,
-                    "payload": None,
-                }
+                quarantine_row(
+                    "annotate",
+                    too_long,
+                    record_id=article["doc_id"],
+                    source_path=article["source_path"],
+                    line=article["line"],
+                )
             )
         else:
             accepted.append(article)
@@ -425,58 +415,44 @@ def annotate_articles(
     )
 
 
-def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
-    version = spacy.util.get_package_version(settings.model)
-    if version is None:
-        raise ModelNotInstalled(f"spaCy model {settings.model!r} is not installed")
-    return StageKey(
-        input_fingerprint=lake.output_fingerprint("clean", partition),
-        version=code_version(sys.modules[__name__]),
-        parameters={"model": settings.model, "model_version": version},
-    )
-
-
-@task(name="annotate", cache_policy=NO_CACHE)
-def annotate_task(
-    lake_root: str,
-    partition: str,
-    settings: Settings,
-    force: bool = False,
-    progress: ProgressFn | None = None,
-) -> StageReport:
+def annotate_partition(context: StageContext) -> StageOutput:
     """Annotate the committed clean articles of one partition."""
-    lake = Lake(lake_root)
-
-    def produce() -> StageOutput:
-        nlp = load_model(settings.model)
-        name, version = model_id(nlp)
-        articles = lake.read(CLEAN, partition)
-        result = annotate_articles(
-            articles,
-            nlp,
-            batch_size=settings.batch_size,
-            n_process=settings.n_process,
-            progress=progress,
-        )
-        return StageOutput(
-            outputs={
-                DOCUMENTS: result.documents,
-                SENTENCES: result.sentences,
-                ENTITIES: result.entities,
-            },
-            quarantine=result.quarantine,
-            rows_in=articles.num_rows,
-            rows_out=result.documents.num_rows,
-            details={
-                "model": name,
-                "model_version": version,
-                "components": list(nlp.pipe_names),
-                "dropped_spans": result.dropped,
-                "entities": result.entities.num_rows,
-                "sentences": result.sentences.num_rows,
-            },
-        )
-
-    return run_stage(
-        lake, "annotate", partition, stage_key(lake, partition, settings), produce, force=force
+    settings = context.settings
+    nlp = context.resources.model(settings.model)
+    name, version = model_id(nlp)
+    articles = context.read(CLEAN)
+    result = annotate_articles(
+        articles,
+        nlp,
+        batch_size=settings.batch_size,
+        n_process=settings.annotate_workers(articles.num_rows),
+        progress=context.progress,
     )
+    return StageOutput(
+        outputs={
+            DOCUMENTS: result.documents,
+            SENTENCES: result.sentences,
+            ENTITIES: result.entities,
+        },
+        quarantine=result.quarantine,
+        rows_in=articles.num_rows,
+        rows_out=result.documents.num_rows,
+        details={
+            "model": name,
+            "model_version": version,
+            "components": list(nlp.pipe_names),
+            "dropped_spans": result.dropped,
+            "entities": result.entities.num_rows,
+            "sentences": result.sentences.num_rows,
+        },
+    )
+
+
+STAGE = Stage(
+    name="annotate",
+    produce=annotate_partition,
+    reads=(CLEAN,),
+    writes=(DOCUMENTS, SENTENCES, ENTITIES),
+    settings=("model",),
+    extra_parameters=lambda settings: {"model_version": installed_version(settings.model)},
+)

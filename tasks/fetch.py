@@ -14,20 +14,20 @@ import glob
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from schemas import QUARANTINE, RAW
-from tasks.clean import DateWindow, published_period
-from tasks.contract import Settings, StageKey, StageOutput, StageReport, code_version, run_stage
+from schemas import QUARANTINE, RAW, Rejected, quarantine_row
+from tasks.contract import Stage, StageContext, StageOutput
+from tasks.dates import DateWindow
+from tasks.errors import SourceNotFound
+from tasks.records import ItemKey, PartitionSpec
+from tasks.settings import Settings
 from tasks.storage import Lake, sha256_file
 
 FORMAT_BY_SUFFIX = {".txt": "wire", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
@@ -45,18 +45,6 @@ _CONTROL_SHARE_MAX = 0.01
 # Unicode's control characters (category Cc) but tab, line feed, vertical tab, form
 # feed and carriage return
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-
-
-class SourceNotFound(FileNotFoundError):
-    """A source given on the command line matches no file."""
-
-
-class Rejected(Exception):
-    """An input that cannot become a raw item, with its quarantine reason."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
 
 
 def _display_path(path: Path) -> Path:
@@ -173,12 +161,12 @@ class Item:
     rejected: Rejected | None = None
 
     @property
-    def key(self) -> tuple[str, int | None, str]:
+    def key(self) -> ItemKey:
         """Identity of the item in the lake: where it is and what it holds."""
         return (self.source_path, self.line, self.sha256)
 
 
-def _sort_key(key: tuple[str, int | None, str]) -> tuple[str, int, str]:
+def _sort_key(key: ItemKey) -> tuple[str, int, str]:
     return (key[0], -1 if key[1] is None else key[1], key[2])
 
 
@@ -226,18 +214,16 @@ def fetch_rows(items: Iterable[Item], *, fetched_at: datetime) -> FetchResult:
     rejects: list[dict[str, Any]] = []
     for item in sorted(items, key=lambda i: _sort_key(i.key)):
         if item.rejected is not None:
-            is_line = item.line is not None
             rejects.append(
-                {
-                    "stage": "fetch",
-                    "record_id": item_id(item.source_path, item.line),
-                    "reason": item.rejected.reason,
-                    "detail": item.rejected.detail,
-                    "source_path": item.source_path,
-                    "line": item.line,
-                    "record": item.text if is_line else None,
-                    "payload": item.data if item.rejected.reason in _KEEP_BYTES else None,
-                }
+                quarantine_row(
+                    "fetch",
+                    item.rejected,
+                    record_id=item_id(item.source_path, item.line),
+                    source_path=item.source_path,
+                    line=item.line,
+                    record=item.text if item.line is not None else None,
+                    payload=item.data if item.rejected.reason in _KEEP_BYTES else None,
+                )
             )
             continue
         rows.append(
@@ -271,14 +257,21 @@ def fetch_files(files: Iterable[Path], *, max_bytes: int, fetched_at: datetime) 
 
 
 @dataclass
+class PlanCounts:
+    """What planning found in the sources."""
+
+    found: int = 0
+    new: int = 0
+    outside_range: int = 0  # dated outside a backfill's window: left for later runs
+    undated: int = 0  # no publication date, in a backfill: left for later runs
+
+
+@dataclass
 class Plan:
     """New partitions for the items of the sources that the lake does not hold yet."""
 
-    partitions: list[dict[str, Any]]
-    found: int = 0
-    new: int = 0
-    outside_range: int = 0
-    undated: int = 0
+    partitions: list[PartitionSpec]
+    counts: PlanCounts = field(default_factory=PlanCounts)
 
 
 def _stem(sources: list[str]) -> str:
@@ -290,7 +283,7 @@ def _stem(sources: list[str]) -> str:
 def plan_partitions(
     sources: list[str],
     *,
-    known: set[tuple[str, int | None, str]],
+    known: set[ItemKey],
     max_bytes: int,
     first_seq: int,
     since: str | None = None,
@@ -301,19 +294,22 @@ def plan_partitions(
     later runs)."""
     found = [item for file in discover(sources) for item in read_items(file, max_bytes)]
     new = [item for item in found if item.key not in known]
-    plan = Plan([], found=len(found), new=len(new))
+    plan = Plan([], PlanCounts(found=len(found), new=len(new)))
     groups: dict[str, list[Item]] = {}
     if since is None and until is None:
         if new:
             groups[""] = new
     else:
+        # a backfill reads each item's publication date as clean will
+        from tasks.clean import published_period
+
         window = DateWindow.parse(since, until)
         for item in new:
             period = published_period(item.format, item.text) if item.rejected is None else None
             if period is None:
-                plan.undated += 1
+                plan.counts.undated += 1
             elif not window.overlaps(*period):
-                plan.outside_range += 1
+                plan.counts.outside_range += 1
             else:
                 month = period[0].isoformat()[:7] if period[1] != "year" else str(period[0].year)
                 groups.setdefault(month, []).append(item)
@@ -323,16 +319,16 @@ def plan_partitions(
         digest = hashlib.sha256(json.dumps(keys).encode()).hexdigest()
         name = f"{stem}-{month}-{digest[:10]}" if month else f"{stem}-{digest[:10]}"
         plan.partitions.append(
-            {
-                "partition": name,
-                "seq": first_seq + offset,
-                "sources": list(sources),
-                "since": since,
-                "until": until,
-                "month": month or None,
-                "items": [list(key) for key in keys],
-                "fingerprint": digest,
-            }
+            PartitionSpec(
+                partition=name,
+                seq=first_seq + offset,
+                items=keys,
+                fingerprint=digest,
+                sources=list(sources),
+                since=since,
+                until=until,
+                month=month or None,
+            )
         )
     return plan
 
@@ -341,20 +337,19 @@ def plan_for_lake(
     lake: Lake, sources: list[str], settings: Settings, since: str | None, until: str | None
 ) -> Plan:
     """The partitions a run on `sources` would add to the lake (nothing is written)."""
-    existing = lake.partitions()
     return plan_partitions(
         sources,
         known=lake.known_items(),
         max_bytes=settings.max_bytes,
-        first_seq=1 + max((spec["seq"] for spec in existing), default=0),
+        first_seq=lake.next_seq(),
         since=since,
         until=until,
     )
 
 
-def count_if_nothing_new(lake: Lake, sources: list[str], settings: Settings) -> int | None:
-    """How many items the sources hold when the lake holds them all; None as soon as
-    one is new."""
+def count_if_nothing_new(lake: Lake, sources: list[str], settings: Settings) -> PlanCounts | None:
+    """What planning would find when the lake holds every item of the sources; None as
+    soon as one is new."""
     known = lake.known_items()
     found = 0
     for file in discover(sources):
@@ -362,58 +357,43 @@ def count_if_nothing_new(lake: Lake, sources: list[str], settings: Settings) -> 
             if item.key not in known:
                 return None
             found += 1
-    return found
+    return PlanCounts(found=found)
 
 
-@task(name="plan", cache_policy=NO_CACHE)
-def plan_task(
-    lake_root: str, sources: list[str], settings: Settings, since: str | None, until: str | None
-) -> Plan:
-    """Record new partitions for what is new in the sources."""
-    lake = Lake(lake_root)
-    plan = plan_for_lake(lake, sources, settings, since, until)
+def record_plan(lake: Lake, plan: Plan) -> None:
+    """Record the planned partitions in the lake."""
     for spec in plan.partitions:
         lake.write_partition(spec)
-    return plan
 
 
 # -- the stage -----------------------------------------------------------------------
 
 
-def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
-    return StageKey(
-        input_fingerprint=lake.partition(partition)["fingerprint"],
-        version=code_version(sys.modules[__name__]),
-        parameters={"max_bytes": settings.max_bytes},
-    )
-
-
-@task(name="fetch", cache_policy=NO_CACHE)
-def fetch_task(
-    lake_root: str, partition: str, settings: Settings, force: bool = False
-) -> StageReport:
+def fetch_partition(context: StageContext) -> StageOutput:
     """Read the items of one partition into its raw table."""
-    lake = Lake(lake_root)
-    spec = lake.partition(partition)
-
-    def produce() -> StageOutput:
-        wanted = {tuple(key) for key in spec["items"]}
-        items = []
-        for path in sorted({key[0] for key in wanted}):
-            for item in read_items(Path(path), settings.max_bytes):
-                if item.key in wanted:
-                    items.append(item)
-                    wanted.discard(item.key)
-        gone = Rejected("vanished", "the item is no longer at its source, or has changed")
-        items += [Item(p, line, None, sha, rejected=gone) for p, line, sha in wanted]
-        result = fetch_rows(items, fetched_at=datetime.now(UTC))
-        return StageOutput(
-            outputs={RAW: result.raw},
-            quarantine=result.quarantine,
-            rows_in=len(spec["items"]),
-            rows_out=result.raw.num_rows,
-        )
-
-    return run_stage(
-        lake, "fetch", partition, stage_key(lake, partition, settings), produce, force=force
+    spec = context.lake.partition(context.partition)
+    wanted = set(spec.items)
+    items = []
+    for path in sorted({key[0] for key in wanted}):
+        for item in read_items(Path(path), context.settings.max_bytes):
+            if item.key in wanted:
+                items.append(item)
+                wanted.discard(item.key)
+    gone = Rejected("vanished", "the item is no longer at its source, or has changed")
+    items += [Item(p, line, None, sha, rejected=gone) for p, line, sha in wanted]
+    result = fetch_rows(items, fetched_at=datetime.now(UTC))
+    return StageOutput(
+        outputs={RAW: result.raw},
+        quarantine=result.quarantine,
+        rows_in=len(spec.items),
+        rows_out=result.raw.num_rows,
     )
+
+
+STAGE = Stage(
+    name="fetch",
+    produce=fetch_partition,
+    writes=(RAW,),
+    settings=("max_bytes",),
+    extra_inputs=lambda lake, partition: [lake.partition(partition).fingerprint],
+)

@@ -63,39 +63,59 @@ class GateResult:
         return pa.Table.from_pylist(rows, schema=CHECKS.schema)
 
 
-class GateFailed(Exception):
-    """A batch did not pass its stage's gate; nothing of it was committed."""
-
-    def __init__(self, stage: str, partition: str, failed: list[str]) -> None:
-        self.stage, self.partition, self.failed = stage, partition, failed
-        super().__init__(f"{stage} gate failed for partition {partition}: " + "; ".join(failed))
-
-
 # -- Great Expectations ----------------------------------------------------------
 
-_GX_LOCK = threading.Lock()
-_GX_BATCHES: dict[str, Any] = {}
-_GX_SUITES: dict[str, Any] = {}
-_GX_STATE: dict[str, Any] = {}
 
+class SuiteRunner:
+    """One ephemeral Great Expectations context, with one dataframe asset, batch
+    definition and suite per table, made the first time that table is gated."""
 
-def load_library() -> None:
-    """Import Great Expectations. It takes seconds, so only a run that gates pays for
-    it, and a run may do it early, on the side."""
-    import schemas.suites  # noqa: F401
+    def __init__(self) -> None:
+        from schemas.suites import new_context
 
+        self._context = new_context()
+        self._source = self._context.data_sources.add_pandas("depeche")
+        self._tables: dict[str, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()  # GX contexts are not safe across threads
 
-def _gx_batch_definition(table: Table) -> tuple[Any, Any]:
-    """One ephemeral context per process; one asset and suite per table."""
-    from schemas.suites import context, expectation_suite
+    def _batch_definition(self, table: Table) -> tuple[Any, Any]:
+        from schemas.suites import expectation_suite
 
-    if "source" not in _GX_STATE:
-        _GX_STATE["source"] = context().data_sources.add_pandas("depeche")
-    if table.name not in _GX_BATCHES:
-        asset = _GX_STATE["source"].add_dataframe_asset(table.name)
-        _GX_BATCHES[table.name] = asset.add_batch_definition_whole_dataframe(table.name)
-        _GX_SUITES[table.name] = context().suites.add(expectation_suite(table))
-    return _GX_BATCHES[table.name], _GX_SUITES[table.name]
+        if table.name not in self._tables:
+            asset = self._source.add_dataframe_asset(table.name)
+            suite = self._context.suites.add(expectation_suite(table, self._context))
+            self._tables[table.name] = (
+                asset.add_batch_definition_whole_dataframe(table.name),
+                suite,
+            )
+        return self._tables[table.name]
+
+    def run(self, table: Table, rows: pa.Table) -> GateResult:
+        """Validate `rows` against the table's Great Expectations suite."""
+        frame = rows.to_pandas()
+        with self._lock:
+            batch_definition, suite = self._batch_definition(table)
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            # BASIC: counts and a sample of the values that failed, without the index lists
+            result = batch.validate(suite, result_format="BASIC")
+        checks = []
+        for outcome in result.results:
+            config = outcome.expectation_config
+            detail = outcome.result or {}
+            observed = detail.get("observed_value", detail.get("partial_unexpected_list"))
+            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+                observed = outcome.exception_info.get("exception_message")
+            checks.append(
+                Check(
+                    table=table.name,
+                    expectation=config.type,
+                    column=_gx_column(config.kwargs),
+                    success=bool(outcome.success),
+                    unexpected_count=detail.get("unexpected_count"),
+                    observed=observed,
+                )
+            )
+        return GateResult(checks, [result.to_json_dict()])
 
 
 def _gx_column(kwargs: dict[str, Any]) -> str | None:
@@ -108,35 +128,7 @@ def _gx_column(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def run_suite(table: Table, rows: pa.Table) -> GateResult:
-    """Validate `rows` against the table's Great Expectations suite."""
-    frame = rows.to_pandas()
-    with _GX_LOCK:
-        batch_definition, suite = _gx_batch_definition(table)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        # BASIC: counts and a sample of the values that failed, without the index lists
-        result = batch.validate(suite, result_format="BASIC")
-    checks = []
-    for outcome in result.results:
-        config = outcome.expectation_config
-        detail = outcome.result or {}
-        observed = detail.get("observed_value", detail.get("partial_unexpected_list"))
-        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-            observed = outcome.exception_info.get("exception_message")
-        checks.append(
-            Check(
-                table=table.name,
-                expectation=config.type,
-                column=_gx_column(config.kwargs),
-                success=bool(outcome.success),
-                unexpected_count=detail.get("unexpected_count"),
-                observed=observed,
-            )
-        )
-    return GateResult(checks, [result.to_json_dict()])
-
-
-def check_table(table: Table, rows: pa.Table) -> GateResult:
+def check_table(table: Table, rows: pa.Table, suites: SuiteRunner) -> GateResult:
     """Schema drift first (exact Arrow schema), then the expectation suite."""
     schema_ok = rows.schema.equals(table.schema)
     drift = Check(
@@ -145,7 +137,7 @@ def check_table(table: Table, rows: pa.Table) -> GateResult:
         success=schema_ok,
         observed=None if schema_ok else str(rows.schema),
     )
-    suite = run_suite(table, rows)
+    suite = suites.run(table, rows)
     return GateResult([drift, *suite.checks], suite.gx_results)
 
 
@@ -167,12 +159,12 @@ def stage_checks(stage: str, rows_in: int, rows_out: int, rows_quarantined: int)
     ]
 
 
-def gate(outputs: dict[Table, pa.Table], extra: list[Check]) -> GateResult:
+def gate(outputs: dict[Table, pa.Table], extra: list[Check], suites: SuiteRunner) -> GateResult:
     """Every check of a stage's output: per-table suites plus the stage's own checks."""
     checks: list[Check] = list(extra)
     gx_results: list[dict[str, Any]] = []
     for table, rows in outputs.items():
-        result = check_table(table, rows)
+        result = check_table(table, rows, suites)
         checks.extend(result.checks)
         gx_results.extend(result.gx_results)
     return GateResult(checks, gx_results)

@@ -31,7 +31,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,30 +39,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import PARTITION_KEY, Table
+from tasks.errors import LakeLocked, NotALake, PartitionNotCommitted, UnknownPartition
+from tasks.faults import fault_point
+from tasks.records import ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
+from tasks.settings import InvalidSettings
 
 PART_FILE = "part-0.parquet"
-COMMITTED = "committed"
-FAILED = "failed"
-RUNNING = "running"
-
-
-class PartitionNotCommitted(RuntimeError):
-    """A stage asked for an input that its upstream stage has not committed."""
-
-
-class LakeLocked(RuntimeError):
-    """Another run holds the lake."""
-
-
-def pause_point(name: str) -> None:
-    """Fault injection for the crash tests: with DEPECHE_PAUSE_AT naming this point
-    (`produce:<stage>`, `write:<table>`, `commit:<stage>`, `annotate:worker`), the
-    process writes the point's name to DEPECHE_PAUSE_FILE and waits to be killed."""
-    wanted = os.environ.get("DEPECHE_PAUSE_AT")
-    if not wanted or name not in wanted.split(","):
-        return
-    Path(os.environ["DEPECHE_PAUSE_FILE"]).write_text(name, encoding="utf-8")
-    time.sleep(float(os.environ.get("DEPECHE_PAUSE_SECONDS", "600")))
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -91,37 +73,39 @@ class Staging:
     root: Path
     stage: str
     partition: str
+    # what was staged: each table's partition folder, relative to the staging root
+    staged: dict[Table, Path] = field(default_factory=dict)
 
     def _table_dir(self, table: Table) -> Path:
-        return self.root / self.lake.relative_dir(table, self.partition, self.stage)
+        relative = self.lake.relative_dir(table, self.partition, self.stage)
+        self.staged[table] = relative
+        folder = self.root / relative
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def write(self, table: Table, rows: pa.Table) -> Path:
         """Write `rows` as the partition of `table`; the schema must match exactly."""
         if not rows.schema.equals(table.schema):
             rows = rows.cast(table.schema)
-        folder = self._table_dir(table)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / PART_FILE
+        path = self._table_dir(table) / PART_FILE
         with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
             writer.write_table(rows)
-            pause_point(f"write:{table.name}")  # the footer is not written yet
+            fault_point(f"write:{table.name}")  # the footer is not written yet
         return path
 
     def link(self, table: Table, source: Path) -> Path:
         """Place an already written file as this stage's partition of `table`."""
-        folder = self._table_dir(table)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / PART_FILE
+        target = self._table_dir(table) / PART_FILE
         try:
             os.link(source, target)
         except OSError:  # no hard links on this file system: copy instead
             shutil.copyfile(source, target)
         return target
 
-    def partition_dirs(self) -> list[Path]:
-        """Staged partition folders, relative to the staging root."""
+    def folders(self, *, reports_only: bool = False) -> list[Path]:
+        """Staged partition folders, relative to the staging root (and to the lake)."""
         return sorted(
-            p.relative_to(self.root) for p in self.root.rglob(f"{PARTITION_KEY}=*") if p.is_dir()
+            relative for table, relative in self.staged.items() if table.report or not reports_only
         )
 
 
@@ -137,7 +121,7 @@ class Lake:
         part = f"{PARTITION_KEY}={partition}"
         if table.per_stage:
             return Path(table.path) / stage / part
-        if table.stage == "annotate" and stage == "annotate":
+        if table.checkpoint and stage == table.stage:
             return Path("_checkpoints") / table.path / part
         return Path(table.path) / part
 
@@ -145,36 +129,63 @@ class Lake:
         """Where the committed partition of `table` lives, as written by `stage`."""
         return self.root / self.relative_dir(table, partition, stage or table.stage) / PART_FILE
 
+    def table_dir(self, table: Table) -> Path:
+        """The folder of every published partition of `table` (its hive root)."""
+        return self.root / table.path
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    def exists(self) -> bool:
+        """Whether a depeche run has made partitions here."""
+        return self._partitions_dir.is_dir()
+
+    def require(self) -> Lake:
+        """This lake, or NotALake when no depeche run has written here."""
+        if self.root.exists() and not self.root.is_dir():
+            raise NotALake(f"{self.root} is a file, not a lake folder")
+        if not self.exists():
+            raise NotALake(f"no depeche lake at {self.root}")
+        return self
+
+    @property
+    def _partitions_dir(self) -> Path:
+        return self.root / "_partitions"
+
     def manifest_path(self, stage: str, partition: str) -> Path:
         return self.root / "_manifests" / stage / f"{partition}.json"
 
     def gx_report_path(self, stage: str, partition: str) -> Path:
-        return self.root / "reports" / "gx" / stage / f"{partition}.json"
+        return self.reports_dir / "gx" / stage / f"{partition}.json"
 
     # -- partitions ------------------------------------------------------------
 
-    def write_partition(self, spec: dict[str, Any]) -> None:
-        path = self.root / "_partitions" / f"{spec['partition']}.json"
-        _atomic_write_text(path, json.dumps(spec, indent=1, sort_keys=True))
+    def write_partition(self, spec: PartitionSpec) -> None:
+        path = self._partitions_dir / f"{spec.partition}.json"
+        _atomic_write_text(path, json.dumps(spec.to_json(), indent=1, sort_keys=True))
 
-    def partition(self, partition: str) -> dict[str, Any]:
-        path = self.root / "_partitions" / f"{partition}.json"
+    def partition(self, partition: str) -> PartitionSpec:
+        path = self._partitions_dir / f"{partition}.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
-            raise KeyError(f"no partition {partition!r} in {self.root}") from None
+            raise UnknownPartition(f"no partition {partition!r} in {self.root}") from None
 
-    def known_items(self) -> set[tuple[str, int | None, str]]:
+    def known_items(self) -> set[ItemKey]:
         """(path, line, content hash) of every item some partition holds."""
-        return {tuple(key) for spec in self.partitions() for key in spec["items"]}
+        return {key for spec in self.partitions() for key in spec.items}
 
-    def partitions(self) -> list[dict[str, Any]]:
+    def partitions(self) -> list[PartitionSpec]:
         """Every partition's record, in the order the partitions were made."""
         specs = [
-            json.loads(path.read_text(encoding="utf-8"))
-            for path in (self.root / "_partitions").glob("*.json")
+            PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
+            for path in self._partitions_dir.glob("*.json")
         ]
-        return sorted(specs, key=lambda spec: spec["seq"])
+        return sorted(specs, key=lambda spec: spec.seq)
+
+    def next_seq(self) -> int:
+        return 1 + max((spec.seq for spec in self.partitions()), default=0)
 
     # -- the one writer ----------------------------------------------------------
 
@@ -225,16 +236,17 @@ class Lake:
 
     # -- manifests -------------------------------------------------------------
 
-    def read_manifest(self, stage: str, partition: str) -> dict[str, Any] | None:
+    def read_manifest(self, stage: str, partition: str) -> Manifest | None:
         path = self.manifest_path(stage, partition)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return None
 
-    def write_manifest(self, manifest: dict[str, Any]) -> Path:
-        path = self.manifest_path(manifest["stage"], manifest["partition"])
-        _atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    def write_manifest(self, manifest: Manifest) -> Path:
+        path = self.manifest_path(manifest.stage, manifest.partition)
+        text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, default=str)
+        _atomic_write_text(path, text)
         return path
 
     def write_gx_report(self, stage: str, partition: str, results: list[dict[str, Any]]) -> Path:
@@ -242,34 +254,37 @@ class Lake:
         _atomic_write_text(path, json.dumps(results, indent=2, default=str))
         return path
 
-    def manifests(self, stage: str | None = None) -> list[dict[str, Any]]:
+    def manifests(self, stage: str | None = None) -> list[Manifest]:
         pattern = f"{stage or '*'}/*.json"
         return [
-            json.loads(path.read_text(encoding="utf-8"))
+            Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
             for path in sorted((self.root / "_manifests").glob(pattern))
         ]
 
-    def status(self, stages: tuple[str, ...]) -> list[dict[str, Any]]:
+    def status(self, stages: tuple[str, ...]) -> list[StatusRow]:
         """One row per partition and stage: where it stands, its counts, its problem."""
         busy = self.is_locked()
         rows = []
         for spec in self.partitions():
             for stage in stages:
-                manifest = self.read_manifest(stage, spec["partition"]) or {}
-                state = manifest.get("status", "pending")
-                if state == RUNNING and not busy:
-                    state = "interrupted"  # its run died: the next run redoes it
+                manifest = self.read_manifest(stage, spec.partition)
+                if manifest is None:
+                    rows.append(StatusRow(spec.partition, stage, Status.PENDING))
+                    continue
+                state = manifest.status
+                if state == Status.RUNNING and not busy:
+                    state = Status.INTERRUPTED  # its run died: the next run redoes it
                 rows.append(
-                    {
-                        "partition": spec["partition"],
-                        "stage": stage,
-                        "status": state,
-                        "rows_in": manifest.get("rows_in"),
-                        "rows_out": manifest.get("rows_out"),
-                        "quarantined": manifest.get("rows_quarantined"),
-                        "when": manifest.get("finished_at") or manifest.get("started_at"),
-                        "problem": manifest.get("error") if state == FAILED else None,
-                    }
+                    StatusRow(
+                        partition=spec.partition,
+                        stage=stage,
+                        status=state,
+                        rows_in=manifest.rows_in,
+                        rows_out=manifest.rows_out,
+                        quarantined=manifest.rows_quarantined,
+                        when=manifest.finished_at or manifest.started_at,
+                        problem=manifest.error if state == Status.FAILED else None,
+                    )
                 )
         return rows
 
@@ -279,17 +294,25 @@ class Lake:
 
     def last_settings(self) -> dict[str, Any]:
         """The settings of the lake's last run (empty for a new lake)."""
+        path = self.root / "_settings.json"
         try:
-            return json.loads((self.root / "_settings.json").read_text(encoding="utf-8"))
+            settings = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InvalidSettings(
+                f"{path} is damaged ({error}); delete it to run with the defaults"
+            ) from None
+        if not isinstance(settings, dict):
+            raise InvalidSettings(f"{path} is not a JSON object; delete it to use the defaults")
+        return settings
 
     def write_settings(self, settings: dict[str, Any]) -> None:
         _atomic_write_text(self.root / "_settings.json", json.dumps(settings, indent=1))
 
     def is_committed(self, stage: str, partition: str) -> bool:
         manifest = self.read_manifest(stage, partition)
-        return manifest is not None and manifest.get("status") == COMMITTED
+        return manifest is not None and manifest.status == Status.COMMITTED
 
     # -- reading -------------------------------------------------------------
 
@@ -311,9 +334,9 @@ class Lake:
 
     def output_fingerprint(self, stage: str, partition: str) -> str:
         manifest = self.read_manifest(stage, partition)
-        if manifest is None or manifest.get("status") != COMMITTED:
+        if manifest is None or manifest.status != Status.COMMITTED:
             raise PartitionNotCommitted(f"{stage} has not committed partition {partition}")
-        return manifest["output_fingerprint"]
+        return manifest.output_fingerprint or ""
 
     # -- writing -------------------------------------------------------------
 
@@ -327,15 +350,14 @@ class Lake:
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
-    def commit(self, staging: Staging, manifest: dict[str, Any]) -> None:
+    def commit(self, staging: Staging, manifest: Manifest) -> None:
         """Move every staged partition folder into place, then write the manifest.
 
         Each folder moves with one rename. A replaced folder is renamed aside first
         and deleted after; the manifest, written last, is what marks the commit.
         """
         trash = self.root / "_trash" / uuid.uuid4().hex
-        relatives = staging.partition_dirs()
-        for relative in relatives:
+        for relative in staging.folders():
             final = self.root / relative
             final.parent.mkdir(parents=True, exist_ok=True)
             if final.exists():
@@ -343,16 +365,19 @@ class Lake:
                 aside.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(final, aside)
             os.replace(staging.root / relative, final)
-            pause_point(f"commit:{staging.stage}")
-        manifest["output_fingerprint"] = self._fingerprint_outputs(relatives)
+            fault_point(f"commit:{staging.stage}")
+        manifest.outputs = [
+            self._describe(relative / PART_FILE)
+            for table, relative in sorted(staging.staged.items(), key=lambda kv: kv[1])
+            if not table.report
+        ]
+        manifest.output_fingerprint = _fingerprint_outputs(manifest.outputs)
         self.write_manifest(manifest)
         shutil.rmtree(trash, ignore_errors=True)
 
-    def record_failure(self, staging: Staging, manifest: dict[str, Any]) -> None:
+    def record_failure(self, staging: Staging, manifest: Manifest) -> None:
         """Keep a failed gate's checks and report, not its tables, and mark it failed."""
-        for relative in staging.partition_dirs():
-            if relative.parts[0] != "reports":
-                continue
+        for relative in staging.folders(reports_only=True):
             final = self.root / relative
             if final.exists():
                 shutil.rmtree(final)
@@ -360,14 +385,9 @@ class Lake:
             os.replace(staging.root / relative, final)
         self.write_manifest(manifest)
 
-    def _fingerprint_outputs(self, relatives: list[Path]) -> str:
-        digest = hashlib.sha256()
-        for relative in relatives:
-            if relative.parts[0] == "reports":
-                continue
-            digest.update(str(relative).encode())
-            digest.update(sha256_file(self.root / relative / PART_FILE).encode())
-        return digest.hexdigest()
+    def _describe(self, relative: Path) -> OutputFile:
+        path = self.root / relative
+        return OutputFile(relative.as_posix(), path.stat().st_size, sha256_file(path))
 
     def clear_leftovers(self) -> list[Path]:
         """Remove staging and trash folders that a killed run left behind."""
@@ -378,3 +398,12 @@ class Lake:
                 removed.extend(sorted(folder.iterdir()))
                 shutil.rmtree(folder, ignore_errors=True)
         return removed
+
+
+def _fingerprint_outputs(outputs: list[OutputFile]) -> str:
+    """The content of a stage's committed files, as one hash."""
+    digest = hashlib.sha256()
+    for output in outputs:
+        digest.update(str(Path(output.path).parent).encode())
+        digest.update(output.sha256.encode())
+    return digest.hexdigest()

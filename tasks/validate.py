@@ -7,26 +7,13 @@ partition that passes every check here is published (write, audit, publish).
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES
-from tasks.contract import (
-    Settings,
-    StageKey,
-    StageOutput,
-    StageReport,
-    code_version,
-    fingerprint,
-    run_stage,
-)
+from tasks.contract import Stage, StageContext, StageOutput
 from tasks.gate import Check
-from tasks.storage import Lake
 
 
 def _spans_match_text(table: str, spans: pd.DataFrame, texts: dict[str, str]) -> Check:
@@ -102,42 +89,32 @@ def annotation_checks(
     ]
 
 
-def stage_key(lake: Lake, partition: str, settings: Settings) -> StageKey:
-    return StageKey(
-        input_fingerprint=fingerprint(
-            lake.output_fingerprint("clean", partition),
-            lake.output_fingerprint("annotate", partition),
-        ),
-        version=code_version(sys.modules[__name__]),
-        parameters={"max_share_without_entities": settings.max_share_without_entities},
+ANNOTATED = (DOCUMENTS, SENTENCES, ENTITIES)
+
+
+def validate_partition(context: StageContext) -> StageOutput:
+    """Audit the annotate checkpoint of one partition; the contract publishes it if
+    every check passes."""
+    documents, sentences, entities = (context.read(table) for table in ANNOTATED)
+    clean_ids = set(context.read(CLEAN, columns=["doc_id"]).column("doc_id").to_pylist())
+    rejected = context.read(QUARANTINE, stage="annotate", columns=["record_id"])
+    expected = clean_ids - set(pc.drop_null(rejected.column("record_id")).to_pylist())
+    checks = annotation_checks(
+        documents, sentences, entities, expected, context.settings.max_share_without_entities
+    )
+    return StageOutput(
+        outputs={},
+        quarantine=pa.Table.from_pylist([], schema=QUARANTINE.schema),
+        rows_in=documents.num_rows,
+        rows_out=documents.num_rows,
+        checks=checks,
     )
 
 
-@task(name="validate", cache_policy=NO_CACHE)
-def validate_task(
-    lake_root: str, partition: str, settings: Settings, force: bool = False
-) -> StageReport:
-    """Audit the annotate checkpoint of one partition and publish it if it passes."""
-    lake = Lake(lake_root)
-    annotated = (DOCUMENTS, SENTENCES, ENTITIES)
-
-    def produce() -> StageOutput:
-        documents, sentences, entities = (lake.read(t, partition) for t in annotated)
-        clean_ids = set(lake.read(CLEAN, partition).column("doc_id").to_pylist())
-        rejected = lake.read(QUARANTINE, partition, stage="annotate").column("record_id")
-        expected = clean_ids - set(pc.drop_null(rejected).to_pylist())
-        checks = annotation_checks(
-            documents, sentences, entities, expected, settings.max_share_without_entities
-        )
-        return StageOutput(
-            outputs={},
-            quarantine=pa.Table.from_pylist([], schema=QUARANTINE.schema),
-            rows_in=documents.num_rows,
-            rows_out=documents.num_rows,
-            checks=checks,
-            links={t: lake.committed_file(t, partition) for t in annotated},
-        )
-
-    return run_stage(
-        lake, "validate", partition, stage_key(lake, partition, settings), produce, force=force
-    )
+STAGE = Stage(
+    name="validate",
+    produce=validate_partition,
+    reads=(CLEAN,),
+    publishes=ANNOTATED,
+    settings=("max_share_without_entities",),
+)

@@ -31,11 +31,31 @@ def prefect_harness():
 
 
 @pytest.fixture(scope="session")
-def nlp():
-    """The real French model, as the annotate stage loads it."""
-    from tasks.annotate import DEFAULT_MODEL, load_model
+def resources():
+    """One set of the real model, language detector and GX suites for the session."""
+    from tasks.resources import Resources
 
-    return load_model(DEFAULT_MODEL)
+    return Resources()
+
+
+@pytest.fixture(scope="session")
+def nlp(resources):
+    """The real French model, as the annotate stage loads it."""
+    from tasks.annotate import DEFAULT_MODEL
+
+    return resources.model(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def suites(resources):
+    """The real Great Expectations suites the gate runs."""
+    return resources.suites()
+
+
+@pytest.fixture(scope="session")
+def language(resources):
+    """The real language detector clean uses."""
+    return resources.language_identifier()
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,16 @@ from tasks.clean import clean_items, normalize_text
 from tasks.fetch import fetch_files
 
 
-def clean_files(paths: list[Path]):
+def clean_files(paths: list[Path], language):
     fetched = fetch_files(paths, max_bytes=5_000_000, fetched_at=datetime(2024, 1, 1, tzinfo=UTC))
     assert fetched.quarantine.num_rows == 0, fetched.quarantine.to_pylist()
-    result = clean_items(fetched.raw)
+    result = clean_items(fetched.raw, identifier=language)
     assert result.quarantine.num_rows == 0, result.quarantine.to_pylist()
     return result.articles
 
 
-def test_the_reference_wire_story(corpus: Path, nlp) -> None:
-    articles = clean_files(sorted((corpus / "wire").glob("*.txt")))
+def test_the_reference_wire_story(corpus: Path, nlp, language) -> None:
+    articles = clean_files(sorted((corpus / "wire").glob("*.txt")), language)
     [story] = articles.to_pylist()
     assert (story["published_date"], story["date_precision"]) == (date(2020, 2, 1), "month")
     assert story["dateline"] == "Bruxelles"
@@ -46,10 +46,10 @@ def test_the_reference_wire_story(corpus: Path, nlp) -> None:
     assert "OTAN" in {e["normalized"] for e in entities}
 
 
-def test_the_reference_news_pages_match_their_gold(corpus: Path) -> None:
+def test_the_reference_news_pages_match_their_gold(corpus: Path, language) -> None:
     gold = json.loads((corpus / "html" / "gold.json").read_text(encoding="utf-8"))
     pages = {entry["file"]: entry for entry in gold.values()}
-    articles = clean_files([corpus / "html" / name for name in sorted(pages)])
+    articles = clean_files([corpus / "html" / name for name in sorted(pages)], language)
     assert articles.num_rows == len(pages) == 3
     for article in articles.to_pylist():
         expected = pages[Path(article["source_path"]).name]

@@ -13,9 +13,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from flows.pipeline import depeche_pipeline
+from schemas import STAGES
 from tasks.storage import Lake
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -75,18 +78,35 @@ def uninterrupted(prefect_harness, source: Path, tmp_path_factory) -> dict[str, 
 
 
 @pytest.mark.parametrize(
-    ("point", "stage"),
+    ("point", "stage", "staged", "published", "unpublished"),
     [
-        ("produce:clean", "clean"),
-        ("produce:annotate", "annotate"),
-        ("produce:validate", "validate"),
-        ("write:entities", "annotate"),  # in the middle of writing a Parquet file
-        ("commit:validate", "validate"),  # between two renames of a commit
+        # killed before producing: only the stage's "running" manifest, nothing staged
+        ("produce:clean", "clean", [], ["raw"], ["clean"]),
+        ("produce:annotate", "annotate", [], ["clean"], ["_checkpoints/annotated/documents"]),
+        (
+            "produce:validate", "validate", [],
+            ["_checkpoints/annotated/entities"], ["annotated/documents", "annotated/entities"],
+        ),
+        # in the middle of writing a Parquet file: its footer is not written yet
+        (
+            "write:entities", "annotate",
+            ["_checkpoints/annotated/sentences", "_checkpoints/annotated/entities"],
+            ["clean"], ["_checkpoints/annotated/sentences", "_checkpoints/annotated/entities"],
+        ),
+        # between two renames of a commit: one folder is in place, the next still staged
+        (
+            "commit:validate", "validate",
+            ["annotated/entities", "annotated/sentences"],
+            ["annotated/documents"], ["annotated/entities", "annotated/sentences"],
+        ),
     ],
-)
+)  # fmt: skip
 def test_a_killed_run_leaves_no_partial_table_and_the_next_run_completes(
-    point, stage, source, uninterrupted, harness_env, tmp_path
+    point, stage, staged, published, unpublished, source, uninterrupted, harness_env, tmp_path
 ):
+    """`staged`: partition folders the killed stage has in its staging folder;
+    `published` and `unpublished`: partition folders that are, and are not yet, in
+    place in the lake at the kill."""
     subprocess_env = harness_env
     lake = tmp_path / "lake"
     marker = tmp_path / "paused"
@@ -95,16 +115,27 @@ def test_a_killed_run_leaves_no_partial_table_and_the_next_run_completes(
     assert kill_when_paused(killed, marker) == point
 
     store = Lake(lake)
-    [partition] = [spec["partition"] for spec in store.partitions()]
-    states = {
-        row["stage"]: row["status"]
-        for row in store.status(("fetch", "clean", "annotate", "validate"))
-    }
+    [partition] = [spec.partition for spec in store.partitions()]
+    states = {row.stage: row.status for row in store.status(STAGES)}
     assert states[stage] == "interrupted"
     assert not store.is_committed(stage, partition)
-    assert any((lake / "_staging").iterdir()) or point.startswith("produce")
-    if stage != "validate" or point == "produce:validate":
-        assert not (lake / "annotated" / "entities" / f"batch={partition}").exists()
+    for folder in published:
+        assert (lake / folder / f"batch={partition}" / "part-0.parquet").is_file(), folder
+    for folder in unpublished:
+        assert not (lake / folder / f"batch={partition}").exists(), folder
+    assert not list(lake.glob("_trash/*"))  # nothing was replaced: a first run
+    leftovers = list(lake.glob("_staging/*"))
+    if not staged:
+        assert leftovers == []
+    else:
+        [work] = leftovers
+        assert work.name.startswith(f"{stage}-{partition}-")
+        for folder in staged:
+            assert (work / folder / f"batch={partition}" / "part-0.parquet").is_file(), folder
+    if point.startswith("write:"):
+        half = work / staged[-1] / f"batch={partition}" / "part-0.parquet"
+        with pytest.raises(pa.ArrowInvalid):
+            pq.read_metadata(half)
 
     status = subprocess.run(
         [DEPECHE, "status", "--lake", str(lake)], cwd=PROJECT, env=subprocess_env,
@@ -118,7 +149,9 @@ def test_a_killed_run_leaves_no_partial_table_and_the_next_run_completes(
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert not list(lake.glob("_staging/*")) and not list(lake.glob("_trash/*"))
-    assert all(store.is_committed(s, partition) for s in ("fetch", "clean", "annotate", "validate"))
+    assert all(store.is_committed(s, partition) for s in STAGES)
+    for folder in {*published, *unpublished}:
+        assert (lake / folder / f"batch={partition}" / "part-0.parquet").is_file(), folder
     after = snapshot(lake)
     for name in TABLES:
         pd.testing.assert_frame_equal(after[name], uninterrupted[name], check_dtype=False)

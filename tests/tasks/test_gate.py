@@ -77,9 +77,9 @@ def failed(result) -> list[str]:
     return [f"{c.column}:{c.expectation}" for c in result.checks if not c.success]
 
 
-def test_good_rows_pass_every_suite() -> None:
+def test_good_rows_pass_every_suite(suites) -> None:
     for spec, rows in ((DOCUMENTS, documents()), (ENTITIES, entities()), (SENTENCES, sentences())):
-        result = check_table(spec, table(rows, spec.schema))
+        result = check_table(spec, table(rows, spec.schema), suites)
         assert result.success, result.failed
         assert len(result.checks) > 5
         assert result.gx_results and result.gx_results[0]["success"]
@@ -102,28 +102,28 @@ def test_good_rows_pass_every_suite() -> None:
         (entities({"normalized": None}), "normalized:expect_column_values_to_not_be_null"),
     ],
 )
-def test_bad_entity_rows_fail_the_suite(rows: list[dict], expected: str) -> None:
-    result = check_table(ENTITIES, table(rows, ENTITIES.schema))
+def test_bad_entity_rows_fail_the_suite(rows: list[dict], expected: str, suites) -> None:
+    result = check_table(ENTITIES, table(rows, ENTITIES.schema), suites)
     assert not result.success
     assert expected in failed(result)
 
 
-def test_a_duplicate_document_id_fails_the_suite() -> None:
+def test_a_duplicate_document_id_fails_the_suite(suites) -> None:
     rows = documents() + documents()
-    result = check_table(DOCUMENTS, table(rows, DOCUMENTS.schema))
+    result = check_table(DOCUMENTS, table(rows, DOCUMENTS.schema), suites)
     assert "doc_id:expect_column_values_to_be_unique" in failed(result)
 
 
-def test_schema_drift_fails_the_suite() -> None:
+def test_schema_drift_fails_the_suite(suites) -> None:
     drifted = table(entities(), ENTITIES.schema).append_column("extra", pa.array(["x", "y"]))
-    result = check_table(ENTITIES, drifted)
+    result = check_table(ENTITIES, drifted, suites)
     assert "None:arrow_schema_matches" in failed(result)
     assert "None:expect_table_columns_to_match_ordered_list" in failed(result)
 
     retyped = table(entities(), ENTITIES.schema).cast(
         ENTITIES.schema.set(3, pa.field("start_char", pa.int64(), nullable=False))
     )
-    assert "None:arrow_schema_matches" in failed(check_table(ENTITIES, retyped))
+    assert "None:arrow_schema_matches" in failed(check_table(ENTITIES, retyped, suites))
 
 
 def test_stage_checks_catch_lost_rows_and_an_emptied_input() -> None:
@@ -135,10 +135,10 @@ def test_stage_checks_catch_lost_rows_and_an_emptied_input() -> None:
     assert all(c.success for c in stage_checks("clean", 0, 0, 0))
 
 
-def test_gate_fails_when_any_check_fails() -> None:
+def test_gate_fails_when_any_check_fails(suites) -> None:
     good = {ENTITIES: table(entities(), ENTITIES.schema)}
-    assert gate(good, stage_checks("annotate", 1, 1, 0)).success
-    result = gate(good, stage_checks("annotate", 2, 1, 0))
+    assert gate(good, stage_checks("annotate", 1, 1, 0), suites).success
+    result = gate(good, stage_checks("annotate", 2, 1, 0), suites)
     assert not result.success
     assert result.failed == ["annotate: rows_in_equals_rows_out_plus_quarantined"]
     checks = result.checks_table("annotate")

@@ -9,8 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import CHECKS, QUARANTINE, RAW
-from tasks.contract import StageKey, StageOutput, run_stage
-from tasks.storage import Lake, LakeLocked, PartitionNotCommitted
+from tasks.contract import Stage, StageOutput, decide, run_stage
+from tasks.errors import LakeLocked, PartitionNotCommitted
+from tasks.resources import Resources
+from tasks.settings import Settings
+from tasks.storage import Lake
+
+RESOURCES = Resources()  # loads nothing until a gate needs the GX suites
 
 
 def raw_rows(n: int) -> pa.Table:
@@ -56,8 +61,18 @@ class Producer:
 
 
 def run(lake: Lake, produce, fingerprint="f1", parameters=None, force=False):
-    key = StageKey(fingerprint, "v1", parameters or {"max_bytes": 10})
-    return run_stage(lake, "fetch", "p1", key, produce, force=force)
+    """Decide, then run if need be, a stage named fetch that writes what `produce` gives."""
+    stage = Stage(
+        name="fetch",
+        produce=lambda context: produce(),
+        writes=(RAW,),
+        extra_inputs=lambda lake, partition: [fingerprint],
+        extra_parameters=lambda settings: parameters or {"max_bytes": 10},
+    )
+    decision = decide(lake, stage, "p1", Settings(), force=force)
+    if decision.key is None:
+        return decision.report
+    return run_stage(lake, stage, "p1", Settings(), decision.key, RESOURCES)
 
 
 def test_a_committed_stage_has_its_tables_manifest_and_checks(tmp_path: Path) -> None:
@@ -66,12 +81,12 @@ def test_a_committed_stage_has_its_tables_manifest_and_checks(tmp_path: Path) ->
     assert (report.status, report.rows_in, report.rows_out) == ("committed", 3, 3)
     assert lake.read(RAW, "p1").num_rows == 3
     manifest = lake.read_manifest("fetch", "p1")
-    assert manifest["status"] == "committed"
-    assert manifest["validation"]["success"] is True
-    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_quarantined"]
-    assert len(manifest["output_fingerprint"]) == 64
+    assert manifest.status == "committed"
+    assert manifest.validation.success is True
+    assert manifest.rows_in == manifest.rows_out + manifest.rows_quarantined
+    assert len(manifest.output_fingerprint) == 64
     checks = pq.read_table(lake.committed_file(CHECKS, "p1", "fetch"))
-    assert checks.num_rows == manifest["validation"]["checks"]
+    assert checks.num_rows == manifest.validation.checks
     assert lake.committed_file(QUARANTINE, "p1", "fetch").exists()
     assert not any((tmp_path / "_staging").iterdir())
 
@@ -100,7 +115,7 @@ def test_a_gate_failure_commits_nothing_and_keeps_the_previous_state(tmp_path: P
     assert report.failed_checks == ["fetch: rows_in_equals_rows_out_plus_quarantined"]
     assert "gate failed" in report.message
     manifest = lake.read_manifest("fetch", "p1")
-    assert manifest["status"] == "failed"
+    assert manifest.status == "failed"
     with pytest.raises(PartitionNotCommitted):
         lake.read(RAW, "p1")
     # the earlier committed data is untouched, the failed checks are kept
@@ -119,7 +134,7 @@ def test_an_exception_in_a_stage_is_recorded_not_raised(tmp_path: Path) -> None:
     assert report.status == "failed"
     assert report.message == "ValueError: the source went away"
     manifest = lake.read_manifest("fetch", "p1")
-    assert "Traceback" in manifest["traceback"]
+    assert "Traceback" in manifest.traceback
 
 
 def test_a_commit_replaces_the_partition_whole(tmp_path: Path) -> None:
@@ -137,12 +152,12 @@ def test_a_stage_is_marked_running_until_it_commits(tmp_path: Path) -> None:
     seen = []
 
     def produce() -> StageOutput:
-        seen.append(lake.read_manifest("fetch", "p1")["status"])
+        seen.append(lake.read_manifest("fetch", "p1").status)
         return Producer(raw_rows(1))()
 
     run(lake, produce)
     assert seen == ["running"]
-    assert lake.read_manifest("fetch", "p1")["status"] == "committed"
+    assert lake.read_manifest("fetch", "p1").status == "committed"
 
 
 def test_one_writer_at_a_time(tmp_path: Path) -> None:
@@ -159,25 +174,38 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
         pass
 
 
-def test_a_second_writer_can_wait_for_the_first(tmp_path: Path) -> None:
+def test_a_second_writer_can_wait_for_the_first(tmp_path: Path, monkeypatch) -> None:
+    import fcntl
     import threading
-    import time
 
-    held = threading.Event()
+    refused, acquired = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    real_flock = fcntl.flock
 
-    def first() -> None:
-        with Lake(tmp_path).lock():
-            held.set()
-            time.sleep(0.5)
+    def flock(handle, operation):
+        try:
+            return real_flock(handle, operation)
+        except BlockingIOError:
+            if threading.current_thread() is second:
+                refused.set()  # the second writer found the lake held
+            raise
 
-    thread = threading.Thread(target=first)
-    thread.start()
-    held.wait(5)
-    started = time.monotonic()
-    with Lake(tmp_path).lock(wait_seconds=10):
-        waited = time.monotonic() - started
-    thread.join()
-    assert 0.2 < waited < 5
+    def wait_for_the_lake() -> None:
+        try:
+            with Lake(tmp_path).lock(wait_seconds=120):
+                acquired.set()
+        except BaseException as error:
+            errors.append(error)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    second = threading.Thread(target=wait_for_the_lake, daemon=True)
+    with Lake(tmp_path).lock():
+        second.start()
+        assert refused.wait(60), "the second writer was never refused the lake"
+        assert not acquired.is_set()  # it waits while the first holds the lake
+    second.join(60)
+    assert not second.is_alive(), "the second writer never got the lake"
+    assert acquired.is_set() and not errors, errors
 
 
 def test_leftovers_of_a_killed_run_are_cleared(tmp_path: Path) -> None:

@@ -1,0 +1,32 @@
+"""Fault injection for the crash tests, in one place.
+
+The crash tests (tests/flows/test_crash.py) kill a real `depeche` process at exact
+moments to show that the lake never holds half a stage. Production code marks
+those moments with `fault_point(name)`, which does nothing unless the environment
+asks for it: with DEPECHE_PAUSE_AT naming the point, the process writes the point's
+name to DEPECHE_PAUSE_FILE and sleeps (DEPECHE_PAUSE_SECONDS, default 600) waiting
+to be killed.
+
+The points:
+
+    produce:<stage>   the stage-partition is marked running; nothing is written yet
+    write:<table>     a Parquet file of <table> is half written in staging (no footer)
+    commit:<stage>    some of the stage's folders are renamed into place, not all;
+                      the manifest is not written yet
+    annotate:worker   a forked annotate worker is about to annotate its share
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def fault_point(name: str) -> None:
+    """Pause here for the crash tests when DEPECHE_PAUSE_AT names this point."""
+    wanted = os.environ.get("DEPECHE_PAUSE_AT")
+    if not wanted or name not in wanted.split(","):
+        return
+    Path(os.environ["DEPECHE_PAUSE_FILE"]).write_text(name, encoding="utf-8")
+    time.sleep(float(os.environ.get("DEPECHE_PAUSE_SECONDS", "600")))

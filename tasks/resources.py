@@ -1,0 +1,124 @@
+"""The heavy things stages share, held by one object handed to them.
+
+A spaCy model, the language detector and the Great Expectations context take
+seconds to load: a `Resources` loads each the first time a stage asks, keeps it
+for the stage-partitions after, and can load them early on the side while
+Prefect starts. Nothing loads at import. A test (or a front end) gives its own
+with `using(Resources(...))`; otherwise each process has one default, made on
+first use: on a worker of a cluster, the model is loaded once per worker.
+
+It also carries where progress goes: a front end's `ProgressSink` hears how far
+each stage-partition has come.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
+    from spacy.language import Language
+
+    from tasks.gate import SuiteRunner
+
+ProgressSink = Callable[[str, str, int, int], None]
+"""(stage, partition, done, total): how a front end learns of a stage's progress."""
+
+ProgressFn = Callable[[int, int], None]
+"""(done, total) of one stage-partition."""
+
+
+class Resources:
+    """Models, the language detector and the GX suites, loaded once and shared."""
+
+    def __init__(self, progress: ProgressSink | None = None) -> None:
+        self.progress_sink = progress
+        self._models: dict[str, Language] = {}
+        self._language: LanguageIdentifier | None = None
+        self._suites: SuiteRunner | None = None
+        self._warming: set[str] = set()
+        self._locks = {name: threading.Lock() for name in ("model", "language", "suites")}
+
+    def model(self, name: str) -> Language:
+        """The named spaCy pipeline, as the annotate stage runs it."""
+        from tasks.annotate import load_model
+
+        with self._locks["model"]:
+            if name not in self._models:
+                self._models[name] = load_model(name)
+            return self._models[name]
+
+    def language_identifier(self) -> LanguageIdentifier:
+        """py3langid's bundled model (a second of work)."""
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        with self._locks["language"]:
+            if self._language is None:
+                self._language = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            return self._language
+
+    def suites(self) -> SuiteRunner:
+        """The Great Expectations context with a suite per table (seconds to import)."""
+        from tasks.gate import SuiteRunner
+
+        with self._locks["suites"]:
+            if self._suites is None:
+                self._suites = SuiteRunner()
+            return self._suites
+
+    def warm_up(self, model: str) -> None:
+        """Load the GX suites, the language detector and the model on the side, in the
+        order the stages need them, while Prefect starts and fetch and clean work; a
+        stage that needs one waits for it if it is not ready."""
+
+        def load() -> None:
+            with contextlib.suppress(Exception):  # the stage that needs it reports a problem
+                self.suites()
+                self.language_identifier()
+                self.model(model)
+
+        if model not in self._warming:
+            self._warming.add(model)
+            threading.Thread(target=load, name="depeche-warm-up", daemon=True).start()
+
+    def progress(self, stage: str, partition: str) -> ProgressFn:
+        """Where one stage-partition reports (done, total)."""
+        sink = self.progress_sink
+
+        def report(done: int, total: int) -> None:
+            if sink is not None:
+                sink(stage, partition, done, total)
+
+        return report
+
+
+_current: ContextVar[Resources | None] = ContextVar("depeche_resources", default=None)
+# this process's own, made on first use where no caller gave any
+_process_default: list[Resources] = []
+_default_lock = threading.Lock()
+
+
+def current() -> Resources:
+    """The resources given with `using`, else this process's default."""
+    given = _current.get()
+    if given is not None:
+        return given
+    with _default_lock:
+        if not _process_default:
+            _process_default.append(Resources())
+        return _process_default[0]
+
+
+@contextlib.contextmanager
+def using(resources: Resources) -> Iterator[Resources]:
+    """Hand `resources` to every stage run inside the block (this thread and the
+    threads Prefect starts from it)."""
+    token = _current.set(resources)
+    try:
+        yield resources
+    finally:
+        _current.reset(token)

