@@ -223,14 +223,15 @@ def _gate_and_commit(
         # the gate reads back what was written, so it sees the files a reader would
         staged = {table: pq.read_table(path) for table, path in written.items()}
         rows_quarantined = output.quarantine.num_rows
-        checks = stage_checks(stage.name, output.rows_in, output.rows_out, rows_quarantined)
+        reasons = quarantine_reasons(output.quarantine)
+        checks = stage_checks(stage.name, output.rows_in, output.rows_out, reasons)
         result = gate(staged, [*checks, *output.checks], context.resources.suites())
         staging.write(CHECKS, result.checks_table(stage.name))
         lake.write_gx_report(stage.name, context.partition, result.gx_results)
         manifest.rows_in = output.rows_in
         manifest.rows_out = output.rows_out
         manifest.rows_quarantined = rows_quarantined
-        manifest.quarantine_reasons = quarantine_reasons(output.quarantine)
+        manifest.quarantine_reasons = reasons
         manifest.details = output.details
         manifest.validation = Validation(result.success, len(result.checks), result.failed)
         manifest.finished_at = datetime.now(UTC).isoformat()

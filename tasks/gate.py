@@ -141,8 +141,12 @@ def check_table(table: Table, rows: pa.Table, suites: SuiteRunner) -> GateResult
     return GateResult([drift, *suite.checks], suite.gx_results)
 
 
-def stage_checks(stage: str, rows_in: int, rows_out: int, rows_quarantined: int) -> list[Check]:
-    """Batch checks every stage passes: the books balance and the input is not emptied."""
+def stage_checks(
+    stage: str, rows_in: int, rows_out: int, quarantined: dict[str, int]
+) -> list[Check]:
+    """Batch checks every stage passes: the books balance and the input is not emptied.
+    `quarantined`: the rows quarantined, by reason."""
+    rows_quarantined = sum(quarantined.values())
     return [
         Check(
             table=stage,

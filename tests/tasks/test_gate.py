@@ -127,18 +127,20 @@ def test_schema_drift_fails_the_suite(suites) -> None:
 
 
 def test_stage_checks_catch_lost_rows_and_an_emptied_input() -> None:
-    assert all(c.success for c in stage_checks("clean", 10, 7, 3))
-    unbalanced = [c.expectation for c in stage_checks("clean", 10, 7, 2) if not c.success]
+    assert all(c.success for c in stage_checks("clean", 10, 7, {"empty": 3}))
+    unbalanced = [
+        c.expectation for c in stage_checks("clean", 10, 7, {"empty": 2}) if not c.success
+    ]
     assert unbalanced == ["rows_in_equals_rows_out_plus_quarantined"]
-    emptied = [c.expectation for c in stage_checks("clean", 10, 0, 10) if not c.success]
+    emptied = [c.expectation for c in stage_checks("clean", 10, 0, {"empty": 10}) if not c.success]
     assert emptied == ["stage_does_not_empty_its_input"]
-    assert all(c.success for c in stage_checks("clean", 0, 0, 0))
+    assert all(c.success for c in stage_checks("clean", 0, 0, {"empty": 0}))
 
 
 def test_gate_fails_when_any_check_fails(suites) -> None:
     good = {ENTITIES: table(entities(), ENTITIES.schema)}
-    assert gate(good, stage_checks("annotate", 1, 1, 0), suites).success
-    result = gate(good, stage_checks("annotate", 2, 1, 0), suites)
+    assert gate(good, stage_checks("annotate", 1, 1, {"empty": 0}), suites).success
+    result = gate(good, stage_checks("annotate", 2, 1, {"empty": 0}), suites)
     assert not result.success
     assert result.failed == ["annotate: rows_in_equals_rows_out_plus_quarantined"]
     checks = result.checks_table("annotate")
