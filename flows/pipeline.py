@@ -45,7 +45,7 @@ class RunSummary:
 
     @property
     def failures(self) -> list[StageReport]:
-        return [r for r in self.reports if r.status == Status.FAILED]
+        return [r for r in self.reports if r.status in (Status.FAILED, Status.DAMAGED)]
 
     @property
     def ok(self) -> bool:
@@ -69,19 +69,26 @@ class RunRequest:
     rerun_failed: bool = False
     from_stage: str | None = None
     partitions: list[str] | None = None
+    verify: bool = False  # check every committed file's content hash, not only its size
 
 
 def run_partition(
     lake: str, partition: str, settings: Settings, request: RunRequest
 ) -> list[StageReport]:
-    """The stages of one partition in order; only what is not current runs as a task."""
+    """The stages of one partition in order; only what is not current runs as a task.
+    When a stage finds the committed files of a stage before it damaged, the partition
+    goes back to that stage (once per stage) and redoes it from its own input."""
     store = Lake(lake)
     forced_from = STAGES.index(request.from_stage) if request.from_stage else len(STAGES)
     reports: list[StageReport] = []
-    for index, stage in enumerate(REGISTRY):
+    redone: set[str] = set()
+    index = 0
+    while index < len(REGISTRY):
+        stage = REGISTRY[index]
         if reports and not reports[-1].ok:
             reason = f"{reports[-1].stage} did not commit partition {partition}"
             reports.append(blocked(stage.name, partition, reason))
+            index += 1
             continue
         decision = decide(
             store,
@@ -90,11 +97,18 @@ def run_partition(
             settings,
             force=index >= forced_from,
             rerun_failed=request.rerun_failed,
+            verify=request.verify,
         )
+        if decision.redo is not None and decision.redo not in redone:
+            redone.add(decision.redo)
+            index = STAGES.index(decision.redo)
+            del reports[index:]
+            continue
         if decision.key is None:
             reports.append(decision.report)
         else:
             reports.append(stage_task(lake, stage.name, partition, settings, decision.key))
+        index += 1
     return reports
 
 
@@ -102,7 +116,7 @@ def _is_current(
     store: Lake, stage: Stage, partition: str, settings: Settings
 ) -> StageReport | None:
     """The report of a stage-partition that is committed and current, else None."""
-    report = decide(store, stage, partition, settings).report
+    report = decide(store, stage, partition, settings, record_damage=False).report
     return report if report is not None and report.status == Status.SKIPPED else None
 
 
@@ -232,12 +246,14 @@ def depeche_pipeline(
     from_stage: StageName | None = None,
     partitions: list[str] | None = None,
     wait_seconds: Seconds = 0.0,
+    verify: bool = False,
 ) -> RunSummary | State:
     """Plan what is new in `sources`, then bring every partition of the lake up to date.
 
     Settings left out (None) are those of the lake's last run, or the defaults.
     `rerun_failed` reruns failed stage-partitions; `from_stage` forces a stage and
-    the stages after it; `partitions` limits the run to those partitions.
+    the stages after it; `partitions` limits the run to those partitions; `verify`
+    checks the content hash of every committed file, not only its size.
     """
     request = RunRequest(
         sources=list(sources or []),
@@ -246,6 +262,7 @@ def depeche_pipeline(
         rerun_failed=rerun_failed,
         from_stage=from_stage,
         partitions=partitions,
+        verify=verify,
     )
     return run_pipeline(lake, request, settings, wait_seconds)
 

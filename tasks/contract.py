@@ -129,10 +129,12 @@ def blocked(stage: str, partition: str, reason: str) -> StageReport:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether a stage-partition runs: with `key` when it must, else its `report`."""
+    """Whether a stage-partition runs: with `key` when it must, else its `report`;
+    `redo`: the upstream stage whose committed files turned out damaged, to redo first."""
 
     key: StageKey | None = None
     report: StageReport | None = None
+    redo: str | None = None
 
 
 def decide(
@@ -143,23 +145,42 @@ def decide(
     *,
     force: bool = False,
     rerun_failed: bool = False,
+    verify: bool = False,
+    record_damage: bool = True,
 ) -> Decision:
     """The one skip decision. A stage-partition is skipped when its manifest shows it
-    committed from the same input, code and parameters; one that failed on exactly
-    those is not retried unless asked (`rerun_failed`); `force` runs it anyway."""
+    committed from the same input, code and parameters and its files are still there
+    at their size (with `verify`, their content too); one that failed on exactly those
+    is not retried unless asked (`rerun_failed`); `force` runs it anyway. Before a stage
+    runs, the upstream files it will read are checked against their content hashes.
+    Damage found is recorded in the manifests unless `record_damage` is false (a
+    caller that does not hold the lake)."""
     try:
         key = stage.key(lake, partition, settings)
     except PartitionNotCommitted as error:
         return Decision(report=blocked(stage.name, partition, str(error)))
     manifest = lake.read_manifest(stage.name, partition)
-    if force or manifest is None or not manifest.made_from(key):
-        return Decision(key=key)
-    if manifest.status == Status.COMMITTED:
-        return Decision(report=StageReport.from_manifest(manifest, Status.SKIPPED))
-    if manifest.status == Status.FAILED and not rerun_failed:
-        report = StageReport.from_manifest(manifest)
-        report.message += f" (unchanged since {(manifest.finished_at or '?')[:19]})"
-        return Decision(report=report)
+    if not force and manifest is not None and manifest.made_from(key):
+        if manifest.status == Status.COMMITTED:
+            problems = lake.verify(manifest, deep=verify)
+            if not problems:
+                return Decision(report=StageReport.from_manifest(manifest, Status.SKIPPED))
+            if not record_damage:
+                return Decision(key=key)
+            lake.mark_damaged(manifest, problems)  # and it is redone below
+        elif manifest.status == Status.FAILED and not rerun_failed:
+            report = StageReport.from_manifest(manifest)
+            report.message += f" (unchanged since {(manifest.finished_at or '?')[:19]})"
+            return Decision(report=report)
+    for upstream in stage.upstream:
+        committed = lake.read_manifest(upstream, partition)
+        problems = lake.verify(committed, deep=True) if committed is not None else []
+        if problems:
+            if record_damage:
+                lake.mark_damaged(committed, problems)
+            reason = f"not run: {upstream}'s files are damaged ({'; '.join(problems)})"
+            report = StageReport(stage.name, partition, Status.DAMAGED, message=reason)
+            return Decision(report=report, redo=upstream)
     return Decision(key=key)
 
 

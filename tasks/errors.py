@@ -49,6 +49,12 @@ class NotALake(DepecheError):
     """A folder that holds no depeche lake, where one was expected."""
 
 
+class DamagedLake(DepecheError):
+    """A record of the lake that cannot be read and that a run cannot do without."""
+
+    exit_code = EXIT_FAILED
+
+
 class PartitionNotCommitted(RuntimeError):
     """A stage asked for an input that its upstream stage has not committed."""
 

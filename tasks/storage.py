@@ -39,7 +39,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import PARTITION_KEY, Table
-from tasks.errors import LakeLocked, NotALake, PartitionNotCommitted, UnknownPartition
+from tasks.errors import (
+    DamagedLake,
+    LakeLocked,
+    NotALake,
+    PartitionNotCommitted,
+    UnknownPartition,
+)
 from tasks.faults import fault_point
 from tasks.records import ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
 from tasks.settings import InvalidSettings
@@ -167,22 +173,35 @@ class Lake:
 
     def partition(self, partition: str) -> PartitionSpec:
         path = self._partitions_dir / f"{partition}.json"
-        try:
-            return PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise UnknownPartition(f"no partition {partition!r} in {self.root}") from None
+        if not path.exists():
+            raise UnknownPartition(f"no partition {partition!r} in {self.root}")
+        return next(spec for spec in self.partitions() if spec.partition == partition)
 
     def known_items(self) -> set[ItemKey]:
         """(path, line, content hash) of every item some partition holds."""
         return {key for spec in self.partitions() for key in spec.items}
 
     def partitions(self) -> list[PartitionSpec]:
-        """Every partition's record, in the order the partitions were made."""
-        specs = [
-            PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
-            for path in self._partitions_dir.glob("*.json")
-        ]
-        return sorted(specs, key=lambda spec: spec.seq)
+        """Every partition's record, in the order the partitions were made; DamagedLake
+        when one cannot be read (nothing can be planned or run safely then)."""
+        specs, damaged = self._read_partitions()
+        if damaged:
+            path, problem = damaged[0]
+            raise DamagedLake(
+                f"the partition list {path} is damaged ({problem}): restore it from a "
+                f"backup, or delete it and _manifests/*/{path.stem}.json to forget that "
+                "partition (its items are then taken as new by the next run)"
+            )
+        return specs
+
+    def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, str]]]:
+        specs, damaged = [], []
+        for path in sorted(self._partitions_dir.glob("*.json")):
+            try:
+                specs.append(PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8"))))
+            except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+                damaged.append((path, f"{type(error).__name__}: {error}"))
+        return sorted(specs, key=lambda spec: spec.seq), damaged
 
     def next_seq(self) -> int:
         return 1 + max((spec.seq for spec in self.partitions()), default=0)
@@ -237,11 +256,53 @@ class Lake:
     # -- manifests -------------------------------------------------------------
 
     def read_manifest(self, stage: str, partition: str) -> Manifest | None:
+        """The stage-partition's manifest; None when it has none, or one that cannot be
+        read (`manifest_problem` says why): either way the stage-partition is redone."""
+        try:
+            return self._load_manifest(self.manifest_path(stage, partition))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def manifest_problem(self, stage: str, partition: str) -> str | None:
+        """Why the stage-partition's manifest cannot be read, if it cannot."""
         path = self.manifest_path(stage, partition)
         try:
-            return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+            self._load_manifest(path)
         except FileNotFoundError:
             return None
+        except (ValueError, KeyError, TypeError) as error:
+            return f"manifest {path} is damaged ({type(error).__name__}); the next run redoes it"
+        return None
+
+    @staticmethod
+    def _load_manifest(path: Path) -> Manifest:
+        return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+    def verify(self, manifest: Manifest, *, deep: bool = False) -> list[str]:
+        """What is wrong with the files a stage-partition committed: missing, or of
+        another size; with `deep`, also changed (content hash). Empty when intact."""
+        problems = []
+        for output in manifest.outputs:
+            path = self.root / output.path
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                problems.append(f"{output.path} is missing")
+                continue
+            if size != output.size:
+                problems.append(
+                    f"{output.path} has {size} bytes where {output.size} were committed"
+                )
+            elif deep and sha256_file(path) != output.sha256:
+                problems.append(f"{output.path} changed since it was committed")
+        return problems
+
+    def mark_damaged(self, manifest: Manifest, problems: list[str]) -> None:
+        """Record that a committed stage-partition's files are not what it committed:
+        it is no longer committed, and the next run (or rerun --failed) redoes it."""
+        manifest.status = Status.DAMAGED
+        manifest.error = "damaged: " + "; ".join(problems)
+        self.write_manifest(manifest)
 
     def write_manifest(self, manifest: Manifest) -> Path:
         path = self.manifest_path(manifest.stage, manifest.partition)
@@ -255,25 +316,48 @@ class Lake:
         return path
 
     def manifests(self, stage: str | None = None) -> list[Manifest]:
-        pattern = f"{stage or '*'}/*.json"
-        return [
-            Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
-            for path in sorted((self.root / "_manifests").glob(pattern))
-        ]
+        """Every readable manifest (of one stage, or all)."""
+        found = []
+        for path in sorted((self.root / "_manifests").glob(f"{stage or '*'}/*.json")):
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                found.append(self._load_manifest(path))
+        return found
 
-    def status(self, stages: tuple[str, ...]) -> list[StatusRow]:
-        """One row per partition and stage: where it stands, its counts, its problem."""
+    def state(
+        self, stage: str, partition: str, *, deep: bool = False, busy: bool = False
+    ) -> tuple[Status, Manifest | None, str | None]:
+        """Where a stage-partition stands, its manifest, and its problem if any. A
+        committed one whose files are missing or resized (or, with `deep`, changed)
+        is damaged; a running one whose run died (`busy` false) is interrupted."""
+        manifest = self.read_manifest(stage, partition)
+        if manifest is None:
+            problem = self.manifest_problem(stage, partition)
+            return (Status.DAMAGED if problem else Status.PENDING), None, problem
+        if manifest.status == Status.RUNNING and not busy:
+            return Status.INTERRUPTED, manifest, "its run stopped; the next run redoes it"
+        if manifest.status == Status.COMMITTED:
+            problems = self.verify(manifest, deep=deep)
+            if problems:
+                return Status.DAMAGED, manifest, "damaged: " + "; ".join(problems)
+        if manifest.status in (Status.FAILED, Status.DAMAGED):
+            return manifest.status, manifest, manifest.error
+        return manifest.status, manifest, None
+
+    def status(self, stages: tuple[str, ...], *, deep: bool = False) -> list[StatusRow]:
+        """One row per partition and stage: where it stands, its counts, its problem.
+        A partition record that cannot be read is a row of its own."""
         busy = self.is_locked()
-        rows = []
-        for spec in self.partitions():
+        specs, damaged = self._read_partitions()
+        rows = [
+            StatusRow(path.stem, "-", Status.DAMAGED, problem=f"partition list {path}: {problem}")
+            for path, problem in damaged
+        ]
+        for spec in specs:
             for stage in stages:
-                manifest = self.read_manifest(stage, spec.partition)
+                state, manifest, problem = self.state(stage, spec.partition, deep=deep, busy=busy)
                 if manifest is None:
-                    rows.append(StatusRow(spec.partition, stage, Status.PENDING))
+                    rows.append(StatusRow(spec.partition, stage, state, problem=problem))
                     continue
-                state = manifest.status
-                if state == Status.RUNNING and not busy:
-                    state = Status.INTERRUPTED  # its run died: the next run redoes it
                 rows.append(
                     StatusRow(
                         partition=spec.partition,
@@ -283,14 +367,15 @@ class Lake:
                         rows_out=manifest.rows_out,
                         quarantined=manifest.rows_quarantined,
                         when=manifest.finished_at or manifest.started_at,
-                        problem=manifest.error if state == Status.FAILED else None,
+                        problem=problem,
                     )
                 )
         return rows
 
     def needs_rerun(self, partition: str, stages: tuple[str, ...]) -> bool:
-        """Whether a stage of the partition failed, was interrupted, or never ran."""
-        return any(not self.is_committed(stage, partition) for stage in stages)
+        """Whether a stage of the partition failed, was interrupted, is damaged, or
+        never ran."""
+        return any(self.state(stage, partition)[0] != Status.COMMITTED for stage in stages)
 
     def last_settings(self) -> dict[str, Any]:
         """The settings of the lake's last run (empty for a new lake)."""
@@ -390,13 +475,18 @@ class Lake:
         return OutputFile(relative.as_posix(), path.stat().st_size, sha256_file(path))
 
     def clear_leftovers(self) -> list[Path]:
-        """Remove staging and trash folders that a killed run left behind."""
+        """Remove what a killed or failed run left behind: staging and trash folders,
+        and the hidden temporary files of atomic writes that did not finish."""
         removed = []
         for name in ("_staging", "_trash"):
             folder = self.root / name
             if folder.exists():
                 removed.extend(sorted(folder.iterdir()))
                 shutil.rmtree(folder, ignore_errors=True)
+        for leftover in sorted(self.root.rglob(".*.tmp")):
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover)
         return removed
 
 
