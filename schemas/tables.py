@@ -43,6 +43,11 @@ QUARANTINE_REASONS: dict[str, str] = {
     "too_long": "the text is longer than the model accepts (nlp.max_length)",
 }
 
+EXPECTED_DROPS = frozenset({"duplicate", "unsupported_format"})
+"""The quarantine reasons that are no error of the input: a batch whose every row is
+quarantined for one of them (articles the lake already holds, files of a type depeche
+does not read) is an empty batch that commits, not a failure."""
+
 DOC_ID_PATTERN = r"^[0-9a-f]{16}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 

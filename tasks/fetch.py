@@ -13,6 +13,7 @@ import codecs
 import glob
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,41 +48,61 @@ _CONTROL_SHARE_MAX = 0.01
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
-def _display_path(path: Path) -> Path:
-    """The path as the lake records it: relative to the working folder when under it,
-    so `data/sample`, `./data/sample` and its absolute path name the same items."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve())
-    except ValueError:
-        return resolved
+def discover(sources: Iterable[str], *, exclude: str | Path | None = None) -> list[Path]:
+    """Files named by each source: a file, a folder (searched recursively, but for its
+    hidden files and folders) or a glob; none under `exclude` (the lake's own folder,
+    when it is inside a source).
 
+    Each file is named by its absolute, resolved path: what it is, not how a source
+    named it, so runs from any working folder (`data/sample`, `./data/sample`, its
+    absolute path, a cron job's) find the same items."""
+    skip = None if exclude is None else Path(exclude).resolve()
 
-def discover(sources: Iterable[str]) -> list[Path]:
-    """Files named by each source: a file, a folder (searched recursively) or a glob."""
+    def kept(files: Iterable[Path]) -> set[Path]:
+        resolved = {file.resolve() for file in files}
+        return {f for f in resolved if skip is None or not f.is_relative_to(skip)}
+
     found: set[Path] = set()
     for source in sources:
         path = Path(source)
         if path.is_file():
-            found.add(_display_path(path))
+            found.update(kept([path]))
         elif path.is_dir():
-            found.update(
-                _display_path(p)
-                for p in path.rglob("*")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            for folder, folders, names in os.walk(path):
+                here = Path(folder)
+                folders[:] = [
+                    name
+                    for name in folders
+                    if not name.startswith(".")
+                    and (skip is None or (here / name).resolve() != skip)
+                ]
+                found.update(
+                    kept(
+                        here / name
+                        for name in names
+                        if not name.startswith(".") and (here / name).is_file()
+                    )
+                )
         else:
-            matches = [Path(m) for m in glob.glob(source, recursive=True)]
-            files = [_display_path(m) for m in matches if m.is_file()]
+            files = [m for m in map(Path, glob.glob(source, recursive=True)) if m.is_file()]
             if not files:
                 raise SourceNotFound(f"source not found: {source}")
-            found.update(files)
+            found.update(kept(files))
     return sorted(found)
 
 
 def item_id(source_path: str, line: int | None) -> str:
-    return hashlib.sha256(f"{source_path}\0{line or ''}".encode()).hexdigest()[:16]
+    """An item's id: hashed from its path's bytes (a file name need not be UTF-8) and
+    its line."""
+    key = os.fsencode(source_path) + f"\0{line or ''}".encode()
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def stored_path(source_path: str) -> str:
+    """The path as the tables store it: a file name that is not UTF-8 has its odd bytes
+    escaped (`caf\\xe9.txt`), since Parquet strings are UTF-8; the partition's record
+    keeps the real name, for fetch to read the file."""
+    return os.fsencode(source_path).decode("utf-8", "backslashreplace")
 
 
 def decode(data: bytes, fmt: str) -> tuple[str, str]:
@@ -219,7 +240,7 @@ def fetch_rows(items: Iterable[Item], *, fetched_at: datetime) -> FetchResult:
                     "fetch",
                     item.rejected,
                     record_id=item_id(item.source_path, item.line),
-                    source_path=item.source_path,
+                    source_path=stored_path(item.source_path),
                     line=item.line,
                     record=item.text if item.line is not None else None,
                     payload=item.data if item.rejected.reason in _KEEP_BYTES else None,
@@ -229,7 +250,7 @@ def fetch_rows(items: Iterable[Item], *, fetched_at: datetime) -> FetchResult:
         rows.append(
             {
                 "item_id": item_id(item.source_path, item.line),
-                "source_path": item.source_path,
+                "source_path": stored_path(item.source_path),
                 "line": item.line,
                 "format": item.format,
                 "encoding": item.encoding,
@@ -288,11 +309,13 @@ def plan_partitions(
     first_seq: int,
     since: str | None = None,
     until: str | None = None,
+    exclude: str | Path | None = None,
 ) -> Plan:
-    """The new items of `sources` as new partitions: one, or one per publication month
-    when a date range is given (items outside the range, or undated, are left for
-    later runs)."""
-    found = [item for file in discover(sources) for item in read_items(file, max_bytes)]
+    """The new items of `sources` (but for those under `exclude`) as new partitions:
+    one, or one per publication month when a date range is given (items outside the
+    range, or undated, are left for later runs)."""
+    files = discover(sources, exclude=exclude)
+    found = [item for file in files for item in read_items(file, max_bytes)]
     new = [item for item in found if item.key not in known]
     plan = Plan([], PlanCounts(found=len(found), new=len(new)))
     groups: dict[str, list[Item]] = {}
@@ -336,7 +359,8 @@ def plan_partitions(
 def plan_for_lake(
     lake: Lake, sources: list[str], settings: Settings, since: str | None, until: str | None
 ) -> Plan:
-    """The partitions a run on `sources` would add to the lake (nothing is written)."""
+    """The partitions a run on `sources` would add to the lake (nothing is written);
+    the lake's own files are no source, even when it is inside one."""
     return plan_partitions(
         sources,
         known=lake.known_items(),
@@ -344,6 +368,7 @@ def plan_for_lake(
         first_seq=lake.next_seq(),
         since=since,
         until=until,
+        exclude=lake.root,
     )
 
 
@@ -352,7 +377,7 @@ def count_if_nothing_new(lake: Lake, sources: list[str], settings: Settings) -> 
     soon as one is new."""
     known = lake.known_items()
     found = 0
-    for file in discover(sources):
+    for file in discover(sources, exclude=lake.root):
         for item in read_items(file, settings.max_bytes):
             if item.key not in known:
                 return None

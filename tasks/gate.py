@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
-from schemas import CHECKS, Table
+from schemas import CHECKS, QUARANTINE_REASONS, Table
+from schemas.tables import EXPECTED_DROPS
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,27 @@ def check_table(table: Table, rows: pa.Table, suites: SuiteRunner) -> GateResult
 
 
 def stage_checks(
-    stage: str, rows_in: int, rows_out: int, quarantined: dict[str, int]
+    stage: str,
+    rows_in: int,
+    rows_out: int,
+    quarantined: dict[str, int],
+    details: Mapping[str, str] | None = None,
 ) -> list[Check]:
     """Batch checks every stage passes: the books balance and the input is not emptied.
-    `quarantined`: the rows quarantined, by reason."""
+    `quarantined`: the rows quarantined, by reason; `details`: the detail of the first
+    row quarantined for each reason, when known.
+
+    An input every row of which is quarantined for reasons that are no error of the
+    input (EXPECTED_DROPS: all duplicates, or all of unsupported formats) makes an
+    empty batch, not a failure. Otherwise an emptied input fails, and the check's
+    label says why: the reasons, and what the first error one means."""
     rows_quarantined = sum(quarantined.values())
+    reasons = {reason: count for reason, count in quarantined.items() if count}
+    emptied = rows_in > 0 and rows_out == 0
+    expected = emptied and bool(reasons) and set(reasons) <= EXPECTED_DROPS
+    not_empty = "stage_does_not_empty_its_input"
+    if emptied and not expected:
+        not_empty += f" ({_why_emptied(rows_in, reasons, details or {})})"
     return [
         Check(
             table=stage,
@@ -156,11 +174,24 @@ def stage_checks(
         ),
         Check(
             table=stage,
-            expectation="stage_does_not_empty_its_input",
-            success=rows_in == 0 or rows_out > 0,
-            observed={"in": rows_in, "out": rows_out},
+            expectation=not_empty,
+            success=not emptied or expected,
+            observed={"in": rows_in, "out": rows_out, "quarantined": reasons},
         ),
     ]
+
+
+def _why_emptied(rows_in: int, reasons: dict[str, int], details: Mapping[str, str]) -> str:
+    if not reasons:
+        return f"{rows_in} rows in, none out and none quarantined"
+    counts = ", ".join(f"{reason}={count}" for reason, count in sorted(reasons.items()))
+    first = next(reason for reason in sorted(reasons) if reason not in EXPECTED_DROPS)
+    why = QUARANTINE_REASONS.get(first, first)
+    if details.get(first):
+        why += f": {details[first]}"
+    total = sum(reasons.values())
+    share = f"all {rows_in}" if total == rows_in else f"{total} of {rows_in}"
+    return f"{share} rows quarantined: {counts}; {first}: {why}"
 
 
 def gate(outputs: dict[Table, pa.Table], extra: list[Check], suites: SuiteRunner) -> GateResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tasks.fetch import (
     fetch_files,
     item_id,
     plan_partitions,
+    read_items,
 )
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -200,3 +202,61 @@ def test_a_backfill_plans_one_partition_per_month_in_range(tmp_path: Path) -> No
     assert (plan.counts.outside_range, plan.counts.undated) == (1, 1)
     assert [spec.seq for spec in plan.partitions] == [1, 2]
     assert all("-2020-0" in spec.partition for spec in plan.partitions)
+
+
+def test_items_are_keyed_by_absolute_paths_whatever_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the issue: run from another folder (as cron does), every item came in again
+    source = tmp_path / "depeches"
+    source.mkdir()
+    (source / "a.txt").write_text(FRENCH, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    plans = []
+    for folder, given in [(tmp_path, "depeches"), (elsewhere, "../depeches"), ("/", str(source))]:
+        monkeypatch.chdir(folder)
+        assert discover([given]) == [(source / "a.txt").resolve()]
+        plans.append(plan_partitions([given], known=set(), max_bytes=10_000, first_seq=1))
+    assert plans[0].partitions[0].items == plans[1].partitions[0].items
+    assert plans[0].partitions[0].items == plans[2].partitions[0].items
+    [(path, line, _)] = plans[0].partitions[0].items
+    assert path == (source / "a.txt").resolve().as_posix() and line is None
+    [row] = fetch(discover([str(source)])).raw.to_pylist()
+    assert row["source_path"] == path and row["item_id"] == item_id(path, None)
+
+
+def test_discover_skips_the_lake_inside_a_source(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(FRENCH)
+    (tmp_path / "lake" / "raw").mkdir(parents=True)
+    (tmp_path / "lake" / "_partitions.txt").write_text(FRENCH)
+    (tmp_path / "lake" / "raw" / "x.txt").write_text(FRENCH)
+    assert [p.name for p in discover([str(tmp_path)], exclude=tmp_path / "lake")] == ["a.txt"]
+    assert len(discover([str(tmp_path)])) == 3
+    glob = str(tmp_path / "**" / "*.txt")
+    assert [p.name for p in discover([glob], exclude=tmp_path / "lake" / ".")] == ["a.txt"]
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_stored_escaped(tmp_path: Path) -> None:
+    # the issue: `UnicodeEncodeError ... surrogates not allowed` took the partition down
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.txt"))
+    odd.write_text(FRENCH, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(FRENCH + " Deux.", encoding="utf-8")
+    files = discover([str(tmp_path)])
+    assert odd.resolve() in files
+    [item] = read_items(odd.resolve(), 10_000)
+    assert item.source_path == odd.resolve().as_posix()  # the real name, to read it again
+    result = fetch(files)
+    rows = {Path(r["source_path"]).name: r for r in result.raw.to_pylist()}
+    assert set(rows) == {"caf\\xe9.txt", "b.txt"}
+    assert rows["caf\\xe9.txt"]["item_id"] == item_id(item.source_path, None)
+    assert rows["caf\\xe9.txt"]["payload"] == FRENCH
+    assert rows["caf\\xe9.txt"]["source_path"].encode("utf-8")  # valid UTF-8
+
+
+def test_a_quarantined_odd_name_is_stored_escaped(tmp_path: Path) -> None:
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/notes\xff.pdf"))
+    odd.write_bytes(b"%PDF-1.4")
+    [row] = fetch(discover([str(tmp_path)])).quarantine.to_pylist()
+    assert row["reason"] == "unsupported_format"
+    assert row["source_path"].endswith("notes\\xff.pdf")

@@ -132,9 +132,36 @@ def test_stage_checks_catch_lost_rows_and_an_emptied_input() -> None:
         c.expectation for c in stage_checks("clean", 10, 7, {"empty": 2}) if not c.success
     ]
     assert unbalanced == ["rows_in_equals_rows_out_plus_quarantined"]
-    emptied = [c.expectation for c in stage_checks("clean", 10, 0, {"empty": 10}) if not c.success]
-    assert emptied == ["stage_does_not_empty_its_input"]
+    emptied = [c.label for c in stage_checks("clean", 10, 0, {"empty": 10}) if not c.success]
+    assert emptied == [
+        "clean: stage_does_not_empty_its_input (all 10 rows quarantined: empty=10; "
+        "empty: the file (or JSON line) holds no text)"
+    ]
     assert all(c.success for c in stage_checks("clean", 0, 0, {"empty": 0}))
+
+
+@pytest.mark.parametrize(
+    "reasons",
+    [{"duplicate": 3}, {"unsupported_format": 3}, {"duplicate": 1, "unsupported_format": 2}],
+)
+def test_an_input_emptied_by_expected_drops_only_is_an_empty_batch(reasons) -> None:
+    assert all(c.success for c in stage_checks("clean", 3, 0, reasons))
+
+
+def test_an_emptied_input_says_why() -> None:
+    # the issue: a file over --max-bytes reported only "stage_does_not_empty_its_input"
+    details = {"too_large": "5000 bytes, over the cap of 100", "duplicate": "same text"}
+    [failed] = [
+        c.label
+        for c in stage_checks("fetch", 2, 0, {"duplicate": 1, "too_large": 1}, details)
+        if not c.success
+    ]
+    assert failed.startswith("fetch: stage_does_not_empty_its_input (all 2 rows quarantined")
+    assert "duplicate=1, too_large=1" in failed
+    assert "--max-bytes" in failed and "over the cap of 100" in failed
+    [unexplained] = [c for c in stage_checks("fetch", 2, 0, {"too_large": 2}) if not c.success]
+    assert "too_large=2" in unexplained.label and "--max-bytes" in unexplained.label
+    assert unexplained.observed["quarantined"] == {"too_large": 2}
 
 
 def test_gate_fails_when_any_check_fails(suites) -> None:
