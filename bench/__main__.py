@@ -130,23 +130,35 @@ def annotate_stage(work: Path, n: int, seed: int) -> list[Row]:
     """depeche's annotate stage (read, annotate, stage, gate, commit) against a plain
     nlp.pipe loop writing entities to Parquet, on the same clean texts and model."""
     from schemas import CLEAN
-    from tasks import annotate, clean, fetch
-    from tasks.contract import Settings
+    from tasks import fetch
+    from tasks.contract import run_stage
+    from tasks.records import StageReport
+    from tasks.resources import Resources
+    from tasks.settings import Settings
+    from tasks.stages import BY_NAME
     from tasks.storage import Lake
 
     source = write_corpus(work / f"annotate-{n}", n, seed)
-    lake = work / f"annotate-lake-{n}"
+    store = Lake(work / f"annotate-lake-{n}")
     settings = Settings()
-    plan = fetch.plan_task.fn(str(lake), [str(source)], settings, None, None)
+    resources = Resources()
+    plan = fetch.plan_for_lake(store, [str(source)], settings, None, None)
+    fetch.record_plan(store, plan)
     [spec] = plan.partitions
-    partition = spec["partition"]
-    fetch.fetch_task.fn(str(lake), partition, settings)
-    clean.clean_task.fn(str(lake), partition, settings)
-    texts = Lake(lake).read(CLEAN, partition).column("text").to_pylist()
+    partition = spec.partition
+
+    def run(name: str, settings: Settings) -> StageReport:
+        stage = BY_NAME[name]
+        key = stage.key(store, partition, settings)
+        return run_stage(store, stage, partition, settings, key, resources)
+
+    run("fetch", settings)
+    run("clean", settings)
+    texts = store.read(CLEAN, partition).column("text").to_pylist()
     total_words = sum(len(t.split()) for t in texts)
     # Both sides start with the model loaded and cold: the raw script with a model
     # of its own each time, the stage in workers forked from a model never run.
-    annotate.load_model(settings.model)
+    resources.model(settings.model)
 
     def raw() -> float:
         nlp = load(settings.model)
@@ -157,9 +169,7 @@ def annotate_stage(work: Path, n: int, seed: int) -> list[Row]:
 
     def stage(n_process: int) -> float:
         started = time.perf_counter()
-        report = annotate.annotate_task.fn(
-            str(lake), partition, Settings(n_process=n_process), force=True
-        )
+        report = run("annotate", Settings(n_process=n_process))
         assert report.status == "committed", report.message
         return time.perf_counter() - started
 

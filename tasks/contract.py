@@ -245,7 +245,10 @@ def _gate_and_commit(
         staged = {table: pq.read_table(path) for table, path in written.items()}
         rows_quarantined = output.quarantine.num_rows
         reasons = quarantine_reasons(output.quarantine)
-        checks = stage_checks(stage.name, output.rows_in, output.rows_out, reasons)
+        first_details: dict[str, str] = {}  # the first detail of each reason, for the message
+        for row in output.quarantine.select(["reason", "detail"]).to_pylist():
+            first_details.setdefault(row["reason"], row["detail"])
+        checks = stage_checks(stage.name, output.rows_in, output.rows_out, reasons, first_details)
         result = gate(staged, [*checks, *output.checks], context.resources.suites())
         staging.write(CHECKS, result.checks_table(stage.name))
         lake.write_gx_report(stage.name, context.partition, result.gx_results)

@@ -147,3 +147,4 @@ def test_a_file_over_the_cap_says_so(harness_env, tmp_path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "stage_does_not_empty_its_input" in result.stderr
     assert "too_large=1" in result.stderr and "--max-bytes" in result.stderr
+    assert "over the cap of 100" in result.stderr
