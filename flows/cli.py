@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import inspect
 import logging
 import os
+import signal
 import sys
 import typing
 from collections import Counter
@@ -20,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from schemas import DOCUMENTS, QUARANTINE, STAGES
-from tasks.errors import EXIT_USAGE, DepecheError
+from tasks.errors import EXIT_FAILED, EXIT_USAGE, DepecheError
 from tasks.settings import Settings, SettingsGiven, setting_bounds
 
 if TYPE_CHECKING:
@@ -94,6 +96,68 @@ Verbose = Annotated[bool, typer.Option(help="Show Prefect's own log lines.")]
 
 class CommandError(DepecheError):
     """A mistake in the command line, reported as one line, exit code 2."""
+
+
+class RunStopped(DepecheError):
+    """An unexpected error that escaped the flow: one line, exit code 1."""
+
+    exit_code = EXIT_FAILED
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM received: raised where the command is, so that it
+    unwinds as after a kill, releasing the lake and stopping its server."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_received: list[int] = []  # the signals that interrupted the command
+
+
+def _interrupt(signum: int, _frame: Any) -> NoReturn:
+    _received.append(signum)
+    raise Interrupted(signum)
+
+
+def _signal_of(error: BaseException | None) -> int | None:
+    """The signal an exception stands for: ours, a bare KeyboardInterrupt, or
+    Prefect's TerminationSignal (its SIGTERM handler during a flow run)."""
+    if isinstance(error, Interrupted):
+        return error.signum
+    if isinstance(error, KeyboardInterrupt):
+        return signal.SIGINT
+    prefect_exceptions = sys.modules.get("prefect.exceptions")
+    if prefect_exceptions is not None and isinstance(error, prefect_exceptions.TerminationSignal):
+        return int(error.signal)
+    return None
+
+
+def _report_interruption(signum: int) -> int:
+    """One line for an interrupted command; its exit code (128 + the signal)."""
+    for caught in (signal.SIGINT, signal.SIGTERM):  # the line and the exit, uncut
+        signal.signal(caught, signal.SIG_IGN)
+    name = signal.Signals(signum).name
+    what = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "command"
+    err.print(
+        f"depeche: {what} interrupted ({name}); the stage-partitions that were running "
+        "are redone by the next run",
+        markup=False,
+        soft_wrap=True,
+    )
+    return 128 + signum
+
+
+def _report_disk_full(error: OSError) -> int:
+    where = f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    err.print(
+        f"depeche: the disk is full ({where}); free space, then run again "
+        "— stages that did not commit are redone",
+        markup=False,
+        soft_wrap=True,
+    )
+    return EXIT_FAILED
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -277,8 +341,10 @@ def _run_flow(
             _use_server(server)
             state = depeche_pipeline(**parameters, return_state=True)
     summary = state.result(raise_on_failure=False)
-    if isinstance(summary, BaseException):
-        raise CommandError(f"the run stopped: {type(summary).__name__}: {summary}")
+    if isinstance(summary, OSError) and summary.errno == errno.ENOSPC:
+        raise summary  # main() says the disk is full
+    if isinstance(summary, BaseException):  # a bug, not the user's doing: exit 1
+        raise RunStopped(f"the run stopped: {type(summary).__name__}: {summary}") from summary
     if summary.error:
         err.print(f"depeche: {summary.error}", markup=False, soft_wrap=True)
         raise typer.Exit(summary.exit_code)
@@ -471,10 +537,15 @@ def _settings_doc() -> str:
 
 
 def main() -> None:
-    """Entry point: usage and user errors as one line, never a traceback."""
+    """Entry point: usage and user errors as one line, never a traceback; Ctrl-C
+    and SIGTERM stop the command as one line too, exit code 130 or 143."""
+    for caught in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(caught, _interrupt)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=sys.argv[1:], prog_name="depeche", standalone_mode=False)
+        if code == 130 and _received:  # Typer's code for a KeyboardInterrupt, ours too
+            code = _report_interruption(_received[0])
     except typer.Exit as done:
         code = done.exit_code
     except typer.Abort:
@@ -493,6 +564,15 @@ def main() -> None:
             hint = f" (see `{context.command_path} --help`)" if context is not None else ""
             err.print(f"depeche: error: {message}{hint}", markup=False, soft_wrap=True)
         code = error.exit_code
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        code = _report_disk_full(error)
+    except BaseException as error:
+        stopped = _signal_of(error)
+        if stopped is None:
+            raise
+        code = _report_interruption(stopped)
     _leave(code if isinstance(code, int) else 0)
 
 

