@@ -163,3 +163,36 @@ def test_a_partition_that_fails_validation_is_not_published(
     )
     assert [r.status for r in rerun.reports] == ["skipped", "skipped", "skipped", "committed"]
     assert pq.read_table(lake / "annotated" / "documents").num_rows == 1
+
+
+def test_task_runs_are_named_and_log_a_line_per_stage_partition(sample_run) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogHandler
+
+    lake, state = sample_run
+    flow_run_id = state.state_details.flow_run_id
+    [partition] = [spec.partition for spec in Lake(lake).partitions()]
+    APILogHandler().flush()
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+    names = {run.name for run in task_runs}
+    assert {f"{stage}[{partition}]" for stage in STAGES} <= names
+    infos = [log.message for log in logs if log.level == 20]
+    for stage in STAGES:
+        manifest = Lake(lake).read_manifest(stage, partition)
+        line = (
+            f"{stage}[{partition}] committed: {manifest.rows_in} in, {manifest.rows_out} out, "
+            f"{manifest.rows_quarantined} quarantined"
+        )
+        assert any(message.startswith(line) for message in infos), (line, infos)
