@@ -167,7 +167,8 @@ def _configure_logging(verbose: bool) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    # INFO reaches Prefect's API (a line per stage-partition for the UI) in any case
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "0" if verbose else "CRITICAL")
 
 
@@ -362,6 +363,16 @@ Until = Annotated[
 ]
 
 
+Verify = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="Check every committed file's content hash too (always: that it exists "
+        "and has its committed size).",
+    ),
+]
+
+
 @app.command()
 @with_settings
 def run(
@@ -377,6 +388,7 @@ def run(
     since: Since = None,
     until: Until = None,
     wait: Wait = 0.0,
+    verify: Verify = False,
     verbose: Verbose = False,
     *,
     settings: SettingsGiven,
@@ -388,13 +400,15 @@ def run(
     """
     _configure_logging(verbose)
     sources = sources or [DEFAULT_SOURCE]
+    if lake.exists() and not lake.is_dir():
+        raise CommandError(f"--lake {lake} is a file, not a folder")
     with _temporary_server() as server:
         _check_sources(sources)
         resolved_model = _check_model(lake, settings)
         _check_dates(since, until)
         from flows.pipeline import idle_run
 
-        idle = idle_run(str(lake), sources, settings, since, until)
+        idle = None if verify else idle_run(str(lake), sources, settings, since, until)
         if idle is not None:  # nothing new, nothing to redo: Prefect is not needed
             _print_summary(idle)
             raise typer.Exit(0)
@@ -408,6 +422,7 @@ def run(
             since=since,
             until=until,
             wait_seconds=wait,
+            verify=verify,
         )
 
 
@@ -459,11 +474,12 @@ def rerun(
 
 
 @app.command()
-def status(lake: LakePath = Path("data/lake")) -> None:
-    """Where every partition stands, stage by stage."""
+def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
+    """Where every partition stands, stage by stage; exit code 1 when a committed
+    stage-partition is damaged (the next run, or rerun --failed, redoes it)."""
     from tasks.storage import Lake
 
-    rows = Lake(lake).require().status(STAGES)
+    rows = Lake(lake).require().status(STAGES, deep=verify)
     table = Table(title=f"depeche status: {lake}", title_justify="left")
     for column in ("partition", "stage", "status", "in", "out", "quarantined", "when"):
         table.add_column(column, justify="right" if column in ("in", "out") else "left")
@@ -481,6 +497,9 @@ def status(lake: LakePath = Path("data/lake")) -> None:
             out.print(f"{row.partition} {row.stage}: {row.problem}", soft_wrap=True)
     states = Counter(str(row.status) for row in rows)
     out.print(", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "empty lake")
+    if states.get("damaged"):
+        err.print(f"damaged: redo with depeche rerun --failed --lake {lake}", soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

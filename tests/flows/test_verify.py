@@ -1,0 +1,159 @@
+"""The lake never lies: committed files are checked before they are trusted, damaged
+records are reported in one line, and what is damaged is redone from its input."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from flows.pipeline import depeche_pipeline
+from schemas import CLEAN, ENTITIES, STAGES
+from tasks.records import Status
+from tasks.storage import Lake
+
+PROJECT = Path(__file__).resolve().parents[2]
+DEPECHE = str(Path(sys.executable).with_name("depeche"))
+
+
+def depeche(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [DEPECHE, *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def committed(prefect_harness, tmp_path_factory) -> tuple[Path, Path]:
+    """A lake with one committed partition of three wire stories, kept as a template."""
+    source = tmp_path_factory.mktemp("wire")
+    for name in sorted((PROJECT / "data" / "sample" / "wire").glob("0[1-3]*.txt")):
+        shutil.copy(name, source / name.name)
+    lake = tmp_path_factory.mktemp("template") / "lake"
+    assert depeche_pipeline(sources=[str(source)], lake=str(lake)).ok
+    return source, lake
+
+
+@pytest.fixture
+def lake(committed, tmp_path) -> tuple[Path, Path, str]:
+    """A copy of the committed lake to damage."""
+    source, template = committed
+    copy = tmp_path / "lake"
+    shutil.copytree(template, copy)
+    [partition] = [spec.partition for spec in Lake(copy).partitions()]
+    return source, copy, partition
+
+
+def ran(summary) -> list[str]:
+    return [r.stage for r in summary.reports if r.ran]
+
+
+def entities(lake: Path) -> list[dict]:
+    return pq.read_table(lake / ENTITIES.path).to_pylist()
+
+
+def test_a_deleted_published_file_is_redone_from_its_checkpoint(lake, committed) -> None:
+    source, root, partition = lake
+    before = entities(root)
+    published = Lake(root).committed_file(ENTITIES, partition, stage="validate")
+    published.unlink()
+    assert Lake(root).state("validate", partition)[0] == Status.DAMAGED
+    summary = depeche_pipeline(sources=[str(source)], lake=str(root))
+    assert summary.ok and ran(summary) == ["validate"]
+    assert entities(root) == before
+
+
+def test_a_truncated_file_is_redone_and_what_reads_it_is_checked(lake) -> None:
+    source, root, partition = lake
+    clean_file = Lake(root).committed_file(CLEAN, partition)
+    before = pq.read_table(clean_file)
+    data = clean_file.read_bytes()
+    clean_file.write_bytes(data[: len(data) // 2])
+    summary = depeche_pipeline(sources=[str(source)], lake=str(root))
+    assert summary.ok and ran(summary) == ["clean"]  # same output: annotate need not rerun
+    assert pq.read_table(clean_file).equals(before)
+
+
+def test_a_changed_file_of_the_same_size_is_found_by_verify_and_before_a_read(
+    lake, harness_env
+) -> None:
+    source, root, partition = lake
+    clean_file = Lake(root).committed_file(CLEAN, partition)
+    data = bytearray(clean_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    clean_file.write_bytes(bytes(data))
+    # the cheap check (sizes) sees nothing; the content hash does
+    assert depeche_pipeline(sources=[str(source)], lake=str(root)).ok
+    status = depeche("status", "--lake", str(root), "--verify", env=harness_env)
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert f"{partition} clean: damaged: " in " ".join(status.stdout.split())
+    assert "rerun --failed" in status.stderr and "Traceback" not in status.stderr
+    # a stage about to read it checks it first, and the partition goes back to clean
+    forced = depeche_pipeline(lake=str(root), from_stage="annotate")
+    assert forced.ok and ran(forced) == ["clean", "annotate", "validate"]
+    assert all(Lake(root).state(s, partition, deep=True)[0] == Status.COMMITTED for s in STAGES)
+
+
+def test_run_verify_redoes_a_changed_file(lake) -> None:
+    source, root, partition = lake
+    clean_file = Lake(root).committed_file(CLEAN, partition)
+    data = bytearray(clean_file.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    clean_file.write_bytes(bytes(data))
+    summary = depeche_pipeline(sources=[str(source)], lake=str(root), verify=True)
+    assert summary.ok and "clean" in ran(summary)
+    assert Lake(root).verify(Lake(root).read_manifest("clean", partition), deep=True) == []
+
+
+def test_a_damaged_manifest_is_shown_and_its_stage_redone(lake, harness_env) -> None:
+    source, root, partition = lake
+    Lake(root).manifest_path("annotate", partition).write_text("{not json", encoding="utf-8")
+    status = depeche("status", "--lake", str(root), env=harness_env)
+    assert status.returncode == 1 and "Traceback" not in status.stderr
+    shown = " ".join(status.stdout.split())
+    assert "damaged" in shown and "the next run redoes it" in shown
+    assert "fetch" in shown  # the other stage-partitions are still shown
+    summary = depeche_pipeline(sources=[str(source)], lake=str(root))
+    assert summary.ok and "annotate" in ran(summary)
+
+
+def test_damaged_lake_records_and_bad_paths_are_one_line(lake, harness_env, tmp_path) -> None:
+    source, root, partition = lake
+    (root / "_settings.json").write_text("[1, 2", encoding="utf-8")
+    bad_settings = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert bad_settings.returncode == 2, bad_settings.stderr
+    assert "_settings.json" in bad_settings.stderr and "Traceback" not in bad_settings.stderr
+    (root / "_settings.json").unlink()
+
+    (root / "_partitions" / f"{partition}.json").write_text("{", encoding="utf-8")
+    broken = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    lines = broken.stderr.strip().splitlines()
+    assert broken.returncode == 1 and len(lines) == 1, broken.stderr
+    assert f"{partition}.json" in lines[0] and "delete it" in lines[0]
+    status = depeche("status", "--lake", str(root), env=harness_env)
+    assert status.returncode == 1 and "Traceback" not in status.stderr
+    assert "partition list" in " ".join(status.stdout.split())
+
+    a_file = tmp_path / "lake.txt"
+    a_file.write_text("not a lake", encoding="utf-8")
+    for command in (["run", str(source)], ["status"], ["rerun", "--failed"]):
+        result = depeche(*command, "--lake", str(a_file), env=harness_env)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert str(a_file) in result.stderr
+
+
+def test_leftover_temporary_files_are_cleared_by_the_next_run(lake) -> None:
+    source, root, partition = lake
+    leftover = root / "_manifests" / "clean" / f".{partition}.json.0123abcd.tmp"
+    leftover.write_text("half", encoding="utf-8")
+    assert depeche_pipeline(sources=[str(source)], lake=str(root), verify=True).ok
+    assert not leftover.exists()
