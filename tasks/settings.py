@@ -81,6 +81,25 @@ class InvalidSettings(DepecheError):
     """Settings that do not fit the model (a damaged `_settings.json`, a bad value)."""
 
 
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+    )
+
+
+def remembered_settings(stored: dict[str, Any], where: str) -> dict[str, Any]:
+    """The settings a lake remembers (`stored`, read from `where`), checked; a setting
+    this version no longer has is left out."""
+    known = {name: value for name, value in stored.items() if name in Settings.model_fields}
+    try:
+        Settings.model_validate(known)
+    except ValidationError as error:
+        raise InvalidSettings(
+            f"{where}: {_problems(error)}; fix it, or delete it to use the defaults"
+        ) from None
+    return known
+
+
 def resolve_settings(last: dict[str, Any], given: BaseModel | dict[str, Any] | None) -> Settings:
     """The settings given, else the lake's last run's, else the defaults."""
     if isinstance(given, BaseModel):
@@ -89,10 +108,7 @@ def resolve_settings(last: dict[str, Any], given: BaseModel | dict[str, Any] | N
     try:
         return Settings.model_validate(chosen)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
-        )
-        raise InvalidSettings(problems) from None
+        raise InvalidSettings(_problems(error)) from None
 
 
 def setting_bounds(name: str) -> dict[str, Any]:

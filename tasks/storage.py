@@ -48,7 +48,7 @@ from tasks.errors import (
 )
 from tasks.faults import fault_point
 from tasks.records import ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
-from tasks.settings import InvalidSettings
+from tasks.settings import InvalidSettings, remembered_settings
 
 PART_FILE = "part-0.parquet"
 
@@ -390,7 +390,7 @@ class Lake:
             ) from None
         if not isinstance(settings, dict):
             raise InvalidSettings(f"{path} is not a JSON object; delete it to use the defaults")
-        return settings
+        return remembered_settings(settings, str(path))
 
     def write_settings(self, settings: dict[str, Any]) -> None:
         _atomic_write_text(self.root / "_settings.json", json.dumps(settings, indent=1))

@@ -157,3 +157,22 @@ def test_leftover_temporary_files_are_cleared_by_the_next_run(lake) -> None:
     leftover.write_text("half", encoding="utf-8")
     assert depeche_pipeline(sources=[str(source)], lake=str(root), verify=True).ok
     assert not leftover.exists()
+
+
+def test_exit_codes_of_user_errors_and_bounded_workers(lake, harness_env) -> None:
+    source, root, _ = lake
+    unknown = depeche(
+        "rerun", "--failed", "--partition", "nope", "--lake", str(root), env=harness_env
+    )
+    assert unknown.returncode == 2, unknown.stderr  # a usage error, not "the lake is busy"
+    assert unknown.stderr.strip().splitlines() == [f"depeche: no partition 'nope' in {root}"]
+    too_many = depeche(
+        "run", str(source), "--lake", str(root), "--n-process", "1000", env=harness_env
+    )
+    assert too_many.returncode == 2 and "n-process" in too_many.stderr, too_many.stderr
+    # a value remembered by an older version is refused in one line, naming the setting
+    (root / "_settings.json").write_text('{"n_process": 1000}', encoding="utf-8")
+    remembered = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert remembered.returncode == 2 and "n_process" in remembered.stderr, remembered.stderr
+    assert "_settings.json" in remembered.stderr and "delete it" in remembered.stderr
+    assert "Traceback" not in remembered.stderr
