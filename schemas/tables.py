@@ -20,6 +20,11 @@ registry (tasks/stages.py) declares what each stage does and checks it matches."
 
 FORMATS = ("wire", "html", "jsonl")
 DATE_PRECISIONS = ("day", "month", "year")
+DATE_SOURCES = ("jsonld", "meta", "byline", "url", "htmldate", "wire_header", "jsonl")
+"""Where `published_date` was read, most trusted first for a web page: the JSON-LD
+article object's `datePublished`, the publisher's meta tags (`article:published_time`…),
+the byline under the headline, the URL's path, htmldate's guess; the date header of a
+wire story; the `date` field of a JSON line."""
 ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
 
 QUARANTINE_REASONS: dict[str, str] = {
@@ -104,6 +109,8 @@ class Table:
     checkpoint: bool = False
     # a record of the gate, not data: kept when the gate fails, not part of the output
     report: bool = False
+    # one folder per batch (`<path>/batch=<p>/`); a mart is one file over every batch
+    partitioned: bool = True
 
     @property
     def schema(self) -> pa.Schema:
@@ -115,6 +122,8 @@ class Table:
 
     @property
     def location(self) -> str:
+        if not self.partitioned:
+            return f"{self.path}/"
         stage = "<stage>/" if self.per_stage else ""
         return f"{self.path}/{stage}{PARTITION_KEY}=<partition>/"
 
@@ -182,6 +191,22 @@ CLEAN = Table(
             "How much of `published_date` is known.",
             values=DATE_PRECISIONS,
         ),
+        Column(
+            "date_source",
+            pa.string(),
+            "Where `published_date` was read: on a web page the JSON-LD article object "
+            "(`jsonld`), the publisher's meta tags (`meta`), the byline under the headline "
+            "(`byline`), the URL (`url`) or htmldate's guess (`htmldate`); the date header "
+            "of a wire story (`wire_header`); a JSON line's `date` (`jsonl`). Null when "
+            "there is no date.",
+            values=DATE_SOURCES,
+        ),
+        Column(
+            "modified_date",
+            pa.date32(),
+            "Date the publisher last modified the article, when the page states it "
+            "(never used as the publication date).",
+        ),
         Column("dateline", pa.string(), "City the story was filed from (wire header)."),
         Column("agency", pa.string(), "News agency named in the byline paragraph."),
         Column(
@@ -218,6 +243,13 @@ DOCUMENTS = Table(
         Column("title", pa.string(), "Headline, when known."),
         Column("published_date", pa.date32(), "Publication date (see `date_precision`)."),
         Column("date_precision", pa.string(), "day, month or year.", values=DATE_PRECISIONS),
+        Column(
+            "date_source",
+            pa.string(),
+            "Where the publication date was read (see the clean table).",
+            values=DATE_SOURCES,
+        ),
+        Column("modified_date", pa.date32(), "Date the publisher last modified the article."),
         Column("dateline", pa.string(), "City the story was filed from."),
         Column("agency", pa.string(), "News agency of the byline."),
         Column("text", pa.large_string(), "The text that was annotated.", False),
@@ -349,4 +381,15 @@ CHECKS = Table(
     ),
 )
 
-ALL_TABLES: tuple[Table, ...] = (RAW, CLEAN, DOCUMENTS, SENTENCES, ENTITIES, QUARANTINE, CHECKS)
+from schemas.marts import MARTS  # noqa: E402  (the marts are Tables too)
+
+ALL_TABLES: tuple[Table, ...] = (
+    RAW,
+    CLEAN,
+    DOCUMENTS,
+    SENTENCES,
+    ENTITIES,
+    QUARANTINE,
+    CHECKS,
+    *MARTS,
+)

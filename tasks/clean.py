@@ -8,6 +8,8 @@ French, given a content-derived `doc_id` and deduplicated.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import json
 import re
@@ -23,6 +25,7 @@ import trafilatura
 from py3langid.langid import LanguageIdentifier
 
 from schemas import CLEAN, QUARANTINE, RAW, Rejected, quarantine_row
+from tasks import pages
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import InvalidDate, parse_date
 from tasks.storage import Lake
@@ -174,33 +177,82 @@ def _page_tree(html: str) -> Any:
 _HTML_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 
 
+_SITE_SUFFIX = re.compile(r"\s+[-|–—:]\s+(?P<site>[^-|–—:]{2,60})\s*$")
+
+
+def _without_site(title: str, site: str | None) -> str:
+    """ "Headline - Site" or "Headline | Site" → "Headline": the site has its own column
+    (`Gala` is the site `Gala.fr`)."""
+    suffix = _SITE_SUFFIX.search(title)
+    if suffix is None or not site:
+        return title
+    name = suffix.group("site").strip().lower()
+    if site.lower() in (name, *(f"{name}{tld}" for tld in (".fr", ".com", ".ch", ".be"))):
+        return title[: suffix.start()]
+    return title
+
+
+# trafilatura's options for news pages: no comments, no tables (layout, mostly), no
+# images (their captions are read apart); precision stays off, as it drops the
+# subheadings and short paragraphs of a page whose furniture is already pruned.
+_EXTRACTION = {"include_comments": False, "include_tables": False, "include_images": False}
+
+
 def extract_html(html: str) -> dict[str, Any] | None:
     """Main text and metadata of a page; None when no main text is found.
 
-    With no article in the page, trafilatura falls back to whatever text there is
-    (a menu, a footer): under MIN_PAGE_WORDS words, that is not an article.
+    The page's furniture is pruned before trafilatura extracts the text (captions
+    kept apart); the dates and headline are read from what the publisher states
+    (tasks/pages.py), trafilatura's and htmldate's reading standing in for what the
+    page does not state. With no article in the page, trafilatura falls back to
+    whatever text there is (a menu, a footer): under MIN_PAGE_WORDS words, that is
+    not an article.
     """
-    document = trafilatura.bare_extraction(
-        _page_tree(html), with_metadata=True, include_comments=False, include_tables=False
-    )
+    tree = _page_tree(html)
+    if isinstance(tree, str):
+        document, stated, furniture = (
+            trafilatura.bare_extraction(tree, with_metadata=True, **_EXTRACTION),
+            pages.PageMetadata(),
+            pages.Furniture(),
+        )
+    else:
+        page = copy.deepcopy(tree)
+        furniture = pages.prune_furniture(page)
+        stated = pages.read_metadata(tree, byline_tree=page)
+        document = trafilatura.bare_extraction(page, with_metadata=True, **_EXTRACTION)
     if document is None:
         return None
     found = document.as_dict() if hasattr(document, "as_dict") else dict(document)
-    text = found.get("text") or ""
+    paragraphs, captions = [], list(furniture.captions)
+    for paragraph in (found.get("text") or "").split("\n"):
+        credit = pages.split_credit_line(paragraph)
+        if credit is not None:
+            captions.append(credit)
+        elif paragraph.strip():
+            paragraphs.append(paragraph)
+    text = "\n\n".join(paragraphs)
     if len(text.split()) < MIN_PAGE_WORDS:
         return None
     site = found.get("sitename")
-    title = found.get("title")
-    if title and site:
-        # "Headline - Site" or "Headline | Site": the site name has its own column
-        title = re.sub(rf"\s+[-|–—:]\s+{re.escape(site)}\s*$", "", title)
+    title = stated.title or found.get("title")
+    if title:
+        title = _without_site(title, site)
+    published, source = stated.published, stated.date_source
+    if published is None and found.get("date"):
+        published, source = found["date"], "htmldate"
     return {
-        "text": text.replace("\n", "\n\n"),
+        "text": text,
         "title": title,
-        "author": found.get("author"),
-        "date": found.get("date"),
+        "author": found.get("author") or stated.author,
+        "date": published,
+        "date_source": source,
+        "modified_date": stated.modified,
         "site_name": site,
-        "url": found.get("url"),
+        "url": found.get("url") or stated.url,
+        "captions": [
+            {k: normalize_text(v) if v else None for k, v in caption.items()}
+            for caption in captions
+        ],
     }
 
 
@@ -245,6 +297,7 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
             title=record.get("title"),
             author=record.get("author"),
             date=record.get("date"),
+            date_source="jsonl" if record.get("date") else None,
             site_name=record.get("source"),
         )
     else:
@@ -252,13 +305,20 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
     wire = parse_wire(normalize_text(text))
     if not wire.body:
         raise Rejected("empty_text", "no body text once header, byline and captions are removed")
-    raw_date = fields.get("date") or wire.date
+    raw_date, date_source = fields.get("date"), fields.get("date_source")
+    if not raw_date and wire.date:
+        raw_date, date_source = wire.date, "wire_header"
     published, precision = None, None
     if raw_date:
         try:
             published, precision = parse_date(str(raw_date))
         except InvalidDate as error:
             raise Rejected("invalid_date", str(error)) from None
+    modified = None
+    if fields.get("modified_date"):
+        # an unreadable modification date loses that date, not the article
+        with contextlib.suppress(InvalidDate):
+            modified = parse_date(str(fields["modified_date"]))[0]
     return {
         "url": _as_str(fields.get("url")),
         "title": _as_str(normalize_text(fields["title"]) if fields.get("title") else None),
@@ -266,9 +326,11 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
         "site_name": _as_str(fields.get("site_name")),
         "published_date": published,
         "date_precision": precision,
+        "date_source": date_source if published else None,
+        "modified_date": modified,
         "dateline": wire.dateline,
         "agency": wire.agency,
-        "captions": wire.captions,
+        "captions": [*fields.get("captions", []), *wire.captions],
         "text": wire.body,
     }
 

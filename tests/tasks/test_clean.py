@@ -175,7 +175,7 @@ def test_extract_html_takes_text_and_metadata_without_boilerplate() -> None:
     assert found["title"] == "Un titre"
     assert found["site_name"] == "Le Site"
     assert found["author"] == "Léa Martin"
-    assert found["date"] == "2021-05-04"
+    assert (found["date"], found["date_source"]) == ("2021-05-04", "meta")
     assert BODY in found["text"]
     assert "Mentions légales" not in found["text"]
 
@@ -214,12 +214,14 @@ def test_clean_items_accounts_for_every_item(language) -> None:
     articles = {a["source_path"]: a for a in result.articles.to_pylist()}
     first = articles["src/00.txt"]
     assert (first["published_date"], first["date_precision"]) == (date(2020, 2, 3), "day")
+    assert (first["date_source"], first["modified_date"]) == ("wire_header", None)
     assert (first["dateline"], first["agency"]) == ("Paris", "Agence France-Presse")
     assert first["text"] == normalize_text(BODY)
     assert first["doc_id"] == doc_id(first["text"])
     assert (first["language"], first["char_count"]) == ("fr", len(first["text"]))
     line = articles["src/x.jsonl"]
     assert (line["title"], line["url"], line["date_precision"]) == ("Titre", "u", "month")
+    assert line["date_source"] == "jsonl"
 
     reasons = {q["source_path"]: (q["reason"], q["detail"]) for q in result.quarantine.to_pylist()}
     assert reasons["src/01.txt"] == (
