@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LAKE   ?= data/lake
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint format bench clean chromium
 
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # pip's and the build backend's chatter goes to a log, shown only when a step fails
@@ -25,8 +25,18 @@ setup: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/depeche run data/sample --lake $(LAKE)
+	$(BIN)/depeche report --lake $(LAKE)
 
-test: $(STAMP)
+# the browser the report's test drives (Debian's package: Playwright downloads none)
+chromium: $(STAMP)
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the report's browser test"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq $(QUIET) && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium $(QUIET); }
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -37,6 +47,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.marts
 
 clean:
 	rm -rf $(VENV) $(LAKE)

@@ -503,6 +503,32 @@ def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
 
 
 @app.command()
+def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
+    """Write the lake's report, <lake>/reports/index.html (one self-contained file),
+    bringing the marts and the catalog up to date first when the lake has changed."""
+    from datetime import UTC, datetime
+
+    from tasks.marts import refresh_marts
+    from tasks.report import render_report, report_data
+    from tasks.resources import Resources
+    from tasks.storage import Lake
+
+    store = Lake(lake).require()
+    with store.lock(wait):
+        marts = refresh_marts(store, Resources().suites())
+        if not marts.ok:
+            err.print(f"depeche: the marts were not made: {marts.message}", soft_wrap=True)
+            raise typer.Exit(EXIT_FAILED)
+        data = report_data(store, datetime.now(UTC).isoformat(timespec="seconds"))
+        path = store.write_report(render_report(data))
+    totals = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in data.totals.items())
+    out.print(f"marts {marts.status}; {totals}", soft_wrap=True)
+    for partition, why in data.left_out.items():
+        out.print(f"not in the marts: {partition} ({why})", soft_wrap=True)
+    out.print(f"report: {path}\ncatalog: {store.catalog_path}")
+
+
+@app.command()
 def serve(
     port: Annotated[
         int, typer.Option(min=1, max=65535, help="Port of the local Prefect server and UI.")

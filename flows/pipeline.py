@@ -24,6 +24,7 @@ from tasks import fetch
 from tasks.contract import Stage, blocked, decide
 from tasks.dates import DateWindow
 from tasks.errors import EXIT_FAILED, DepecheError
+from tasks.marts import marts_are_current, marts_task
 from tasks.records import StageReport, Status
 from tasks.resources import current
 from tasks.settings import Settings, SettingsGiven, resolve_settings
@@ -42,6 +43,7 @@ class RunSummary:
     reports: list[StageReport] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0  # the exit code `error` calls for
+    marts: StageReport | None = None  # the marts, catalog and report step
 
     @property
     def failures(self) -> list[StageReport]:
@@ -49,7 +51,7 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.failures
+        return self.error is None and not self.failures and (self.marts is None or self.marts.ok)
 
     @property
     def rerun_command(self) -> str:
@@ -138,7 +140,7 @@ def idle_run(
     else:
         plan = fetch.plan_for_lake(store, sources, settings, since, until)
         counts = None if plan.partitions else plan.counts
-    if counts is None:
+    if counts is None or not marts_are_current(store):
         return None
     summary = RunSummary(lake=lake, settings=settings.model_dump(), plan=counts)
     for spec in store.partitions():
@@ -201,9 +203,10 @@ def run_pipeline(
                 summary.plan = plan.counts
             for partition in _targets(store, request):
                 summary.reports += run_partition(lake, partition, settings, request)
+            summary.marts = marts_task(lake)
     except DepecheError as error:
         summary.error, summary.exit_code = str(error).strip("'\""), error.exit_code
-    if summary.failures:
+    if summary.failures or (summary.marts is not None and not summary.marts.ok):
         summary.exit_code = EXIT_FAILED
     create_table_artifact(
         key="depeche-run",
@@ -273,6 +276,8 @@ def describe(summary: RunSummary) -> str:
         return f"depeche did not run: {summary.error}"
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts().items()))
     text = f"depeche on {summary.lake}: {counts or 'nothing to do'}"
+    if summary.marts is not None and not summary.marts.ok:
+        text += f"\nthe marts were not made: {summary.marts.message}"
     for failure in summary.failures:
         text += (
             f"\n{failure.stage} failed for partition {failure.partition}: {failure.message}"

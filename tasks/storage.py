@@ -11,6 +11,10 @@ Layout under the lake root:
     reports/gx/<stage>/<p>.json         Great Expectations results as GX writes them
     _manifests/<stage>/<p>.json         one per stage-partition: the source of truth
     _partitions/<p>.json                what each partition is: its items, its order
+    marts/<mart>/                       aggregates over every published partition
+    _manifests/marts.json               what the marts were made from
+    depeche.duckdb                      the catalog: a view per table and mart
+    reports/index.html                  the report
     _staging/<token>/...                work in progress, mirrored layout; never read
     _lock                               held (flock) by the one run writing the lake
 
@@ -38,7 +42,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import PARTITION_KEY, Table
+from schemas import PARTITION_KEY, STAGES, Table
+from schemas.marts import MART_STAGE
 from tasks.errors import (
     DamagedLake,
     LakeLocked,
@@ -124,6 +129,8 @@ class Lake:
     # -- paths ---------------------------------------------------------------
 
     def relative_dir(self, table: Table, partition: str, stage: str) -> Path:
+        if not table.partitioned:  # a mart: one folder over every partition
+            return Path(table.path)
         part = f"{PARTITION_KEY}={partition}"
         if table.per_stage:
             return Path(table.path) / stage / part
@@ -142,6 +149,50 @@ class Lake:
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def report_path(self) -> Path:
+        """The HTML report of the lake."""
+        return self.reports_dir / "index.html"
+
+    @property
+    def catalog_path(self) -> Path:
+        """The DuckDB catalog: a view per table and mart, paths relative to the root."""
+        return self.root / "depeche.duckdb"
+
+    def relative_glob(self, table: Table) -> str:
+        """Every file of `table` that readers may see, as a glob relative to the root."""
+        if not table.partitioned:
+            return f"{table.path}/{PART_FILE}"
+        stage = "*/" if table.per_stage else ""
+        return f"{table.path}/{stage}{PARTITION_KEY}=*/{PART_FILE}"
+
+    def published_files(
+        self, table: Table, partitions: list[str], publisher: str | None = None
+    ) -> list[Path]:
+        """The files of `table` in `partitions` as `publisher` (default: its own stage;
+        every stage, for per-stage tables) committed them; a report table's files
+        whether or not the gate passed."""
+        found = []
+        for partition in partitions:
+            stages = STAGES if table.per_stage else (publisher or table.stage,)
+            for stage in stages:
+                path = self.committed_file(table, partition, stage)
+                if (table.report or self.is_committed(stage, partition)) and path.exists():
+                    found.append(path)
+        return found
+
+    @property
+    def marts_manifest_path(self) -> Path:
+        # beside the stages' manifest folders, not in one: it is not a stage-partition
+        return self.root / "_manifests" / "marts.json"
+
+    def read_marts_manifest(self) -> Manifest | None:
+        """The marts' manifest; None when they were never made (or it is unreadable)."""
+        try:
+            return self._load_manifest(self.marts_manifest_path)
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
 
     def exists(self) -> bool:
         """Whether a depeche run has made partitions here."""
@@ -305,10 +356,18 @@ class Lake:
         self.write_manifest(manifest)
 
     def write_manifest(self, manifest: Manifest) -> Path:
-        path = self.manifest_path(manifest.stage, manifest.partition)
+        if manifest.stage == MART_STAGE:
+            path = self.marts_manifest_path
+        else:
+            path = self.manifest_path(manifest.stage, manifest.partition)
         text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, default=str)
         _atomic_write_text(path, text)
         return path
+
+    def write_report(self, page: str) -> Path:
+        """Write the HTML report, atomically."""
+        _atomic_write_text(self.report_path, page)
+        return self.report_path
 
     def write_gx_report(self, stage: str, partition: str, results: list[dict[str, Any]]) -> Path:
         path = self.gx_report_path(stage, partition)

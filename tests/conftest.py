@@ -105,3 +105,48 @@ def calm_source(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "pluie.txt").write_text(CALM, encoding="utf-8")
     return folder
+
+
+ANALYTICS_ARTICLES = {
+    # a wire story known only to the month: counted in February 2020, never on the 1st
+    "01-paris.txt": "date 2020-02 (Paris)\n\nLe président Emmanuel Macron a reçu mardi à "
+    "l’Élysée la chancelière Angela Merkel pour parler de l’Union européenne.\n\n« Nous devons "
+    "avancer ensemble », a déclaré Emmanuel Macron devant la presse à Paris.\n\n"
+    "Agence France-Presse\n",
+    "02-lyon.txt": "date 2021-03-15 (Lyon)\n\nLe maire de Lyon, Grégory Doucet, a présenté "
+    "lundi le budget de la ville devant le conseil municipal.\n\nLa Région "
+    "Auvergne-Rhône-Alpes et la SNCF participeront au financement du nouveau tramway, selon "
+    "Emmanuel Macron.\n\nAgence France-Presse\n",
+    "03-calme.txt": CALM + "\n",  # no entity, no date
+    "04-web.jsonl": '{"url": "https://www.lemonde.fr/politique/article/2021/03/15/budget.html", '
+    '"title": "Le budget", "date": "2021-03-15", "source": "Le Monde", "text": "Emmanuel '
+    "Macron et Angela Merkel se sont entretenus lundi à Berlin de la relance européenne. La "
+    "Commission européenne suivra le dossier de près, a précisé l'Élysée.\"}\n",
+    "05-vide.txt": "",  # quarantined by fetch: empty
+}
+FAILING_ARTICLE = (
+    "Il faisait beau hier et les oiseaux chantaient dans le jardin, sous les arbres, pendant "
+    "que le jardinier arrosait les fleurs pour la journée.\n"
+)
+
+
+@pytest.fixture(scope="session")
+def analytics_lake(prefect_harness, tmp_path_factory) -> Path:
+    """A small lake made by the real flow for the marts and the report: four articles
+    published (one dated to the month only, one without entity or date, one empty file
+    quarantined), then a partition of one article without entities that fails
+    validation (the default allows at most half)."""
+    from flows.pipeline import depeche_pipeline
+
+    root = tmp_path_factory.mktemp("analytics")
+    published, failing = root / "depeches", root / "sans-entites"
+    published.mkdir()
+    failing.mkdir()
+    for name, text in ANALYTICS_ARTICLES.items():
+        (published / name).write_text(text, encoding="utf-8")
+    (failing / "soleil.txt").write_text(FAILING_ARTICLE, encoding="utf-8")
+    lake = root / "lake"
+    assert depeche_pipeline(sources=[str(published)], lake=str(lake)).ok
+    state = depeche_pipeline(sources=[str(failing)], lake=str(lake), return_state=True)
+    assert state.is_failed()
+    return lake

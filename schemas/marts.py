@@ -1,0 +1,170 @@
+"""The marts: analytics-ready aggregates over every published partition, declared
+like the tables (schemas/tables.py lists them in ALL_TABLES), so each has its Arrow
+schema, its Great Expectations gate and its entry in the data dictionary.
+
+Time: every mart that has a `period` counts an article in the period its date is
+known to: a day for `day` precision, the month for `month` precision (`period` is
+then the month's first day, `precision` = `month`), the year for `year` precision.
+A month-precision article is therefore never counted on the 1st as if it were a day:
+for monthly figures, add a month's day rows to its month row. Undated articles have
+a null `period` and `precision` = `undated`. Dates are the publication dates the
+sources give (UTC calendar days); `quality_daily` is dated by when the gate ran (UTC).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas.tables import DATE_PRECISIONS, ENTITY_LABELS, STAGES, Column, Table
+
+PERIOD_PRECISIONS = (*DATE_PRECISIONS, "undated")
+CO_LABELS = ("PER", "ORG", "LOC")
+"""The entity labels `cooccurrence` pairs: persons, organisations and places."""
+
+MART_STAGE = "marts"
+
+
+def _period() -> tuple[Column, Column]:
+    return (
+        Column(
+            "period",
+            pa.date32(),
+            "The day the articles were published; for `month` (`year`) precision the "
+            "first day of the month (year), standing for the whole month (year), never "
+            "for that day. Null for undated articles.",
+        ),
+        Column(
+            "precision",
+            pa.string(),
+            "What `period` stands for: a `day`, a `month`, a `year`, or `undated`.",
+            False,
+            values=PERIOD_PRECISIONS,
+        ),
+    )
+
+
+def _total(name: str, doc: str, minimum: float = 0) -> Column:
+    return Column(name, pa.int64(), doc, False, min_value=minimum)
+
+
+def _entity(suffix: str = "", labels: tuple[str, ...] = ENTITY_LABELS) -> tuple[Column, Column]:
+    return (
+        Column(f"label{suffix}", pa.string(), "Entity type.", False, values=labels),
+        Column(
+            f"name{suffix}",
+            pa.string(),
+            "Canonical name of the entity: its `normalized` form in `entities` (until "
+            "entities are linked to a canonical name).",
+            False,
+        ),
+    )
+
+
+def _mart(name: str, doc: str, columns: tuple[Column, ...], key: tuple[str, ...]) -> Table:
+    return Table(
+        name=name,
+        path=f"marts/{name}",
+        stage=MART_STAGE,
+        doc=doc,
+        columns=columns,
+        key=key,
+        partitioned=False,
+    )
+
+
+MENTIONS_DAILY = _mart(
+    "mentions_daily",
+    "Mentions of each entity per period (see `precision`), over every published "
+    "partition: how often, in how many articles, from how many outlets.",
+    (
+        *_period(),
+        *_entity(),
+        _total("mentions", "Times the entity is named in those articles.", 1),
+        _total("articles", "Articles that name it.", 1),
+        _total("outlets", "Distinct outlets of those articles (see `sources_daily`).", 1),
+    ),
+    ("period", "precision", "label", "name"),
+)
+
+ATTENTION_DAILY = _mart(
+    "attention_daily",
+    "Attention, Media Cloud's way: the share of a period's articles that name an "
+    "entity (compare shares, not counts, across periods of different volume).",
+    (
+        *_period(),
+        *_entity(),
+        _total("articles", "Articles of the period that name the entity.", 1),
+        _total("period_articles", "Every published article of the period.", 1),
+        Column(
+            "share",
+            pa.float64(),
+            "`articles` / `period_articles`.",
+            False,
+            min_value=0,
+            max_value=1,
+        ),
+    ),
+    ("period", "precision", "label", "name"),
+)
+
+COOCCURRENCE = _mart(
+    "cooccurrence",
+    "Pairs of persons, organisations and places named in the same article, each pair "
+    "once (`label_a`, `name_a` sorts before `label_b`, `name_b`).",
+    (
+        *_entity("_a", CO_LABELS),
+        *_entity("_b", CO_LABELS),
+        _total("articles", "Articles that name both.", 1),
+        Column("first_date", pa.date32(), "Earliest publication date of those articles."),
+        Column("last_date", pa.date32(), "Latest publication date of those articles."),
+    ),
+    ("label_a", "name_a", "label_b", "name_b"),
+)
+
+SOURCES_DAILY = _mart(
+    "sources_daily",
+    "Published articles per outlet and period.",
+    (
+        *_period(),
+        Column(
+            "outlet",
+            pa.string(),
+            "The site name when the article has one, else its agency, else its URL's "
+            "host, else `unknown`.",
+            False,
+        ),
+        _total("articles", "Published articles.", 1),
+        _total(
+            "stories",
+            "Distinct stories: distinct `story_id` when the documents have one, else the articles.",
+            1,
+        ),
+        _total("words", "Words of those articles' text (runs of non-space characters)."),
+    ),
+    ("period", "precision", "outlet"),
+)
+
+QUALITY_DAILY = _mart(
+    "quality_daily",
+    "Data quality as a time series, per UTC day the gates ran: per stage and reason "
+    "the rows quarantined (committed stage-partitions); per stage (`reason` null) the "
+    "gates passed and failed, failed partitions included.",
+    (
+        Column("day", pa.date32(), "UTC day the stage's gate ran.", False),
+        Column("stage", pa.string(), "Stage.", False, values=STAGES),
+        Column("reason", pa.string(), "Quarantine reason; null on a stage's gate row."),
+        _total("quarantined", "Rows quarantined for that reason."),
+        _total("gates_passed", "Stage-partitions whose gate passed (gate rows)."),
+        _total("gates_failed", "Stage-partitions whose gate failed (gate rows)."),
+    ),
+    ("day", "stage", "reason"),
+)
+
+MARTS: tuple[Table, ...] = (
+    MENTIONS_DAILY,
+    ATTENTION_DAILY,
+    COOCCURRENCE,
+    SOURCES_DAILY,
+    QUALITY_DAILY,
+)
+"""`quotes_by_speaker` joins them once the annotate stage writes a quotes table."""

@@ -1,0 +1,401 @@
+"""The marts, the DuckDB catalog, and the step of the flow that keeps them current.
+
+`build_marts` is pure DuckDB SQL over the published files it is handed (documents
+and entities of the partitions validate committed, every committed quarantine file,
+every gate's checks) and returns one Arrow table per mart of schemas/marts.py.
+`refresh_marts` is the step: skipped when nothing published changed since the marts
+were made (their manifest is keyed by the validate manifests' output fingerprints
+and every stage-partition's status), else recomputed, gated and committed like a
+stage (staging, rename, manifest last). `write_catalog` gives DuckDB users a view
+per table and mart, with paths relative to the lake root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+import schemas.marts
+import schemas.tables
+from schemas import ALL_TABLES, CHECKS, DOCUMENTS, ENTITIES, QUARANTINE, STAGES, Table
+from schemas.marts import (
+    ATTENTION_DAILY,
+    CO_LABELS,
+    COOCCURRENCE,
+    MART_STAGE,
+    MENTIONS_DAILY,
+    QUALITY_DAILY,
+    SOURCES_DAILY,
+)
+from tasks.gate import SuiteRunner, gate
+from tasks.records import Manifest, StageReport, Status
+from tasks.resources import current
+from tasks.storage import Lake
+
+PUBLISHER = "validate"  # the stage that publishes documents and entities
+ALL = "all"  # the marts' one "partition": every published partition
+GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])
+
+
+@dataclass(frozen=True)
+class MartInputs:
+    """The published files the marts are made from, and when each gate ran."""
+
+    documents: list[Path]
+    entities: list[Path]
+    quarantine: list[Path]
+    checks: list[Path]
+    # stage, batch, day: the UTC day each stage-partition's gate last ran
+    gate_days: pa.Table = field(default_factory=lambda: GATE_DAYS.empty_table())
+
+
+def _source(con: duckdb.DuckDBPyConnection, name: str, files: list[Path], table: Table) -> None:
+    """A temporary view `name` over `files` (with their `batch`), or an empty one."""
+    if files:
+        listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT *, "
+            "regexp_extract(filename, 'batch=([^/]+)/', 1) AS batch "
+            f"FROM read_parquet([{listed}], union_by_name = true, filename = true)"
+        )
+        return
+    empty = table.schema.empty_table().append_column("batch", pa.array([], pa.string()))
+    con.register(f"{name}_empty", empty)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS FROM {name}_empty")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, view: str) -> set[str]:
+    return {row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()}
+
+
+def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
+    """Every mart, computed by DuckDB from the published files in `inputs`."""
+    con = duckdb.connect()
+    try:
+        _source(con, "documents", inputs.documents, DOCUMENTS)
+        _source(con, "entities", inputs.entities, ENTITIES)
+        _source(con, "quarantine", inputs.quarantine, QUARANTINE)
+        _source(con, "checks", inputs.checks, CHECKS)
+        con.register("gate_days", inputs.gate_days)
+        present = _columns(con, "documents")
+        site = "nullif(trim(site_name), '')" if "site_name" in present else "NULL"
+        story = "story_id" if "story_id" in present else "doc_id"
+        con.execute(
+            rf"""
+            CREATE TEMP TABLE docs AS
+            SELECT
+                doc_id,
+                published_date,
+                CASE
+                    WHEN published_date IS NULL THEN NULL
+                    WHEN date_precision = 'month' THEN date_trunc('month', published_date)
+                    WHEN date_precision = 'year' THEN date_trunc('year', published_date)
+                    ELSE published_date
+                END::DATE AS period,
+                CASE
+                    WHEN published_date IS NULL THEN 'undated'
+                    ELSE coalesce(date_precision, 'day')
+                END AS precision,
+                coalesce(
+                    {site},
+                    nullif(trim(agency), ''),
+                    nullif(regexp_extract(url, '^[a-zA-Z]+://(?:www\.)?([^/:?#]+)', 1), ''),
+                    'unknown'
+                ) AS outlet,
+                coalesce({story}, doc_id) AS story,
+                len(regexp_split_to_array(trim(text), '\s+'))
+                    * (length(trim(text)) > 0)::INT AS words
+            FROM documents
+            """
+        )
+        con.execute(
+            """
+            CREATE TEMP TABLE mentions AS
+            SELECT e.doc_id, e.label, e.normalized AS name, d.period, d.precision, d.outlet,
+                   d.published_date
+            FROM entities e JOIN docs d USING (doc_id)
+            """
+        )
+        queries = {
+            MENTIONS_DAILY: """
+                SELECT period, precision, label, name, count(*) AS mentions,
+                       count(DISTINCT doc_id) AS articles, count(DISTINCT outlet) AS outlets
+                FROM mentions GROUP BY ALL
+                ORDER BY period NULLS LAST, precision, label, articles DESC, name
+            """,
+            ATTENTION_DAILY: """
+                WITH per_period AS (
+                    SELECT period, precision, count(*) AS period_articles FROM docs GROUP BY ALL
+                ), named AS (
+                    SELECT period, precision, label, name, count(DISTINCT doc_id) AS articles
+                    FROM mentions GROUP BY ALL
+                )
+                SELECT n.period, n.precision, n.label, n.name, n.articles, p.period_articles,
+                       n.articles / p.period_articles AS share
+                FROM named n JOIN per_period p
+                  ON n.period IS NOT DISTINCT FROM p.period AND n.precision = p.precision
+                ORDER BY n.period NULLS LAST, n.precision, n.label, share DESC, n.name
+            """,
+            COOCCURRENCE: f"""
+                WITH named AS (
+                    SELECT DISTINCT doc_id, label, name, published_date FROM mentions
+                    WHERE label IN ({", ".join(f"'{label}'" for label in CO_LABELS)})
+                )
+                SELECT a.label AS label_a, a.name AS name_a, b.label AS label_b,
+                       b.name AS name_b, count(*) AS articles,
+                       min(a.published_date) AS first_date, max(a.published_date) AS last_date
+                FROM named a JOIN named b
+                  ON a.doc_id = b.doc_id
+                 AND (a.label < b.label OR (a.label = b.label AND a.name < b.name))
+                GROUP BY ALL
+                ORDER BY articles DESC, label_a, name_a, label_b, name_b
+            """,
+            SOURCES_DAILY: """
+                SELECT period, precision, outlet, count(*) AS articles,
+                       count(DISTINCT story) AS stories, coalesce(sum(words), 0) AS words
+                FROM docs GROUP BY ALL
+                ORDER BY period NULLS LAST, precision, outlet
+            """,
+            QUALITY_DAILY: """
+                WITH gates AS (
+                    SELECT stage, batch, bool_and(success) AS passed FROM checks GROUP BY ALL
+                )
+                SELECT g.day, q.stage, q.reason, count(*) AS quarantined,
+                       0 AS gates_passed, 0 AS gates_failed
+                FROM quarantine q JOIN gate_days g ON g.stage = q.stage AND g.batch = q.batch
+                GROUP BY ALL
+                UNION ALL
+                SELECT d.day, g.stage, NULL, 0,
+                       count(*) FILTER (g.passed), count(*) FILTER (NOT g.passed)
+                FROM gates g JOIN gate_days d ON d.stage = g.stage AND d.batch = g.batch
+                GROUP BY ALL
+                ORDER BY 1, 2, 3 NULLS FIRST
+            """,
+        }
+        return {
+            mart: con.sql(sql).to_arrow_table().cast(mart.schema) for mart, sql in queries.items()
+        }
+    finally:
+        con.close()
+
+
+# -- the step ----------------------------------------------------------------------
+
+
+def _code_version() -> str:
+    digest = hashlib.sha256()
+    for module in (sys.modules[__name__], schemas.marts, schemas.tables):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()[:16]
+
+
+def published_partitions(lake: Lake) -> tuple[list[str], dict[str, str]]:
+    """The partitions validate committed, in order, and the others with why they
+    are not in the marts."""
+    included, left_out = [], {}
+    for spec in lake.partitions():
+        state, _, problem = lake.state(PUBLISHER, spec.partition)
+        if state == Status.COMMITTED:
+            included.append(spec.partition)
+        else:
+            left_out[spec.partition] = f"validate {state}" + (f": {problem}" if problem else "")
+    return included, left_out
+
+
+def marts_fingerprint(lake: Lake) -> str:
+    """What the marts depend on: each published partition's output fingerprint, and
+    where every stage-partition stands (quality_daily counts failed gates too)."""
+    digest = hashlib.sha256()
+    for manifest in lake.manifests():
+        digest.update(
+            "\0".join(
+                (
+                    manifest.stage,
+                    manifest.partition,
+                    str(manifest.status),
+                    manifest.output_fingerprint or "",
+                    manifest.finished_at or "",
+                )
+            ).encode()
+        )
+    return digest.hexdigest()
+
+
+def mart_inputs(lake: Lake, partitions: list[str]) -> MartInputs:
+    """The published files of the lake for the marts, through the storage module."""
+    every = [spec.partition for spec in lake.partitions()]
+    rows = []
+    for manifest in lake.manifests():
+        if manifest.stage in STAGES and manifest.finished_at:
+            day = datetime.fromisoformat(manifest.finished_at).astimezone(UTC).date()
+            rows.append({"stage": manifest.stage, "batch": manifest.partition, "day": day})
+    gate_days = pa.Table.from_pylist(
+        rows,
+        schema=pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())]),
+    )
+    return MartInputs(
+        documents=lake.published_files(DOCUMENTS, partitions, PUBLISHER),
+        entities=lake.published_files(ENTITIES, partitions, PUBLISHER),
+        quarantine=lake.published_files(QUARANTINE, every),
+        checks=lake.published_files(CHECKS, every),
+        gate_days=gate_days,
+    )
+
+
+def marts_are_current(lake: Lake) -> bool:
+    """Whether the marts were committed from the lake as it is now (and are intact)."""
+    manifest = lake.read_marts_manifest()
+    return (
+        manifest is not None
+        and manifest.status == Status.COMMITTED
+        and manifest.input_fingerprint == marts_fingerprint(lake)
+        and manifest.code_version == _code_version()
+        and not lake.verify(manifest)
+        and lake.catalog_path.exists()
+        and lake.report_path.exists()
+    )
+
+
+def refresh_marts(lake: Lake, suites: SuiteRunner, *, force: bool = False) -> StageReport:
+    """Recompute, gate and commit the marts unless the published partitions are as
+    they were when the marts were last made; then refresh the catalog either way."""
+    clock = time.perf_counter()
+    included, left_out = published_partitions(lake)
+    previous = lake.read_marts_manifest()
+    fingerprint, version = marts_fingerprint(lake), _code_version()
+    details: dict[str, Any] = {"partitions": included, "left_out": left_out}
+    if (
+        not force
+        and previous is not None
+        and previous.status == Status.COMMITTED
+        and previous.input_fingerprint == fingerprint
+        and previous.code_version == version
+        and not lake.verify(previous)
+    ):
+        write_catalog(lake)
+        report = StageReport.from_manifest(previous, Status.SKIPPED)
+        report.seconds = round(time.perf_counter() - clock, 3)
+        return report
+    manifest = Manifest(
+        stage=MART_STAGE,
+        partition=ALL,
+        status=Status.RUNNING,
+        input_fingerprint=fingerprint,
+        code_version=version,
+        parameters={},
+        started_at=datetime.now(UTC).isoformat(),
+        details=details,
+    )
+    marts = build_marts(mart_inputs(lake, included))
+    with lake.staging(MART_STAGE, ALL) as staging:
+        written = {mart: staging.write(mart, rows) for mart, rows in marts.items()}
+        result = gate({mart: pq.read_table(path) for mart, path in written.items()}, [], suites)
+        lake.write_gx_report(MART_STAGE, ALL, result.gx_results)
+        manifest.rows_in = sum(lake.read_manifest(PUBLISHER, p).rows_out for p in included)
+        manifest.rows_out = sum(rows.num_rows for rows in marts.values())
+        manifest.details |= {"rows": {mart.name: rows.num_rows for mart, rows in marts.items()}}
+        manifest.finished_at = datetime.now(UTC).isoformat()
+        manifest.seconds = round(time.perf_counter() - clock, 3)
+        if result.success:
+            manifest.status = Status.COMMITTED
+            lake.commit(staging, manifest)
+        else:
+            manifest.status = Status.FAILED
+            manifest.error = "marts gate failed: " + "; ".join(result.failed)
+            lake.write_manifest(manifest)
+    write_catalog(lake)
+    report = StageReport.from_manifest(manifest)
+    report.ran, report.gated = True, True
+    return report
+
+
+# -- the catalog ---------------------------------------------------------------------
+
+
+def catalog_views(lake: Lake) -> dict[str, str]:
+    """The SQL of each view of the catalog, for the tables and marts that have files;
+    paths relative to the lake root."""
+    views = {}
+    for table in ALL_TABLES:
+        pattern = lake.relative_glob(table)
+        if not any(lake.root.glob(pattern)):
+            continue
+        options = ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
+        views[table.name] = f"FROM read_parquet('{pattern}'{options})"
+    return views
+
+
+def write_catalog(lake: Lake) -> Path:
+    """Write `<lake>/depeche.duckdb`, a view per table and mart, atomically."""
+    target = lake.catalog_path
+    building = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    con = duckdb.connect(str(building))
+    try:
+        # the views are bound against the lake root, and keep their relative paths
+        con.execute("SET file_search_path = ?", [str(lake.root.resolve())])
+        for name, sql in catalog_views(lake).items():
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(building, target)
+    return target
+
+
+def connect_catalog(path: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open a lake's catalog from any working folder: its views' relative paths are
+    resolved against the folder the catalog is in."""
+    path = Path(path)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET file_search_path = ?", [str(path.resolve().parent)])
+    return con
+
+
+# -- the Prefect task ------------------------------------------------------------------
+
+
+@task(name="marts", cache_policy=NO_CACHE)
+def marts_task(lake: str) -> StageReport:
+    """Bring the marts, the catalog and the report up to date, and tell the run's
+    Prefect artifact the lake's totals and where the report is."""
+    from tasks.report import render_report, report_data, save_report
+
+    store = Lake(lake)
+    report = refresh_marts(store, current().suites())
+    logger = get_run_logger()
+    logger.info("marts %s: %s rows, %.1f s", report.status, report.rows_out, report.seconds)
+    if store.read_marts_manifest() is None or report.status == Status.FAILED:
+        logger.error("marts not made: %s", report.message)
+        return report
+    data = report_data(store, datetime.now(UTC).isoformat(timespec="seconds"))
+    path = save_report(store, render_report(data))
+    create_markdown_artifact(
+        key="depeche-lake",
+        markdown=totals_markdown(data.totals, data.left_out, path),
+        description="The lake's totals and its report",
+    )
+    return report
+
+
+def totals_markdown(totals: dict[str, int], left_out: dict[str, str], report: Path) -> str:
+    """The lake's totals as a Markdown table, the partitions left out, the report."""
+    lines = ["| total | value |", "|---|---|"]
+    lines += [f"| {name.replace('_', ' ')} | {value} |" for name, value in totals.items()]
+    lines += ["", f"Report: `{report}`"]
+    lines += [f"- not in the marts: `{p}` ({why})" for p, why in left_out.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,154 @@
+"""The report, opened in a real browser (Debian's chromium, driven by Playwright):
+self-contained, no request leaves the page, no console error, every chart has marks,
+and the totals it shows are what DuckDB finds in the lake."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tasks.marts import connect_catalog
+from tasks.report import ReportData, render_report
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def lake_totals(lake: Path) -> dict[str, int]:
+    """The lake's totals, queried with DuckDB through its catalog."""
+    con = connect_catalog(lake / "depeche.duckdb")
+    try:
+
+        def one(sql: str) -> int:
+            return int(con.execute(sql).fetchall()[0][0])
+
+        return {
+            "articles": one("SELECT count(*) FROM documents"),
+            "mentions": one("SELECT count(*) FROM entities"),
+            "entities": one("SELECT count(DISTINCT (label, normalized)) FROM entities"),
+            "outlets": one("SELECT count(DISTINCT outlet) FROM sources_daily"),
+            "quarantined": one("SELECT count(*) FROM quarantine"),
+            "published_partitions": one("SELECT count(DISTINCT batch) FROM documents"),
+        }
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no {CHROMIUM}: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
+    report = analytics_lake / "reports" / "index.html"
+    url = report.resolve().as_uri()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    requests, errors = [], []
+
+    def route(r) -> None:
+        if r.request.url == url:
+            r.continue_()
+        else:  # anything else would leave the page: record it and block it
+            requests.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: requests.append(r.url) if r.url != url else None)
+    page.goto(url)
+    page.wait_for_load_state("load")
+
+    assert requests == [] and errors == []
+    charts = page.locator("svg.chart")
+    assert charts.count() == 7
+    for index in range(charts.count()):
+        chart = charts.nth(index)
+        marks = chart.locator(".mark").count()
+        assert marks > 0, f"{chart.get_attribute('id')} has no marks"
+        assert chart.locator("text.title").text_content()
+    shown = {
+        cell.get_attribute("data-total"): int(cell.inner_text())
+        for cell in page.locator("[data-total]").all()
+    }
+    expected = lake_totals(analytics_lake)
+    assert {key: shown[key] for key in expected} == expected
+    assert shown["failed_partitions"] == 1 and shown["partitions"] == 2
+    text = page.locator("body").inner_text()
+    assert "Emmanuel Macron" in text and "Élysée" in text  # UTF-8, as written
+    assert "Not in the marts" in text and "sans-entites-" in text
+    assert "2021-03-15" in page.locator("#chart-articles-per-day").text_content()
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    page.close()
+
+
+def test_names_are_escaped_in_the_page() -> None:
+    data = ReportData(
+        lake="<lac>",
+        generated_at="2026-01-01T00:00:00+00:00",
+        totals={"articles": 1},
+        articles_per_day=[(dt.date(2026, 1, 1), 1)],
+        articles_coarse=[],
+        outlets=[("<script>alert(1)</script>", 1)],
+        top_entities={"PER": {"Zoé & <b>Léa</b>": [(dt.date(2026, 1, 1), 2)]}},
+        pairs=[],
+        quality={},
+    )
+    page = render_report(data)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "Zoé &amp; &lt;b&gt;Léa&lt;/b&gt;" in page
+    assert page.startswith('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">')
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page
+
+
+def test_depeche_report_writes_the_report(analytics_lake, tmp_path, depeche_env) -> None:
+    import subprocess
+    import sys
+
+    lake = tmp_path / "lake"
+    shutil.copytree(analytics_lake, lake, ignore=shutil.ignore_patterns("_lock"))
+    (lake / "reports" / "index.html").unlink()
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("depeche")), "report", "--lake", str(lake)],
+        env=depeche_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "marts skipped" in done.stdout and "1 failed partitions" in done.stdout
+    assert (lake / "reports" / "index.html").is_file()
+
+
+@pytest.fixture
+def depeche_env(subprocess_env):
+    return subprocess_env
+
+
+def test_the_run_has_a_markdown_artifact_with_the_totals(analytics_lake) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["depeche-lake"]))
+        )
+    ours = [a for a in artifacts if str(analytics_lake) in (a.data or "")]
+    assert ours and all(a.type == "markdown" for a in ours)
+    latest = max(ours, key=lambda a: a.created)
+    assert "| articles | 4 |" in latest.data and "| failed partitions | 1 |" in latest.data
+    assert str(analytics_lake / "reports" / "index.html") in latest.data

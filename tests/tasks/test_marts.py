@@ -1,0 +1,207 @@
+"""The marts against counts made by hand on a small lake the real flow made (see the
+`analytics_lake` fixture), their gate, their skip, and the DuckDB catalog opened from
+elsewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from schemas.marts import (
+    ATTENTION_DAILY,
+    COOCCURRENCE,
+    MARTS,
+    MENTIONS_DAILY,
+    QUALITY_DAILY,
+    SOURCES_DAILY,
+)
+from tasks.gate import check_table
+from tasks.marts import ALL, MartInputs, build_marts, catalog_views, refresh_marts
+from tasks.records import Status
+from tasks.storage import Lake
+
+FEB_2020 = dt.date(2020, 2, 1)
+MARCH_15 = dt.date(2021, 3, 15)
+
+
+def mart(lake: Path, table) -> pd.DataFrame:
+    return pd.read_parquet(Lake(lake).committed_file(table, ALL))
+
+
+def rows(frame: pd.DataFrame, **where) -> pd.DataFrame:
+    for column, value in where.items():
+        frame = frame[frame[column] == value]
+    return frame
+
+
+def test_sources_count_each_article_in_its_period_and_outlet(analytics_lake) -> None:
+    sources = mart(analytics_lake, SOURCES_DAILY)
+    found = {
+        (r.period, r.precision, r.outlet): (r.articles, r.stories) for r in sources.itertuples()
+    }
+    undated = (None, "undated", "unknown")
+    assert {(p if pd.notna(p) else None, q, o): v for (p, q, o), v in found.items()} == {
+        # the month-precision wire story: its month, never its 1st as a day
+        (FEB_2020, "month", "Agence France-Presse"): (1, 1),
+        (MARCH_15, "day", "Agence France-Presse"): (1, 1),
+        (MARCH_15, "day", "lemonde.fr"): (1, 1),  # no site name in documents: the host
+        undated: (1, 1),  # the article without date or entity is still an article
+    }
+    # the partition that failed validation is in no mart: four articles, not five
+    assert sources["articles"].sum() == 4
+    calm = rows(sources, precision="undated")
+    assert calm["words"].item() == 26  # "Il pleuvait ce matin … pour la journée."
+
+
+def test_mentions_and_attention_match_the_published_entities(analytics_lake) -> None:
+    documents = pd.read_parquet(analytics_lake / "annotated" / "documents")
+    entities = pd.read_parquet(analytics_lake / "annotated" / "entities")
+    assert len(documents) == 4 and documents["entity_count"].eq(0).sum() == 1
+    # by hand: the Paris story (month precision) names Emmanuel Macron twice
+    mentions = mart(analytics_lake, MENTIONS_DAILY)
+    macron = rows(mentions, label="PER", name="Emmanuel Macron")
+    assert {
+        (r.period, r.precision, r.mentions, r.articles, r.outlets) for r in macron.itertuples()
+    } == {
+        (FEB_2020, "month", 2, 1, 1),
+        (MARCH_15, "day", 2, 2, 2),
+    }
+    # every mention of a published entity is counted once, none of another partition
+    assert mentions["mentions"].sum() == len(entities)
+    per_name = entities.groupby(["label", "normalized"]).size()
+    totals = mentions.groupby(["label", "name"])["mentions"].sum()
+    assert dict(per_name) == dict(totals)
+    # attention: a day's share of articles; 15 March 2021 has two, the calm one has none
+    attention = mart(analytics_lake, ATTENTION_DAILY)
+    march = rows(attention, period=MARCH_15, label="PER", name="Emmanuel Macron")
+    assert (march["articles"].item(), march["period_articles"].item()) == (2, 2)
+    assert march["share"].item() == 1.0
+    merkel = rows(attention, period=MARCH_15, label="PER", name="Angela Merkel")
+    assert merkel["share"].item() == 0.5
+    assert (attention["share"] == attention["articles"] / attention["period_articles"]).all()
+    assert not attention["precision"].eq("undated").any()
+
+
+def test_cooccurrence_pairs_people_organisations_places_once(analytics_lake) -> None:
+    pairs = mart(analytics_lake, COOCCURRENCE)
+    pair = rows(pairs, name_a="Angela Merkel", name_b="Emmanuel Macron")
+    assert (pair["articles"].item(), pair["first_date"].item(), pair["last_date"].item()) == (
+        2,
+        FEB_2020,
+        MARCH_15,
+    )
+    assert set(pairs["label_a"]) | set(pairs["label_b"]) <= {"PER", "ORG", "LOC"}
+    ordered = (pairs["label_a"] < pairs["label_b"]) | (
+        (pairs["label_a"] == pairs["label_b"]) & (pairs["name_a"] < pairs["name_b"])
+    )
+    assert ordered.all()
+    assert not pairs.duplicated(["label_a", "name_a", "label_b", "name_b"]).any()
+
+
+def test_quality_counts_quarantine_and_the_failed_gate(analytics_lake) -> None:
+    quality = mart(analytics_lake, QUALITY_DAILY)
+    empty = rows(quality, stage="fetch", reason="empty")
+    assert empty["quarantined"].sum() == 1
+    gates = quality[quality["reason"].isna()].groupby("stage")[["gates_passed", "gates_failed"]]
+    assert gates.sum().to_dict("index") == {
+        "fetch": {"gates_passed": 2, "gates_failed": 0},
+        "clean": {"gates_passed": 2, "gates_failed": 0},
+        "annotate": {"gates_passed": 2, "gates_failed": 0},
+        "validate": {"gates_passed": 1, "gates_failed": 1},
+    }
+
+
+def test_the_marts_manifest_names_the_partition_left_out(analytics_lake) -> None:
+    manifest = Lake(analytics_lake).read_marts_manifest()
+    assert manifest.status == Status.COMMITTED
+    [left_out] = manifest.details["left_out"].items()
+    assert left_out[0].startswith("sans-entites-") and "validate failed" in left_out[1]
+    assert len(manifest.details["partitions"]) == 1
+
+
+def test_the_marts_are_skipped_when_nothing_published_changed(analytics_lake, suites) -> None:
+    store = Lake(analytics_lake)
+    before = {m.name: store.committed_file(m, ALL).stat().st_mtime_ns for m in MARTS}
+    report = refresh_marts(store, suites)
+    assert report.status == Status.SKIPPED and not report.ran
+    assert {m.name: store.committed_file(m, ALL).stat().st_mtime_ns for m in MARTS} == before
+
+
+def test_empty_lake_gives_empty_marts_of_the_declared_schema() -> None:
+    marts = build_marts(MartInputs([], [], [], []))
+    for table, result in marts.items():
+        assert result.num_rows == 0 and result.schema.equals(table.schema)
+
+
+def test_the_mart_gate_rejects_a_bad_row(suites) -> None:
+    bad = pa.Table.from_pylist(
+        [
+            {
+                "period": FEB_2020,
+                "precision": "fortnight",  # not a precision
+                "outlet": "AFP",
+                "articles": 0,  # a row of no article
+                "stories": 0,
+                "words": 3,
+            }
+        ],
+        schema=SOURCES_DAILY.schema,
+    )
+    failed = [
+        c.expectation for c in check_table(SOURCES_DAILY, bad, suites).checks if not c.success
+    ]
+    assert "expect_column_values_to_be_in_set" in failed
+    assert "expect_column_values_to_be_between" in failed
+
+
+QUERY_EVERY_VIEW = """
+import json, sys
+from pathlib import Path
+import duckdb
+catalog = Path(sys.argv[1])
+con = duckdb.connect(str(catalog), read_only=True)
+# the views' paths are relative to the lake: resolve them against the catalog's folder
+con.execute("SET file_search_path = ?", [str(catalog.parent)])
+views = [v for (v,) in con.execute(
+    "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+print(json.dumps({v: con.execute(f"SELECT count(*) FROM {v}").fetchall()[0][0] for v in views}))
+"""
+
+
+def test_the_catalog_opens_from_another_folder_after_the_lake_moved(
+    analytics_lake, tmp_path
+) -> None:
+    moved = tmp_path / "ailleurs" / "lake"
+    shutil.copytree(analytics_lake, moved, ignore=shutil.ignore_patterns("_lock"))
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", QUERY_EVERY_VIEW, str(moved / "depeche.duckdb")],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout)
+    assert set(counts) == set(catalog_views(Lake(moved)))
+    assert {t.name for t in MARTS} | {"documents", "entities", "quarantine", "checks"} <= set(
+        counts
+    )
+    assert counts["documents"] == 4 and counts["quarantine"] == 1
+    assert counts["sources_daily"] == len(mart(analytics_lake, SOURCES_DAILY))
+
+
+@pytest.mark.parametrize("table", MARTS, ids=lambda t: t.name)
+def test_each_mart_is_a_declared_unpartitioned_table(table) -> None:
+    assert table.location == f"marts/{table.name}/"
+    assert set(table.key) <= set(table.column_names)
