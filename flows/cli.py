@@ -256,6 +256,12 @@ def _print_summary(summary: RunSummary) -> None:
     lake = Lake(summary.lake)
     out.print(f"tables: {lake.table_dir(DOCUMENTS).parent}/{{documents,sentences,entities}}")
     out.print(f"quarantine: {lake.table_dir(QUARANTINE)}   reports: {lake.reports_dir}")
+    if summary.marts is not None:
+        out.print(
+            f"marts: {summary.marts.status}   report: {lake.report_path}   "
+            f"catalog: {lake.catalog_path}",
+            soft_wrap=True,
+        )
     for failure in summary.failures:
         err.print(
             f"[red]FAILED[/] stage {failure.stage}, partition {failure.partition}: "
