@@ -4,7 +4,6 @@ records are reported in one line, and what is damaged is redone from its input."
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,18 +17,6 @@ from tasks.storage import Lake
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPECHE = str(Path(sys.executable).with_name("depeche"))
-
-
-def depeche(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [DEPECHE, *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +71,7 @@ def test_a_truncated_file_is_redone_and_what_reads_it_is_checked(lake) -> None:
 
 
 def test_a_changed_file_of_the_same_size_is_found_by_verify_and_before_a_read(
-    lake, harness_env
+    lake, harness_env, depeche
 ) -> None:
     source, root, partition = lake
     clean_file = Lake(root).committed_file(CLEAN, partition)
@@ -114,7 +101,7 @@ def test_run_verify_redoes_a_changed_file(lake) -> None:
     assert Lake(root).verify(Lake(root).read_manifest("clean", partition), deep=True) == []
 
 
-def test_a_damaged_manifest_is_shown_and_its_stage_redone(lake, harness_env) -> None:
+def test_a_damaged_manifest_is_shown_and_its_stage_redone(lake, harness_env, depeche) -> None:
     source, root, partition = lake
     Lake(root).manifest_path("annotate", partition).write_text("{not json", encoding="utf-8")
     status = depeche("status", "--lake", str(root), env=harness_env)
@@ -126,7 +113,9 @@ def test_a_damaged_manifest_is_shown_and_its_stage_redone(lake, harness_env) -> 
     assert summary.ok and "annotate" in ran(summary)
 
 
-def test_damaged_lake_records_and_bad_paths_are_one_line(lake, harness_env, tmp_path) -> None:
+def test_damaged_lake_records_and_bad_paths_are_one_line(
+    lake, harness_env, tmp_path, depeche
+) -> None:
     source, root, partition = lake
     (root / "_settings.json").write_text("[1, 2", encoding="utf-8")
     bad_settings = depeche("run", str(source), "--lake", str(root), env=harness_env)
@@ -159,7 +148,7 @@ def test_leftover_temporary_files_are_cleared_by_the_next_run(lake) -> None:
     assert not leftover.exists()
 
 
-def test_exit_codes_of_user_errors_and_bounded_workers(lake, harness_env) -> None:
+def test_exit_codes_of_user_errors_and_bounded_workers(lake, harness_env, depeche) -> None:
     source, root, _ = lake
     unknown = depeche(
         "rerun", "--failed", "--partition", "nope", "--lake", str(root), env=harness_env
