@@ -130,7 +130,7 @@ def test_damaged_lake_records_and_bad_paths_are_one_line(
     assert f"{partition}.json" in lines[0] and "delete it" in lines[0]
     status = depeche("status", "--lake", str(root), env=harness_env)
     assert status.returncode == 1 and "Traceback" not in status.stderr
-    assert "partition list" in " ".join(status.stdout.split())
+    assert "partition record" in " ".join(status.stdout.split())
 
     a_file = tmp_path / "lake.txt"
     a_file.write_text("not a lake", encoding="utf-8")
@@ -165,3 +165,43 @@ def test_exit_codes_of_user_errors_and_bounded_workers(lake, harness_env, depech
     assert remembered.returncode == 2 and "n_process" in remembered.stderr, remembered.stderr
     assert "_settings.json" in remembered.stderr and "delete it" in remembered.stderr
     assert "Traceback" not in remembered.stderr
+
+
+def test_records_of_an_older_depeche_and_non_object_records(lake, harness_env, depeche) -> None:
+    import json
+    import os
+
+    source, root, partition = lake
+    store = Lake(root)
+    assert all(m.seconds > 0 for m in store.manifests())  # timings are kept
+    # an older depeche kept item paths relative to the working folder (the project's)
+    record = root / "_partitions" / f"{partition}.json"
+    spec = json.loads(record.read_text(encoding="utf-8"))
+    spec["items"] = [[os.path.relpath(p, PROJECT), line, sha] for p, line, sha in spec["items"]]
+    record.write_text(json.dumps(spec), encoding="utf-8")
+    again = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert again.returncode == 0 and "0 new" in again.stdout, again.stdout + again.stderr
+    # valid JSON that is not an object: damaged, in one line, never a traceback
+    store.manifest_path("clean", partition).write_text("[]", encoding="utf-8")
+    status = depeche("status", "--lake", str(root), env=harness_env)
+    assert status.returncode == 1 and "Traceback" not in status.stderr, status.stderr
+    record.write_text("null", encoding="utf-8")
+    broken = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert broken.returncode == 1 and len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+
+
+def test_a_model_that_is_not_installed_is_refused_before_the_lake_changes(
+    lake, harness_env, depeche
+) -> None:
+    source, root, _ = lake
+    settings_before = (root / "_settings.json").read_text(encoding="utf-8")
+    state = depeche_pipeline(
+        sources=[str(source)], lake=str(root), settings={"model": "fr_nope_x"}, return_state=True
+    )
+    summary = state.result(raise_on_failure=False)
+    assert state.is_failed() and summary.exit_code == 2
+    assert "fr_nope_x" in summary.error and "not installed" in summary.error
+    assert (root / "_settings.json").read_text(encoding="utf-8") == settings_before
+    odd = depeche("run", str(source), "--lake", str(root), "--model", "foo", env=harness_env)
+    assert odd.returncode == 2 and "Traceback" not in odd.stderr, odd.stderr
+    assert len(odd.stderr.strip().splitlines()) == 1 and "model" in odd.stderr
