@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from schemas import DOCUMENTS, QUARANTINE, STAGES
 from tasks.errors import EXIT_FAILED, EXIT_USAGE, DepecheError
-from tasks.settings import Settings, SettingsGiven, setting_bounds
+from tasks.settings import Settings, SettingsGiven, describe_problems, setting_bounds
 
 if TYPE_CHECKING:
     from flows.pipeline import RunSummary
@@ -78,7 +79,11 @@ def with_settings(command: Any) -> Any:
 
     @functools.wraps(command)
     def with_options(**given: Any) -> Any:
-        settings = SettingsGiven(**{name: given.pop(name) for name in Settings.model_fields})
+        values = {name: given.pop(name) for name in Settings.model_fields}
+        try:
+            settings = SettingsGiven(**values)
+        except ValidationError as error:  # what typer's own checks let through (a pattern)
+            raise CommandError(describe_problems(error)) from None
         return command(**given, settings=settings)
 
     parameters = own + options
@@ -189,15 +194,12 @@ def _check_sources(sources: list[str]) -> None:
 def _check_model(lake: Path, settings: SettingsGiven) -> str:
     """The model the run will use (the one given, the lake's last, or the default),
     once it is known to be installed."""
-    import spacy
-
-    from tasks.errors import ModelNotInstalled
+    from tasks.annotate import installed_version
     from tasks.settings import resolve_settings
     from tasks.storage import Lake
 
     model = resolve_settings(Lake(lake).last_settings(), settings).model
-    if not spacy.util.is_package(model):
-        raise ModelNotInstalled(model)
+    installed_version(model)  # ModelNotInstalled
     return model
 
 

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from schemas import STAGES
 from tasks import fetch
+from tasks.annotate import installed_version
 from tasks.contract import Stage, blocked, decide
 from tasks.dates import DateWindow
 from tasks.errors import EXIT_FAILED, DepecheError
@@ -118,7 +119,9 @@ def _is_current(
     store: Lake, stage: Stage, partition: str, settings: Settings
 ) -> StageReport | None:
     """The report of a stage-partition that is committed and current, else None."""
-    report = decide(store, stage, partition, settings, record_damage=False).report
+    report = decide(
+        store, stage, partition, settings, record_damage=False, check_upstream=False
+    ).report
     return report if report is not None and report.status == Status.SKIPPED else None
 
 
@@ -192,8 +195,9 @@ def run_pipeline(
     try:
         settings = resolve_settings(store.last_settings(), given)
         summary.settings = settings.model_dump()
-        current().warm_up(settings.model)
         DateWindow.parse(request.since, request.until)
+        installed_version(settings.model)  # ModelNotInstalled before the lake is touched
+        current().warm_up(settings.model)
         with store.lock(wait_seconds):
             store.clear_leftovers()
             store.write_settings(summary.settings)

@@ -147,6 +147,7 @@ def decide(
     rerun_failed: bool = False,
     verify: bool = False,
     record_damage: bool = True,
+    check_upstream: bool = True,
 ) -> Decision:
     """The one skip decision. A stage-partition is skipped when its manifest shows it
     committed from the same input, code and parameters and its files are still there
@@ -154,7 +155,8 @@ def decide(
     is not retried unless asked (`rerun_failed`); `force` runs it anyway. Before a stage
     runs, the upstream files it will read are checked against their content hashes.
     Damage found is recorded in the manifests unless `record_damage` is false (a
-    caller that does not hold the lake)."""
+    caller that does not hold the lake); `check_upstream` false skips the hashing of
+    the upstream files (a caller that only asks whether the stage is current)."""
     try:
         key = stage.key(lake, partition, settings)
     except PartitionNotCommitted as error:
@@ -172,7 +174,7 @@ def decide(
             report = StageReport.from_manifest(manifest)
             report.message += f" (unchanged since {(manifest.finished_at or '?')[:19]})"
             return Decision(report=report)
-    for upstream in stage.upstream:
+    for upstream in stage.upstream if check_upstream else ():
         committed = lake.read_manifest(upstream, partition)
         problems = lake.verify(committed, deep=True) if committed is not None else []
         if problems:
@@ -211,14 +213,14 @@ def run_stage(
     try:
         fault_point(f"produce:{stage.name}")
         output = stage.produce(context)
-        _gate_and_commit(lake, stage, context, output, manifest)
+        _gate_and_commit(lake, stage, context, output, manifest, started=clock)
     except Exception as error:  # recorded and reported; the other partitions go on
         manifest.status = Status.FAILED
         manifest.error = str(error) if isinstance(error, GateFailed) else _describe(error)
         manifest.traceback = None if isinstance(error, GateFailed) else traceback.format_exc()
         manifest.finished_at = manifest.finished_at or datetime.now(UTC).isoformat()
+        manifest.seconds = round(time.perf_counter() - clock, 3)
         lake.write_manifest(manifest)
-    manifest.seconds = round(time.perf_counter() - clock, 3)
     report = StageReport.from_manifest(manifest)
     report.ran = True
     report.gated = manifest.validation is not None
@@ -230,7 +232,13 @@ def _describe(error: Exception) -> str:
 
 
 def _gate_and_commit(
-    lake: Lake, stage: Stage, context: StageContext, output: StageOutput, manifest: Manifest
+    lake: Lake,
+    stage: Stage,
+    context: StageContext,
+    output: StageOutput,
+    manifest: Manifest,
+    *,
+    started: float,
 ) -> None:
     """Stage the output, gate what was written, then commit it, or raise GateFailed
     once the gate's own records are kept."""
@@ -260,6 +268,7 @@ def _gate_and_commit(
         manifest.validation = Validation(result.success, len(result.checks), result.failed)
         manifest.finished_at = datetime.now(UTC).isoformat()
         manifest.gate_seconds = round(time.perf_counter() - clock, 3)
+        manifest.seconds = round(time.perf_counter() - started, 3)
         if result.success:
             manifest.status = Status.COMMITTED
             lake.commit(staging, manifest)

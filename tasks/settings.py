@@ -81,7 +81,8 @@ class InvalidSettings(DepecheError):
     """Settings that do not fit the model (a damaged `_settings.json`, a bad value)."""
 
 
-def _problems(error: ValidationError) -> str:
+def describe_problems(error: ValidationError) -> str:
+    """A validation error in one line: `setting: problem; …`."""
     return "; ".join(
         f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
     )
@@ -95,7 +96,7 @@ def remembered_settings(stored: dict[str, Any], where: str) -> dict[str, Any]:
         Settings.model_validate(known)
     except ValidationError as error:
         raise InvalidSettings(
-            f"{where}: {_problems(error)}; fix it, or delete it to use the defaults"
+            f"{where}: {describe_problems(error)}; fix it, or delete it to use the defaults"
         ) from None
     return known
 
@@ -108,7 +109,7 @@ def resolve_settings(last: dict[str, Any], given: BaseModel | dict[str, Any] | N
     try:
         return Settings.model_validate(chosen)
     except ValidationError as error:
-        raise InvalidSettings(_problems(error)) from None
+        raise InvalidSettings(describe_problems(error)) from None
 
 
 def setting_bounds(name: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ reader that trusts manifests never sees half a stage.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -226,7 +227,10 @@ class Lake:
         path = self._partitions_dir / f"{partition}.json"
         if not path.exists():
             raise UnknownPartition(f"no partition {partition!r} in {self.root}")
-        return next(spec for spec in self.partitions() if spec.partition == partition)
+        try:
+            return _read_spec(path)
+        except (ValueError, KeyError, TypeError) as error:
+            raise _damaged_record(path, error) from None
 
     def known_items(self) -> set[ItemKey]:
         """(path, line, content hash) of every item some partition holds."""
@@ -237,21 +241,16 @@ class Lake:
         when one cannot be read (nothing can be planned or run safely then)."""
         specs, damaged = self._read_partitions()
         if damaged:
-            path, problem = damaged[0]
-            raise DamagedLake(
-                f"the partition list {path} is damaged ({problem}): restore it from a "
-                f"backup, or delete it and _manifests/*/{path.stem}.json to forget that "
-                "partition (its items are then taken as new by the next run)"
-            )
+            raise _damaged_record(*damaged[0])
         return specs
 
     def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, str]]]:
         specs, damaged = [], []
         for path in sorted(self._partitions_dir.glob("*.json")):
             try:
-                specs.append(PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8"))))
+                specs.append(_read_spec(path))
             except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
-                damaged.append((path, f"{type(error).__name__}: {error}"))
+                damaged.append((path, error))
         return sorted(specs, key=lambda spec: spec.seq), damaged
 
     def next_seq(self) -> int:
@@ -332,6 +331,8 @@ class Lake:
     def verify(self, manifest: Manifest, *, deep: bool = False) -> list[str]:
         """What is wrong with the files a stage-partition committed: missing, or of
         another size; with `deep`, also changed (content hash). Empty when intact."""
+        if not manifest.outputs:  # an older depeche recorded no files
+            return ["its files were not recorded (written by an older depeche)"]
         problems = []
         for output in manifest.outputs:
             path = self.root / output.path
@@ -408,8 +409,8 @@ class Lake:
         busy = self.is_locked()
         specs, damaged = self._read_partitions()
         rows = [
-            StatusRow(path.stem, "-", Status.DAMAGED, problem=f"partition list {path}: {problem}")
-            for path, problem in damaged
+            StatusRow(path.stem, "-", Status.DAMAGED, problem=str(_damaged_record(path, error)))
+            for path, error in damaged
         ]
         for spec in specs:
             for stage in stages:
@@ -547,6 +548,24 @@ class Lake:
                 leftover.unlink(missing_ok=True)
                 removed.append(leftover)
         return removed
+
+
+def _read_spec(path: Path) -> PartitionSpec:
+    """A partition record. Items recorded with a path relative to the working folder
+    (as depeche did before it keyed items by absolute path) are made absolute."""
+    spec = PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
+    if all(os.path.isabs(item[0]) for item in spec.items):
+        return spec
+    items = [(str(Path(p).resolve()), line, sha) for p, line, sha in spec.items]
+    return dataclasses.replace(spec, items=items)
+
+
+def _damaged_record(path: Path, error: Exception) -> DamagedLake:
+    return DamagedLake(
+        f"the partition record {path} is damaged ({type(error).__name__}: {error}): restore "
+        f"it from a backup, or delete it and _manifests/*/{path.stem}.json to forget that "
+        "partition (its items are then taken as new by the next run)"
+    )
 
 
 def _fingerprint_outputs(outputs: list[OutputFile]) -> str:

@@ -4,6 +4,9 @@ test touches the user's Prefect home, sends telemetry, or writes to data/lake.""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -105,6 +108,83 @@ def calm_source(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "pluie.txt").write_text(CALM, encoding="utf-8")
     return folder
+
+
+DEPECHE = str(Path(sys.executable).with_name("depeche"))
+"""The installed `depeche` command, run as a user would: a real subprocess."""
+
+
+@pytest.fixture(scope="session")
+def depeche():
+    """Run `depeche ARGS` in the project folder; its CompletedProcess."""
+
+    def run(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [DEPECHE, *args],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    return run
+
+
+SNAPSHOT_TABLES = [
+    "raw",
+    "clean",
+    "annotated/documents",
+    "annotated/sentences",
+    "annotated/entities",
+]
+
+
+def snapshot(lake: Path) -> dict:
+    """The tables of a lake as frames, without what differs between runs (fetch time)."""
+    import pandas as pd
+
+    tables = {}
+    for name in SNAPSHOT_TABLES:
+        frame = pd.read_parquet(lake / name).drop(columns=["fetched_at"], errors="ignore")
+        frame["batch"] = frame["batch"].astype(str)
+        tables[name] = frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+    return tables
+
+
+@pytest.fixture(scope="session")
+def same_tables():
+    """Assert a lake's tables equal a reference snapshot (an uninterrupted run's);
+    the lake's snapshot."""
+    import pandas as pd
+
+    def check(lake: Path, reference: dict) -> dict:
+        after = snapshot(lake)
+        for name in SNAPSHOT_TABLES:
+            pd.testing.assert_frame_equal(after[name], reference[name], check_dtype=False)
+        return after
+
+    return check
+
+
+@pytest.fixture(scope="module")
+def source(sample: Path, tmp_path_factory) -> Path:
+    """Six wire stories of the sample, in a folder of their own."""
+    folder = tmp_path_factory.mktemp("source")
+    for path in sorted((sample / "wire").glob("*.txt"))[:6]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(prefect_harness, source: Path, tmp_path_factory) -> dict:
+    """The tables of a run of `source` that nothing interrupted."""
+    from flows.pipeline import depeche_pipeline
+
+    lake = tmp_path_factory.mktemp("reference")
+    assert depeche_pipeline(sources=[str(source)], lake=str(lake)).ok
+    return snapshot(lake)
 
 
 ANALYTICS_ARTICLES = {

@@ -5,26 +5,12 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-DEPECHE = str(Path(sys.executable).with_name("depeche"))
-
-
-def depeche(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [DEPECHE, *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def assert_quiet(result: subprocess.CompletedProcess) -> None:
@@ -33,7 +19,7 @@ def assert_quiet(result: subprocess.CompletedProcess) -> None:
     assert "ERROR" not in output
 
 
-def test_help_explains_every_option(subprocess_env) -> None:
+def test_help_explains_every_option(subprocess_env, depeche) -> None:
     result = depeche("run", "--help", env=subprocess_env)
     assert result.returncode == 0
     for option in ("--lake", "--model", "--batch-size", "--n-process", "--max-bytes"):
@@ -51,7 +37,9 @@ def test_help_explains_every_option(subprocess_env) -> None:
         (["run", "--batch-size", "0"], "Invalid value for '--batch-size'"),
     ],
 )
-def test_user_errors_are_one_line_and_exit_2(args, message, subprocess_env, tmp_path) -> None:
+def test_user_errors_are_one_line_and_exit_2(
+    args, message, subprocess_env, tmp_path, depeche
+) -> None:
     result = depeche(*(a.format(tmp=tmp_path / "lake") for a in args), env=subprocess_env)
     assert result.returncode == 2
     assert message in result.stderr
@@ -60,7 +48,9 @@ def test_user_errors_are_one_line_and_exit_2(args, message, subprocess_env, tmp_
     assert not (tmp_path / "lake").exists()
 
 
-def test_a_run_prints_a_short_summary(subprocess_env, sample: Path, tmp_path: Path) -> None:
+def test_a_run_prints_a_short_summary(
+    subprocess_env, sample: Path, tmp_path: Path, depeche
+) -> None:
     lake = tmp_path / "lake"
     result = depeche("run", str(sample), "--lake", str(lake), env=subprocess_env)
     assert result.returncode == 0, result.stderr
@@ -82,7 +72,7 @@ def test_a_run_prints_a_short_summary(subprocess_env, sample: Path, tmp_path: Pa
     assert "stage-partitions: 4 skipped" in again.stdout
 
 
-def test_the_medium_model_works_too(subprocess_env, sample: Path, tmp_path: Path) -> None:
+def test_the_medium_model_works_too(subprocess_env, sample: Path, tmp_path: Path, depeche) -> None:
     lake = tmp_path / "lake"
     source = tmp_path / "wire"
     shutil.copytree(sample / "wire", source)
@@ -95,7 +85,7 @@ def test_the_medium_model_works_too(subprocess_env, sample: Path, tmp_path: Path
 
 
 def test_a_failed_partition_says_where_why_and_how_to_rerun(
-    subprocess_env, calm_source: Path, tmp_path: Path
+    subprocess_env, calm_source: Path, tmp_path: Path, depeche
 ) -> None:
     source = calm_source
     lake = tmp_path / "lake"
@@ -134,7 +124,7 @@ def _servers_of(prefect_home: Path) -> list[int]:
 
 
 def test_the_temporary_server_keeps_the_run_and_goes_with_the_command(
-    subprocess_env, calm_source: Path, tmp_path: Path
+    subprocess_env, calm_source: Path, tmp_path: Path, depeche
 ) -> None:
     """Without PREFECT_API_URL, depeche starts Prefect's temporary server itself: the
     flow run, its state and its last log lines reach that server's database before
@@ -154,7 +144,7 @@ def test_the_temporary_server_keeps_the_run_and_goes_with_the_command(
 
 
 def test_a_prefect_profile_naming_an_api_wins(
-    prefect_harness, subprocess_env, sample: Path, tmp_path: Path
+    prefect_harness, subprocess_env, sample: Path, tmp_path: Path, depeche
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter

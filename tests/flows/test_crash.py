@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.pipeline import depeche_pipeline
 from schemas import STAGES
 from tasks.storage import Lake
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPECHE = str(Path(sys.executable).with_name("depeche"))
-TABLES = ["raw", "clean", "annotated/documents", "annotated/sentences", "annotated/entities"]
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -52,31 +48,6 @@ def kill_when_paused(process: subprocess.Popen, marker: Path, timeout: float = 2
     return marker.read_text()
 
 
-def snapshot(lake: Path) -> dict[str, pd.DataFrame]:
-    """The tables, without what legitimately differs between runs (fetch time)."""
-    tables = {}
-    for name in TABLES:
-        frame = pd.read_parquet(lake / name).drop(columns=["fetched_at"], errors="ignore")
-        frame["batch"] = frame["batch"].astype(str)
-        tables[name] = frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
-    return tables
-
-
-@pytest.fixture(scope="module")
-def source(sample: Path, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("source")
-    for path in sorted((sample / "wire").glob("*.txt"))[:6]:
-        shutil.copy(path, folder / path.name)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(prefect_harness, source: Path, tmp_path_factory) -> dict[str, pd.DataFrame]:
-    lake = tmp_path_factory.mktemp("reference")
-    assert depeche_pipeline(sources=[str(source)], lake=str(lake)).ok
-    return snapshot(lake)
-
-
 @pytest.mark.parametrize(
     ("point", "stage", "staged", "published", "unpublished"),
     [
@@ -102,7 +73,16 @@ def uninterrupted(prefect_harness, source: Path, tmp_path_factory) -> dict[str, 
     ],
 )  # fmt: skip
 def test_a_killed_run_leaves_no_partial_table_and_the_next_run_completes(
-    point, stage, staged, published, unpublished, source, uninterrupted, harness_env, tmp_path
+    point,
+    stage,
+    staged,
+    published,
+    unpublished,
+    source,
+    uninterrupted,
+    same_tables,
+    harness_env,
+    tmp_path,
 ):
     """`staged`: partition folders the killed stage has in its staging folder;
     `published` and `unpublished`: partition folders that are, and are not yet, in
@@ -152,9 +132,7 @@ def test_a_killed_run_leaves_no_partial_table_and_the_next_run_completes(
     assert all(store.is_committed(s, partition) for s in STAGES)
     for folder in {*published, *unpublished}:
         assert (lake / folder / f"batch={partition}" / "part-0.parquet").is_file(), folder
-    after = snapshot(lake)
-    for name in TABLES:
-        pd.testing.assert_frame_equal(after[name], uninterrupted[name], check_dtype=False)
+    after = same_tables(lake, uninterrupted)
     documents = after["annotated/documents"]
     assert documents["doc_id"].is_unique and len(documents) == len(
         uninterrupted["annotated/documents"]
@@ -175,7 +153,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_annotate_workers_die_with_a_killed_run(source, uninterrupted, harness_env, tmp_path):
+def test_annotate_workers_die_with_a_killed_run(
+    source, uninterrupted, same_tables, harness_env, tmp_path
+):
     """Only the run's own process is killed (as the OOM killer would): its annotate
     worker must not live on holding the lake's lock."""
     lake = tmp_path / "lake"
@@ -211,9 +191,7 @@ def test_annotate_workers_die_with_a_killed_run(source, uninterrupted, harness_e
         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
-    after = snapshot(lake)
-    for name in TABLES:
-        pd.testing.assert_frame_equal(after[name], uninterrupted[name], check_dtype=False)
+    same_tables(lake, uninterrupted)
 
 
 def test_a_lock_left_by_a_killed_run_does_not_block(subprocess_env, source, tmp_path):

@@ -4,7 +4,6 @@ records are reported in one line, and what is damaged is redone from its input."
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,18 +17,6 @@ from tasks.storage import Lake
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPECHE = str(Path(sys.executable).with_name("depeche"))
-
-
-def depeche(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [DEPECHE, *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +71,7 @@ def test_a_truncated_file_is_redone_and_what_reads_it_is_checked(lake) -> None:
 
 
 def test_a_changed_file_of_the_same_size_is_found_by_verify_and_before_a_read(
-    lake, harness_env
+    lake, harness_env, depeche
 ) -> None:
     source, root, partition = lake
     clean_file = Lake(root).committed_file(CLEAN, partition)
@@ -114,7 +101,7 @@ def test_run_verify_redoes_a_changed_file(lake) -> None:
     assert Lake(root).verify(Lake(root).read_manifest("clean", partition), deep=True) == []
 
 
-def test_a_damaged_manifest_is_shown_and_its_stage_redone(lake, harness_env) -> None:
+def test_a_damaged_manifest_is_shown_and_its_stage_redone(lake, harness_env, depeche) -> None:
     source, root, partition = lake
     Lake(root).manifest_path("annotate", partition).write_text("{not json", encoding="utf-8")
     status = depeche("status", "--lake", str(root), env=harness_env)
@@ -126,7 +113,9 @@ def test_a_damaged_manifest_is_shown_and_its_stage_redone(lake, harness_env) -> 
     assert summary.ok and "annotate" in ran(summary)
 
 
-def test_damaged_lake_records_and_bad_paths_are_one_line(lake, harness_env, tmp_path) -> None:
+def test_damaged_lake_records_and_bad_paths_are_one_line(
+    lake, harness_env, tmp_path, depeche
+) -> None:
     source, root, partition = lake
     (root / "_settings.json").write_text("[1, 2", encoding="utf-8")
     bad_settings = depeche("run", str(source), "--lake", str(root), env=harness_env)
@@ -141,7 +130,7 @@ def test_damaged_lake_records_and_bad_paths_are_one_line(lake, harness_env, tmp_
     assert f"{partition}.json" in lines[0] and "delete it" in lines[0]
     status = depeche("status", "--lake", str(root), env=harness_env)
     assert status.returncode == 1 and "Traceback" not in status.stderr
-    assert "partition list" in " ".join(status.stdout.split())
+    assert "partition record" in " ".join(status.stdout.split())
 
     a_file = tmp_path / "lake.txt"
     a_file.write_text("not a lake", encoding="utf-8")
@@ -159,7 +148,7 @@ def test_leftover_temporary_files_are_cleared_by_the_next_run(lake) -> None:
     assert not leftover.exists()
 
 
-def test_exit_codes_of_user_errors_and_bounded_workers(lake, harness_env) -> None:
+def test_exit_codes_of_user_errors_and_bounded_workers(lake, harness_env, depeche) -> None:
     source, root, _ = lake
     unknown = depeche(
         "rerun", "--failed", "--partition", "nope", "--lake", str(root), env=harness_env
@@ -176,3 +165,43 @@ def test_exit_codes_of_user_errors_and_bounded_workers(lake, harness_env) -> Non
     assert remembered.returncode == 2 and "n_process" in remembered.stderr, remembered.stderr
     assert "_settings.json" in remembered.stderr and "delete it" in remembered.stderr
     assert "Traceback" not in remembered.stderr
+
+
+def test_records_of_an_older_depeche_and_non_object_records(lake, harness_env, depeche) -> None:
+    import json
+    import os
+
+    source, root, partition = lake
+    store = Lake(root)
+    assert all(m.seconds > 0 for m in store.manifests())  # timings are kept
+    # an older depeche kept item paths relative to the working folder (the project's)
+    record = root / "_partitions" / f"{partition}.json"
+    spec = json.loads(record.read_text(encoding="utf-8"))
+    spec["items"] = [[os.path.relpath(p, PROJECT), line, sha] for p, line, sha in spec["items"]]
+    record.write_text(json.dumps(spec), encoding="utf-8")
+    again = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert again.returncode == 0 and "0 new" in again.stdout, again.stdout + again.stderr
+    # valid JSON that is not an object: damaged, in one line, never a traceback
+    store.manifest_path("clean", partition).write_text("[]", encoding="utf-8")
+    status = depeche("status", "--lake", str(root), env=harness_env)
+    assert status.returncode == 1 and "Traceback" not in status.stderr, status.stderr
+    record.write_text("null", encoding="utf-8")
+    broken = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert broken.returncode == 1 and len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+
+
+def test_a_model_that_is_not_installed_is_refused_before_the_lake_changes(
+    lake, harness_env, depeche
+) -> None:
+    source, root, _ = lake
+    settings_before = (root / "_settings.json").read_text(encoding="utf-8")
+    state = depeche_pipeline(
+        sources=[str(source)], lake=str(root), settings={"model": "fr_nope_x"}, return_state=True
+    )
+    summary = state.result(raise_on_failure=False)
+    assert state.is_failed() and summary.exit_code == 2
+    assert "fr_nope_x" in summary.error and "not installed" in summary.error
+    assert (root / "_settings.json").read_text(encoding="utf-8") == settings_before
+    odd = depeche("run", str(source), "--lake", str(root), "--model", "foo", env=harness_env)
+    assert odd.returncode == 2 and "Traceback" not in odd.stderr, odd.stderr
+    assert len(odd.stderr.strip().splitlines()) == 1 and "model" in odd.stderr
