@@ -34,5 +34,9 @@ def fault_point(name: str) -> None:
     wanted = os.environ.get("DEPECHE_PAUSE_AT")
     if not wanted or name not in wanted.split(","):
         return
-    Path(os.environ["DEPECHE_PAUSE_FILE"]).write_text(name, encoding="utf-8")
+    marker = Path(os.environ["DEPECHE_PAUSE_FILE"])
+    # written whole, then renamed: a test that sees the file reads the point's name
+    partial = marker.with_name(f".{marker.name}.{os.getpid()}")
+    partial.write_text(name, encoding="utf-8")
+    os.replace(partial, marker)
     time.sleep(float(os.environ.get("DEPECHE_PAUSE_SECONDS", "600")))
