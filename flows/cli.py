@@ -453,6 +453,7 @@ def rerun(
         typer.Option(help="Only this partition (repeat for more). Default: all."),
     ] = None,
     wait: Wait = 0.0,
+    verify: Verify = False,
     verbose: Verbose = False,
     *,
     settings: SettingsGiven,
@@ -478,6 +479,7 @@ def rerun(
             from_stage=from_stage,
             partitions=partition,
             wait_seconds=wait,
+            verify=verify,
         )
 
 
@@ -506,7 +508,8 @@ def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
     states = Counter(str(row.status) for row in rows)
     out.print(", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "empty lake")
     if states.get("damaged"):
-        err.print(f"damaged: redo with depeche rerun --failed --lake {lake}", soft_wrap=True)
+        again = "depeche rerun --failed" + (" --verify" if verify else "")
+        err.print(f"damaged: redo with {again} --lake {lake}", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
 
 

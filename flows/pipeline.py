@@ -162,7 +162,7 @@ def _targets(store: Lake, request: RunRequest) -> list[str]:
             store.partition(name)  # UnknownPartition for a name the lake does not have
         return [name for name in names if name in request.partitions]
     if request.rerun_failed:
-        return [name for name in names if store.needs_rerun(name, STAGES)]
+        return [name for name in names if store.needs_rerun(name, STAGES, deep=request.verify)]
     return names
 
 

@@ -432,10 +432,12 @@ class Lake:
                 )
         return rows
 
-    def needs_rerun(self, partition: str, stages: tuple[str, ...]) -> bool:
-        """Whether a stage of the partition failed, was interrupted, is damaged, or
-        never ran."""
-        return any(self.state(stage, partition)[0] != Status.COMMITTED for stage in stages)
+    def needs_rerun(self, partition: str, stages: tuple[str, ...], *, deep: bool = False) -> bool:
+        """Whether a stage of the partition failed, was interrupted, is damaged (with
+        `deep`, content hashes checked too), or never ran."""
+        return any(
+            self.state(stage, partition, deep=deep)[0] != Status.COMMITTED for stage in stages
+        )
 
     def last_settings(self) -> dict[str, Any]:
         """The settings of the lake's last run (empty for a new lake)."""

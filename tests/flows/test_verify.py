@@ -205,3 +205,17 @@ def test_a_model_that_is_not_installed_is_refused_before_the_lake_changes(
     odd = depeche("run", str(source), "--lake", str(root), "--model", "foo", env=harness_env)
     assert odd.returncode == 2 and "Traceback" not in odd.stderr, odd.stderr
     assert len(odd.stderr.strip().splitlines()) == 1 and "model" in odd.stderr
+
+
+def test_rerun_failed_verify_repairs_what_status_verify_finds(lake, harness_env, depeche):
+    _, root, partition = lake
+    clean_file = Lake(root).committed_file(CLEAN, partition)
+    data = bytearray(clean_file.read_bytes())
+    data[len(data) // 4] ^= 0xFF
+    clean_file.write_bytes(bytes(data))
+    found = depeche("status", "--lake", str(root), "--verify", env=harness_env)
+    assert found.returncode == 1 and "rerun --failed --verify" in found.stderr, found.stderr
+    repaired = depeche("rerun", "--failed", "--verify", "--lake", str(root), env=harness_env)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    after = depeche("status", "--lake", str(root), "--verify", env=harness_env)
+    assert after.returncode == 0, after.stdout + after.stderr
