@@ -43,7 +43,7 @@ class RunSummary:
     plan: fetch.PlanCounts | None = None
     reports: list[StageReport] = field(default_factory=list)
     error: str | None = None
-    exit_code: int = 0  # the exit code `error` calls for
+    error_code: int = 0  # the exit code `error` calls for
     marts: StageReport | None = None  # the marts, catalog and report step
 
     @property
@@ -53,6 +53,13 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.failures and (self.marts is None or self.marts.ok)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a stage-partition or the marts failed, else what `error` calls for."""
+        if self.failures or (self.marts is not None and not self.marts.ok):
+            return EXIT_FAILED
+        return self.error_code
 
     @property
     def rerun_command(self) -> str:
@@ -209,9 +216,7 @@ def run_pipeline(
                 summary.reports += run_partition(lake, partition, settings, request)
             summary.marts = marts_task(lake)
     except DepecheError as error:
-        summary.error, summary.exit_code = str(error).strip("'\""), error.exit_code
-    if summary.failures or (summary.marts is not None and not summary.marts.ok):
-        summary.exit_code = EXIT_FAILED
+        summary.error, summary.error_code = str(error).strip("'\""), error.exit_code
     create_table_artifact(
         key="depeche-run",
         table=_artifact_rows(summary),
