@@ -241,7 +241,7 @@ def _print_summary(summary: RunSummary) -> None:
                 str(r.rows_in),
                 str(r.rows_out),
                 str(r.rows_quarantined),
-                ", ".join(f"{k}={v}" for k, v in r.quarantine_reasons.items()),
+                r.reasons,
                 f"{r.seconds:.1f}",
             )
         out.print(table)

@@ -238,7 +238,7 @@ def _artifact_rows(summary: RunSummary) -> list[dict[str, Any]]:
             "rows_in": r.rows_in,
             "rows_out": r.rows_out,
             "quarantined": r.rows_quarantined,
-            "reasons": ", ".join(f"{k}={v}" for k, v in r.quarantine_reasons.items()),
+            "reasons": r.reasons,
             "seconds": r.seconds,
             "problem": r.message,
         }

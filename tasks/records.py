@@ -157,6 +157,11 @@ class StageReport:
     def ok(self) -> bool:
         return self.status.ok
 
+    @property
+    def reasons(self) -> str:
+        """The quarantine reasons and their counts: `empty=1, binary=2`."""
+        return ", ".join(f"{reason}={n}" for reason, n in self.quarantine_reasons.items())
+
     @classmethod
     def from_manifest(cls, manifest: Manifest, status: Status | None = None) -> StageReport:
         return cls(

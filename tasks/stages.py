@@ -61,7 +61,7 @@ def stage_task(
         report.rows_in,
         report.rows_out,
         report.rows_quarantined,
-        "".join(f" {reason}={n}" for reason, n in report.quarantine_reasons.items()),
+        f" ({report.reasons})" if report.reasons else "",
         report.seconds,
     )
     if report.status == Status.FAILED:
