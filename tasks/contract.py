@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
@@ -104,10 +105,15 @@ class Stage:
     @property
     def code_version(self) -> str:
         """Hash of the stage's module and the table definitions it writes."""
-        digest = hashlib.sha256()
-        for module in (sys.modules[self.produce.__module__], schemas.tables):
-            digest.update(inspect.getsource(module).encode())
-        return digest.hexdigest()[:16]
+        return code_version(sys.modules[self.produce.__module__])
+
+
+def code_version(*modules: ModuleType) -> str:
+    """Hash of the source of `modules` and of the table definitions."""
+    digest = hashlib.sha256()
+    for module in (*modules, schemas.tables):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()[:16]
 
 
 def fingerprint(*parts: str) -> str:

@@ -13,7 +13,6 @@ per table and mart, with paths relative to the lake root.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import sys
 import time
@@ -42,8 +41,9 @@ from schemas.marts import (
     QUALITY_DAILY,
     SOURCES_DAILY,
 )
+from tasks.contract import code_version
 from tasks.gate import SuiteRunner, gate
-from tasks.records import Manifest, StageReport, Status
+from tasks.records import Manifest, StageKey, StageReport, Status
 from tasks.resources import current
 from tasks.storage import Lake
 
@@ -197,11 +197,19 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
 # -- the step ----------------------------------------------------------------------
 
 
-def _code_version() -> str:
-    digest = hashlib.sha256()
-    for module in (sys.modules[__name__], schemas.marts, schemas.tables):
-        digest.update(inspect.getsource(module).encode())
-    return digest.hexdigest()[:16]
+def marts_key(lake: Lake) -> StageKey:
+    """What the marts depend on: the lake's stage-partitions, this code, no setting."""
+    return StageKey(marts_fingerprint(lake), code_version(sys.modules[__name__], schemas.marts), {})
+
+
+def _made_from(lake: Lake, manifest: Manifest | None, key: StageKey) -> bool:
+    """Whether `manifest` committed the marts from `key`, and their files are intact."""
+    return (
+        manifest is not None
+        and manifest.status == Status.COMMITTED
+        and manifest.made_from(key)
+        and not lake.verify(manifest)
+    )
 
 
 def published_partitions(lake: Lake) -> tuple[list[str], dict[str, str]]:
@@ -259,13 +267,8 @@ def mart_inputs(lake: Lake, partitions: list[str]) -> MartInputs:
 
 def marts_are_current(lake: Lake) -> bool:
     """Whether the marts were committed from the lake as it is now (and are intact)."""
-    manifest = lake.read_marts_manifest()
     return (
-        manifest is not None
-        and manifest.status == Status.COMMITTED
-        and manifest.input_fingerprint == marts_fingerprint(lake)
-        and manifest.code_version == _code_version()
-        and not lake.verify(manifest)
+        _made_from(lake, lake.read_marts_manifest(), marts_key(lake))
         and lake.catalog_path.exists()
         and lake.report_path.exists()
     )
@@ -277,16 +280,9 @@ def refresh_marts(lake: Lake, suites: SuiteRunner, *, force: bool = False) -> St
     clock = time.perf_counter()
     included, left_out = published_partitions(lake)
     previous = lake.read_marts_manifest()
-    fingerprint, version = marts_fingerprint(lake), _code_version()
+    key = marts_key(lake)
     details: dict[str, Any] = {"partitions": included, "left_out": left_out}
-    if (
-        not force
-        and previous is not None
-        and previous.status == Status.COMMITTED
-        and previous.input_fingerprint == fingerprint
-        and previous.code_version == version
-        and not lake.verify(previous)
-    ):
+    if not force and _made_from(lake, previous, key):
         write_catalog(lake)
         report = StageReport.from_manifest(previous, Status.SKIPPED)
         report.seconds = round(time.perf_counter() - clock, 3)
@@ -295,8 +291,8 @@ def refresh_marts(lake: Lake, suites: SuiteRunner, *, force: bool = False) -> St
         stage=MART_STAGE,
         partition=ALL,
         status=Status.RUNNING,
-        input_fingerprint=fingerprint,
-        code_version=version,
+        input_fingerprint=key.input_fingerprint,
+        code_version=key.version,
         parameters={},
         started_at=datetime.now(UTC).isoformat(),
         details=details,
