@@ -190,10 +190,7 @@ class Lake:
 
     def read_marts_manifest(self) -> Manifest | None:
         """The marts' manifest; None when they were never made (or it is unreadable)."""
-        try:
-            return self._load_manifest(self.marts_manifest_path)
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
+        return self._manifest_or_none(self.marts_manifest_path)
 
     def exists(self) -> bool:
         """Whether a depeche run has made partitions here."""
@@ -308,10 +305,7 @@ class Lake:
     def read_manifest(self, stage: str, partition: str) -> Manifest | None:
         """The stage-partition's manifest; None when it has none, or one that cannot be
         read (`manifest_problem` says why): either way the stage-partition is redone."""
-        try:
-            return self._load_manifest(self.manifest_path(stage, partition))
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
+        return self._manifest_or_none(self.manifest_path(stage, partition))
 
     def manifest_problem(self, stage: str, partition: str) -> str | None:
         """Why the stage-partition's manifest cannot be read, if it cannot."""
@@ -323,6 +317,13 @@ class Lake:
         except (ValueError, KeyError, TypeError) as error:
             return f"manifest {path} is damaged ({type(error).__name__}); the next run redoes it"
         return None
+
+    @classmethod
+    def _manifest_or_none(cls, path: Path) -> Manifest | None:
+        try:
+            return cls._load_manifest(path)
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
 
     @staticmethod
     def _load_manifest(path: Path) -> Manifest:
