@@ -408,8 +408,9 @@ def run(
     """
     _configure_logging(verbose)
     sources = sources or [DEFAULT_SOURCE]
-    if lake.exists() and not lake.is_dir():
-        raise CommandError(f"--lake {lake} is a file, not a folder")
+    from tasks.storage import Lake
+
+    Lake(lake).writable()
     with _temporary_server() as server:
         _check_sources(sources)
         resolved_model = _check_model(lake, settings)

@@ -196,11 +196,15 @@ class Lake:
         """Whether a depeche run has made partitions here."""
         return self._partitions_dir.is_dir()
 
-    def require(self) -> Lake:
-        """This lake, or NotALake when no depeche run has written here."""
+    def writable(self) -> Lake:
+        """This lake, or NotALake when its root is a file (a new lake is fine)."""
         if self.root.exists() and not self.root.is_dir():
             raise NotALake(f"{self.root} is a file, not a lake folder")
-        if not self.exists():
+        return self
+
+    def require(self) -> Lake:
+        """This lake, or NotALake when no depeche run has written here."""
+        if not self.writable().exists():
             raise NotALake(f"no depeche lake at {self.root}")
         return self
 
