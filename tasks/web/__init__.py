@@ -1,0 +1,1 @@
+"""Fetching from the web: addresses, URLs, feeds, the polite client."""
