@@ -7,7 +7,9 @@ every gate's checks) and returns one Arrow table per mart of schemas/marts.py.
 were made (their manifest is keyed by the validate manifests' output fingerprints
 and every stage-partition's status), else recomputed, gated and committed like a
 stage (staging, rename, manifest last). `write_catalog` gives DuckDB users a view
-per table and mart, with paths relative to the lake root.
+per table and mart over the lake's absolute path, rewritten by every refresh so a
+moved lake is right again after its next run or `depeche report`; `connect_catalog`
+reads a moved lake before that.
 """
 
 from __future__ import annotations
@@ -266,10 +268,11 @@ def mart_inputs(lake: Lake, partitions: list[str]) -> MartInputs:
 
 
 def marts_are_current(lake: Lake) -> bool:
-    """Whether the marts were committed from the lake as it is now (and are intact)."""
+    """Whether the marts were committed from the lake as it is now (and are intact),
+    and the catalog and the report are there for them (the catalog where the lake is)."""
     return (
         _made_from(lake, lake.read_marts_manifest(), marts_key(lake))
-        and lake.catalog_path.exists()
+        and catalog_is_current(lake)
         and lake.report_path.exists()
     )
 
@@ -322,28 +325,47 @@ def refresh_marts(lake: Lake, suites: SuiteRunner, *, force: bool = False) -> St
 
 # -- the catalog ---------------------------------------------------------------------
 
+# DuckDB resolves a relative path in a view against the reader's working folder (or
+# its file_search_path), never against the database file, and persists no setting in
+# it; a table function takes no subquery, so a view cannot look up its own file.
+# So the catalog keeps the lake's absolute path in one macro, `lake_root()`, that
+# every view reads its files through, and each run and `depeche report` rewrite it.
+# lake_files() escapes the glob characters of the root ([, *, ?) and adds a pattern.
+LAKE_FILES = (
+    "CREATE OR REPLACE MACRO lake_files(pattern) AS "
+    r"regexp_replace(lake_root(), '([\[*?])', '[\1]', 'g') || '/' || pattern"
+)
+
+
+def _lake_root(root: Path, *, temporary: bool = False) -> str:
+    """The SQL that makes `lake_root()` return `root` (for this connection only if
+    `temporary`: it shadows the catalog's own)."""
+    literal = "'" + str(root).replace("'", "''") + "'"
+    return f"CREATE OR REPLACE {'TEMP ' if temporary else ''}MACRO lake_root() AS {literal}"
+
 
 def catalog_views(lake: Lake) -> dict[str, str]:
     """The SQL of each view of the catalog, for the tables and marts that have files;
-    paths relative to the lake root."""
+    globs relative to `lake_root()`."""
     views = {}
     for table in ALL_TABLES:
         pattern = lake.relative_glob(table)
         if not any(lake.root.glob(pattern)):
             continue
         options = ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
-        views[table.name] = f"FROM read_parquet('{pattern}'{options})"
+        views[table.name] = f"FROM read_parquet(lake_files('{pattern}'){options})"
     return views
 
 
 def write_catalog(lake: Lake) -> Path:
-    """Write `<lake>/depeche.duckdb`, a view per table and mart, atomically."""
+    """Write `<lake>/depeche.duckdb`, a view per table and mart over the lake where it
+    is now (its absolute path), atomically."""
     target = lake.catalog_path
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     con = duckdb.connect(str(building))
     try:
-        # the views are bound against the lake root, and keep their relative paths
-        con.execute("SET file_search_path = ?", [str(lake.root.resolve())])
+        con.execute(_lake_root(lake.root.resolve()))
+        con.execute(LAKE_FILES)
         for name, sql in catalog_views(lake).items():
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
         con.execute("CHECKPOINT")
@@ -353,12 +375,34 @@ def write_catalog(lake: Lake) -> Path:
     return target
 
 
+def catalog_root(path: str | Path) -> Path | None:
+    """The lake folder the catalog at `path` reads its files from (`lake_root()`), or
+    None when there is no catalog or it cannot be read (or an older depeche wrote it)."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return Path(con.execute("SELECT lake_root()").fetchall()[0][0])
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def catalog_is_current(lake: Lake) -> bool:
+    """Whether the lake's catalog reads this lake where it is now: false after the
+    lake moved, until its next run or `depeche report` rewrites the catalog."""
+    return lake.catalog_path.exists() and catalog_root(lake.catalog_path) == lake.root.resolve()
+
+
 def connect_catalog(path: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """Open a lake's catalog from any working folder: its views' relative paths are
-    resolved against the folder the catalog is in."""
+    """Open a lake's catalog from any working folder, even after the lake moved and
+    before its next run rewrote the catalog: for this connection, `lake_root()` is the
+    folder the catalog is in. Nothing is written to the lake."""
     path = Path(path)
     con = duckdb.connect(str(path), read_only=read_only)
-    con.execute("SET file_search_path = ?", [str(path.resolve().parent)])
+    con.execute(_lake_root(path.resolve().parent, temporary=True))
     return con
 
 

@@ -1,6 +1,6 @@
 """The marts against counts made by hand on a small lake the real flow made (see the
-`analytics_lake` fixture), their gate, their skip, and the DuckDB catalog opened from
-elsewhere."""
+`analytics_lake` fixture), their gate, their skip, and the DuckDB catalog opened plainly
+from elsewhere, also after the lake moved."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -24,7 +25,18 @@ from schemas.marts import (
     SOURCES_DAILY,
 )
 from tasks.gate import check_table
-from tasks.marts import ALL, MartInputs, build_marts, catalog_views, refresh_marts
+from tasks.marts import (
+    ALL,
+    MartInputs,
+    build_marts,
+    catalog_is_current,
+    catalog_root,
+    catalog_views,
+    connect_catalog,
+    marts_are_current,
+    refresh_marts,
+    write_catalog,
+)
 from tasks.records import Status
 from tasks.storage import Lake
 
@@ -164,41 +176,96 @@ def test_the_mart_gate_rejects_a_bad_row(suites) -> None:
 
 QUERY_EVERY_VIEW = """
 import json, sys
-from pathlib import Path
 import duckdb
-catalog = Path(sys.argv[1])
-con = duckdb.connect(str(catalog), read_only=True)
-# the views' paths are relative to the lake: resolve them against the catalog's folder
-con.execute("SET file_search_path = ?", [str(catalog.parent)])
+# opened as the duckdb CLI or a BI tool opens it: no SET, no search path
+con = duckdb.connect(sys.argv[1], read_only=True)
 views = [v for (v,) in con.execute(
     "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
 print(json.dumps({v: con.execute(f"SELECT count(*) FROM {v}").fetchall()[0][0] for v in views}))
 """
 
 
-def test_the_catalog_opens_from_another_folder_after_the_lake_moved(
-    analytics_lake, tmp_path
-) -> None:
-    moved = tmp_path / "ailleurs" / "lake"
-    shutil.copytree(analytics_lake, moved, ignore=shutil.ignore_patterns("_lock"))
-    elsewhere = tmp_path / "cwd"
-    elsewhere.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-c", QUERY_EVERY_VIEW, str(moved / "depeche.duckdb")],
-        cwd=elsewhere,
+def query_every_view(catalog: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Count the rows of every view of `catalog`, opened plainly by a process in `cwd`."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-c", QUERY_EVERY_VIEW, str(catalog)],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
-    counts = json.loads(done.stdout)
-    assert set(counts) == set(catalog_views(Lake(moved)))
+
+
+def assert_every_view_counted(counts: dict[str, int], lake: Path) -> None:
+    assert set(counts) == set(catalog_views(Lake(lake)))
     assert {t.name for t in MARTS} | {"documents", "entities", "quarantine", "checks"} <= set(
         counts
     )
     assert counts["documents"] == 4 and counts["quarantine"] == 1
-    assert counts["sources_daily"] == len(mart(analytics_lake, SOURCES_DAILY))
+    assert counts["sources_daily"] == len(mart(lake, SOURCES_DAILY))
+
+
+def test_the_catalog_opens_plainly_from_another_folder(analytics_lake, tmp_path) -> None:
+    # neither the lake nor its parent: a relative path would not be found from here
+    done = query_every_view(analytics_lake / "depeche.duckdb", tmp_path / "cwd")
+    assert done.returncode == 0, done.stderr
+    assert_every_view_counted(json.loads(done.stdout), analytics_lake)
+
+
+def test_a_moved_lake_is_read_through_connect_catalog_and_healed_by_depeche_report(
+    analytics_lake, tmp_path, subprocess_env
+) -> None:
+    first = tmp_path / "first" / "lake"
+    shutil.copytree(analytics_lake, first, ignore=shutil.ignore_patterns("_lock"))
+    write_catalog(Lake(first))  # the catalog of a lake made in `first`
+    left = str(first.resolve())
+    moved = tmp_path / "l'ailleurs [2]" / "lake"  # a quote and glob characters in the path
+    moved.parent.mkdir()
+    first.rename(moved)
+    catalog = moved / "depeche.duckdb"
+    elsewhere = tmp_path / "cwd"
+    # before its next run the catalog names the folder the lake left: a plain open fails,
+    # and a run of the lake is not idle, so it rewrites the catalog
+    stale = query_every_view(catalog, elsewhere)
+    assert stale.returncode != 0 and left in stale.stderr
+    assert not marts_are_current(Lake(moved))
+    # connect_catalog reads the lake where its catalog is now, and writes nothing
+    before = catalog.read_bytes()
+    con = connect_catalog(catalog)
+    try:
+        assert con.execute("SELECT count(*) FROM documents").fetchall() == [(4,)]
+        assert con.execute("SELECT lake_root()").fetchall() == [(str(moved.resolve()),)]
+    finally:
+        con.close()
+    assert catalog.read_bytes() == before
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("depeche")), "report", "--lake", str(moved)],
+        cwd=elsewhere,
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    healed = query_every_view(catalog, elsewhere)
+    assert healed.returncode == 0, healed.stderr
+    assert_every_view_counted(json.loads(healed.stdout), moved)
+    assert marts_are_current(Lake(moved))
+
+
+def test_a_catalog_without_lake_root_is_not_current(tmp_path) -> None:
+    # as an older depeche wrote it (relative paths): the next run rewrites it
+    lake = Lake(tmp_path / "lake")
+    lake.root.mkdir()
+    con = duckdb.connect(str(lake.catalog_path))
+    con.execute("CREATE VIEW documents AS SELECT 1 AS doc_id")
+    con.close()
+    assert catalog_root(lake.catalog_path) is None and not catalog_is_current(lake)
+    write_catalog(lake)
+    assert catalog_root(lake.catalog_path) == lake.root.resolve() and catalog_is_current(lake)
 
 
 @pytest.mark.parametrize("table", MARTS, ids=lambda t: t.name)
