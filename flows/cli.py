@@ -53,7 +53,7 @@ def _setting_option(name: str) -> Any:
         field.annotation | None,
         typer.Option(
             help=f"{field.description} Left out: the lake's last run's value, "
-            f"else {field.default}.",
+            f"else {field.get_default(call_default_factory=True)}.",
             show_default=False,
             min=bounds.get("ge"),
             max=bounds.get("le"),

@@ -20,11 +20,25 @@ registry (tasks/stages.py) declares what each stage does and checks it matches."
 
 FORMATS = ("wire", "html", "jsonl")
 DATE_PRECISIONS = ("day", "month", "year")
-DATE_SOURCES = ("jsonld", "meta", "byline", "url", "htmldate", "wire_header", "jsonl")
+DATE_SOURCES = (
+    "jsonld",
+    "meta",
+    "byline",
+    "url",
+    "feed",
+    "sitemap",
+    "htmldate",
+    "wire_header",
+    "jsonl",
+)
 """Where `published_date` was read, most trusted first for a web page: the JSON-LD
 article object's `datePublished`, the publisher's meta tags (`article:published_time`…),
-the byline under the headline, the URL's path, htmldate's guess; the date header of a
-wire story; the `date` field of a JSON line."""
+the byline under the headline, the URL's path, the feed or sitemap that listed the
+page, htmldate's guess; the date header of a wire story; the `date` field of a JSON
+line."""
+LISTED_BY = ("feed", "sitemap", "list", "page")
+"""How a web page came to be fetched: listed by a feed, a sitemap, a list of URLs
+(a `.urls` file, a URL list served as text), or given directly as a source."""
 ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
 
 QUARANTINE_REASONS: dict[str, str] = {
@@ -38,6 +52,25 @@ QUARANTINE_REASONS: dict[str, str] = {
     "malformed_json": "a .jsonl line is not a JSON object",
     "missing_text": "a .jsonl object has no non-empty string `text`",
     "vanished": "a planned item is no longer at its source, or has changed since",
+    # fetch, web pages: what the page's URL answered (see TRANSIENT_REASONS)
+    "unsupported_scheme": "the URL is not http or https (file:, ftp:, javascript:…)",
+    "bad_url": "the URL cannot be parsed, has no host, or carries a user name or password",
+    "blocked_address": "the host (or a redirect's) resolves to a loopback, private, "
+    "link-local, multicast or reserved address outside --allow-private-network",
+    "robots_disallowed": "the site's robots.txt disallows the URL for depeche's user agent",
+    "too_many_redirects": "more than 5 redirects",
+    "http_401": "the page answered 401 Unauthorized",
+    "http_403": "the page answered 403 Forbidden",
+    "http_404": "the page answered 404 Not Found",
+    "http_410": "the page answered 410 Gone",
+    "http_451": "the page answered 451 Unavailable For Legal Reasons",
+    "http_error": "the page answered another status that is no page (4xx, 3xx without a Location)",
+    "not_html": "the answer is not an HTML page (a PDF, an image, a feed…)",
+    "tls_failed": "the TLS handshake or the certificate check failed",
+    "timeout": "no complete answer in time (--timeout); retried by later runs",
+    "connection_failed": "no connection (refused, reset, unknown host); retried by later runs",
+    "server_error": "the server answered 5xx; retried by later runs",
+    "rate_limited": "the server answered 429 Too Many Requests; retried by later runs",
     # clean: the item could not become an article
     "extraction_failed": "no main text could be extracted from the HTML page",
     "empty_text": "nothing is left once the header, byline and captions are removed",
@@ -48,10 +81,34 @@ QUARANTINE_REASONS: dict[str, str] = {
     "too_long": "the text is longer than the model accepts (nlp.max_length)",
 }
 
-EXPECTED_DROPS = frozenset({"duplicate", "unsupported_format"})
+TRANSIENT_REASONS = frozenset({"timeout", "connection_failed", "server_error", "rate_limited"})
+"""Web failures that may pass: the URL is tried again by later runs, up to
+--fetch-attempts runs, before its quarantine row is final."""
+
+WEB_REASONS = frozenset(
+    {
+        "unsupported_scheme",
+        "bad_url",
+        "blocked_address",
+        "robots_disallowed",
+        "too_many_redirects",
+        "http_401",
+        "http_403",
+        "http_404",
+        "http_410",
+        "http_451",
+        "http_error",
+        "not_html",
+        "tls_failed",
+    }
+    | TRANSIENT_REASONS
+)
+
+EXPECTED_DROPS = frozenset({"duplicate", "unsupported_format"} | WEB_REASONS)
 """The quarantine reasons that are no error of the input: a batch whose every row is
 quarantined for one of them (articles the lake already holds, files of a type depeche
-does not read) is an empty batch that commits, not a failure."""
+does not read, web pages that are gone, refused or not answering this hour) is an
+empty batch that commits, not a failure."""
 
 DOC_ID_PATTERN = r"^[0-9a-f]{16}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -147,7 +204,12 @@ RAW = Table(
     key=("item_id",),
     columns=(
         _id("item_id", "Stable id of the item: hash of its source path and line.", unique=True),
-        Column("source_path", pa.string(), "Path of the file the item came from.", False),
+        Column(
+            "source_path",
+            pa.string(),
+            "Path of the file the item came from; a web page's canonical URL.",
+            False,
+        ),
         Column("line", pa.int32(), "Line number in a .jsonl file (1-based); null otherwise."),
         Column("format", pa.string(), "Input format.", False, values=FORMATS),
         Column("encoding", pa.string(), "Encoding the bytes were decoded from.", False),
@@ -161,6 +223,31 @@ RAW = Table(
         ),
         Column("byte_size", pa.int64(), "Size of those bytes.", False, min_value=1),
         Column("fetched_at", pa.timestamp("us", tz="UTC"), "When the item was read.", False),
+        Column("url", pa.string(), "Web page: the canonical URL asked for; null for a file."),
+        Column("final_url", pa.string(), "Web page: the URL that answered, after redirects."),
+        Column("redirects", pa.list_(pa.string()), "Web page: the URLs redirected to, in order."),
+        Column(
+            "http_status", pa.int16(), "Web page: the HTTP status.", min_value=200, max_value=299
+        ),
+        Column("content_type", pa.string(), "Web page: the answer's media type."),
+        Column("etag", pa.string(), "Web page: the answer's ETag."),
+        Column("last_modified", pa.string(), "Web page: the answer's Last-Modified."),
+        Column(
+            "listed_by",
+            pa.string(),
+            "Web page: what listed it (a feed, a sitemap, a list of URLs, or the page "
+            "itself given as a source).",
+            values=LISTED_BY,
+        ),
+        Column("listed_in", pa.string(), "Web page: the feed, sitemap or list that named it."),
+        Column("listed_title", pa.string(), "Web page: the title its feed or sitemap gave."),
+        Column(
+            "listed_date",
+            pa.timestamp("us", tz="UTC"),
+            "Web page: the date its feed or sitemap gave (publication, else lastmod).",
+        ),
+        Column("listed_author", pa.string(), "Web page: the author its feed gave."),
+        Column("listed_site", pa.string(), "Web page: the site name its feed or sitemap gave."),
     ),
 )
 

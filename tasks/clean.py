@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import urljoin
 
 import lxml.etree
 import lxml.html
@@ -29,6 +30,7 @@ from tasks import pages
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import InvalidDate, parse_date
 from tasks.storage import Lake
+from tasks.web.urls import canonical_url
 
 # -- text normalization ------------------------------------------------------------
 
@@ -289,6 +291,8 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
             )
         text = page.pop("text")
         fields.update(page)
+        if item.get("url"):
+            fields = with_listing(fields, item)
     elif fmt == "jsonl":
         record = json.loads(item["payload"])
         text = record["text"]
@@ -333,6 +337,28 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
         "captions": [*fields.get("captions", []), *wire.captions],
         "text": wire.body,
     }
+
+
+def with_listing(page: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """A web page's metadata completed by what its feed or sitemap said of it: the
+    page's own title, author, site and date win when present (htmldate's guess is no
+    statement, so a listed date beats it); its canonical URL is the page's own
+    `<link rel="canonical">` or `og:url`, else the URL that answered."""
+    found = dict(page)
+    for name, listed in (
+        ("title", "listed_title"),
+        ("author", "listed_author"),
+        ("site_name", "listed_site"),
+    ):
+        found[name] = found.get(name) or item.get(listed)
+    listed_date = item.get("listed_date")
+    if listed_date and found.get("date_source") in (None, "htmldate"):
+        found["date"] = listed_date.date().isoformat()
+        found["date_source"] = item.get("listed_by")
+    base = item.get("final_url") or item["url"]
+    stated = found.get("url")
+    found["url"] = canonical_url(urljoin(base, stated) if stated else base)
+    return found
 
 
 def published_period(fmt: str | None, payload: str | None) -> tuple[date, str] | None:

@@ -15,11 +15,12 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
@@ -27,9 +28,18 @@ from schemas import QUARANTINE, RAW, Rejected, quarantine_row
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import DateWindow
 from tasks.errors import SourceNotFound
-from tasks.records import ItemKey, PartitionSpec
+from tasks.records import WEB_ITEM, ItemKey, PartitionSpec
 from tasks.settings import Settings
 from tasks.storage import Lake, sha256_file
+from tasks.web.ingest import (
+    WebPlan,
+    attempt_note,
+    fetch_pages,
+    host_books,
+    plan_web,
+    web_history,
+)
+from tasks.web.listing import SourceProblem, is_url
 
 FORMAT_BY_SUFFIX = {".txt": "wire", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 
@@ -105,9 +115,10 @@ def stored_path(source_path: str) -> str:
     return os.fsencode(source_path).decode("utf-8", "backslashreplace")
 
 
-def decode(data: bytes, fmt: str) -> tuple[str, str]:
-    """Text and encoding of `data`: a byte-order mark, else UTF-8, else the page's
-    declared charset (HTML), else Windows-1252, the usual encoding of older French text."""
+def decode(data: bytes, fmt: str, declared: str | None = None) -> tuple[str, str]:
+    """Text and encoding of `data`: a byte-order mark, else the charset its HTTP answer
+    declared, else UTF-8, else the page's declared charset (HTML), else Windows-1252,
+    the usual encoding of older French text."""
     if not data.strip():
         raise Rejected("empty", "the file is empty or only whitespace")
     for bom, encoding in _BOMS:
@@ -121,7 +132,7 @@ def decode(data: bytes, fmt: str) -> tuple[str, str]:
             return _checked_text(text), encoding
     if b"\x00" in data:
         raise Rejected("binary", "NUL bytes and no byte-order mark: not a text file")
-    candidates = ["utf-8"]
+    candidates = [declared, "utf-8"] if declared else ["utf-8"]
     if fmt == "html" and (match := _META_CHARSET.search(data[:4096])):
         candidates.append(match.group(1).decode("ascii").lower())
     candidates += ["cp1252", "latin-1"]
@@ -180,6 +191,7 @@ class Item:
     text: str | None = None
     encoding: str | None = None
     rejected: Rejected | None = None
+    web: dict[str, Any] | None = None  # a web page's columns of the raw table
 
     @property
     def key(self) -> ItemKey:
@@ -258,6 +270,7 @@ def fetch_rows(items: Iterable[Item], *, fetched_at: datetime) -> FetchResult:
                 "content_sha256": item.sha256,
                 "byte_size": len(item.data or b""),
                 "fetched_at": fetched_at,
+                **(item.web or {}),
             }
         )
     return FetchResult(
@@ -285,6 +298,8 @@ class PlanCounts:
     new: int = 0
     outside_range: int = 0  # dated outside a backfill's window: left for later runs
     undated: int = 0  # no publication date, in a backfill: left for later runs
+    retried: int = 0  # web pages that failed for a passing reason, tried again
+    not_modified: int = 0  # web sources that answered 304: nothing new there
 
 
 @dataclass
@@ -293,12 +308,26 @@ class Plan:
 
     partitions: list[PartitionSpec]
     counts: PlanCounts = field(default_factory=PlanCounts)
+    problems: list[SourceProblem] = field(default_factory=list)  # web sources unread
+    web_state: dict[str, dict[str, Any]] | None = None  # to record with the partitions
+    not_modified: dict[str, int] = field(default_factory=dict)  # 304s per host
 
 
 def _stem(sources: list[str]) -> str:
-    first = Path(sources[0]) if sources else Path("batch")
-    stem = re.sub(r"[^a-z0-9]+", "-", (first.stem or first.name or "batch").lower())
+    first = sources[0] if sources else "batch"
+    if is_url(first):
+        first = urlsplit(first).hostname or "web"
+    path = Path(first)
+    stem = re.sub(r"[^a-z0-9]+", "-", (path.stem or path.name or "batch").lower())
     return stem[:40].strip("-") or "batch"
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """An item that planning found: its key, and when it was published (backfills)."""
+
+    key: ItemKey
+    period: Callable[[], tuple[date, str] | None]
 
 
 def plan_partitions(
@@ -310,37 +339,52 @@ def plan_partitions(
     since: str | None = None,
     until: str | None = None,
     exclude: str | Path | None = None,
+    web: WebPlan | None = None,
 ) -> Plan:
-    """The new items of `sources` (but for those under `exclude`) as new partitions:
-    one, or one per publication month when a date range is given (items outside the
-    range, or undated, are left for later runs)."""
-    files = discover(sources, exclude=exclude)
+    """The new items of `sources` (but for those under `exclude`), and the web pages
+    of `web`, as new partitions: one, or one per publication month when a date range
+    is given (items outside the range, or undated, are left for later runs)."""
+    paths = [source for source in sources if not is_url(source)]
+    files = [f for f in discover(paths, exclude=exclude) if f.suffix.lower() != ".urls"]
     found = [item for file in files for item in read_items(file, max_bytes)]
-    new = [item for item in found if item.key not in known]
-    plan = Plan([], PlanCounts(found=len(found), new=len(new)))
-    groups: dict[str, list[Item]] = {}
+    new = [_Planned(item.key, _item_period(item)) for item in found if item.key not in known]
+    web = web or WebPlan()
+    for url in sorted(web.hints):
+        new.append(_Planned((url, None, WEB_ITEM), _listed_period(web.published.get(url))))
+    counts = PlanCounts(
+        found=len(found) + web.found,
+        new=len(new) - len(web.attempts),
+        retried=len(web.attempts),
+        not_modified=sum(web.not_modified.values()),
+    )
+    plan = Plan(
+        [],
+        counts,
+        problems=web.problems,
+        web_state=web.state or None,
+        not_modified=dict(web.not_modified),
+    )
+    groups: dict[str, list[ItemKey]] = {}
     if since is None and until is None:
         if new:
-            groups[""] = new
+            groups[""] = [planned.key for planned in new]
     else:
-        # a backfill reads each item's publication date as clean will
-        from tasks.clean import published_period
-
         window = DateWindow.parse(since, until)
-        for item in new:
-            period = published_period(item.format, item.text) if item.rejected is None else None
+        for planned in new:
+            period = planned.period()
             if period is None:
                 plan.counts.undated += 1
             elif not window.overlaps(*period):
                 plan.counts.outside_range += 1
             else:
                 month = period[0].isoformat()[:7] if period[1] != "year" else str(period[0].year)
-                groups.setdefault(month, []).append(item)
+                groups.setdefault(month, []).append(planned.key)
     stem = _stem(sources)
-    for offset, (month, items) in enumerate(sorted(groups.items())):
-        keys = sorted((item.key for item in items), key=_sort_key)
+    for offset, (month, members) in enumerate(sorted(groups.items())):
+        keys = sorted(members, key=_sort_key)
         digest = hashlib.sha256(json.dumps(keys).encode()).hexdigest()
         name = f"{stem}-{month}-{digest[:10]}" if month else f"{stem}-{digest[:10]}"
+        urls = [key[0] for key in keys if key[2] == WEB_ITEM]
         plan.partitions.append(
             PartitionSpec(
                 partition=name,
@@ -351,16 +395,60 @@ def plan_partitions(
                 since=since,
                 until=until,
                 month=month or None,
+                hints={url: web.hints[url] for url in urls},
+                attempts={url: web.attempts[url] for url in urls if url in web.attempts},
             )
         )
     return plan
 
 
+def _item_period(item: Item) -> Callable[[], tuple[date, str] | None]:
+    def period() -> tuple[date, str] | None:
+        if item.rejected is not None:
+            return None
+        from tasks.clean import published_period  # a backfill reads dates as clean will
+
+        return published_period(item.format, item.text)
+
+    return period
+
+
+def _listed_period(published: datetime | None) -> Callable[[], tuple[date, str] | None]:
+    return lambda: None if published is None else (published.date(), "day")
+
+
+def _split_sources(sources: list[str], lake: Lake) -> tuple[list[str], list[str], list[Path]]:
+    """The paths, the web sources, and the `.urls` files among the paths' files."""
+    paths = [source for source in sources if not is_url(source)]
+    urls = [source for source in sources if is_url(source)]
+    lists = [f for f in discover(paths, exclude=lake.root) if f.suffix.lower() == ".urls"]
+    return paths, urls, lists
+
+
 def plan_for_lake(
-    lake: Lake, sources: list[str], settings: Settings, since: str | None, until: str | None
+    lake: Lake,
+    sources: list[str],
+    settings: Settings,
+    since: str | None,
+    until: str | None,
+    *,
+    log: Callable[[str], None] | None = None,
 ) -> Plan:
-    """The partitions a run on `sources` would add to the lake (nothing is written);
-    the lake's own files are no source, even when it is inside one."""
+    """The partitions a run on `sources` would add to the lake (nothing is written but
+    web requests are made: feeds and sitemaps are asked what they list); the lake's
+    own files are no source, even when it is inside one."""
+    _, urls, lists = _split_sources(sources, lake)
+    web = None
+    if urls or lists or lake.exists():
+        start = DateWindow.parse(since, None).start if since else None
+        web = plan_web(
+            lake,
+            urls,
+            lists,
+            settings,
+            since=None if start is None else datetime.combine(start, time(), UTC),
+            log=log,
+        )
     return plan_partitions(
         sources,
         known=lake.known_items(),
@@ -369,15 +457,19 @@ def plan_for_lake(
         since=since,
         until=until,
         exclude=lake.root,
+        web=web,
     )
 
 
 def count_if_nothing_new(lake: Lake, sources: list[str], settings: Settings) -> PlanCounts | None:
     """What planning would find when the lake holds every item of the sources; None as
-    soon as one is new."""
+    soon as one is new, or when a web source must be asked (or a web page retried)."""
+    paths, urls, lists = _split_sources(sources, lake)
+    if urls or lists or web_history(lake).waiting(settings.fetch_attempts):
+        return None
     known = lake.known_items()
     found = 0
-    for file in discover(sources, exclude=lake.root):
+    for file in discover(paths, exclude=lake.root):
         for item in read_items(file, settings.max_bytes):
             if item.key not in known:
                 return None
@@ -386,18 +478,23 @@ def count_if_nothing_new(lake: Lake, sources: list[str], settings: Settings) -> 
 
 
 def record_plan(lake: Lake, plan: Plan) -> None:
-    """Record the planned partitions in the lake."""
+    """Record the planned partitions in the lake, then the web sources' validators: a
+    run that dies between the two asks the sources again, and finds their pages
+    planned already."""
     for spec in plan.partitions:
         lake.write_partition(spec)
+    if plan.web_state is not None:
+        lake.write_web_state(plan.web_state)
 
 
 # -- the stage -----------------------------------------------------------------------
 
 
 def fetch_partition(context: StageContext) -> StageOutput:
-    """Read the items of one partition into its raw table."""
+    """Read the items of one partition into its raw table: files from disk, web pages
+    from the lake when fetched before, else from the web."""
     spec = context.lake.partition(context.partition)
-    wanted = set(spec.items)
+    wanted = {key for key in spec.items if key[2] != WEB_ITEM}
     items = []
     for path in sorted({key[0] for key in wanted}):
         for item in read_items(Path(path), context.settings.max_bytes):
@@ -406,13 +503,68 @@ def fetch_partition(context: StageContext) -> StageOutput:
                 wanted.discard(item.key)
     gone = Rejected("vanished", "the item is no longer at its source, or has changed")
     items += [Item(p, line, None, sha, rejected=gone) for p, line, sha in wanted]
+    details = {}
+    if spec.urls:
+        pages, details["web"] = web_items(context.lake, spec, context.settings)
+        items += pages
     result = fetch_rows(items, fetched_at=datetime.now(UTC))
     return StageOutput(
         outputs={RAW: result.raw},
         quarantine=result.quarantine,
         rows_in=len(spec.items),
         rows_out=result.raw.num_rows,
+        details=details,
     )
+
+
+def web_items(lake: Lake, spec: PartitionSpec, settings: Settings) -> tuple[list[Item], dict]:
+    """The web pages of a partition as items, and the books of the fetch: per host what
+    came, and which URLs failed for a passing reason (a later run tries them again)."""
+    pages = fetch_pages(lake, spec.urls, settings)
+    items, retry = [], {}
+    for page in pages:
+        if page.rejected is not None:
+            rejected = page.rejected
+            if page.transient:
+                failures = spec.attempts.get(page.url, 0)
+                note = attempt_note(failures, settings.fetch_attempts)
+                rejected = Rejected(rejected.reason, f"{rejected.detail} ({note})")
+                if failures + 1 < settings.fetch_attempts:
+                    retry[page.url] = rejected.reason
+            items.append(Item(page.url, None, "html", WEB_ITEM, rejected=rejected))
+            continue
+        assert page.answer is not None and page.body is not None
+        answer, sha = page.answer, page.answer["sha256"]
+        try:
+            text, encoding = decode(page.body, "html", answer.get("charset"))
+        except Rejected as problem:
+            items.append(Item(page.url, None, "html", sha, data=page.body, rejected=problem))
+            continue
+        columns = _web_columns(page.url, answer, spec.hints.get(page.url, {}))
+        items.append(Item(page.url, None, "html", sha, page.body, text, encoding, web=columns))
+    books = host_books(pages, spec.attempts, settings.fetch_attempts)
+    return items, {"retry": retry, "hosts": books}
+
+
+def _web_columns(url: str, answer: dict[str, Any], hints: dict[str, Any]) -> dict[str, Any]:
+    """A web page's columns of the raw table: its answer, and what listed it."""
+    listed_date = hints.get("listed_date")
+    return {
+        "url": url,
+        "final_url": answer["final_url"],
+        "redirects": answer["redirects"],
+        "http_status": answer["http_status"],
+        "content_type": answer["content_type"] or None,
+        "etag": answer.get("etag"),
+        "last_modified": answer.get("last_modified"),
+        "fetched_at": datetime.fromisoformat(answer["fetched_at"]),
+        "listed_by": hints.get("listed_by"),
+        "listed_in": hints.get("listed_in"),
+        "listed_title": hints.get("listed_title"),
+        "listed_date": datetime.fromisoformat(listed_date) if listed_date else None,
+        "listed_author": hints.get("listed_author"),
+        "listed_site": hints.get("listed_site"),
+    }
 
 
 STAGE = Stage(

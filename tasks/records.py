@@ -109,7 +109,11 @@ class Manifest:
 
 
 ItemKey = tuple[str, int | None, str]
-"""An item's identity in the lake: (source path, line of a .jsonl file, content hash)."""
+"""An item's identity in the lake: (source path, line of a .jsonl file, content hash);
+for a web page (its canonical URL, None, WEB_ITEM): its content is only known once
+fetched."""
+
+WEB_ITEM = "url"
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,15 @@ class PartitionSpec:
     since: str | None = None
     until: str | None = None
     month: str | None = None
+    # web pages: what the feed or sitemap said of each (title, published, author,
+    # site_name, hint_source, listed_in), and how many earlier runs failed to fetch it
+    hints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def urls(self) -> list[str]:
+        """The web pages of the partition, in order."""
+        return [key[0] for key in self.items if key[2] == WEB_ITEM]
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "items": [list(key) for key in self.items]}

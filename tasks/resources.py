@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from spacy.language import Language
 
     from tasks.gate import SuiteRunner
+    from tasks.web.crawl import Hosts
 
 ProgressSink = Callable[[str, str, int, int], None]
 """(stage, partition, done, total): how a front end learns of a stage's progress."""
@@ -33,7 +34,8 @@ ProgressFn = Callable[[int, int], None]
 
 
 class Resources:
-    """Models, the language detector and the GX suites, loaded once and shared."""
+    """Models, the language detector, the GX suites and what the crawler knows of web
+    hosts, loaded once and shared."""
 
     def __init__(self, progress: ProgressSink | None = None) -> None:
         self.progress_sink = progress
@@ -41,6 +43,7 @@ class Resources:
         self._language: LanguageIdentifier | None = None
         self._suites: SuiteRunner | None = None
         self._warming: set[str] = set()
+        self._web_hosts: Hosts | None = None
         self._locks = {name: threading.Lock() for name in ("model", "language", "suites")}
 
     def model(self, name: str) -> Language:
@@ -69,6 +72,16 @@ class Resources:
             if self._suites is None:
                 self._suites = SuiteRunner()
             return self._suites
+
+    def web_hosts(self) -> Hosts:
+        """What the web crawls of this process remember of each host: its robots.txt
+        (read once a run), its delay, when it may be asked next."""
+        from tasks.web.crawl import Hosts
+
+        with self._locks["suites"]:
+            if self._web_hosts is None:
+                self._web_hosts = Hosts()
+            return self._web_hosts
 
     def warm_up(self, model: str) -> None:
         """Load the GX suites, the language detector and the model on the side, in the

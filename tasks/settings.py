@@ -47,6 +47,55 @@ class Settings(BaseModel):
         "has no entity.",
     )
 
+    user_agent: str = Field(
+        "depeche/0.1",
+        pattern=r"^[A-Za-z][\w.-]*/\S",
+        description="User agent sent with every web request; add a URL where sites can "
+        "reach you: `depeche/0.1 (+https://your.site/bot)`. robots.txt rules for its "
+        "first word (depeche) apply.",
+    )
+    min_delay: float = Field(
+        1.0,
+        ge=0.0,
+        le=3600.0,
+        description="Seconds between the starts of two requests to one host (a larger "
+        "robots.txt Crawl-delay wins).",
+    )
+    max_connections: int = Field(
+        8, ge=1, le=256, description="Web requests in flight at once, all hosts together."
+    )
+    per_host_connections: int = Field(
+        1, ge=1, le=16, description="Web requests in flight at once to one host."
+    )
+    timeout: float = Field(
+        30.0,
+        ge=0.1,
+        le=3600.0,
+        description="Seconds one web request may take in all (connect, redirects, body).",
+    )
+    retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Further tries within a run after a timeout, a refused connection, "
+        "429 or 5xx, with exponential backoff and jitter (Retry-After honoured).",
+    )
+    fetch_attempts: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Runs that try a URL failing for a passing reason (timeout, 5xx, 429, "
+        "no connection) before its failure is final.",
+    )
+    sitemap_depth: int = Field(
+        2, ge=0, le=10, description="Levels of sitemap indexes followed below a source."
+    )
+    allow_private_network: list[str] = Field(
+        default_factory=list,
+        description="CIDR ranges web requests may reach although they are private, "
+        "loopback or link-local (repeat the option for several); none by default.",
+    )
+
     def annotate_workers(self, articles: int) -> int:
         """How many annotate workers to fork: `n_process`, bounded by the cores and
         the articles there are (a worker per article would only cost memory)."""
@@ -131,8 +180,9 @@ def settings_table(affects: dict[str, list[str]]) -> str:
         )
         stages = ", ".join(affects.get(name, [])) or "nothing (speed only)"
         option = "--" + name.replace("_", "-")
+        default = field.get_default(call_default_factory=True)
         lines.append(
-            f"| `{option}` | `{name}` | `{field.default}` | {words or '-'} | {stages} "
+            f"| `{option}` | `{name}` | `{default}` | {words or '-'} | {stages} "
             f"| {field.description} |"
         )
     return "\n".join(lines) + "\n"

@@ -53,20 +53,25 @@ from tasks.errors import (
     UnknownPartition,
 )
 from tasks.faults import fault_point
-from tasks.records import ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
+from tasks.records import WEB_ITEM, ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
 from tasks.settings import InvalidSettings, remembered_settings
 
 PART_FILE = "part-0.parquet"
+_FORGET_WEB_STATE = "delete it, and the next run asks every web source without validators"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    with open(tmp, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, text.encode("utf-8"))
 
 
 def sha256_file(path: Path) -> str:
@@ -256,6 +261,52 @@ class Lake:
 
     def next_seq(self) -> int:
         return 1 + max((spec.seq for spec in self.partitions()), default=0)
+
+    # -- the web ---------------------------------------------------------------
+
+    @property
+    def web_state_path(self) -> Path:
+        """The validators (ETag, Last-Modified) of each web source's last answer."""
+        return self.root / "_web" / "sources.json"
+
+    def web_state(self) -> dict[str, dict[str, Any]]:
+        """Each web source's last answer: validators, when, status (empty at first)."""
+        path = self.web_state_path
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DamagedLake(f"{path} is damaged ({error}): {_FORGET_WEB_STATE}") from None
+        if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
+            raise DamagedLake(f"{path} is not a JSON object of objects: {_FORGET_WEB_STATE}")
+        return state
+
+    def write_web_state(self, state: dict[str, dict[str, Any]]) -> None:
+        _atomic_write_text(self.web_state_path, json.dumps(state, indent=1, sort_keys=True))
+
+    def _landing(self, item_id: str) -> Path:
+        return self.root / "_web" / "pages" / item_id[:2] / item_id
+
+    def land(self, item_id: str, answer: dict[str, Any], body: bytes) -> None:
+        """Keep a fetched page as it came (its answer's metadata and its bytes), so
+        that fetch redone (a new version, a damaged raw file) reads it again from
+        the lake instead of the web: the same rows, and no second request."""
+        path = self._landing(item_id)
+        _atomic_write(path.with_suffix(".body"), body)
+        _atomic_write_text(path.with_suffix(".json"), json.dumps(answer, sort_keys=True))
+
+    def landed(self, item_id: str) -> tuple[dict[str, Any], bytes] | None:
+        """A page kept by `land`, when it is whole; else None."""
+        path = self._landing(item_id)
+        try:
+            answer = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+            body = path.with_suffix(".body").read_bytes()
+        except (OSError, ValueError):
+            return None
+        if not isinstance(answer, dict) or answer.get("sha256") != hashlib.sha256(body).hexdigest():
+            return None
+        return answer, body
 
     # -- the one writer ----------------------------------------------------------
 
@@ -561,9 +612,11 @@ def _read_spec(path: Path) -> PartitionSpec:
     """A partition record. Items recorded with a path relative to the working folder
     (as depeche did before it keyed items by absolute path) are made absolute."""
     spec = PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
-    if all(os.path.isabs(item[0]) for item in spec.items):
+    if all(os.path.isabs(item[0]) or item[2] == WEB_ITEM for item in spec.items):
         return spec
-    items = [(str(Path(p).resolve()), line, sha) for p, line, sha in spec.items]
+    items = [
+        (p if sha == WEB_ITEM else str(Path(p).resolve()), line, sha) for p, line, sha in spec.items
+    ]
     return dataclasses.replace(spec, items=items)
 
 

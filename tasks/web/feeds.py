@@ -310,7 +310,9 @@ def _raw(element: Element | None) -> str | None:
 
 
 def _link(value: str | None, base: str) -> str | None:
-    """An absolute http(s) URL, or None when the value does not make one."""
+    """The absolute URL a link names, or None when there is none. A link with another
+    scheme than http(s) (`file:`, `javascript:`) is kept: fetch refuses it, with a
+    quarantine row that shows it, rather than it vanishing here."""
     if not value or not value.strip():
         return None
     try:
@@ -318,7 +320,7 @@ def _link(value: str | None, base: str) -> str | None:
         scheme = urlsplit(url).scheme
     except ValueError:
         return None
-    return url if scheme in ("http", "https") else None
+    return url if scheme else None
 
 
 def _names(elements: list[Element | None]) -> str | None:
@@ -510,11 +512,9 @@ def parse_listing(body: bytes, url: str, *, max_bytes: int) -> Listing:
 def parse_url_list(text: str, base: str | None = None) -> list[str]:
     """The URLs of a `.urls` text: one a line, blank lines and `#` comments (whole-line,
     or after a space) ignored, relative ones resolved against `base`, order kept,
-    each once. A line that is not an http(s) URL is a ValueError naming it."""
+    each once. Lines are kept as they are otherwise: one that is no http(s) URL is
+    refused by fetch, with a quarantine row naming it."""
     urls: dict[str, None] = {}
-    for number, value in _url_lines(text):
-        url = _link(value, base) if base else value
-        if url is None or not _HTTP_URL.fullmatch(url):
-            raise ValueError(f"line {number}: {value!r} is not an http(s) URL")
-        urls.setdefault(url)
+    for _, value in _url_lines(text):
+        urls.setdefault((_link(value, base) if base else None) or value)
     return list(urls)

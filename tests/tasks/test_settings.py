@@ -40,7 +40,8 @@ def test_every_setting_is_an_option_with_its_default_in_the_help(command, subpro
         option = "--" + name.replace("_", "-")
         assert option in shown, option
         # the help says the default in words, taken from the model
-        assert re.search(rf"{re.escape(option)} .*?else {re.escape(str(field.default))}\.", shown)
+        default = str(field.get_default(call_default_factory=True))
+        assert re.search(rf"{re.escape(option)} .*?else {re.escape(default)}\.", shown)
 
 
 @pytest.mark.parametrize(

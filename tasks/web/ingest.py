@@ -1,0 +1,277 @@
+"""Web pages in the fetch stage's terms: which URLs a run plans, and what each became.
+
+Planning lists the run's web sources (tasks/web/listing.py) and keeps the article
+URLs no partition holds yet, plus those whose earlier fetches failed for a passing
+reason fewer than `fetch_attempts` times. The fetch stage asks for them all at once,
+politely (tasks/web/crawl.py), and turns each answer into an `Item`: the page, or
+why not. Pages are kept in the lake as they came, so fetch redone reads them again
+from there, not from the web.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from schemas import Rejected
+from tasks.records import WEB_ITEM, Status
+from tasks.resources import current
+from tasks.settings import Settings
+from tasks.storage import Lake
+from tasks.web.address import AddressPolicy, parse_networks
+from tasks.web.client import ClientPolicy, Response
+from tasks.web.crawl import Crawler, CrawlPolicy, Outcome, Request, describe_status
+from tasks.web.feeds import Entry, parse_url_list, sniff
+from tasks.web.listing import Listed, SourceProblem, list_sources
+from tasks.web.urls import canonical_url, host_of
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
+
+
+def crawl_policy(settings: Settings) -> CrawlPolicy:
+    """The politeness and safety of a run's web requests, from its settings."""
+    return CrawlPolicy(
+        client=ClientPolicy(
+            user_agent=settings.user_agent,
+            addresses=AddressPolicy(allowed=parse_networks(settings.allow_private_network)),
+            max_bytes=settings.max_bytes,
+            timeout=settings.timeout,
+            connect_timeout=min(10.0, settings.timeout),
+        ),
+        min_delay=settings.min_delay,
+        max_connections=settings.max_connections,
+        per_host=settings.per_host_connections,
+        retries=settings.retries,
+    )
+
+
+@dataclass
+class WebHistory:
+    """What earlier runs made of the lake's web pages."""
+
+    failures: Counter[str] = field(default_factory=Counter)  # passing failures, per URL
+    hints: dict[str, dict[str, Any]] = field(default_factory=dict)  # as last planned
+    settled: set[str] = field(default_factory=set)  # fetched, or failed for good
+
+    def waiting(self, attempts: int) -> dict[str, int]:
+        """URLs to try again, with the failures they had."""
+        return {
+            url: n for url, n in self.failures.items() if url not in self.settled and n < attempts
+        }
+
+
+def web_history(lake: Lake) -> WebHistory:
+    """The fate of every web page of the lake, from its partitions' records and the
+    fetch manifests (which list the URLs that failed for a passing reason)."""
+    history = WebHistory()
+    for spec in lake.partitions():
+        urls = spec.urls
+        if not urls:
+            continue
+        manifest = lake.read_manifest("fetch", spec.partition)
+        if manifest is None or manifest.status != Status.COMMITTED:
+            continue
+        retry = (manifest.details.get("web") or {}).get("retry") or {}
+        for url in urls:
+            history.hints[url] = spec.hints.get(url, {})
+            if url in retry:
+                history.failures[url] += 1
+            else:
+                history.settled.add(url)
+    return history
+
+
+@dataclass
+class WebPlan:
+    """The web pages a run plans: new or to retry, with their hints."""
+
+    hints: dict[str, dict[str, Any]] = field(default_factory=dict)  # canonical URL → hints
+    attempts: dict[str, int] = field(default_factory=dict)  # earlier failures
+    published: dict[str, datetime | None] = field(default_factory=dict)
+    found: int = 0
+    problems: list[SourceProblem] = field(default_factory=list)
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    not_modified: Counter[str] = field(default_factory=Counter)
+
+
+def _hints(entry: Entry, listed_in: str) -> dict[str, Any]:
+    return {
+        "listed_by": entry.hint_source,
+        "listed_in": listed_in,
+        "listed_title": entry.title,
+        "listed_date": entry.published.isoformat() if entry.published else None,
+        "listed_author": entry.author,
+        "listed_site": entry.site_name,
+    }
+
+
+def plan_web(
+    lake: Lake,
+    urls: list[str],
+    lists: list[Path],
+    settings: Settings,
+    *,
+    since: datetime | None = None,
+    log: Callable[[str], None] | None = None,
+) -> WebPlan:
+    """The web pages to fetch: listed by `urls` (feeds, sitemaps, pages) and the
+    `.urls` files `lists`, not yet in the lake; and those to try again."""
+    known = {key[0] for key in lake.known_items() if key[2] == WEB_ITEM}
+    listed = Listed()
+    if urls:
+        listed = list_sources(
+            urls,
+            Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts()),
+            lake.web_state(),
+            known=known,
+            since=since,
+            max_bytes=settings.max_bytes,
+            sitemap_depth=settings.sitemap_depth,
+        )
+    for path in lists:
+        for link in parse_url_list(path.read_text(encoding="utf-8", errors="replace")):
+            key = canonical_url(link)
+            if key not in listed.entries:
+                listed.entries[key] = Entry(url=link, hint_source="list")
+                listed.listed_in[key] = path.resolve().as_posix()
+    plan = WebPlan(
+        found=len(listed.entries),
+        problems=listed.problems,
+        state=listed.state,
+        not_modified=listed.not_modified,
+    )
+    for key, entry in sorted(listed.entries.items()):
+        if key not in known:
+            plan.hints[key] = _hints(entry, listed.listed_in[key])
+            plan.published[key] = entry.published
+    history = web_history(lake)
+    for url, failures in sorted(history.waiting(settings.fetch_attempts).items()):
+        plan.hints.setdefault(url, history.hints.get(url, {}))
+        plan.attempts[url] = failures
+        plan.published.setdefault(url, _when(history.hints.get(url, {})))
+    return plan
+
+
+def _when(hints: dict[str, Any]) -> datetime | None:
+    stamp = hints.get("listed_date")
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+# -- the fetch stage ------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One web page's fate in the fetch stage."""
+
+    url: str
+    answer: dict[str, Any] | None = None  # the raw row's web columns, for a page
+    body: bytes | None = None
+    rejected: Rejected | None = None
+    transient: bool = False
+
+
+def _answer(response: Response) -> dict[str, Any]:
+    return {
+        "final_url": response.final_url,
+        "redirects": list(response.redirects),
+        "http_status": response.status,
+        "content_type": response.content_type,
+        "charset": _charset(response.headers.get("content-type", "")),
+        "etag": response.etag,
+        "last_modified": response.last_modified,
+        "fetched_at": response.fetched_at.isoformat(),
+        "sha256": hashlib.sha256(response.body).hexdigest(),
+    }
+
+
+def _charset(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'").lower()
+    return None
+
+
+def _fate(url: str, outcome: Outcome) -> Page:
+    response = outcome.response
+    failure = outcome.failure
+    if response is not None:
+        failure = describe_status(response)
+        if failure is None:
+            kind = sniff(response.body)
+            if response.content_type not in HTML_TYPES or kind not in ("html", "other"):
+                what = response.content_type or kind
+                return Page(url, rejected=Rejected("not_html", f"{url} is {what}, not a page"))
+            return Page(url, answer=_answer(response), body=response.body)
+    assert failure is not None
+    return Page(url, rejected=Rejected(failure.reason, failure.detail), transient=failure.transient)
+
+
+def fetch_pages(
+    lake: Lake,
+    urls: Iterable[str],
+    settings: Settings,
+    *,
+    log: Callable[[str], None] | None = None,
+) -> list[Page]:
+    """Every URL's page, from the lake when it was fetched before, else from the web."""
+    pages: dict[str, Page] = {}
+    wanted = []
+    for url in urls:
+        kept = lake.landed(_landing_id(url))
+        if kept is not None:
+            pages[url] = Page(url, answer=kept[0], body=kept[1])
+        else:
+            wanted.append(url)
+    if wanted:
+        outcomes = Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts()).fetch(
+            Request(url) for url in wanted
+        )
+        for url in wanted:
+            page = _fate(url, outcomes[url])
+            if page.answer is not None and page.body is not None:
+                lake.land(_landing_id(url), page.answer, page.body)
+            pages[url] = page
+    return [pages[url] for url in sorted(pages)]
+
+
+def _host(url: str) -> str:
+    try:
+        return host_of(url)
+    except ValueError:
+        return "(no host)"
+
+
+def _landing_id(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def attempt_note(failures: int, attempts: int) -> str:
+    """What a passing failure means for the URL's next runs."""
+    attempt = failures + 1
+    if attempt >= attempts:
+        return f"attempt {attempt} of {attempts}: given up"
+    return f"attempt {attempt} of {attempts}: a later run tries again"
+
+
+def host_books(pages: list[Page], attempts: dict[str, int], limit: int) -> dict[str, dict]:
+    """Per host: pages fetched, disallowed by robots.txt, failed for good, waiting for
+    a later run."""
+    books: dict[str, Counter[str]] = {}
+    for page in pages:
+        counts = books.setdefault(_host(page.url), Counter())
+        if page.rejected is None:
+            counts["fetched"] += 1
+        elif page.rejected.reason == "robots_disallowed":
+            counts["disallowed"] += 1
+        elif page.transient and attempts.get(page.url, 0) + 1 < limit:
+            counts["waiting"] += 1
+        else:
+            counts["failed"] += 1
+    return {host: dict(sorted(counts.items())) for host, counts in sorted(books.items())}
