@@ -184,11 +184,26 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _check_sources(sources: list[str]) -> None:
+def _check_sources(sources: list[str], lake: Path, settings: SettingsGiven) -> None:
+    """Paths that name files; a word to the user when web sources go out under a user
+    agent that names no contact."""
     from tasks.fetch import discover
+    from tasks.settings import resolve_settings
+    from tasks.storage import Lake
+    from tasks.web.listing import is_url
 
-    if not discover(sources):
-        raise CommandError(f"no files found in {', '.join(sources)}")
+    paths = [source for source in sources if not is_url(source)]
+    if paths and not discover(paths):
+        raise CommandError(f"no files found in {', '.join(paths)}")
+    if len(paths) < len(sources):
+        agent = resolve_settings(Lake(lake).last_settings(), settings).user_agent
+        if "http" not in agent and "@" not in agent:
+            err.print(
+                f"depeche: the user agent {agent!r} names no contact: sites you fetch from "
+                "cannot reach you; give one with --user-agent 'depeche/0.1 "
+                "(+https://your.site/bot)'",
+                soft_wrap=True,
+            )
 
 
 def _check_model(lake: Path, settings: SettingsGiven) -> str:
@@ -225,8 +240,16 @@ def _print_summary(summary: RunSummary) -> None:
         line = f"sources: {plan.found} items found, {plan.new} new"
         if plan.outside_range or plan.undated:
             line += f" ({plan.outside_range} outside the dates, {plan.undated} undated)"
+        if plan.retried or plan.not_modified:
+            line += f"; web: {plan.retried} retried, {plan.not_modified} sources not modified"
         planned = ", ".join(summary.planned) or "none"
-        out.print(f"{line}; new partitions: {planned}")
+        out.print(f"{line}; new partitions: {planned}", soft_wrap=True)
+    for problem in summary.problems:
+        err.print(
+            f"[yellow]source not read[/]: {problem.source}: {problem.reason} ({problem.detail})",
+            soft_wrap=True,
+            markup=True,
+        )
     reports = [r for r in summary.reports if r.status != "skipped"]
     if reports:
         table = Table(title="depeche run", title_justify="left")
@@ -245,6 +268,8 @@ def _print_summary(summary: RunSummary) -> None:
                 f"{r.seconds:.1f}",
             )
         out.print(table)
+    if summary.hosts:
+        out.print(_hosts_table("web pages by host", summary.hosts))
     counts = summary.counts()
     out.print(
         "stage-partitions: "
@@ -272,6 +297,18 @@ def _print_summary(summary: RunSummary) -> None:
         )
     if summary.failures:
         err.print(f"fix the cause, then rerun with: {summary.rerun_command}", soft_wrap=True)
+
+
+def _hosts_table(title: str, hosts: dict[str, dict[str, int]]) -> Table:
+    from tasks.web.ingest import OUTCOMES
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("host")
+    for outcome in OUTCOMES:
+        table.add_column(outcome.replace("_", " "), justify="right")
+    for host, counts in hosts.items():
+        table.add_row(host, *(str(counts.get(outcome, 0)) for outcome in OUTCOMES))
+    return table
 
 
 @contextlib.contextmanager
@@ -387,7 +424,8 @@ def run(
     sources: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Folders, files or globs of .txt (wire), .html and .jsonl articles. "
+            help="Folders, files or globs of .txt (wire), .html and .jsonl articles and "
+            ".urls lists of article URLs; URLs of RSS/Atom feeds, sitemaps or pages. "
             f"Default: {DEFAULT_SOURCE}.",
             show_default=False,
         ),
@@ -403,8 +441,9 @@ def run(
 ) -> None:
     """Take what is new in SOURCES into the lake and bring every partition up to date.
 
-    New items (files, or lines of .jsonl files) make a new partition; with --since
-    or --until, one partition per publication month of the articles in range.
+    New items (files, lines of .jsonl files, web pages that feeds, sitemaps and URL
+    lists name) make a new partition; with --since or --until, one partition per
+    publication month of the articles in range.
     """
     _configure_logging(verbose)
     sources = sources or [DEFAULT_SOURCE]
@@ -412,7 +451,7 @@ def run(
 
     Lake(lake).writable()
     with _temporary_server() as server:
-        _check_sources(sources)
+        _check_sources(sources, lake, settings)
         resolved_model = _check_model(lake, settings)
         _check_dates(since, until)
         from flows.pipeline import idle_run
@@ -486,9 +525,11 @@ def rerun(
 
 @app.command()
 def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
-    """Where every partition stands, stage by stage; exit code 1 when a committed
-    stage-partition is damaged (the next run, or rerun --failed, redoes it)."""
+    """Where every partition stands, stage by stage, and the web pages host by host;
+    exit code 1 when a committed stage-partition is damaged (the next run, or rerun
+    --failed, redoes it)."""
     from tasks.storage import Lake
+    from tasks.web.ingest import web_status
 
     rows = Lake(lake).require().status(STAGES, deep=verify)
     table = Table(title=f"depeche status: {lake}", title_justify="left")
@@ -508,6 +549,9 @@ def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
             out.print(f"{row.partition} {row.stage}: {row.problem}", soft_wrap=True)
     states = Counter(str(row.status) for row in rows)
     out.print(", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "empty lake")
+    hosts = web_status(Lake(lake))
+    if hosts:
+        out.print(_hosts_table("web pages by host (each URL's latest outcome)", hosts))
     if states.get("damaged"):
         again = "depeche rerun --failed" + (" --verify" if verify else "")
         err.print(f"damaged: redo with {again} --lake {lake}", soft_wrap=True)

@@ -31,6 +31,8 @@ from tasks.resources import current
 from tasks.settings import Settings, SettingsGiven, resolve_settings
 from tasks.stages import REGISTRY, RERUN_DEPLOYMENT, rerun_hint, stage_task
 from tasks.storage import Lake
+from tasks.web.ingest import by_host, web_counts
+from tasks.web.listing import SourceProblem
 
 
 @dataclass
@@ -45,6 +47,17 @@ class RunSummary:
     error: str | None = None
     error_code: int = 0  # the exit code `error` calls for
     marts: StageReport | None = None  # the marts, catalog and report step
+    problems: list[SourceProblem] = field(default_factory=list)  # web sources not read
+    not_modified: dict[str, int] = field(default_factory=dict)  # 304s per host
+
+    @property
+    def hosts(self) -> dict[str, dict[str, int]]:
+        """Per host, what this run's fetches made of its web pages, and the 304s."""
+        outcomes: dict[str, str] = {}
+        for report in self.reports:
+            if report.stage == "fetch" and report.ran:
+                outcomes.update((report.details.get("web") or {}).get("outcomes") or {})
+        return by_host(outcomes, self.not_modified)
 
     @property
     def failures(self) -> list[StageReport]:
@@ -212,6 +225,7 @@ def run_pipeline(
                 plan = plan_task(lake, request, settings)
                 summary.planned = [spec.partition for spec in plan.partitions]
                 summary.plan = plan.counts
+                summary.problems, summary.not_modified = plan.problems, plan.not_modified
             for partition in _targets(store, request):
                 summary.reports += run_partition(lake, partition, settings, request)
             summary.marts = marts_task(lake)
@@ -287,6 +301,10 @@ def describe(summary: RunSummary) -> str:
     text = f"depeche on {summary.lake}: {counts or 'nothing to do'}"
     if summary.marts is not None and not summary.marts.ok:
         text += f"\nthe marts were not made: {summary.marts.message}"
+    for problem in summary.problems:
+        text += f"\nsource not read: {problem.source}: {problem.reason} ({problem.detail})"
+    for host, counts in summary.hosts.items():
+        text += f"\nweb {host}: {web_counts(counts)}"
     for failure in summary.failures:
         text += (
             f"\n{failure.stage} failed for partition {failure.partition}: {failure.message}"

@@ -34,8 +34,9 @@ from tasks.storage import Lake, sha256_file
 from tasks.web.ingest import (
     WebPlan,
     attempt_note,
+    by_host,
     fetch_pages,
-    host_books,
+    outcome_of,
     plan_web,
     web_history,
 )
@@ -518,19 +519,18 @@ def fetch_partition(context: StageContext) -> StageOutput:
 
 
 def web_items(lake: Lake, spec: PartitionSpec, settings: Settings) -> tuple[list[Item], dict]:
-    """The web pages of a partition as items, and the books of the fetch: per host what
-    came, and which URLs failed for a passing reason (a later run tries them again)."""
+    """The web pages of a partition as items, and the books of the fetch: each URL's
+    outcome (`waiting`: a later run tries it again), and their counts per host."""
     pages = fetch_pages(lake, spec.urls, settings)
-    items, retry = [], {}
+    items, outcomes = [], {}
     for page in pages:
+        failures = spec.attempts.get(page.url, 0)
+        outcomes[page.url] = outcome_of(page, failures, settings.fetch_attempts)
         if page.rejected is not None:
             rejected = page.rejected
             if page.transient:
-                failures = spec.attempts.get(page.url, 0)
                 note = attempt_note(failures, settings.fetch_attempts)
                 rejected = Rejected(rejected.reason, f"{rejected.detail} ({note})")
-                if failures + 1 < settings.fetch_attempts:
-                    retry[page.url] = rejected.reason
             items.append(Item(page.url, None, "html", WEB_ITEM, rejected=rejected))
             continue
         assert page.answer is not None and page.body is not None
@@ -542,8 +542,7 @@ def web_items(lake: Lake, spec: PartitionSpec, settings: Settings) -> tuple[list
             continue
         columns = _web_columns(page.url, answer, spec.hints.get(page.url, {}))
         items.append(Item(page.url, None, "html", sha, page.body, text, encoding, web=columns))
-    books = host_books(pages, spec.attempts, settings.fetch_attempts)
-    return items, {"retry": retry, "hosts": books}
+    return items, {"outcomes": outcomes, "hosts": by_host(outcomes)}
 
 
 def _web_columns(url: str, answer: dict[str, Any], hints: dict[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,18 @@ Which stages' outputs a setting changes is declared by the stages themselves
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from tasks.errors import DepecheError
 
@@ -95,6 +103,16 @@ class Settings(BaseModel):
         description="CIDR ranges web requests may reach although they are private, "
         "loopback or link-local (repeat the option for several); none by default.",
     )
+
+    @field_validator("allow_private_network")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR range such as 127.0.0.1/32") from None
+        return value
 
     def annotate_workers(self, articles: int) -> int:
         """How many annotate workers to fork: `n_process`, bounded by the cores and

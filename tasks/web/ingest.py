@@ -50,40 +50,74 @@ def crawl_policy(settings: Settings) -> CrawlPolicy:
     )
 
 
+OUTCOMES = ("fetched", "not_modified", "disallowed", "failed", "waiting")
+"""What became of a web page (or, `not_modified`, of a source asked again): fetched;
+disallowed by robots.txt; failed for good; failed for a passing reason and waiting
+for a later run."""
+
+
 @dataclass
 class WebHistory:
     """What earlier runs made of the lake's web pages."""
 
     failures: Counter[str] = field(default_factory=Counter)  # passing failures, per URL
     hints: dict[str, dict[str, Any]] = field(default_factory=dict)  # as last planned
-    settled: set[str] = field(default_factory=set)  # fetched, or failed for good
+    latest: dict[str, str] = field(default_factory=dict)  # each URL's latest outcome
 
     def waiting(self, attempts: int) -> dict[str, int]:
         """URLs to try again, with the failures they had."""
         return {
-            url: n for url, n in self.failures.items() if url not in self.settled and n < attempts
+            url: self.failures[url]
+            for url, outcome in self.latest.items()
+            if outcome == "waiting" and self.failures[url] < attempts
         }
 
 
 def web_history(lake: Lake) -> WebHistory:
     """The fate of every web page of the lake, from its partitions' records and the
-    fetch manifests (which list the URLs that failed for a passing reason)."""
+    outcomes their fetch manifests list."""
     history = WebHistory()
     for spec in lake.partitions():
-        urls = spec.urls
-        if not urls:
+        if not spec.urls:
             continue
         manifest = lake.read_manifest("fetch", spec.partition)
         if manifest is None or manifest.status != Status.COMMITTED:
             continue
-        retry = (manifest.details.get("web") or {}).get("retry") or {}
-        for url in urls:
+        outcomes = (manifest.details.get("web") or {}).get("outcomes") or {}
+        for url in spec.urls:
             history.hints[url] = spec.hints.get(url, {})
-            if url in retry:
+            outcome = outcomes.get(url, "failed")
+            history.latest[url] = outcome
+            if outcome == "waiting":
                 history.failures[url] += 1
-            else:
-                history.settled.add(url)
     return history
+
+
+def by_host(outcomes: dict[str, str], not_modified: dict[str, int] | None = None) -> dict:
+    """Outcomes counted per host: {host: {outcome: n}}, hosts and outcomes in order."""
+    books: dict[str, Counter[str]] = {}
+    for url, outcome in outcomes.items():
+        books.setdefault(_host(url), Counter())[outcome] += 1
+    for host, n in (not_modified or {}).items():
+        books.setdefault(host, Counter())["not_modified"] += n
+    return {
+        host: {name: books[host][name] for name in OUTCOMES if books[host][name]}
+        for host in sorted(books)
+    }
+
+
+def web_counts(counts: dict[str, int]) -> str:
+    """A host's counts in words: `3 fetched, 1 not modified, 1 waiting`."""
+    return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
+
+
+def web_status(lake: Lake) -> dict[str, dict[str, int]]:
+    """Per host, where the lake's web pages stand (each URL's latest outcome) and how
+    many times its sources answered 304 Not Modified."""
+    not_modified: Counter[str] = Counter()
+    for url, record in lake.web_state().items():
+        not_modified[_host(url)] += int(record.get("not_modified", 0))
+    return by_host(web_history(lake).latest, dict(not_modified))
 
 
 @dataclass
@@ -260,18 +294,10 @@ def attempt_note(failures: int, attempts: int) -> str:
     return f"attempt {attempt} of {attempts}: a later run tries again"
 
 
-def host_books(pages: list[Page], attempts: dict[str, int], limit: int) -> dict[str, dict]:
-    """Per host: pages fetched, disallowed by robots.txt, failed for good, waiting for
-    a later run."""
-    books: dict[str, Counter[str]] = {}
-    for page in pages:
-        counts = books.setdefault(_host(page.url), Counter())
-        if page.rejected is None:
-            counts["fetched"] += 1
-        elif page.rejected.reason == "robots_disallowed":
-            counts["disallowed"] += 1
-        elif page.transient and attempts.get(page.url, 0) + 1 < limit:
-            counts["waiting"] += 1
-        else:
-            counts["failed"] += 1
-    return {host: dict(sorted(counts.items())) for host, counts in sorted(books.items())}
+def outcome_of(page: Page, failures: int, attempts: int) -> str:
+    """A page's outcome, given its earlier passing failures and the attempts allowed."""
+    if page.rejected is None:
+        return "fetched"
+    if page.rejected.reason == "robots_disallowed":
+        return "disallowed"
+    return "waiting" if page.transient and failures + 1 < attempts else "failed"
