@@ -521,7 +521,7 @@ def fetch_partition(context: StageContext) -> StageOutput:
 def web_items(lake: Lake, spec: PartitionSpec, settings: Settings) -> tuple[list[Item], dict]:
     """The web pages of a partition as items, and the books of the fetch: each URL's
     outcome (`waiting`: a later run tries it again), and their counts per host."""
-    pages = fetch_pages(lake, spec.urls, settings)
+    pages = fetch_pages(lake, spec.partition, spec.urls, settings)
     items, outcomes = [], {}
     for page in pages:
         failures = spec.attempts.get(page.url, 0)

@@ -285,26 +285,32 @@ class Lake:
     def write_web_state(self, state: dict[str, dict[str, Any]]) -> None:
         _atomic_write_text(self.web_state_path, json.dumps(state, indent=1, sort_keys=True))
 
-    def _landing(self, item_id: str) -> Path:
-        return self.root / "_web" / "pages" / item_id[:2] / item_id
+    def _landing(self, key: str) -> Path:
+        return self.root / "_web" / "pages" / key[:2] / key
 
-    def land(self, item_id: str, answer: dict[str, Any], body: bytes) -> None:
-        """Keep a fetched page as it came (its answer's metadata and its bytes), so
-        that fetch redone (a new version, a damaged raw file) reads it again from
-        the lake instead of the web: the same rows, and no second request."""
-        path = self._landing(item_id)
-        _atomic_write(path.with_suffix(".body"), body)
+    def land(self, key: str, answer: dict[str, Any], body: bytes | None = None) -> None:
+        """Keep what a web request gave (the answer's metadata, and the page's bytes
+        when there is a page), so that fetch redone (a new version, a damaged raw
+        file) reads it again from the lake instead of the web: the same rows, and
+        no second request."""
+        path = self._landing(key)
+        if body is not None:
+            _atomic_write(path.with_suffix(".body"), body)
         _atomic_write_text(path.with_suffix(".json"), json.dumps(answer, sort_keys=True))
 
-    def landed(self, item_id: str) -> tuple[dict[str, Any], bytes] | None:
-        """A page kept by `land`, when it is whole; else None."""
-        path = self._landing(item_id)
+    def landed(self, key: str) -> tuple[dict[str, Any], bytes | None] | None:
+        """What `land` kept, when it is whole; else None."""
+        path = self._landing(key)
         try:
             answer = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+            if not isinstance(answer, dict):
+                return None
+            if "sha256" not in answer:
+                return answer, None
             body = path.with_suffix(".body").read_bytes()
         except (OSError, ValueError):
             return None
-        if not isinstance(answer, dict) or answer.get("sha256") != hashlib.sha256(body).hexdigest():
+        if answer["sha256"] != hashlib.sha256(body).hexdigest():
             return None
         return answer, body
 

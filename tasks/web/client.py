@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import re
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +41,7 @@ from urllib3.exceptions import (
 from tasks.web.address import AddressPolicy, Blocked, Target, Unresolvable
 
 _CHUNK = 64 * 1024
+_CONNECTION_REPR = re.compile(r"^(<[^>]*>|HTTPS?Connection\([^)]*\))\s*:\s*")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 """Answers worth asking again later: the server is busy or failing, not the URL."""
@@ -140,15 +143,23 @@ class Client:
         self._tls = ssl.create_default_context(cafile=certifi.where())
         self._accept_encoding = _accept_encoding()
 
-    def get(self, url: str, headers: dict[str, str] | None = None) -> Response:
-        """GET `url`, following redirects; the final answer, or FetchFailed."""
+    def get(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        on_send: Callable[[], None] | None = None,
+    ) -> Response:
+        """GET `url`, following redirects; the final answer, or FetchFailed. `on_send`
+        is called each time a request has gone out (the crawler's delays count from
+        then)."""
         deadline = time.monotonic() + self.policy.timeout
         redirects: list[str] = []
         current = url
         while True:
             try:
                 target = self.policy.addresses.check(current)
-                status, answer, body = self._exchange(target, headers or {}, deadline)
+                status, answer, body = self._exchange(target, headers or {}, deadline, on_send)
             except Blocked as error:
                 raise FetchFailed(error.reason, error.detail, redirects=tuple(redirects)) from None
             except Unresolvable as error:
@@ -192,7 +203,11 @@ class Client:
         return HTTPConnection(address, target.port, timeout=timeout)
 
     def _exchange(
-        self, target: Target, headers: dict[str, str], deadline: float
+        self,
+        target: Target,
+        headers: dict[str, str],
+        deadline: float,
+        on_send: Callable[[], None] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """One request to the first of the target's addresses that takes it: status,
         headers and (for a 2xx answer) the body."""
@@ -217,10 +232,13 @@ class Client:
                 try:
                     connection.connect()
                 except (ConnectTimeoutError, NewConnectionError, OSError) as error:
-                    timed_out = isinstance(error, ConnectTimeoutError | TimeoutError)
+                    # urllib3's NewConnectionError is a ConnectTimeoutError too
+                    timed_out = not isinstance(error, NewConnectionError) and isinstance(
+                        error, ConnectTimeoutError | TimeoutError
+                    )
                     failure = FetchFailed(
                         "timeout" if timed_out else "connection_failed",
-                        f"{target.host} ({address}): {_plain(error)}",
+                        f"{_named(target, address)}: {_plain(error)}",
                         transient=True,
                     )
                     connection.close()
@@ -234,6 +252,8 @@ class Client:
                         preload_content=False,
                         decode_content=False,
                     )
+                    if on_send is not None:
+                        on_send()
                     response = connection.getresponse()
                     answer = {name.lower(): value for name, value in response.headers.items()}
                     body = b""
@@ -283,6 +303,12 @@ class Client:
             chunks.append(chunk)
 
 
+def _named(target: Target, address: object) -> str:
+    """`host (address)`, or the address alone when the URL named it."""
+    where = f"{target.authority}"
+    return where if str(address) in where else f"{where} ({address})"
+
+
 class _Watchdog:
     """Shuts a connection's socket down when `seconds` have passed, so that a read
     blocked on a slow server returns (and the caller reports a timeout)."""
@@ -309,9 +335,8 @@ class _Watchdog:
 
 
 def _plain(error: BaseException) -> str:
-    """An urllib3 error in words, without the object reprs it carries."""
-    text = str(error)
+    """An urllib3 error in words, without the connection object's repr it starts with:
+    `Failed to establish a new connection: [Errno 111] Connection refused`."""
     reason = getattr(error, "reason", None)
-    if reason is not None:
-        text = str(reason)
-    return text.split(": ", 1)[-1] if "object at 0x" in text else text
+    text = str(reason if reason is not None else error)
+    return _CONNECTION_REPR.sub("", text)

@@ -79,6 +79,20 @@ class _Host:
     robots_at: float = 0.0
     crawl_delay: float = 0.0  # robots.txt's Crawl-delay
     slowed: float = 0.0  # the delay a 429 or 503 asked for
+    last_sent: float = float("-inf")  # when a request to it last went out
+    starting: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, policy: CrawlPolicy) -> None:
+        """Wait, in the thread about to connect, until the delay since the host's last
+        request went out has passed: the scheduler plans the starts, this makes sure
+        of them whatever the threads' own delays."""
+        with self.starting:
+            wait = self.last_sent + self.delay(policy) - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+
+    def sent(self) -> None:
+        self.last_sent = time.monotonic()
 
     def delay(self, policy: CrawlPolicy) -> float:
         return max(policy.min_delay, self.crawl_delay, self.slowed)
@@ -212,8 +226,11 @@ class Crawler:
     def _run(self, host: _Host, request: Request | None, tries: int, done: queue.Queue) -> None:
         url = request.url if request is not None else host.origin + "/robots.txt"
         client = self.client if request is not None else self._robots_client
+        host.start(self.policy)
         try:
-            result: object = client.get(url, request.headers if request else None)
+            result: object = client.get(
+                url, request.headers if request else None, on_send=host.sent
+            )
         except FetchFailed as error:
             result = error
         except Exception as error:  # a bug must not hang the scheduler

@@ -249,28 +249,41 @@ def _fate(url: str, outcome: Outcome) -> Page:
 
 def fetch_pages(
     lake: Lake,
+    partition: str,
     urls: Iterable[str],
     settings: Settings,
     *,
     log: Callable[[str], None] | None = None,
 ) -> list[Page]:
-    """Every URL's page, from the lake when it was fetched before, else from the web."""
+    """Every URL's page (or why not): as this partition's fetch kept it when it ran
+    before, else from the web. A URL tried again by a later partition is asked anew."""
     pages: dict[str, Page] = {}
     wanted = []
     for url in urls:
-        kept = lake.landed(_landing_id(url))
-        if kept is not None:
-            pages[url] = Page(url, answer=kept[0], body=kept[1])
-        else:
+        kept = lake.landed(_landing_key(partition, url))
+        if kept is None:
             wanted.append(url)
+        elif kept[1] is None:
+            failure = kept[0]["failure"]
+            rejected = Rejected(failure["reason"], failure["detail"])
+            pages[url] = Page(url, rejected=rejected, transient=failure["transient"])
+        else:
+            pages[url] = Page(url, answer=kept[0], body=kept[1])
     if wanted:
-        outcomes = Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts()).fetch(
-            Request(url) for url in wanted
-        )
+        crawler = Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts())
+        outcomes = crawler.fetch(Request(url) for url in wanted)
         for url in wanted:
             page = _fate(url, outcomes[url])
-            if page.answer is not None and page.body is not None:
-                lake.land(_landing_id(url), page.answer, page.body)
+            key = _landing_key(partition, url)
+            if page.rejected is None:
+                lake.land(key, page.answer or {}, page.body)
+            else:
+                failure = {
+                    "reason": page.rejected.reason,
+                    "detail": page.rejected.detail,
+                    "transient": page.transient,
+                }
+                lake.land(key, {"failure": failure})
             pages[url] = page
     return [pages[url] for url in sorted(pages)]
 
@@ -282,8 +295,8 @@ def _host(url: str) -> str:
         return "(no host)"
 
 
-def _landing_id(url: str) -> str:
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+def _landing_key(partition: str, url: str) -> str:
+    return hashlib.sha256(f"{partition}\0{url}".encode()).hexdigest()
 
 
 def attempt_note(failures: int, attempts: int) -> str:
