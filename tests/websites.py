@@ -8,14 +8,26 @@ with which headers. Nothing here ever connects outside 127.0.0.0/8.
 from __future__ import annotations
 
 import contextlib
-import gzip
+import functools
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal
+
+import brotli
+
+SAMPLE_HTML = Path(__file__).resolve().parents[1] / "data" / "sample" / "html"
+CORPUS_HTML = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "html"
+
+Framing = Literal["length", "chunked", "close"]
+"""How the end of a body is told: a Content-Length (the body's own unless the
+headers give one, true or not), chunked transfer coding, or closing the connection."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,7 @@ class Answer:
     delay: float = 0.0  # seconds before the answer starts
     dribble: float = 0.0  # seconds between two bytes of the body
     content_type: str | None = "text/html; charset=utf-8"
+    framing: Framing = "length"
 
 
 @dataclass(frozen=True)
@@ -53,9 +66,9 @@ class Site:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                asked = Asked(self.path, {k.lower(): v for k, v in self.headers.items()}, 0.0)
-                asked = Asked(asked.path, asked.headers, time.monotonic())
+            def do_GET(self) -> None:  # http.server's name
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                asked = Asked(self.path, headers, time.monotonic())
                 with site._lock:
                     site.log.append(asked)
                 route = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
@@ -73,17 +86,23 @@ class Site:
                     self.send_header("Content-Type", answer.content_type)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
-                if "Content-Length" not in answer.headers:
+                if answer.framing == "chunked":
+                    self.send_header("Transfer-Encoding", "chunked")
+                elif answer.framing == "length" and "Content-Length" not in answer.headers:
                     self.send_header("Content-Length", str(len(answer.body)))
                 self.send_header("Connection", "close")
                 self.end_headers()
-                if not answer.dribble:
-                    self.wfile.write(answer.body)
-                    return
-                for byte in answer.body:
-                    self.wfile.write(bytes([byte]))
-                    self.wfile.flush()
-                    time.sleep(answer.dribble)
+                size = 1 if answer.dribble else 64 * 1024
+                for start in range(0, len(answer.body), size):
+                    piece = answer.body[start : start + size]
+                    if answer.framing == "chunked":
+                        piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+                    self.wfile.write(piece)
+                    if answer.dribble:
+                        self.wfile.flush()
+                        time.sleep(answer.dribble)
+                if answer.framing == "chunked":
+                    self.wfile.write(b"0\r\n\r\n")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -91,7 +110,10 @@ class Site:
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.host, self.port = host, self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll interval: close() waits for it, once per site and test
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def url(self, path: str = "/") -> str:
@@ -154,23 +176,95 @@ def rss(site: Site, links: list[tuple[str, str, str]]) -> bytes:
     ).encode()
 
 
+def in_turn(*answers: Answer) -> Callable[[Asked], Answer]:
+    """A route that gives its answers one after the other, the last one from then on."""
+    given = iter(answers)
+    last = answers[-1]
+    lock = threading.Lock()
+
+    def answer(asked: Asked) -> Answer:
+        with lock:
+            return next(given, last)
+
+    return answer
+
+
+class InFlight:
+    """A route that holds each request `hold` seconds before answering, and counts the
+    requests it holds at once (`most`); one instance may serve several sites."""
+
+    def __init__(self, answer: Answer, hold: float) -> None:
+        self.answer, self.hold = answer, hold
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, asked: Asked) -> Answer:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(self.hold)
+            return self.answer
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+def redirect(location: str, status: int = 302) -> Answer:
+    """A redirect to `location`, with no body."""
+    return Answer(status, headers={"Location": location}, content_type=None)
+
+
+def robots(text: str) -> Answer:
+    """A robots.txt file."""
+    return Answer(body=text.encode(), content_type="text/plain; charset=utf-8")
+
+
+_BOMB_BLOCK = 1 << 24
+
+
+@functools.cache
+def _deflated_zeros() -> tuple[bytes, bytes]:
+    """16 MiB of zeros as raw deflate ending in a full flush, which forgets the history,
+    so the same bytes deflate any further 16 MiB of zeros; and the stream's last block."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return deflate.compress(bytes(_BOMB_BLOCK)) + deflate.flush(zlib.Z_FULL_FLUSH), deflate.flush()
+
+
+def _zeros_bomb(size: int, checksum: Callable[[bytes, int], int], start: int) -> tuple[bytes, int]:
+    """The deflate stream of `size` zeros (rounded down to 16 MiB, at least 16 MiB),
+    made in a tenth of a second whatever the size, and its checksum."""
+    blocks = max(1, size // _BOMB_BLOCK)
+    block, end = _deflated_zeros()
+    zeros, value = bytes(_BOMB_BLOCK), start
+    for _ in range(blocks):
+        value = checksum(zeros, value)
+    return block * blocks + end, value
+
+
+@functools.cache
 def gzip_bomb(size: int) -> bytes:
-    """`size` bytes of zeros, gzip-compressed (about size / 1000 bytes)."""
-    buffer = bytearray()
-    chunk = b"\0" * (1 << 20)
-    with contextlib.closing(gzip.GzipFile(fileobj=_Sink(buffer), mode="wb")) as archive:
-        for _ in range(size >> 20):
-            archive.write(chunk)
-    return bytes(buffer)
+    """`size` bytes of zeros (rounded down to 16 MiB, at least 16 MiB), one gzip
+    member of about size / 1000 bytes."""
+    stream, crc = _zeros_bomb(size, zlib.crc32, 0)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, no name, mtime 0
+    length = max(1, size // _BOMB_BLOCK) * _BOMB_BLOCK
+    return header + stream + struct.pack("<II", crc, length & 0xFFFFFFFF)
 
 
-class _Sink:
-    def __init__(self, buffer: bytearray) -> None:
-        self.buffer = buffer
+@functools.cache
+def deflate_bomb(size: int) -> bytes:
+    """`size` bytes of zeros (rounded down to 16 MiB, at least 16 MiB) as HTTP's
+    `deflate`: a zlib stream."""
+    stream, adler = _zeros_bomb(size, zlib.adler32, 1)
+    return b"\x78\xda" + stream + struct.pack(">I", adler)
 
-    def write(self, data: bytes) -> int:
-        self.buffer.extend(data)
-        return len(data)
 
-    def flush(self) -> None:
-        pass
+@functools.cache
+def brotli_bomb(size: int) -> bytes:
+    """`size` bytes of zeros (rounded down to 16 MiB, at least 16 MiB), brotli-compressed
+    to a few kilobytes."""
+    compressor = brotli.Compressor(quality=5)
+    zeros = bytes(_BOMB_BLOCK)
+    parts = [compressor.process(zeros) for _ in range(max(1, size // _BOMB_BLOCK))]
+    return b"".join([*parts, compressor.finish()])
