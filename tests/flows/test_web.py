@@ -446,3 +446,19 @@ def test_fetch_redone_reads_the_pages_from_the_lake_not_the_web(first_run, web, 
     pd.testing.assert_frame_equal(
         before.reset_index(drop=True), after.reset_index(drop=True), check_dtype=False
     )
+
+
+def test_the_hourly_ingest_deployment_takes_feeds_as_sources(web, prefect_harness, tmp_path):
+    from flows.deployments import ingest
+    from tasks.settings import SettingsGiven
+
+    daily = web["daily"]
+    settings = SettingsGiven(
+        allow_private_network=["127.0.0.1/32"], min_delay=0.1, retries=0, max_bytes=3_000_000
+    )
+    summary = ingest(
+        sources=[daily.url("/rss.xml")], lake=str(tmp_path / "lake"), settings=settings
+    )
+    assert [report.status for report in summary.reports] == ["committed"] * 4
+    fetched = summary.hosts[f"127.0.0.1:{daily.port}"]["fetched"]
+    assert fetched == len(pd.read_parquet(tmp_path / "lake" / "raw")) >= 3
