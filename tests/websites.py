@@ -220,21 +220,21 @@ def robots(text: str) -> Answer:
     return Answer(body=text.encode(), content_type="text/plain; charset=utf-8")
 
 
-_BOMB_BLOCK = 1 << 24
+_BOMB_BLOCK = 1 << 20
 
 
 @functools.cache
 def _deflated_zeros() -> tuple[bytes, bytes]:
-    """16 MiB of zeros as raw deflate ending in a full flush, which forgets the history,
-    so the same bytes deflate any further 16 MiB of zeros; and the stream's last block."""
+    """1 MiB of zeros as raw deflate ending in a full flush, which forgets the history,
+    so the same bytes deflate any further MiB of zeros; and the stream's last block."""
     deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     return deflate.compress(bytes(_BOMB_BLOCK)) + deflate.flush(zlib.Z_FULL_FLUSH), deflate.flush()
 
 
 def _zeros_bomb(size: int, checksum: Callable[[bytes, int], int], start: int) -> tuple[bytes, int]:
-    """The deflate stream of `size` zeros (rounded down to 16 MiB, at least 16 MiB),
-    made in a tenth of a second whatever the size, and its checksum."""
-    blocks = max(1, size // _BOMB_BLOCK)
+    """The deflate stream of `size` zeros (rounded down to a MiB), made in a fraction
+    of a second whatever the size, and its checksum."""
+    blocks = size // _BOMB_BLOCK
     block, end = _deflated_zeros()
     zeros, value = bytes(_BOMB_BLOCK), start
     for _ in range(blocks):
@@ -244,27 +244,27 @@ def _zeros_bomb(size: int, checksum: Callable[[bytes, int], int], start: int) ->
 
 @functools.cache
 def gzip_bomb(size: int) -> bytes:
-    """`size` bytes of zeros (rounded down to 16 MiB, at least 16 MiB), one gzip
-    member of about size / 1000 bytes."""
+    """`size` bytes of zeros (rounded down to a MiB), one gzip member of about
+    size / 1000 bytes."""
     stream, crc = _zeros_bomb(size, zlib.crc32, 0)
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, no name, mtime 0
-    length = max(1, size // _BOMB_BLOCK) * _BOMB_BLOCK
+    length = size // _BOMB_BLOCK * _BOMB_BLOCK
     return header + stream + struct.pack("<II", crc, length & 0xFFFFFFFF)
 
 
 @functools.cache
 def deflate_bomb(size: int) -> bytes:
-    """`size` bytes of zeros (rounded down to 16 MiB, at least 16 MiB) as HTTP's
-    `deflate`: a zlib stream."""
+    """`size` bytes of zeros (rounded down to a MiB) as HTTP's `deflate`: a zlib
+    stream."""
     stream, adler = _zeros_bomb(size, zlib.adler32, 1)
     return b"\x78\xda" + stream + struct.pack(">I", adler)
 
 
 @functools.cache
 def brotli_bomb(size: int) -> bytes:
-    """`size` bytes of zeros (rounded down to 16 MiB, at least 16 MiB), brotli-compressed
-    to a few kilobytes."""
+    """`size` bytes of zeros (rounded down to a MiB), brotli-compressed to a few
+    kilobytes."""
     compressor = brotli.Compressor(quality=5)
     zeros = bytes(_BOMB_BLOCK)
-    parts = [compressor.process(zeros) for _ in range(max(1, size // _BOMB_BLOCK))]
+    parts = [compressor.process(zeros) for _ in range(size // _BOMB_BLOCK)]
     return b"".join([*parts, compressor.finish()])
