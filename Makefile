@@ -48,6 +48,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.marts
+	$(BIN)/python -m bench.web
 
 clean:
 	rm -rf $(VENV) $(LAKE)
