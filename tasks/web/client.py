@@ -57,6 +57,7 @@ class ClientPolicy:
     connect_timeout: float = 10.0
     timeout: float = 30.0  # for the whole request, redirects and body included
     max_redirects: int = 5
+    truncate: bool = False  # keep the first max_bytes of a longer body (robots.txt)
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,11 @@ class Client:
         headers: dict[str, str] | None = None,
         *,
         on_send: Callable[[], None] | None = None,
+        may_follow: Callable[[str], FetchFailed | None] | None = None,
     ) -> Response:
         """GET `url`, following redirects; the final answer, or FetchFailed. `on_send`
         is called each time a request has gone out (the crawler's delays count from
-        then)."""
+        then); `may_follow` says why not to follow a redirect (robots.txt), if so."""
         deadline = time.monotonic() + self.policy.timeout
         redirects: list[str] = []
         current = url
@@ -179,6 +181,10 @@ class Client:
                     )
                 current = urljoin(current, location.strip())
                 redirects.append(current)
+                refusal = may_follow(current) if may_follow is not None else None
+                if refusal is not None:
+                    refusal.redirects = tuple(redirects)
+                    raise refusal
                 continue
             return Response(
                 url=url,
@@ -228,7 +234,7 @@ class Client:
             connection = self._connection(
                 target, str(address), min(self.policy.connect_timeout, remaining)
             )
-            with _Watchdog(remaining, connection) as watchdog:
+            with _Watchdog(remaining) as watchdog:
                 try:
                     connection.connect()
                 except (ConnectTimeoutError, NewConnectionError, OSError) as error:
@@ -243,6 +249,7 @@ class Client:
                     )
                     connection.close()
                     continue  # the host's next address
+                watchdog.watch(connection.sock)
                 try:
                     connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
                     connection.request(
@@ -259,6 +266,8 @@ class Client:
                     body = b""
                     if 200 <= response.status < 300:
                         body = self._body(response, answer)
+                    if watchdog.fired:  # a body cut at the deadline is no body
+                        raise TimeoutError
                     return response.status, answer, body
                 except SSLError as error:
                     raise FetchFailed("tls_failed", f"{target.host}: {_plain(error)}") from None
@@ -284,7 +293,8 @@ class Client:
         cap = self.policy.max_bytes
         declared = headers.get("content-length", "")
         encoding = headers.get("content-encoding", "identity").strip().lower() or "identity"
-        if declared.isdigit() and int(declared) > cap and encoding == "identity":
+        too_long = declared.isdigit() and int(declared) > cap and encoding == "identity"
+        if too_long and not self.policy.truncate:
             raise FetchFailed("too_large", f"Content-Length {declared} over the cap of {cap}")
         chunks: list[bytes] = []
         size = 0
@@ -299,6 +309,9 @@ class Client:
                 return b"".join(chunks)
             size += len(chunk)
             if size > cap:
+                if self.policy.truncate:
+                    chunks.append(chunk[: cap - (size - len(chunk))])
+                    return b"".join(chunks)
                 raise FetchFailed("too_large", f"over {cap} bytes once decompressed: stopped there")
             chunks.append(chunk)
 
@@ -313,18 +326,24 @@ class _Watchdog:
     """Shuts a connection's socket down when `seconds` have passed, so that a read
     blocked on a slow server returns (and the caller reports a timeout)."""
 
-    def __init__(self, seconds: float, connection: Any) -> None:
-        self._connection = connection
+    def __init__(self, seconds: float) -> None:
+        self._sock: socket.socket | None = None
         self._timer = threading.Timer(max(0.0, seconds), self._fire)
         self._timer.daemon = True
         self.fired = False
 
+    def watch(self, sock: socket.socket | None) -> None:
+        """The socket to shut: taken once connected, since http.client lets go of
+        the connection's own once the headers of a `Connection: close` answer are in."""
+        self._sock = sock
+        if self.fired:
+            self._fire()
+
     def _fire(self) -> None:
         self.fired = True
-        sock = getattr(self._connection, "sock", None)
-        if sock is not None:
+        if self._sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                self._sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> _Watchdog:
         self._timer.start()

@@ -116,13 +116,18 @@ class Hosts:
     def get(self, name: str) -> _Host:
         with self._lock:
             host = self._hosts.get(name)
-            stale = (
-                host is not None
-                and host.robots_asked
-                and (host.robots is not None and time.monotonic() - host.robots_at > ROBOTS_TTL)
+            # a robots.txt read is trusted for ROBOTS_TTL; one that could not be read is
+            # asked again by the next crawl (the fetch after the planning of a run)
+            stale = host is not None and (
+                isinstance(host.robots, FetchFailed)
+                or (host.robots is not None and time.monotonic() - host.robots_at > ROBOTS_TTL)
             )
             if host is None or stale:
-                host = _Host(name, next_start=host.next_start if host else 0.0)
+                host = _Host(
+                    name,
+                    next_start=host.next_start if host else 0.0,
+                    last_sent=host.last_sent if host else float("-inf"),
+                )
                 self._hosts[name] = host
             return host
 
@@ -148,6 +153,7 @@ class Crawler:
                 connect_timeout=policy.client.connect_timeout,
                 timeout=policy.client.timeout,
                 max_redirects=policy.client.max_redirects,
+                truncate=True,  # RFC 9309: at least 500 KiB read, the rest ignored
             )
         )
         self._log = log or (lambda line: None)
@@ -190,7 +196,7 @@ class Crawler:
                             job: tuple[Request | None, int] = (None, 0)
                         else:
                             request, tries = host.queue.popleft()
-                            refusal = self._refusal(host, request.url)
+                            refusal = self._refusal(host, request.url) or self._too_slow(host)
                             if refusal is not None:
                                 outcomes[request.url] = Outcome(request.url, failure=refusal)
                                 continue
@@ -204,6 +210,8 @@ class Crawler:
                     for h in hosts
                     if h.queue and h.in_flight < self.policy.per_host and h.robots is not None
                 ]
+                if in_flight >= self.policy.max_connections:
+                    waits = []  # every connection is busy: the next answer frees one
                 timeout = max(0.0, min(waits)) if waits else None
                 if in_flight == 0 and timeout is None:
                     continue
@@ -229,7 +237,10 @@ class Crawler:
         host.start(self.policy)
         try:
             result: object = client.get(
-                url, request.headers if request else None, on_send=host.sent
+                url,
+                request.headers if request else None,
+                on_send=host.sent,
+                may_follow=None if request is None else self._may_follow(host),
             )
         except FetchFailed as error:
             result = error
@@ -245,7 +256,7 @@ class Crawler:
         host.robots_at = time.monotonic()
         if isinstance(result, Response):
             if 200 <= result.status < 300:
-                text = result.body.decode("utf-8", "replace")
+                text = result.body.decode("utf-8-sig", "replace")
                 host.robots = Protego.parse(text)
                 host.crawl_delay = float(host.robots.crawl_delay(self.policy.agent) or 0.0)
             elif 400 <= result.status < 500 and result.status != 429:
@@ -276,6 +287,30 @@ class Crawler:
                 f"{host.origin}/robots.txt disallows {url} for {self.policy.agent}",
             )
         return None
+
+    def _too_slow(self, host: _Host) -> FetchFailed | None:
+        """A host whose robots.txt asks more than `max_wait` between requests gets one
+        request a crawl; the rest wait for a later run."""
+        delay = host.delay(self.policy)
+        if delay <= self.policy.max_wait or host.last_sent == float("-inf"):
+            return None
+        if time.monotonic() - host.last_sent >= delay:
+            return None
+        return FetchFailed(
+            "rate_limited",
+            f"{host.origin} asks {delay:g} s between requests (robots.txt Crawl-delay): "
+            "left for a later run",
+            transient=True,
+        )
+
+    def _may_follow(self, host: _Host) -> Callable[[str], FetchFailed | None]:
+        """The robots.txt check of a redirect hop on the same host (another host's
+        robots.txt is not read for a redirect: see the README)."""
+
+        def check(url: str) -> FetchFailed | None:
+            return self._refusal(host, url) if origin(url) == host.origin else None
+
+        return check
 
     def _settle(self, host: _Host, request: Request, tries: int, result: object) -> Outcome | None:
         """The outcome of a request, or None when it goes back in its host's queue."""
