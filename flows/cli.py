@@ -251,11 +251,14 @@ def _print_summary(summary: RunSummary) -> None:
             markup=True,
         )
     reports = [r for r in summary.reports if r.status != "skipped"]
+    cluster = bool(summary.workers)
     if reports:
         table = Table(title="depeche run", title_justify="left")
         for column in ("partition", "stage", "status", "in", "out", "quarantined", "reasons"):
             table.add_column(column, justify="right" if column in ("in", "out") else "left")
         table.add_column("s", justify="right")
+        if cluster:
+            table.add_column("worker")
         for r in reports:
             table.add_row(
                 r.partition,
@@ -266,8 +269,11 @@ def _print_summary(summary: RunSummary) -> None:
                 str(r.rows_quarantined),
                 r.reasons,
                 f"{r.seconds:.1f}",
+                *([r.worker] if cluster else []),
             )
         out.print(table)
+    if cluster:
+        out.print(_workers_line(summary), soft_wrap=True)
     if summary.hosts:
         out.print(_hosts_table("web pages by host", summary.hosts))
     counts = summary.counts()
@@ -297,6 +303,18 @@ def _print_summary(summary: RunSummary) -> None:
         )
     if summary.failures:
         err.print(f"fix the cause, then rerun with: {summary.rerun_command}", soft_wrap=True)
+
+
+def _workers_line(summary: RunSummary) -> str:
+    """Per Dask worker: the stage-partitions it ran and its peak memory."""
+    ran: dict[str, list[float]] = {name: [] for name in summary.workers}
+    for report in summary.reports:
+        if report.worker:
+            ran.setdefault(report.worker, []).append(report.worker_peak_mb)
+    return "workers: " + "; ".join(
+        f"{name} ran {len(peaks)} stage-partitions, peak {max(peaks, default=0):.0f} MB"
+        for name, peaks in ran.items()
+    )
 
 
 def _hosts_table(title: str, hosts: dict[str, dict[str, int]]) -> Table:

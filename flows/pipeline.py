@@ -9,8 +9,12 @@ all; a stage whose upstream did not commit is reported as blocked.
 
 from __future__ import annotations
 
+import contextvars
+import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger, task
@@ -19,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 from pydantic import Field
 
+from flows.runners import Execute, Runner, Turns, check_cluster, open_runner, run_here
 from schemas import STAGES
 from tasks import fetch
 from tasks.annotate import installed_version
@@ -29,7 +34,7 @@ from tasks.marts import marts_are_current, marts_task
 from tasks.records import StageReport, Status
 from tasks.resources import current
 from tasks.settings import Settings, SettingsGiven, resolve_settings
-from tasks.stages import REGISTRY, RERUN_DEPLOYMENT, rerun_hint, stage_task
+from tasks.stages import REGISTRY, RERUN_DEPLOYMENT, rerun_hint
 from tasks.storage import Lake
 from tasks.web.ingest import by_host, web_counts
 from tasks.web.listing import SourceProblem
@@ -47,6 +52,7 @@ class RunSummary:
     error: str | None = None
     error_code: int = 0  # the exit code `error` calls for
     marts: StageReport | None = None  # the marts, catalog and report step
+    workers: list[str] = field(default_factory=list)  # the Dask workers, on a cluster
     problems: list[SourceProblem] = field(default_factory=list)  # web sources not read
     not_modified: dict[str, int] = field(default_factory=dict)  # 304s per host
 
@@ -96,11 +102,19 @@ class RunRequest:
 
 
 def run_partition(
-    lake: str, partition: str, settings: Settings, request: RunRequest
+    lake: str,
+    partition: str,
+    settings: Settings,
+    request: RunRequest,
+    execute: Execute | None = None,
+    turns: Turns | None = None,
 ) -> list[StageReport]:
-    """The stages of one partition in order; only what is not current runs as a task.
-    When a stage finds the committed files of a stage before it damaged, the partition
-    goes back to that stage (once per stage) and redoes it from its own input."""
+    """The stages of one partition in order; only what is not current runs as a task
+    (through `execute`: in this process, or on a cluster). When a stage finds the
+    committed files of a stage before it damaged, the partition goes back to that
+    stage (once per stage) and redoes it from its own input. With `turns`, an ordered
+    stage waits for the partitions planned before this one."""
+    execute = execute or run_here
     store = Lake(lake)
     forced_from = STAGES.index(request.from_stage) if request.from_stage else len(STAGES)
     reports: list[StageReport] = []
@@ -113,6 +127,8 @@ def run_partition(
             reports.append(blocked(stage.name, partition, reason))
             index += 1
             continue
+        if turns is not None and stage.ordered:
+            turns.wait(stage.name, partition)
         decision = decide(
             store,
             stage,
@@ -130,9 +146,36 @@ def run_partition(
         if decision.key is None:
             reports.append(decision.report)
         else:
-            reports.append(stage_task(lake, stage.name, partition, settings, decision.key))
+            reports.append(execute(lake, stage.name, partition, settings, decision.key))
+        if turns is not None:
+            turns.done(stage.name, partition)
         index += 1
     return reports
+
+
+def run_partitions(
+    lake: str, partitions: list[str], settings: Settings, request: RunRequest, runner: Runner
+) -> list[StageReport]:
+    """Every partition through its stages: one after the other, or side by side on a
+    cluster, a thread of the flow per partition (the reports in plan order)."""
+    if runner.parallel <= 1 or len(partitions) <= 1:
+        return [
+            report
+            for partition in partitions
+            for report in run_partition(lake, partition, settings, request, runner.execute)
+        ]
+    turns = Turns(partitions, [stage.name for stage in REGISTRY if stage.ordered])
+
+    def one(partition: str) -> list[StageReport]:
+        try:
+            return run_partition(lake, partition, settings, request, runner.execute, turns)
+        finally:
+            turns.release(partition)
+
+    with ThreadPoolExecutor(max_workers=min(len(partitions), 64)) as pool:
+        # each thread gets its own copy of the flow run's context (Prefect's included)
+        futures = [pool.submit(contextvars.copy_context().run, one, p) for p in partitions]
+        return [report for future in futures for report in future.result()]
 
 
 def _is_current(
@@ -217,6 +260,7 @@ def run_pipeline(
         summary.settings = settings.model_dump()
         DateWindow.parse(request.since, request.until)
         installed_version(settings.model)  # ModelNotInstalled before the lake is touched
+        check_cluster(settings)  # ClusterUnreachable, likewise
         current().warm_up(settings.model)
         with store.lock(wait_seconds):
             store.clear_leftovers()
@@ -226,8 +270,14 @@ def run_pipeline(
                 summary.planned = [spec.partition for spec in plan.partitions]
                 summary.plan = plan.counts
                 summary.problems, summary.not_modified = plan.problems, plan.not_modified
-            for partition in _targets(store, request):
-                summary.reports += run_partition(lake, partition, settings, request)
+            targets = _targets(store, request)
+            with open_runner(settings) as runner:
+                if runner.dashboard:
+                    _announce(f"Dask dashboard: {runner.dashboard}")
+                summary.workers = runner.workers
+                summary.reports += run_partitions(
+                    _for_workers(lake, settings), targets, settings, request, runner
+                )
             summary.marts = marts_task(lake)
     except DepecheError as error:
         summary.error, summary.error_code = str(error).strip("'\""), error.exit_code
@@ -243,6 +293,18 @@ def run_pipeline(
     return summary
 
 
+def _for_workers(lake: str, settings: Settings) -> str:
+    """The lake as the stage-partitions are told it: absolute on a cluster, whose
+    workers do not share the flow's working folder."""
+    return str(Path(lake).resolve()) if settings.runner == "dask" else lake
+
+
+def _announce(line: str) -> None:
+    """A line for whoever started the run (the command line's stderr, the log)."""
+    print(f"depeche: {line}", file=sys.stderr, flush=True)
+    get_run_logger().info(line)
+
+
 def _artifact_rows(summary: RunSummary) -> list[dict[str, Any]]:
     rows = [
         {
@@ -254,6 +316,7 @@ def _artifact_rows(summary: RunSummary) -> list[dict[str, Any]]:
             "quarantined": r.rows_quarantined,
             "reasons": r.reasons,
             "seconds": r.seconds,
+            "worker": r.worker,
             "problem": r.message,
         }
         for r in summary.reports

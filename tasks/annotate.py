@@ -390,8 +390,10 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 def _annotate_here(
     nlp: Language, articles: list[dict[str, Any]], batch_size: int, progress: ProgressFn | None
 ) -> _Tables:
-    """Where processes cannot fork: in this process, inside a memory zone that frees
-    the vocabulary the articles added (slower: no tokenizer cache in a zone)."""
+    """Where processes cannot fork, or may have no children (a Dask worker is a
+    daemon process: the cluster is the parallelism there): in this process, inside a
+    memory zone that frees the vocabulary the articles added (slower: no tokenizer
+    cache in a zone)."""
     with nlp.memory_zone():
         tables = _annotate(nlp, articles, batch_size)
     if progress is not None:
@@ -430,7 +432,7 @@ def annotate_articles(
 
     if not accepted:
         tables = _Rows().tables()
-    elif CAN_FORK:
+    elif CAN_FORK and not multiprocessing.current_process().daemon:
         tables = _annotate_in_workers(nlp, accepted, batch_size, n_process, progress)
     else:
         tables = _annotate_here(nlp, accepted, batch_size, progress)

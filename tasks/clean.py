@@ -493,4 +493,5 @@ STAGE = Stage(
     writes=(CLEAN,),
     extra_inputs=_earlier_fingerprints,
     extra_parameters=lambda settings: {"min_language_score": MIN_LANGUAGE_SCORE},
+    ordered=True,
 )

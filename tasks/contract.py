@@ -85,6 +85,9 @@ class Stage:
     settings: tuple[str, ...] = ()
     extra_inputs: Callable[[Lake, str], list[str]] | None = None
     extra_parameters: Callable[[Settings], dict[str, Any]] | None = None
+    # its output depends on the partitions made before: a run takes its partitions
+    # through it in plan order, even when partitions run side by side
+    ordered: bool = False
 
     @property
     def upstream(self) -> tuple[str, ...]:

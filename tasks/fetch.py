@@ -341,10 +341,12 @@ def plan_partitions(
     until: str | None = None,
     exclude: str | Path | None = None,
     web: WebPlan | None = None,
+    partition_size: int | None = None,
 ) -> Plan:
     """The new items of `sources` (but for those under `exclude`), and the web pages
     of `web`, as new partitions: one, or one per publication month when a date range
-    is given (items outside the range, or undated, are left for later runs)."""
+    is given (items outside the range, or undated, are left for later runs); each
+    split, in the items' order, into partitions of at most `partition_size` items."""
     paths = [source for source in sources if not is_url(source)]
     files = [f for f in discover(paths, exclude=exclude) if f.suffix.lower() != ".urls"]
     found = [item for file in files for item in read_items(file, max_bytes)]
@@ -381,8 +383,12 @@ def plan_partitions(
                 month = period[0].isoformat()[:7] if period[1] != "year" else str(period[0].year)
                 groups.setdefault(month, []).append(planned.key)
     stem = _stem(sources)
-    for offset, (month, members) in enumerate(sorted(groups.items())):
-        keys = sorted(members, key=_sort_key)
+    chunks = [
+        (month, chunk)
+        for month, members in sorted(groups.items())
+        for chunk in _chunks(sorted(members, key=_sort_key), partition_size)
+    ]
+    for offset, (month, keys) in enumerate(chunks):
         digest = hashlib.sha256(json.dumps(keys).encode()).hexdigest()
         name = f"{stem}-{month}-{digest[:10]}" if month else f"{stem}-{digest[:10]}"
         urls = [key[0] for key in keys if key[2] == WEB_ITEM]
@@ -401,6 +407,12 @@ def plan_partitions(
             )
         )
     return plan
+
+
+def _chunks(keys: list[ItemKey], size: int | None) -> list[list[ItemKey]]:
+    """`keys` in runs of at most `size`, in order: the same items, the same chunks."""
+    size = size or len(keys) or 1
+    return [keys[start : start + size] for start in range(0, len(keys), size)]
 
 
 def _item_period(item: Item) -> Callable[[], tuple[date, str] | None]:
@@ -459,6 +471,7 @@ def plan_for_lake(
         until=until,
         exclude=lake.root,
         web=web,
+        partition_size=settings.partition_size,
     )
 
 

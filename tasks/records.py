@@ -165,6 +165,8 @@ class StageReport:
     details: dict[str, Any] = field(default_factory=dict)
     ran: bool = False  # whether this run did the stage's work (not skipped, not blocked)
     gated: bool = False  # whether a gate judged its output in this run
+    worker: str = ""  # the process that ran it: a Dask worker's name on a cluster
+    worker_peak_mb: float = 0.0  # that process's peak resident memory so far
 
     @property
     def ok(self) -> bool:

@@ -55,6 +55,32 @@ class Settings(BaseModel):
         "has no entity.",
     )
 
+    partition_size: int = Field(
+        500,
+        ge=1,
+        le=1_000_000,
+        description="New items of a run (of each month, in a backfill) are split into "
+        "partitions of at most this many, in a stable order: the units a cluster shares out.",
+    )
+    runner: str = Field(
+        "local",
+        pattern=r"^(local|dask)$",
+        description="Where partitions run: `local` (one after the other, in this process) "
+        "or `dask` (side by side on a Dask cluster, through prefect-dask).",
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="With --runner dask and no --dask-address: worker processes of the "
+        "local cluster depeche starts and stops (one thread each).",
+    )
+    dask_address: str | None = Field(
+        None,
+        pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$",
+        description="With --runner dask: the scheduler of an existing cluster "
+        "(tcp://host:8786), which depeche connects to and never stops.",
+    )
     user_agent: str = Field(
         "depeche/0.1",
         pattern=r"^[A-Za-z][\w.-]*/\S",

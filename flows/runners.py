@@ -1,0 +1,161 @@
+"""Where the stage-partitions of a run execute: in this process one after the other
+(`local`), or side by side on the workers of a Dask cluster (`dask`, through
+prefect-dask's `DaskTaskRunner`), each still one Prefect task run.
+
+The flow keeps the decisions (what is current, what is blocked, what to redo) and
+the lake's lock; a runner only executes the stage-partitions the flow hands it.
+On a cluster every partition has a thread in the flow that takes it through the
+stages in order, submitting each stage-partition to the cluster and waiting for
+it; a skipped one costs a worker nothing. Stages whose output depends on the
+partitions made before (clean's duplicates) take their turn in plan order: see
+`Turns`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from tasks.errors import DepecheError
+from tasks.records import StageKey, StageReport, Status
+from tasks.settings import Settings
+
+Execute = Callable[[str, str, str, Settings, StageKey], StageReport]
+"""(lake, stage, partition, settings, key) → the stage-partition's report."""
+
+
+class ClusterUnreachable(DepecheError):
+    """The Dask scheduler given with --dask-address does not answer."""
+
+    exit_code = 2
+
+
+@dataclass
+class Runner:
+    """How a run executes its stage-partitions."""
+
+    execute: Execute
+    parallel: int = 1  # partitions taken through their stages at once
+    dashboard: str | None = None  # the Dask dashboard, when depeche started the cluster
+    workers: list[str] = field(default_factory=list)
+
+
+def run_here(
+    lake: str, stage: str, partition: str, settings: Settings, key: StageKey
+) -> StageReport:
+    """Run a stage-partition in this process (the `local` runner)."""
+    from tasks.stages import stage_task
+
+    return stage_task(lake, stage, partition, settings, key)
+
+
+@contextlib.contextmanager
+def open_runner(settings: Settings) -> Iterator[Runner]:
+    """The runner the settings ask for, started, and stopped after the run (a cluster
+    depeche started is shut down; one it connected to is left running)."""
+    if settings.runner == "local":
+        yield Runner(run_here)
+        return
+    from prefect_dask import DaskTaskRunner
+
+    if settings.dask_address:
+        check_cluster(settings)
+        task_runner = DaskTaskRunner(address=settings.dask_address)
+    else:
+        task_runner = DaskTaskRunner(
+            cluster_class="distributed.LocalCluster",
+            cluster_kwargs={
+                "n_workers": settings.workers,
+                "threads_per_worker": 1,  # spaCy and the GIL: a process per worker
+                "processes": True,
+                "dashboard_address": "127.0.0.1:0",
+            },
+        )
+    with task_runner:
+        client = task_runner.client
+        workers = sorted(
+            info["name"] if isinstance(info.get("name"), str) else address
+            for address, info in client.scheduler_info().get("workers", {}).items()
+        )
+        dashboard = None if settings.dask_address else client.dashboard_link
+
+        def execute(
+            lake: str, stage: str, partition: str, settings: Settings, key: StageKey
+        ) -> StageReport:
+            from tasks.stages import stage_task
+
+            future = task_runner.submit(
+                stage_task,
+                parameters={
+                    "lake": lake,
+                    "stage": stage,
+                    "partition": partition,
+                    "settings": settings,
+                    "key": key,
+                },
+            )
+            try:
+                return future.result()
+            except Exception as error:  # the worker died for good, the scheduler went away
+                return StageReport(
+                    stage,
+                    partition,
+                    Status.FAILED,
+                    message=f"on the Dask cluster: {type(error).__name__}: {error}",
+                    ran=True,
+                )
+
+        yield Runner(
+            execute,
+            parallel=max(1, len(workers)) if workers else settings.workers,
+            dashboard=dashboard,
+            workers=workers,
+        )
+
+
+def check_cluster(settings: Settings) -> None:
+    """A one-line error, not a hang, when nothing answers at --dask-address."""
+    if settings.runner != "dask" or not settings.dask_address:
+        return
+    from distributed import Client
+
+    address = settings.dask_address
+    try:
+        Client(address, timeout="5s", set_as_default=False).close()
+    except (OSError, TimeoutError) as error:
+        raise ClusterUnreachable(
+            f"no Dask scheduler answers at {address} ({type(error).__name__}): start one "
+            "(`dask scheduler`) or leave --dask-address out to let depeche start a local "
+            "cluster"
+        ) from None
+
+
+class Turns:
+    """The order of the stages that depend on earlier partitions: within a run, such
+    a stage of partition k starts once the partitions planned before k are done with
+    it (committed, failed or blocked), whatever order their other stages finish in.
+    So clean of k sees every doc_id the earlier partitions of the run committed, and a
+    duplicate across them is caught in the later partition, as in a local run."""
+
+    def __init__(self, partitions: list[str], stages: list[str]) -> None:
+        self._order = partitions
+        self._done = {(stage, p): threading.Event() for stage in stages for p in partitions}
+
+    def wait(self, stage: str, partition: str) -> None:
+        for earlier in self._order[: self._order.index(partition)]:
+            event = self._done.get((stage, earlier))
+            if event is not None:
+                event.wait()
+
+    def done(self, stage: str, partition: str) -> None:
+        event = self._done.get((stage, partition))
+        if event is not None:
+            event.set()
+
+    def release(self, partition: str) -> None:
+        """Whatever happened to the partition, the ones after it may go on."""
+        for (_, name), event in self._done.items():
+            if name == partition:
+                event.set()
