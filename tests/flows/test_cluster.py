@@ -7,6 +7,7 @@ The tables must equal, row for row, those of a `local` run of the same sources.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import write_corpus
-from tests.conftest import snapshot
+from tests.conftest import DEPECHE, snapshot
 
 ARTICLES, PARTITION_SIZE = 300, 50  # six partitions
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -45,18 +46,16 @@ def env(prefect_harness, tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def local_tables(articles, env, depeche, tmp_path_factory) -> dict:
     lake = tmp_path_factory.mktemp("local") / "lake"
-    result = depeche(
-        "run",
-        str(articles),
-        "--lake",
-        str(lake),
-        "--partition-size",
-        str(PARTITION_SIZE),
-        env=env,
-    )
+    result = depeche(*_run(articles, lake), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(list((lake / "_partitions").glob("*.json"))) == 6
     return snapshot(lake)
+
+
+def _run(articles: Path, lake: Path, *options: str) -> list[str]:
+    """`depeche run` of the articles, six partitions."""
+    size = str(PARTITION_SIZE)
+    return ["run", str(articles), "--lake", str(lake), "--partition-size", size, *options]
 
 
 def _free_port() -> int:
@@ -69,26 +68,14 @@ def test_a_local_cluster_gives_the_tables_of_a_local_run(
     articles, env, depeche, local_tables, same_tables, tmp_path
 ):
     lake = tmp_path / "lake"
-    result = depeche(
-        "run",
-        str(articles),
-        "--lake",
-        str(lake),
-        "--partition-size",
-        str(PARTITION_SIZE),
-        "--runner",
-        "dask",
-        "--workers",
-        "2",
-        env=env,
-    )
+    result = depeche(*_run(articles, lake, "--runner", "dask", "--workers", "2"), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "Dask dashboard: http://127.0.0.1:" in result.stderr
     same_tables(lake, local_tables)
     # two workers shared the 24 stage-partitions, and say so with their memory
     workers = next(line for line in result.stdout.splitlines() if line.startswith("workers: "))
-    ran = [int(n) for n in __import__("re").findall(r"ran (\d+) stage-partitions", workers)]
+    ran = [int(n) for n in re.findall(r"ran (\d+) stage-partitions", workers)]
     assert len(ran) == 2 and sum(ran) == 24 and min(ran) > 0
     assert "MB" in workers
 
@@ -165,19 +152,7 @@ def test_a_worker_killed_while_it_annotates_loses_nothing_and_doubles_nothing(
             )
         lake = tmp_path / "lake"
         run = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("depeche")),
-                "run",
-                str(articles),
-                "--lake",
-                str(lake),
-                "--partition-size",
-                str(PARTITION_SIZE),
-                "--runner",
-                "dask",
-                "--dask-address",
-                address,
-            ],
+            [DEPECHE, *_run(articles, lake, "--runner", "dask", "--dask-address", address)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

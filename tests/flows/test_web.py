@@ -370,21 +370,23 @@ def test_clean_takes_from_the_feed_what_the_page_does_not_say(first_run, web, we
     assert raw.loc[daily.url("/occupe"), "http_status"] == 200
 
 
+def _next_hour(depeche, first_run: dict, web: dict, lake: Path):
+    """The same `depeche run` an hour later; it succeeds."""
+    result = depeche(
+        "run", *_sources(web, first_run["dead"]), "--lake", str(lake), *OPTIONS,
+        env=first_run["env"],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
 def test_the_next_hour_asks_conditionally_and_fetches_only_what_is_new(
     first_run, web, web_lake, depeche
 ):
     daily, outlet, feed = web["daily"], web["outlet"], web["feed"]
     feed.items = [("/nantes", "Université"), *feed.items]  # one new entry
     before_daily, before_outlet = len(daily.asked()), len(outlet.asked())
-    result = depeche(
-        "run",
-        *_sources(web, first_run["dead"]),
-        "--lake",
-        str(web_lake),
-        *OPTIONS,
-        env=first_run["env"],
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = _next_hour(depeche, first_run, web, web_lake)
     asked_daily = daily.asked()[before_daily:]
     asked_outlet = outlet.asked()[before_outlet:]
     # pages: the new one, and the one waiting since its 500; nothing fetched before
@@ -410,15 +412,7 @@ def test_a_passing_failure_is_tried_again_until_its_attempts_run_out(
 ):
     daily = web["daily"]
     for _ in range(2):
-        result = depeche(
-            "run",
-            *_sources(web, first_run["dead"]),
-            "--lake",
-            str(web_lake),
-            *OPTIONS,
-            env=first_run["env"],
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        _next_hour(depeche, first_run, web, web_lake)
     # runs 1, 2 and 3 tried /panne (twice each: one retry within the run); run 4 did not
     assert daily.paths().count("/panne") == 6
     quarantine = _table(web_lake, "quarantine")
