@@ -133,11 +133,12 @@ def check_cluster(settings: Settings) -> None:
 
 
 class Turns:
-    """The order of the stages that depend on earlier partitions: within a run, such
-    a stage of partition k starts once the partitions planned before k are done with
-    it (committed, failed or blocked), whatever order their other stages finish in.
-    So clean of k sees every doc_id the earlier partitions of the run committed, and a
-    duplicate across them is caught in the later partition, as in a local run."""
+    """The order of the `ordered` stages: within a run, such a stage of partition k
+    starts once the partitions planned before k are done with it (committed, failed
+    or blocked), whatever order their other stages finish in. So clean of k sees
+    every doc_id the earlier partitions of the run committed, and a duplicate across
+    them is caught in the later partition, as in a local run; and no two fetches ask
+    the same web hosts at once."""
 
     def __init__(self, partitions: list[str], stages: list[str]) -> None:
         self._order = partitions

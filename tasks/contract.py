@@ -85,8 +85,10 @@ class Stage:
     settings: tuple[str, ...] = ()
     extra_inputs: Callable[[Lake, str], list[str]] | None = None
     extra_parameters: Callable[[Settings], dict[str, Any]] | None = None
-    # its output depends on the partitions made before: a run takes its partitions
-    # through it in plan order, even when partitions run side by side
+    # a run takes its partitions through it one at a time, in plan order, even when
+    # partitions run side by side: its output depends on the partitions made before
+    # (clean's duplicates), or two of it at once would ask the same web hosts twice
+    # as often as the politeness delay allows (fetch)
     ordered: bool = False
 
     @property

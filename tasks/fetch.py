@@ -585,4 +585,5 @@ STAGE = Stage(
     writes=(RAW,),
     settings=("max_bytes",),
     extra_inputs=lambda lake, partition: [lake.partition(partition).fingerprint],
+    ordered=True,  # one fetch at a time: the hosts' delays hold across workers
 )
