@@ -447,12 +447,18 @@ def test_the_hourly_ingest_deployment_takes_feeds_as_sources(web, prefect_harnes
     from tasks.settings import SettingsGiven
 
     daily = web["daily"]
+    daily.routes["/brest"] = page(SAMPLE_HTML / "rennes-budget-participatif.html")
+    watch = tmp_path / "veille.urls"  # a list of article URLs kept by hand
+    watch.write_text(f"# à suivre\n{daily.url('/brest')}  # Brest\n", encoding="utf-8")
     settings = SettingsGiven(
         allow_private_network=["127.0.0.1/32"], min_delay=0.1, retries=0, max_bytes=3_000_000
     )
     summary = ingest(
-        sources=[daily.url("/rss.xml")], lake=str(tmp_path / "lake"), settings=settings
+        sources=[daily.url("/rss.xml"), str(watch)], lake=str(tmp_path / "lake"), settings=settings
     )
     assert [report.status for report in summary.reports] == ["committed"] * 4
     fetched = summary.hosts[f"127.0.0.1:{daily.port}"]["fetched"]
-    assert fetched == len(pd.read_parquet(tmp_path / "lake" / "raw")) >= 3
+    raw = pd.read_parquet(tmp_path / "lake" / "raw").set_index("source_path")
+    assert fetched == len(raw) >= 4
+    listed = raw.loc[daily.url("/brest")]
+    assert listed["listed_by"] == "list" and listed["listed_in"] == watch.resolve().as_posix()

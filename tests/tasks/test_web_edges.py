@@ -100,3 +100,22 @@ def test_a_redirect_into_a_disallowed_path_is_not_followed(site: Site) -> None:
     assert "/prive/notes.html" not in site.paths()
     failure = outcomes[site.url("/public")].failure
     assert failure is not None and failure.reason == "robots_disallowed"
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(site: Site) -> None:
+    """DNS rebinding: a name that answers an allowed address when checked and another
+    one after is looked up once, and the request goes to the checked address."""
+    site.routes["/article"] = ARTICLE
+    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    policy = AddressPolicy(allowed=parse_networks(["127.0.0.1/32"]), resolver=resolver)
+    client = Client(ClientPolicy(AGENT, policy, connect_timeout=2.0, timeout=3.0))
+    response = client.get(f"http://nouvelles.example:{site.port}/article")
+    assert response.status == 200 and asked == ["nouvelles.example"]
+    (request,) = site.asked("/article")
+    assert request.headers["host"] == f"nouvelles.example:{site.port}"
