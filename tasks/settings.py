@@ -46,6 +46,13 @@ class Settings(BaseModel):
         description="Validation fails a partition where a larger share of the articles "
         "has no entity.",
     )
+    story_threshold: float = Field(
+        0.5,
+        ge=0.1,
+        le=1.0,
+        description="Articles whose word 5-grams are at least this similar (estimated "
+        "Jaccard) to an earlier article's share its story_id.",
+    )
 
     def annotate_workers(self, articles: int) -> int:
         """How many annotate workers to fork: `n_process`, bounded by the cores and
