@@ -82,6 +82,8 @@ _STOP_WORDS = frozenset(
 _WORD = re.compile(r"\w+(?:-\w+)*\.?")
 _ACRONYM_AFTER = re.compile(r"\s*\(\s*([A-ZÀ-Ý][A-Za-zÀ-ÿ0-9&]{1,11})\s*\)")
 _BOUNDARY = re.compile(r"[.;:!?«»\"()\[\]\n]")
+_NOTE_CALL = re.compile(r"^\s*\(\d+\)")  # `Francisca Joly-Gomez (2), professeure`
+_APPOSITION_END = re.compile(r",\s*(?:qui|dont|lors|dans|a|avait|est)\b")
 
 
 @dataclass(frozen=True)
@@ -214,10 +216,10 @@ def _descriptors(text: str, mention: Mention) -> tuple[list[str], list[str], str
     if not before and len(segments) > 1 and not segments[-1].strip():
         before = _role_phrase(_words(segments[-2]), require_role=True) or []
     after: list[str] = []
-    rest = re.sub(r"^\s*\(\d+\)", "", text[mention.end : mention.end + 140])
+    rest = _NOTE_CALL.sub("", text[mention.end : mention.end + 140])
     if rest.startswith(","):
         clause = _BOUNDARY.split(rest[1:], maxsplit=1)[0]
-        clause = re.split(r",\s*(?:qui|dont|lors|dans|a|avait|est)\b", clause)[0]
+        clause = _APPOSITION_END.split(clause)[0]
         after = _words(clause)[:12]
     first = mention.normalized.split()[0].lower() if mention.normalized.split() else ""
     if first in TITLES:
@@ -290,6 +292,8 @@ def identities(text: str, mentions: list[Mention]) -> People:
         identity_of[mention.index] = identity
     for mention in mentions:
         identity = identity_of[mention.index]
+        if identity.label not in ("PER", "MISC"):
+            continue  # roles and genders are looked up for people only
         before, after, title = _descriptors(text, mention)
         words = (w.lower() for w in (*before, *after))
         identity.roles.update(w for w in words if w not in _STOP_WORDS)

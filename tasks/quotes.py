@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from tasks.people import (
@@ -152,11 +152,20 @@ def _verb_forms() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, 
 
 
 FINITE, PARTICIPLES, INVERTED = _verb_forms()
-_INVERTED_AUX = {
+_INVERTED_AUX: dict[str, str] = {
     f"{aux}{'-t-' if aux[-1] in 'ae' else '-'}{pronoun}": pronoun
     for aux in ("a", "ont", "avait", "avaient", "aurait", "auraient", "est", "sont", "était")
     for pronoun in _SUBJECTS
 }
+
+# the words a reporting verb can start with
+_KEYWORDS = (
+    frozenset(FINITE)
+    | frozenset(INVERTED)
+    | frozenset(_INVERTED_AUX)
+    | AUXILIARIES
+    | frozenset(p for p, lemma in PARTICIPLES.items() if lemma in _QUALIFYING)
+)
 
 # -- words and spans ----------------------------------------------------------------
 
@@ -207,6 +216,22 @@ _WORDS_COUNT = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?…]+(?:\s*[»\"])?(?=\s+[«\"A-ZÀ-Ý0-9])")
 _ABBREVIATION = re.compile(r"(?:\b(?:M|Mme|Mlle|MM|Dr|Pr|Me|Mgr|St|Ste|etc|av|J\.-C)|\b[A-Z])$")
 _POUR = re.compile(r"(?<![\w'])(?P<prep>[Pp]our|[Ss]elon|[Dd]'après)\s+")
+_LEAD_PREPOSITION = re.compile(r"(?:pour|selon|d'après)\s+")
+_SELON = re.compile(r"(?:selon|d'après)\s")
+_SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après)\s+")
+_ENDS_WITH_PRONOUN = re.compile(r"(?:^|[\s,])(il|elle|ils|elles|on)\s*$", re.I)
+_LEADING_PRONOUN = re.compile(r"\s*(Il|Elle)\b")
+_ONE_OF = re.compile(r"\s*(?:l'|l’)?(?:un|une)\s+d(?:es|e)\b")
+_PHRASE_STOP = re.compile(r"\s(?:à|au|aux|en|pour|sur|chez|avec|dans|par)\s")
+_LINK_WORDS = re.compile(r"\b(?:de|d'|comme|que|qu'|:)")
+_AFTER_QUOTE = re.compile(r"[»\"]\s*,\s*$")
+_ENDS_WITH_COMMA = re.compile(r",\s*$")
+_COMME = re.compile(r"\b[Cc]omme\s+(?:\w+\s+){0,3}$")
+_QUE_WORD = re.compile(r"\b(?:que|qu')\b")
+_INCISE_END = re.compile(r"[.,;!?](?=\s)|\s[–—]\s")
+_AGENT = re.compile(r"[»\"]?\s*par\s+")
+_COLON_QUOTE = re.compile(r"\s*:\s*[«\"]")
+_PARAGRAPH = re.compile(r"\n\n")
 _YEUX = re.compile(
     r"\b[AÀàa](?:ux yeux d[eu']\s*|\s+(?P<pos>ses|son|leur|leurs)\s+(?:yeux|avis|sens))"
 )
@@ -277,8 +302,18 @@ class _Text:
     paragraphs: list[int] = field(default_factory=list)  # start of each paragraph
     verbs: list[_Verb] = field(default_factory=list)
 
-    def inside_quote(self, position: int) -> bool:
-        return any(start < position < end for start, end in self.quoted)
+    def __post_init__(self) -> None:
+        self.inside_quote = _Coverage(self.quoted)
+        self._mention_starts = [m.start for m in self.mentions]
+        self._verb_starts = [v.start for v in self.verbs]
+
+    def verbs_between(self, start: int, end: int) -> list[_Verb]:
+        """The reporting verbs that start in [start, end)."""
+        starts = self._verb_starts
+        return self.verbs[bisect_left(starts, start) : bisect_left(starts, end)]
+
+    def verb_at(self, position: int) -> _Verb | None:
+        return next(iter(self.verbs_between(position, position + 1)), None)
 
     def sentence_of(self, position: int) -> tuple[int, int]:
         at = bisect_right(self.sentences, (position, len(self.text) + 1)) - 1
@@ -295,10 +330,20 @@ class _Text:
         return bisect_right(self.paragraphs, position) - 1
 
     def mentions_in(self, start: int, end: int) -> list[Mention]:
-        return [m for m in self.mentions if start <= m.start and m.end <= end]
+        at = bisect_left(self._mention_starts, start)
+        found = []
+        for mention in self.mentions[at:]:
+            if mention.start >= end:
+                break
+            if mention.end <= end:
+                found.append(mention)
+        return found
 
 
 # -- quoted spans -------------------------------------------------------------------
+
+
+_MARKS = re.compile(r"[«»]|\n\n")
 
 
 def quoted_spans(text: str) -> list[tuple[int, int]]:
@@ -306,10 +351,11 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
     reopens `«` before the previous one closed runs on; one that never closes ends
     with its paragraph) and `"…"` paired within a paragraph outside them."""
     spans: list[tuple[int, int]] = []
-    depth, opened = 0, -1
-    position = 0
-    while position < len(text):
-        char = text[position]
+    depth, opened, skip = 0, -1, -1
+    for mark in _MARKS.finditer(text):
+        position, char = mark.start(), mark.group()
+        if position == skip:
+            continue  # the `«` that reopens a quote in its next paragraph
         if char == "«":
             if depth == 0:
                 opened = position
@@ -318,24 +364,23 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
             depth -= 1
             if depth == 0:
                 spans.append((opened, position + 1))
-        elif char == "\n" and depth and text.startswith("\n\n", position):
-            after = position + 2
-            if text.startswith("«", after):
-                position = after + 1  # the same quote goes on in the next paragraph
+        elif char == "\n\n" and depth:
+            if text.startswith("«", mark.end()):
+                skip = mark.end()  # the same quote goes on in the next paragraph
                 continue
             spans.append((opened, position))
             depth = 0
-        position += 1
     if depth:
         spans.append((opened, len(text)))
+    inside = _Coverage(spans)
     straight: list[tuple[int, int]] = []
     offset = 0
     for paragraph in text.split("\n\n"):
         marks = [
             offset + i
             for i, char in enumerate(paragraph)
-            if char == '"' and not any(s < offset + i < e for s, e in spans)
-        ]
+            if char == '"' and not inside(offset + i)
+        ] if '"' in paragraph else []  # fmt: skip
         straight += [(marks[i], marks[i + 1] + 1) for i in range(0, len(marks) - 1, 2)]
         offset += len(paragraph) + 2
     return sorted(spans + straight)
@@ -358,13 +403,15 @@ def _sentences(text: str, quoted: list[tuple[int, int]]) -> list[tuple[int, int]
     """Sentences outside the quotes (a quote of several sentences stays in one)."""
     cuts = {0, len(text)}
     inside = _Coverage(quoted)
-    for match in re.finditer(r"\n\n", text):
+    for match in _PARAGRAPH.finditer(text):
         if not inside(match.start()):
             cuts.update((match.start(), match.end()))
     for match in _SENTENCE_END.finditer(text):
         if inside(match.start()) and text[match.end() - 1] not in '»"':
             continue
-        if _ABBREVIATION.search(text, 0, match.start()) and text[match.start()] == ".":
+        if text[match.start()] == "." and _ABBREVIATION.search(
+            text, max(0, match.start() - 12), match.start()
+        ):
             continue
         cuts.add(match.end())
     ordered = sorted(cuts)
@@ -393,32 +440,40 @@ class _Coverage:
 def _reporting_verbs(text: str) -> list[_Verb]:
     """Every reporting verb of the text: `affirme`, `a affirmé`, `affirme-t-elle`,
     `a-t-il affirmé`, `s'est dit`, `qualifié` (a participle alone)."""
-    tokens = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(text)]
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer (İ): keep offsets
+        lowered = "".join(ch.lower()[0] for ch in text)
+    words = _TOKEN.findall(lowered)
+    candidates = [at for at, word in enumerate(words) if word in _KEYWORDS]
+    if not candidates:
+        return []
+    spans = [m.span() for m in _TOKEN.finditer(lowered)]
     found = []
     skip_until = -1
-    for at, (start, end, word) in enumerate(tokens):
+    for at in candidates:
+        word, (start, end) = words[at], spans[at]
         if start < skip_until:
             continue
-        before = tokens[at - 1][2] if at else ""
+        before = words[at - 1] if at else ""
         if word in INVERTED:
             lemma, pronoun = INVERTED[word]
             found.append(_Verb(start, end, lemma, pronoun, pronoun_end=end))
         elif word in AUXILIARIES or word in _INVERTED_AUX:
             follow = at + 1
-            while follow < len(tokens) and tokens[follow][2] in _ADVERBS and follow - at <= 3:
+            while follow < len(words) and words[follow] in _ADVERBS and follow - at <= 3:
                 follow += 1
-            if follow < len(tokens) and tokens[follow][2] in PARTICIPLES:
+            if follow < len(words) and words[follow] in PARTICIPLES:
                 reflexive = before in ("s", "se")
                 if word in ("est", "sont", "était") and not reflexive:
                     continue  # a passive (`est considéré`), not a reporting verb
-                _, verb_end, participle = tokens[follow]
+                verb_end = spans[follow][1]
                 pronoun = _INVERTED_AUX.get(word)
-                lemma = PARTICIPLES[participle]
-                first = tokens[at - 1][0] if reflexive else start  # `s'est félicité`
+                lemma = PARTICIPLES[words[follow]]
+                first = spans[at - 1][0] if reflexive else start  # `s'est félicité`
                 found.append(_Verb(first, verb_end, lemma, pronoun, pronoun_end=end))
                 skip_until = verb_end
         elif word in FINITE:
-            earlier = tokens[at - 2][2] if at > 1 else ""
+            earlier = words[at - 2] if at > 1 else ""
             if (
                 before in DETERMINERS or before in ("les", "des", "de", "d", "une", "ses", "ces")
             ) and earlier not in _BEFORE_OBJECT_PRONOUN:
@@ -452,7 +507,7 @@ def _source_after(doc: _Text, position: int, limit: int) -> _Source | None:
     position = _skip_adverbials(text, position)
     while position < limit and text[position] == " ":
         position += 1
-    lead = re.match(r"(?:pour|selon|d'après)\s+", text[position:limit])
+    lead = _LEAD_PREPOSITION.match(text[position:limit])
     if lead:
         position += lead.end()
     word = _TOKEN.match(text, position)
@@ -537,7 +592,7 @@ def _source_before(doc: _Text, floor: int, position: int) -> _Source | None:
         if trimmed == segment:
             break
         segment = trimmed
-    pronoun = re.search(r"(?:^|[\s,])(il|elle|ils|elles|on)\s*$", segment, re.I)
+    pronoun = _ENDS_WITH_PRONOUN.search(segment)
     if pronoun:
         start = floor + pronoun.start(1)
         return _Source(start, start + len(pronoun.group(1)), "pronoun")
@@ -561,7 +616,7 @@ def _subject_of_part(doc: _Text, start: int, end: int) -> _Source | None:
     lead = words[0][1].lower()
     if lead in ("il", "elle", "ils", "elles", "on"):
         return _Source(words[0][0], words[0][0] + len(words[0][1]), "pronoun")
-    if re.match(r"\s*(?:l'|l’)?(?:un|une)\s+d(?:es|e)\b", part):
+    if _ONE_OF.match(part):
         return None  # an apposition: `une des agences de l'OMS`
     for mention in doc.mentions_in(start, end):
         preceding = _TOKEN.findall(text[start : mention.start])
@@ -573,7 +628,7 @@ def _subject_of_part(doc: _Text, start: int, end: int) -> _Source | None:
             if at and words[at - 1][1].lower() in PREPOSITIONS:
                 continue
             phrase = text[word_start:end].strip()
-            stop = re.search(r"\s(?:à|au|aux|en|pour|sur|chez|avec|dans|par)\s", phrase)
+            stop = _PHRASE_STOP.search(phrase)
             phrase = phrase[: stop.start()] if stop else phrase
             kind = "unnamed" if lowered in _INDEFINITE else "role"
             return _Source(word_start, word_start + len(phrase), kind)
@@ -618,8 +673,8 @@ def _pieces(
     inner_start, inner_end = _inner(text, start, end)
     pieces = []
     cursor = inner_start
-    for verb in doc.verbs:
-        if not (inner_start < verb.start < inner_end) or verb.start < cursor:
+    for verb in doc.verbs_between(inner_start + 1, inner_end):
+        if verb.start < cursor:
             continue
         before = text[cursor : verb.start].rstrip()
         if not before or before[-1] not in ",–—-":
@@ -628,8 +683,7 @@ def _pieces(
             r"\s+(?:[A-ZÀ-Ý]|l[ea] |l')", text[verb.end : verb.end + 4]
         ):
             continue
-        close = re.compile(r"[.,;!?](?=\s)|\s[–—]\s")
-        stop = close.search(text, verb.end, inner_end)
+        stop = _INCISE_END.search(text, verb.end, inner_end)
         if stop is None:
             continue
         source = verb.subject() or _source_after(doc, verb.end, stop.start())
@@ -662,10 +716,10 @@ def _attribution_after(doc: _Text, close: int, limit: int) -> tuple[_Verb | None
     position = close
     while position < limit and text[position] in " ,":
         position += 1
-    for verb in doc.verbs:
-        if verb.start == position and not verb.participle_only:
-            return verb, verb.subject() or _source_after(doc, verb.end, limit)
-    match = re.match(r"(?:selon|d'après)\s", text[position:limit])
+    verb = doc.verb_at(position)
+    if verb is not None and not verb.participle_only:
+        return verb, verb.subject() or _source_after(doc, verb.end, limit)
+    match = _SELON.match(text[position:limit])
     if match:
         return None, _source_after(doc, position + match.end(), limit)
     return None, None
@@ -748,10 +802,10 @@ def _attribution_before(
     text = doc.text
     clause = text[floor:start]
     colon = clause.rstrip(' «"').endswith(":")
-    verbs = [v for v in doc.verbs if floor <= v.start and v.end <= start]
+    verbs = [v for v in doc.verbs_between(floor, start) if v.end <= start]
     last = verbs[-1] if verbs else None
     ends_with_verb = last is not None and not re.search(
-        r"\w", re.sub(r"\b(?:de|d'|comme|que|qu'|:)", "", text[last.end : start])
+        r"\w", _LINK_WORDS.sub("", text[last.end : start])
     )
     if last is not None and ends_with_verb:
         return last, _verb_subject(doc, floor, last), colon
@@ -767,7 +821,7 @@ def _attribution_before(
                 not preceding or preceding[-1].lower() not in PREPOSITIONS | {"du", "des"}
             ):
                 return None, _Source(mention.start, mention.end, "entity", mention.index), colon
-        lead = re.match(r"\s*(Il|Elle)\b", clause)
+        lead = _LEADING_PRONOUN.match(clause)
         if lead:
             return None, _Source(floor + lead.start(1), floor + lead.end(1), "pronoun"), colon
     return None, None, colon
@@ -782,11 +836,9 @@ def _verb_subject(doc: _Text, floor: int, verb: _Verb) -> _Source | None:
         return verb.subject()
     if verb.participle_only:
         sentence_end = doc.sentence_of(verb.start)[1]
-        agent = re.compile(r"[»\"]?\s*par\s+").search(text, verb.end, sentence_end)
+        agent = _AGENT.search(text, verb.end, sentence_end)
         return _source_after(doc, agent.end(), sentence_end) if agent else None
-    if re.search(r"[»\"]\s*,\s*$", text[floor : verb.start]) or not text[floor : verb.start].strip(
-        " ,"
-    ):
+    if _AFTER_QUOTE.search(text[floor : verb.start]) or not text[floor : verb.start].strip(" ,"):
         return _source_after(doc, verb.end, doc.sentence_of(verb.start)[1])
     return _source_before(doc, floor, verb.start)
 
@@ -798,7 +850,7 @@ def _indirect(doc: _Text) -> list[_Found]:
     """Reported speech outside the quotes."""
     text = doc.text
     found: list[_Found] = []
-    inside = _Coverage(doc.quoted)
+    inside = doc.inside_quote
     for verb in doc.verbs:
         if inside(verb.start) or verb.participle_only:
             continue
@@ -823,8 +875,8 @@ def _indirect(doc: _Text) -> list[_Found]:
             continue
         if verb.lemma in _OPINION and verb.pronoun is None:
             continue
-        if re.search(r"[,]\s*$", before) and not re.search(r"[»\"]\s*,\s*$", before):
-            if re.search(r"\b[Cc]omme\s+(?:\w+\s+){0,3}$", before):
+        if _ENDS_WITH_COMMA.search(before) and not _AFTER_QUOTE.search(before):
+            if _COMME.search(before):
                 continue  # `, comme le rappelle X` is read below
             source = verb.subject() or _source_after(doc, verb.end, sentence_end)
             content_end = len(before.rstrip(" ,")) + sentence_start
@@ -895,13 +947,13 @@ def _clause_end(doc: _Text, start: int, end: int) -> int:
     """The end of reported content: the sentence, without a colon that opens a quote or
     an attribution after it (`…, a déclaré son porte-parole`)."""
     text = doc.text
-    colon = re.compile(r"\s*:\s*[«\"]").search(text, start, end)
+    colon = _COLON_QUOTE.search(text, start, end)
     if colon:
         end = colon.start()
-    for verb in doc.verbs:
-        if start < verb.start < end and re.search(r",\s*$", text[start : verb.start]):
+    for verb in doc.verbs_between(start + 1, end):
+        if _ENDS_WITH_COMMA.search(text[start : verb.start]):
             tail = text[verb.end : end]
-            if not re.search(r"\b(?:que|qu')\b", tail):
+            if not _QUE_WORD.search(tail):
                 end = len(text[start : verb.start].rstrip(" ,")) + start
                 break
     return end
@@ -910,7 +962,7 @@ def _clause_end(doc: _Text, start: int, end: int) -> int:
 def _prepositional_indirect(doc: _Text) -> list[_Found]:
     """`Selon X, P`, `Pour X, P`, `À ses yeux, P`, `P, selon X`, `P selon X`."""
     text = doc.text
-    inside = _Coverage(doc.quoted)
+    inside = doc.inside_quote
     found = []
     for sentence_start, sentence_end in doc.sentences:
         body_end = _content_end(text, sentence_start, sentence_end)
@@ -935,7 +987,7 @@ def _prepositional_indirect(doc: _Text) -> list[_Found]:
             end = _clause_end(doc, content, body_end)
             found.append(_Found(content, end, "indirect", None, source, True, position=content))
             continue
-        for match in re.finditer(r"(?:,\s*|\s)(?:selon|d'après)\s+", sentence):
+        for match in _SELON_INSIDE.finditer(sentence):
             at = sentence_start + match.start()
             if inside(at):
                 continue
@@ -1002,10 +1054,14 @@ def _reported_before(doc: _Text) -> list[_Found]:
     for verb in doc.verbs:
         sentence_start, sentence_end = doc.sentence_of(verb.start)
         before = text[sentence_start : verb.start]
+        reported = _REPORTED.search(before)
+        as_said = None if reported else _AS_SAID.search(before)
+        if not (reported and reported.end() == len(before)) and as_said is None:
+            continue
         source = verb.subject() or _source_after(doc, verb.end, sentence_end)
         if source is None:
             continue
-        if _REPORTED.search(before) and _REPORTED.search(before).end() == len(before):
+        if as_said is None:
             index = sentences.index((sentence_start, sentence_end))
             if index == 0:
                 continue
@@ -1014,8 +1070,8 @@ def _reported_before(doc: _Text) -> list[_Found]:
             found.append(
                 _Found(previous_start, end, "indirect", verb, source, True, position=verb.start)
             )
-        elif _AS_SAID.search(before):
-            end = sentence_start + _AS_SAID.search(before).start()
+        else:
+            end = sentence_start + as_said.start()
             if len(_WORDS_COUNT.findall(text[sentence_start:end])) >= 3:
                 found.append(
                     _Found(sentence_start, end, "indirect", verb, source, True, position=verb.start)
@@ -1041,7 +1097,7 @@ class _Resolver:
     ) -> tuple[Identity, int] | None:
         """The person named last before `position` (outside quotes), of that gender."""
         doc = self.doc
-        inside = _Coverage(doc.quoted)
+        inside = doc.inside_quote
         candidates = [
             m
             for m in doc.mentions
@@ -1094,7 +1150,7 @@ class _Resolver:
         if determiner in _POSSESSIVES or determiner == "les":
             return None
         if head in _ORG_NOUNS:
-            inside = _Coverage(doc.quoted)
+            inside = doc.inside_quote
             for mention in reversed([m for m in doc.mentions if m.end <= source.start]):
                 if mention.label == "ORG" and not inside(mention.start):
                     return doc.people.identity_of[mention.index], mention.index
@@ -1173,10 +1229,15 @@ class _Resolver:
 def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quote]:
     """Every quote of the article, in text order, with its speaker when the text says."""
     quoted = quoted_spans(text)
-    doc = _Text(text, mentions, people, quoted=quoted)
-    doc.sentences = _sentences(text, quoted)
-    doc.paragraphs = [0] + [m.end() for m in re.finditer(r"\n\n", text)]
-    doc.verbs = _reporting_verbs(text)
+    doc = _Text(
+        text,
+        mentions,
+        people,
+        quoted=quoted,
+        sentences=_sentences(text, quoted),
+        paragraphs=[0] + [m.end() for m in _PARAGRAPH.finditer(text)],
+        verbs=_reporting_verbs(text),
+    )
     found: list[_Found] = []
     at = 0
     while at < len(quoted):
@@ -1189,9 +1250,10 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
         for index in range(at, group_end + 1):
             found += _quotes_in_span(doc, quoted[index], quoted[group_end][1])
         at = group_end + 1
-    direct = list(found)
+    direct = sorted(found, key=lambda f: f.start)
+    starts = [f.start for f in direct]
     for candidate in _indirect(doc):
-        if _overlaps_quotes(candidate, direct) or _overlaps(candidate, found):
+        if _overlaps_quotes(candidate, direct, starts) or _overlaps(candidate, found):
             continue
         found.append(candidate)
     resolver = _Resolver(doc)
@@ -1199,10 +1261,14 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
     return sorted(quotes, key=lambda q: (q.start, q.end))
 
 
-def _overlaps_quotes(candidate: _Found, quotes: list[_Found]) -> bool:
-    """Whether reported content is mostly quoted words already found."""
+def _overlaps_quotes(candidate: _Found, quotes: list[_Found], starts: list[int]) -> bool:
+    """Whether reported content is mostly quoted words already found (`quotes` in text
+    order, `starts` their starts)."""
     length = max(1, candidate.end - candidate.start)
-    covered = sum(max(0, min(candidate.end, q.end) - max(candidate.start, q.start)) for q in quotes)
+    covered = 0
+    for quote in quotes[: bisect_left(starts, candidate.end)]:
+        if quote.end > candidate.start:
+            covered += min(candidate.end, quote.end) - max(candidate.start, quote.start)
     return covered / length >= 0.6
 
 
