@@ -1037,7 +1037,7 @@ def _top_level_comma(sentence: str, start: int) -> int | None:
 # a verb, up to a few words (`a déclaré mardi à la presse`, `confirme pour X`), then `que`;
 # not the `que` of a conjunction (`tandis que`, `alors que`)
 _QUE = re.compile(
-    r"\s*(?:[^.,;:!?«»\"]{0,60}?\s)?(?<!tandis )(?<!alors )(?<!parce )(?<!bien )(?<!ainsi )"
+    r"\s*(?:[^.,;:!?«»\"]{0,60}?\s)??(?<!tandis )(?<!alors )(?<!parce )(?<!bien )(?<!ainsi )"
     r"(?<!dès )(?<!avant )(?<!après )(?<!pour )(?<!sans )(?<!afin )(?<!même )(?:que|qu')"
     r"(?=[\s\w])"
 )

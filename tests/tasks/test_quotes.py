@@ -145,6 +145,17 @@ def test_a_role_is_the_person_the_article_names_with_it(nlp) -> None:
             ],
         ),
         (
+            # the content starts at the first `que`, whatever follows
+            "Jens Stoltenberg estime que la mission est utile et que les alliés la soutiennent.",
+            [
+                (
+                    "indirect",
+                    "la mission est utile et que les alliés la soutiennent",
+                    "Jens Stoltenberg",
+                )
+            ],
+        ),
+        (
             "Le président Emmanuel Macron a critiqué une « décision absurde » de la Commission.",
             [("partial", "décision absurde", "Emmanuel Macron")],
         ),
