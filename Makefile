@@ -48,6 +48,8 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.marts
+	$(BIN)/python -m bench.stories
+	$(BIN)/python -m bench.quotes
 
 clean:
 	rm -rf $(VENV) $(LAKE)

@@ -52,7 +52,7 @@ TOTAL_LABELS = {
     "articles": "articles published",
     "mentions": "entity mentions",
     "entities": "distinct entities",
-    "quotes": "quotes with a speaker",
+    "attributed_quotes": "quotes with a speaker",
     "outlets": "outlets",
     "quarantined": "rows quarantined",
     "failed_partitions": "partitions not published",
@@ -78,15 +78,16 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
             quarantined = con.execute(f"SELECT count(*) FROM read_parquet([{listed}])").fetchone()
             quarantined = int(quarantined[0])
         sources, mentions = SOURCES_DAILY.name, MENTIONS_DAILY.name
+        speakers = QUOTES_BY_SPEAKER.name
         totals = {
             "partitions": len(included) + len(left_out),
             "published_partitions": len(included),
             "articles": _rows(con, f"SELECT coalesce(sum(articles), 0) FROM {sources}")[0][0],
             "mentions": _rows(con, f"SELECT coalesce(sum(mentions), 0) FROM {mentions}")[0][0],
             "entities": _rows(con, f"SELECT count(DISTINCT (label, name)) FROM {mentions}")[0][0],
-            "quotes": _rows(con, f"SELECT coalesce(sum(quotes), 0) FROM {QUOTES_BY_SPEAKER.name}")[
-                0
-            ][0],
+            "attributed_quotes": _rows(
+                con, f"SELECT coalesce(sum(quotes), 0) FROM {speakers}"
+            ).pop()[0],
             "outlets": _rows(con, f"SELECT count(DISTINCT outlet) FROM {sources}")[0][0],
             "quarantined": quarantined,
             "failed_partitions": len(left_out),
@@ -136,12 +137,11 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
                 "ORDER BY articles DESC, name_a, name_b LIMIT 12",
             )
         ]
-        speakers = [
+        most_quoted = [
             (name, int(n))
             for name, n in _rows(
                 con,
-                f"SELECT speaker, quotes FROM {QUOTES_BY_SPEAKER.name} "
-                "ORDER BY quotes DESC, speaker LIMIT 12",
+                f"SELECT speaker, quotes FROM {speakers} ORDER BY quotes DESC, speaker LIMIT 12",
             )
         ]
         quality: dict[str, list[tuple[date, int]]] = {}
@@ -171,7 +171,7 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
         top_entities=top,
         pairs=pairs,
         quality=quality,
-        speakers=speakers,
+        speakers=most_quoted,
         status=lake.status(STAGES),
         marts_status=marts_status,
         left_out=left_out,

@@ -29,7 +29,9 @@ def lake_totals(lake: Path) -> dict[str, int]:
             "articles": one("SELECT count(*) FROM documents"),
             "mentions": one("SELECT count(*) FROM entities"),
             "entities": one("SELECT count(DISTINCT (label, canonical)) FROM entities"),
-            "quotes": one("SELECT count(*) FROM quotes WHERE speaker_canonical IS NOT NULL"),
+            "attributed_quotes": one(
+                "SELECT count(*) FROM quotes WHERE speaker_canonical IS NOT NULL"
+            ),
             "outlets": one("SELECT count(DISTINCT outlet) FROM sources_daily"),
             "quarantined": one("SELECT count(*) FROM quarantine"),
             "published_partitions": one("SELECT count(DISTINCT batch) FROM documents"),
