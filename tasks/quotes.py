@@ -285,7 +285,6 @@ class _Found:
     kind: str
     verb: _Verb | None = None
     source: _Source | None = None
-    attributed: bool = False
     continues: bool = False  # may take the speaker of the quote before
     position: int = 0  # where the attribution is, for the order of resolution
 
@@ -764,7 +763,6 @@ def _quotes_in_span(doc: _Text, span: tuple[int, int], group_end: int) -> list[_
                 kind,
                 verb=chosen_verb,
                 source=chosen,
-                attributed=attributed,
                 continues=not attributed and not colon and not _is_heading(text, span),
                 position=(chosen.start if chosen else piece_start),
             )
@@ -868,10 +866,8 @@ def _indirect(doc: _Text) -> list[_Found]:
             source = _preposition_source(doc, verb.end, que.end())
             if source is None:
                 source = _verb_subject(doc, sentence_start, verb)
-            if end - content > 0 and source is not None and source.kind != "pronoun_first":
-                found.append(
-                    _Found(content, end, "indirect", verb, source, True, position=verb.start)
-                )
+            if end > content and source is not None:
+                found.append(_Found(content, end, "indirect", verb, source, position=verb.start))
             continue
         if verb.lemma in _OPINION and verb.pronoun is None:
             continue
@@ -889,9 +885,7 @@ def _indirect(doc: _Text) -> list[_Found]:
             start = _content_start(text, sentence_start, content_end)
             if len(_WORDS_COUNT.findall(text[start:content_end])) < 3:
                 continue
-            found.append(
-                _Found(start, content_end, "indirect", verb, source, True, position=verb.start)
-            )
+            found.append(_Found(start, content_end, "indirect", verb, source, position=verb.start))
     found += _prepositional_indirect(doc)
     found += _reported_before(doc)
     return found
@@ -985,7 +979,7 @@ def _prepositional_indirect(doc: _Text) -> list[_Found]:
             if _verb_infinitive_after(text, sentence_start + lead.end()):
                 continue
             end = _clause_end(doc, content, body_end)
-            found.append(_Found(content, end, "indirect", None, source, True, position=content))
+            found.append(_Found(content, end, "indirect", None, source, position=content))
             continue
         for match in _SELON_INSIDE.finditer(sentence):
             at = sentence_start + match.start()
@@ -1000,10 +994,10 @@ def _prepositional_indirect(doc: _Text) -> list[_Found]:
                 continue  # `« … » selon X`: the quote's attribution
             if tail.startswith(":") or not tail:
                 start = _content_start(text, sentence_start, at)
-                found.append(_Found(start, at, "indirect", None, source, True, position=at))
+                found.append(_Found(start, at, "indirect", None, source, position=at))
             else:
                 found.append(
-                    _Found(sentence_start, body_end, "indirect", None, source, True, position=at)
+                    _Found(sentence_start, body_end, "indirect", None, source, position=at)
                 )
             break
     return found
@@ -1067,14 +1061,12 @@ def _reported_before(doc: _Text) -> list[_Found]:
                 continue
             previous_start, previous_end = sentences[index - 1]
             end = _content_end(text, previous_start, previous_end)
-            found.append(
-                _Found(previous_start, end, "indirect", verb, source, True, position=verb.start)
-            )
+            found.append(_Found(previous_start, end, "indirect", verb, source, position=verb.start))
         else:
             end = sentence_start + as_said.start()
             if len(_WORDS_COUNT.findall(text[sentence_start:end])) >= 3:
                 found.append(
-                    _Found(sentence_start, end, "indirect", verb, source, True, position=verb.start)
+                    _Found(sentence_start, end, "indirect", verb, source, position=verb.start)
                 )
     return found
 

@@ -198,3 +198,18 @@ def test_quotes_are_stable(nlp) -> None:
     first = annotate_articles(articles([text]), nlp).quotes
     assert first.num_rows == 1
     assert first.equals(annotate_articles(articles([text]), nlp).quotes)
+
+
+def test_a_change_of_the_quote_rules_reruns_annotate(monkeypatch) -> None:
+    """annotate's code version covers the modules its output depends on, not only its own."""
+    import inspect
+
+    from tasks import annotate, people, quotes
+
+    assert {quotes, people} <= set(annotate.STAGE.code)
+    before = annotate.STAGE.code_version
+    real = inspect.getsource
+    monkeypatch.setattr(
+        inspect, "getsource", lambda module: real(module) + ("#" if module is quotes else "")
+    )
+    assert annotate.STAGE.code_version != before
