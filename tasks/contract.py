@@ -73,6 +73,7 @@ class Stage:
     commits (a checkpoint table lands where no reader looks). `publishes`: the
     checkpoint tables it publishes, as they are, once its own checks pass.
     `settings`: the settings its output depends on. `produce`: the pure work.
+    `code`: the modules besides its own whose source its output depends on.
     `extra_inputs` and `extra_parameters` add what else its output depends on
     (the partition's items; earlier partitions; the model's version).
     """
@@ -83,6 +84,7 @@ class Stage:
     writes: tuple[Table, ...] = ()
     publishes: tuple[Table, ...] = ()
     settings: tuple[str, ...] = ()
+    code: tuple[ModuleType, ...] = ()
     extra_inputs: Callable[[Lake, str], list[str]] | None = None
     extra_parameters: Callable[[Settings], dict[str, Any]] | None = None
     # a run takes its partitions through it one at a time, in plan order, even when
@@ -109,8 +111,8 @@ class Stage:
 
     @property
     def code_version(self) -> str:
-        """Hash of the stage's module and the table definitions it writes."""
-        return code_version(sys.modules[self.produce.__module__])
+        """Hash of the stage's modules and the table definitions it writes."""
+        return code_version(sys.modules[self.produce.__module__], *self.code)
 
 
 def code_version(*modules: ModuleType) -> str:

@@ -1,7 +1,7 @@
 """The marts, the DuckDB catalog, and the step of the flow that keeps them current.
 
-`build_marts` is pure DuckDB SQL over the published files it is handed (documents
-and entities of the partitions validate committed, every committed quarantine file,
+`build_marts` is pure DuckDB SQL over the published files it is handed (documents,
+entities and quotes of the partitions validate committed, every committed quarantine file,
 every gate's checks) and returns one Arrow table per mart of schemas/marts.py.
 `refresh_marts` is the step: skipped when nothing published changed since the marts
 were made (their manifest is keyed by the validate manifests' output fingerprints
@@ -33,7 +33,16 @@ from prefect.cache_policies import NO_CACHE
 
 import schemas.marts
 import schemas.tables
-from schemas import ALL_TABLES, CHECKS, DOCUMENTS, ENTITIES, QUARANTINE, STAGES, Table
+from schemas import (
+    ALL_TABLES,
+    CHECKS,
+    DOCUMENTS,
+    ENTITIES,
+    QUARANTINE,
+    QUOTES,
+    STAGES,
+    Table,
+)
 from schemas.marts import (
     ATTENTION_DAILY,
     CO_LABELS,
@@ -41,6 +50,7 @@ from schemas.marts import (
     MART_STAGE,
     MENTIONS_DAILY,
     QUALITY_DAILY,
+    QUOTES_BY_SPEAKER,
     SOURCES_DAILY,
 )
 from tasks.contract import code_version
@@ -62,6 +72,7 @@ class MartInputs:
     entities: list[Path]
     quarantine: list[Path]
     checks: list[Path]
+    quotes: list[Path] = field(default_factory=list)
     # stage, batch, day: the UTC day each stage-partition's gate last ran
     gate_days: pa.Table = field(default_factory=lambda: GATE_DAYS.empty_table())
 
@@ -93,10 +104,15 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
         _source(con, "entities", inputs.entities, ENTITIES)
         _source(con, "quarantine", inputs.quarantine, QUARANTINE)
         _source(con, "checks", inputs.checks, CHECKS)
+        _source(con, "quotes", inputs.quotes, QUOTES)
         con.register("gate_days", inputs.gate_days)
         present = _columns(con, "documents")
         site = "nullif(trim(site_name), '')" if "site_name" in present else "NULL"
         story = "story_id" if "story_id" in present else "doc_id"
+        # entities of a lake made before `canonical` count by their normalized name
+        name = "coalesce(e.canonical, e.normalized)"
+        if "canonical" not in _columns(con, "entities"):
+            name = "e.normalized"
         con.execute(
             rf"""
             CREATE TEMP TABLE docs AS
@@ -126,9 +142,9 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
             """
         )
         con.execute(
-            """
+            f"""
             CREATE TEMP TABLE mentions AS
-            SELECT e.doc_id, e.label, e.normalized AS name, d.period, d.precision, d.outlet,
+            SELECT e.doc_id, e.label, {name} AS name, d.period, d.precision, d.outlet,
                    d.published_date
             FROM entities e JOIN docs d USING (doc_id)
             """
@@ -187,6 +203,16 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
                 FROM gates g JOIN gate_days d ON d.stage = g.stage AND d.batch = g.batch
                 GROUP BY ALL
                 ORDER BY 1, 2, 3 NULLS FIRST
+            """,
+            QUOTES_BY_SPEAKER: """
+                SELECT q.speaker_canonical AS speaker, count(*) AS quotes,
+                       count(DISTINCT q.doc_id) AS articles,
+                       count(DISTINCT d.outlet) AS outlets,
+                       min(d.published_date) AS first_date, max(d.published_date) AS last_date
+                FROM quotes q JOIN docs d USING (doc_id)
+                WHERE q.speaker_canonical IS NOT NULL
+                GROUP BY ALL
+                ORDER BY quotes DESC, speaker
             """,
         }
         return {
@@ -261,6 +287,7 @@ def mart_inputs(lake: Lake, partitions: list[str]) -> MartInputs:
     return MartInputs(
         documents=lake.published_files(DOCUMENTS, partitions, PUBLISHER),
         entities=lake.published_files(ENTITIES, partitions, PUBLISHER),
+        quotes=lake.published_files(QUOTES, partitions, PUBLISHER),
         quarantine=lake.published_files(QUARANTINE, every),
         checks=lake.published_files(CHECKS, every),
         gate_days=gate_days,

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from schemas import QUARANTINE, STAGES
-from schemas.marts import MARTS, MENTIONS_DAILY, QUALITY_DAILY, SOURCES_DAILY
+from schemas.marts import MARTS, MENTIONS_DAILY, QUALITY_DAILY, QUOTES_BY_SPEAKER, SOURCES_DAILY
 from tasks.marts import ALL, published_partitions
 from tasks.records import StatusRow
 from tasks.storage import Lake
@@ -40,6 +40,7 @@ class ReportData:
     top_entities: dict[str, dict[str, list[tuple[date, int]]]]  # label → name → series
     pairs: list[tuple[str, int]]
     quality: dict[str, list[tuple[date, int]]]  # series name → per day
+    speakers: list[tuple[str, int]] = field(default_factory=list)  # most quoted, with quotes
     status: list[StatusRow] = field(default_factory=list)
     marts_status: str = ""
     left_out: dict[str, str] = field(default_factory=dict)
@@ -51,6 +52,7 @@ TOTAL_LABELS = {
     "articles": "articles published",
     "mentions": "entity mentions",
     "entities": "distinct entities",
+    "attributed_quotes": "quotes with a speaker",
     "outlets": "outlets",
     "quarantined": "rows quarantined",
     "failed_partitions": "partitions not published",
@@ -76,12 +78,16 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
             quarantined = con.execute(f"SELECT count(*) FROM read_parquet([{listed}])").fetchone()
             quarantined = int(quarantined[0])
         sources, mentions = SOURCES_DAILY.name, MENTIONS_DAILY.name
+        speakers = QUOTES_BY_SPEAKER.name
         totals = {
             "partitions": len(included) + len(left_out),
             "published_partitions": len(included),
             "articles": _rows(con, f"SELECT coalesce(sum(articles), 0) FROM {sources}")[0][0],
             "mentions": _rows(con, f"SELECT coalesce(sum(mentions), 0) FROM {mentions}")[0][0],
             "entities": _rows(con, f"SELECT count(DISTINCT (label, name)) FROM {mentions}")[0][0],
+            "attributed_quotes": _rows(
+                con, f"SELECT coalesce(sum(quotes), 0) FROM {speakers}"
+            ).pop()[0],
             "outlets": _rows(con, f"SELECT count(DISTINCT outlet) FROM {sources}")[0][0],
             "quarantined": quarantined,
             "failed_partitions": len(left_out),
@@ -131,6 +137,13 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
                 "ORDER BY articles DESC, name_a, name_b LIMIT 12",
             )
         ]
+        most_quoted = [
+            (name, int(n))
+            for name, n in _rows(
+                con,
+                f"SELECT speaker, quotes FROM {speakers} ORDER BY quotes DESC, speaker LIMIT 12",
+            )
+        ]
         quality: dict[str, list[tuple[date, int]]] = {}
         for series, day, value in _rows(
             con,
@@ -158,6 +171,7 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
         top_entities=top,
         pairs=pairs,
         quality=quality,
+        speakers=most_quoted,
         status=lake.status(STAGES),
         marts_status=marts_status,
         left_out=left_out,
@@ -384,6 +398,12 @@ def render_report(data: ReportData) -> str:
             data.pairs,
             "articles naming both",
             "chart-cooccurrence",
+        ),
+        bar_chart(
+            "Most quoted speakers",
+            data.speakers,
+            "quotes (direct, partial and indirect)",
+            "chart-speakers",
         ),
         "</div>",
         "<h2>Data quality</h2>",

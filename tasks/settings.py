@@ -54,6 +54,13 @@ class Settings(BaseModel):
         description="Validation fails a partition where a larger share of the articles "
         "has no entity.",
     )
+    story_threshold: float = Field(
+        0.5,
+        ge=0.1,
+        le=1.0,
+        description="Articles whose word 5-grams are at least this similar (estimated "
+        "Jaccard) to an earlier article's share its story_id.",
+    )
 
     partition_size: int = Field(
         500,
@@ -222,7 +229,7 @@ def settings_table(affects: dict[str, list[str]]) -> str:
         words = " and ".join(
             f"{'≥' if key == 'ge' else '≤'} {value:g}" for key, value in bounds.items()
         )
-        stages = ", ".join(affects.get(name, [])) or "nothing (speed only)"
+        stages = ", ".join(affects.get(name, [])) or "nothing already made"
         option = "--" + name.replace("_", "-")
         default = field.get_default(call_default_factory=True)
         lines.append(

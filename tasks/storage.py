@@ -5,7 +5,9 @@ Layout under the lake root:
     raw/batch=<p>/                      fetch output
     clean/batch=<p>/                    clean output
     _checkpoints/annotated/<t>/batch=<p>/  annotate output, waiting for validate
-    annotated/<t>/batch=<p>/            published by validate (documents, sentences, entities)
+    stories/batch=<p>/                  clean output: each article's MinHash and story
+    annotated/<t>/batch=<p>/            published by validate (documents, sentences,
+                                        entities, quotes)
     quarantine/<stage>/batch=<p>/       rejected records of each stage
     reports/checks/<stage>/batch=<p>/   every check each gate ran
     reports/gx/<stage>/<p>.json         Great Expectations results as GX writes them

@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, SENTENCES
+from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, QUOTES, SENTENCES
+from tasks.annotate import quote_figures
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.gate import Check
 
@@ -38,26 +39,91 @@ def _spans_match_text(table: str, spans: pd.DataFrame, texts: dict[str, str]) ->
     )
 
 
+def _count_mismatches(documents: pd.DataFrame, rows: pa.Table, column: str) -> int:
+    """Articles whose `column` (entity_count, quote_count) differs from their rows."""
+    counts = rows.column("doc_id").value_counts().to_pylist()
+    counted = {item["values"]: item["counts"] for item in counts}
+    return int(
+        sum(
+            counted.get(d, 0) != n
+            for d, n in zip(documents["doc_id"], documents[column], strict=True)
+        )
+    )
+
+
+def _speakers_match(
+    quotes: pd.DataFrame, entities: pd.DataFrame, texts: dict[str, str]
+) -> list[Check]:
+    """A speaker's offsets cut it out of its document, and a resolved speaker is an
+    entity of the same document, with that entity's canonical name."""
+    cut_wrong = 0
+    for doc_id, speaker, start, end in zip(
+        quotes["doc_id"], quotes["speaker"], quotes["speaker_start"], quotes["speaker_end"],
+        strict=True,
+    ):  # fmt: skip
+        given = [pd.notna(speaker), pd.notna(start), pd.notna(end)]
+        if not any(given):
+            continue
+        text = texts.get(doc_id)
+        if (
+            not all(given)
+            or text is None
+            or not (0 <= start < end <= len(text))
+            or text[int(start) : int(end)] != speaker
+        ):
+            cut_wrong += 1
+    canonical = {
+        (d, int(i)): c
+        for d, i, c in zip(
+            entities["doc_id"], entities["entity_index"], entities["canonical"], strict=True
+        )
+    }
+    unknown = wrong_name = 0
+    for doc_id, index, name in zip(
+        quotes["doc_id"], quotes["speaker_entity_index"], quotes["speaker_canonical"], strict=True
+    ):
+        if pd.isna(index) and pd.isna(name):
+            continue
+        if pd.isna(index) or (doc_id, int(index)) not in canonical:
+            unknown += 1
+        elif canonical[(doc_id, int(index))] != name:
+            wrong_name += 1
+    return [
+        Check(
+            table=QUOTES.name,
+            expectation="speaker_offsets_match_document_text",
+            column="speaker_start,speaker_end",
+            success=cut_wrong == 0,
+            unexpected_count=cut_wrong,
+        ),
+        Check(
+            table=QUOTES.name,
+            expectation="speaker_is_an_entity_of_the_document",
+            column="speaker_entity_index,speaker_canonical",
+            success=unknown == 0 and wrong_name == 0,
+            unexpected_count=unknown + wrong_name,
+            observed={"unknown_entity": unknown, "other_canonical_name": wrong_name},
+        ),
+    ]
+
+
 def annotation_checks(
     documents: pa.Table,
     sentences: pa.Table,
     entities: pa.Table,
+    quotes: pa.Table,
     expected_doc_ids: set[str],
     max_share_without_entities: float,
 ) -> list[Check]:
     """Checks across the annotated tables of one partition."""
-    docs = documents.select(["doc_id", "text", "entity_count", "sentence_count"]).to_pandas()
+    columns = ["doc_id", "text", "entity_count", "quote_count", "sentence_count"]
+    docs = documents.select(columns).to_pandas()
     texts = dict(zip(docs["doc_id"], docs["text"], strict=True))
     found = set(docs["doc_id"])
     share = float((docs["entity_count"] == 0).mean()) if len(docs) else 0.0
-    entity_counts = entities.column("doc_id").value_counts().to_pylist()
-    counted = {item["values"]: item["counts"] for item in entity_counts}
-    mismatched = int(
-        sum(
-            counted.get(d, 0) != n
-            for d, n in zip(docs["doc_id"], docs["entity_count"], strict=True)
-        )
-    )
+    mismatched = _count_mismatches(docs, entities, "entity_count")
+    quotes_mismatched = _count_mismatches(docs, quotes, "quote_count")
+    quote_rows, entity_rows = quotes.to_pandas(), entities.to_pandas()
     return [
         Check(
             table=DOCUMENTS.name,
@@ -84,23 +150,44 @@ def annotation_checks(
             success=mismatched == 0,
             unexpected_count=mismatched,
         ),
+        Check(
+            table=DOCUMENTS.name,
+            expectation="quote_count_matches_quotes_table",
+            column="quote_count",
+            success=quotes_mismatched == 0,
+            unexpected_count=quotes_mismatched,
+        ),
         _spans_match_text(SENTENCES.name, sentences.to_pandas(), texts),
-        _spans_match_text(ENTITIES.name, entities.to_pandas(), texts),
+        _spans_match_text(ENTITIES.name, entity_rows, texts),
+        _spans_match_text(QUOTES.name, quote_rows, texts),
+        *_speakers_match(quote_rows, entity_rows, texts),
+        Check(
+            table=QUOTES.name,
+            expectation="share_without_speaker",
+            column="speaker_canonical",
+            success=True,  # a figure of the batch, recorded: not a gate
+            observed=quote_figures(quotes),
+        ),
     ]
 
 
-ANNOTATED = (DOCUMENTS, SENTENCES, ENTITIES)
+ANNOTATED = (DOCUMENTS, SENTENCES, ENTITIES, QUOTES)
 
 
 def validate_partition(context: StageContext) -> StageOutput:
     """Audit the annotate checkpoint of one partition; the contract publishes it if
     every check passes."""
-    documents, sentences, entities = (context.read(table) for table in ANNOTATED)
+    documents, sentences, entities, quotes = (context.read(table) for table in ANNOTATED)
     clean_ids = set(context.read(CLEAN, columns=["doc_id"]).column("doc_id").to_pylist())
     rejected = context.read(QUARANTINE, stage="annotate", columns=["record_id"])
     expected = clean_ids - set(pc.drop_null(rejected.column("record_id")).to_pylist())
     checks = annotation_checks(
-        documents, sentences, entities, expected, context.settings.max_share_without_entities
+        documents,
+        sentences,
+        entities,
+        quotes,
+        expected,
+        context.settings.max_share_without_entities,
     )
     return StageOutput(
         outputs={},
@@ -108,6 +195,7 @@ def validate_partition(context: StageContext) -> StageOutput:
         rows_in=documents.num_rows,
         rows_out=documents.num_rows,
         checks=checks,
+        details=quote_figures(quotes),
     )
 
 

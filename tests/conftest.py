@@ -138,6 +138,7 @@ SNAPSHOT_TABLES = [
     "annotated/documents",
     "annotated/sentences",
     "annotated/entities",
+    "annotated/quotes",
 ]
 
 

@@ -47,6 +47,37 @@ def test_the_reference_wire_story(corpus: Path, nlp, language) -> None:
         assert letters > 1, entity
         assert not entity["text"].endswith("'"), entity
     assert "OTAN" in {e["normalized"] for e in entities}
+    canonical = {e["normalized"]: e["canonical"] for e in entities if e["label"] == "PER"}
+    assert canonical["Trump"] == "Donald Trump"
+
+
+# The quotes of the wire story as the corpus's README lists them: how each starts, who said it.
+WIRE_QUOTES = [
+    ("Le président Donald Trump a demandé", "Kay Bailey Hutchison"),
+    ("S'ils prennent une partie", "Kay Bailey Hutchison"),
+    ("Nous allons en parler", "Jens Stoltenberg"),
+    ("mais nous annoncerons", "Jens Stoltenberg"),
+    ("La mission forte de 500 personnes", "Jens Stoltenberg"),
+    ("Nous sommes venus en Irak", "Jens Stoltenberg"),
+    ("Nous espérons reprendre", "Jens Stoltenberg"),
+]
+
+
+def test_the_reference_wire_story_s_quotes_and_speakers(corpus: Path, nlp, language) -> None:
+    articles = clean_files(sorted((corpus / "wire").glob("*.txt")), language)
+    quotes = annotate_articles(articles, nlp).quotes.to_pylist()
+    quoted = [q for q in quotes if q["kind"] != "indirect"]
+    # every quote listed, with its speaker, and no other quotation
+    assert len(quoted) == len(WIRE_QUOTES)
+    for quote, (start, speaker) in zip(quoted, WIRE_QUOTES, strict=True):
+        assert quote["text"].startswith(start), quote["text"]
+        assert quote["speaker_canonical"] == speaker, quote
+    pronouns = [q["speaker"] for q in quoted if q["speaker"] in ("il", "elle")]
+    assert pronouns == ["elle", "il", "il"]
+    # what Jens Stoltenberg said without quotation marks is reported speech of his too
+    reported = [q for q in quotes if q["kind"] == "indirect"]
+    assert [q["speaker_canonical"] for q in reported].count("Jens Stoltenberg") == 3
+    assert all(q["speaker_canonical"] in ("Jens Stoltenberg", None) for q in reported)
 
 
 @pytest.mark.parametrize(("folder", "count"), [("html", 3), ("more-html", 5)])

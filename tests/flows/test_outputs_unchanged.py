@@ -45,9 +45,11 @@ EXPECTED = PROJECT / "tests" / "fixtures" / "expected_outputs.json"
 TABLES = (
     "raw",
     "clean",
+    "stories",
     "annotated/documents",
     "annotated/sentences",
     "annotated/entities",
+    "annotated/quotes",
     "quarantine/fetch",
     "quarantine/clean",
     "quarantine/annotate",
@@ -63,6 +65,7 @@ COUNTED = {
     "clean": "format",
     "annotated/documents": "date_precision",
     "annotated/entities": "label",
+    "annotated/quotes": "kind",
     **{table: "reason" for table in TABLES if table.startswith("quarantine/")},
 }
 """Per table, the column whose value counts are kept as human-readable facts."""
@@ -164,9 +167,10 @@ def _facts(table: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         counts = Counter("null" if r[column] is None else str(r[column]) for r in rows)
         facts[f"rows_by_{column}"] = dict(sorted(counts.items()))
     if table == "annotated/documents":
-        for name in ("sentence_count", "token_count", "entity_count"):
-            facts[f"total_{name}"] = sum(r[name] for r in rows)
-    if table in ("annotated/sentences", "annotated/entities"):
+        for name in ("sentence_count", "token_count", "entity_count", "quote_count"):
+            if rows and name in rows[0]:
+                facts[f"total_{name}"] = sum(r[name] for r in rows)
+    if table in ("annotated/sentences", "annotated/entities", "annotated/quotes"):
         facts["documents"] = len({r["doc_id"] for r in rows})
     return facts
 

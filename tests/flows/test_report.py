@@ -28,7 +28,10 @@ def lake_totals(lake: Path) -> dict[str, int]:
         return {
             "articles": one("SELECT count(*) FROM documents"),
             "mentions": one("SELECT count(*) FROM entities"),
-            "entities": one("SELECT count(DISTINCT (label, normalized)) FROM entities"),
+            "entities": one("SELECT count(DISTINCT (label, canonical)) FROM entities"),
+            "attributed_quotes": one(
+                "SELECT count(*) FROM quotes WHERE speaker_canonical IS NOT NULL"
+            ),
             "outlets": one("SELECT count(DISTINCT outlet) FROM sources_daily"),
             "quarantined": one("SELECT count(*) FROM quarantine"),
             "published_partitions": one("SELECT count(DISTINCT batch) FROM documents"),
@@ -71,7 +74,7 @@ def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
 
     assert requests == [] and errors == []
     charts = page.locator("svg.chart")
-    assert charts.count() == 7
+    assert charts.count() == 8
     for index in range(charts.count()):
         chart = charts.nth(index)
         marks = chart.locator(".mark").count()
@@ -88,6 +91,7 @@ def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
     assert "Emmanuel Macron" in text and "Élysée" in text  # UTF-8, as written
     assert "Not in the marts" in text and "sans-entites-" in text
     assert "2021-03-15" in page.locator("#chart-articles-per-day").text_content()
+    assert "Emmanuel Macron" in page.locator("#chart-speakers").text_content()
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

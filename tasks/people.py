@@ -1,0 +1,308 @@
+"""One identity per person (and organisation) in an article.
+
+An article names the same person several ways: `Jens Stoltenberg`, `Stoltenberg`,
+`M. Stoltenberg`, `son secrétaire général Jens Stoltenberg`; an organisation by its
+name and its acronym, `l'Office fédéral de l'agriculture (OFAG)` then `l'OFAG`.
+`identities` gives every entity its `canonical` name — the fullest name the article
+uses for it — and what the article says of each identity: its roles (`secrétaire
+général`, `toxicologue`) and, when the text shows it, its grammatical gender. The
+quote extractor (tasks/quotes.py) resolves pronouns and roles against them.
+
+Pure functions of the text and its entities: no model, no lake.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+TITLES = frozenset(
+    "m. m mm. mme mme. mmes mlle mlle. me me. mgr mgr. pr pr. dr dr. monsieur madame "
+    "mademoiselle maître professeur docteur".split()
+)
+MASCULINE_TITLES = frozenset({"m.", "m", "mm.", "monsieur"})
+FEMININE_TITLES = frozenset({"mme", "mme.", "mmes", "mlle", "mlle.", "madame", "mademoiselle"})
+
+# Word forms that say a person's grammatical gender (roles, kinship).
+FEMININE_WORDS = frozenset(
+    """
+    ambassadrice présidente vice-présidente directrice députée sénatrice étudiante avocate
+    chercheuse professeure doctorante enseignante militante générale conseillère mairesse
+    écrivaine autrice auteure actrice chanteuse candidate élue habitante salariée employée
+    infirmière ouvrière agricultrice présentatrice fondatrice coordinatrice dirigeante
+    patronne cheffe première lycéenne mère femme fille épouse veuve sœur soeur grand-mère
+    reine princesse chancelière gouverneure amie voisine experte adjointe représentante
+    négociatrice animatrice réalisatrice productrice rédactrice joueuse procureure
+    policière historienne consœur consoeur professionnelle spécialiste-née
+    """.split()
+)
+MASCULINE_WORDS = frozenset(
+    """
+    président vice-président directeur ambassadeur député sénateur étudiant avocat
+    chercheur enseignant militant général conseiller écrivain acteur chanteur candidat
+    élu habitant salarié employé infirmier ouvrier agriculteur présentateur fondateur
+    coordinateur dirigeant patron chef premier lycéen père homme fils époux veuf frère
+    roi prince chancelier gouverneur ami voisin expert adjoint représentant négociateur
+    animateur réalisateur producteur rédacteur joueur procureur policier historien
+    confrère professionnel ancien
+    """.split()
+)
+# Nouns that name a person by what they are or do, whatever their gender.
+HUMAN_NOUNS = (
+    frozenset(
+        """
+    ministre secrétaire porte-parole toxicologue naturopathe gastro-entérologue
+    professeur philosophe journaliste sociologue économiste juge maire responsable
+    spécialiste médecin docteur commissaire haut-commissaire syndicaliste anthropologue
+    biologiste politologue analyste témoin victime jeune garçon auteur interlocuteur
+    chef élu proche collègue partenaire patron avocat expert chercheur
+    """.split()
+    )
+    | FEMININE_WORDS
+    | MASCULINE_WORDS
+)
+FEMININE_DETERMINERS = frozenset({"la", "une", "cette", "sa"})
+MASCULINE_DETERMINERS = frozenset({"le", "un", "ce", "cet", "du", "au"})
+DETERMINERS = FEMININE_DETERMINERS | MASCULINE_DETERMINERS | {"l", "son", "leur", "notre"}
+PREPOSITIONS = frozenset(
+    """
+    à de d dans devant derrière sur sous pour par avec chez vers entre contre sans selon
+    concernant depuis pendant après avant malgré parmi en lors
+    """.split()
+)
+# words that end a noun phrase before a name: it then does not describe the name
+_NOT_IN_PHRASE = frozenset("et ou que qu qui mais car donc a ont est sont été".split())
+_STOP_WORDS = frozenset(
+    """
+    le la les l un une des de du d à au aux en et ou son sa ses leur leurs ce cet cette
+    ces a été est qui que qu dans sur pour par avec chez lors ans an
+    """.split()
+)
+
+_WORD = re.compile(r"\w+(?:-\w+)*\.?")
+_ACRONYM_AFTER = re.compile(r"\s*\(\s*([A-ZÀ-Ý][A-Za-zÀ-ÿ0-9&]{1,11})\s*\)")
+_BOUNDARY = re.compile(r"[.;:!?«»\"()\[\]\n]")
+_NOTE_CALL = re.compile(r"^\s*\(\d+\)")  # `Francisca Joly-Gomez (2), professeure`
+_APPOSITION_END = re.compile(r",\s*(?:qui|dont|lors|dans|a|avait|est)\b")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity of the article, as the entities table holds it."""
+
+    index: int
+    start: int
+    end: int
+    normalized: str
+    label: str
+
+
+@dataclass
+class Identity:
+    """One person or organisation of the article, however often it is named."""
+
+    canonical: str
+    label: str
+    mentions: list[int] = field(default_factory=list)  # entity indexes, in text order
+    roles: set[str] = field(default_factory=set)  # descriptive words found around it
+    gender: str | None = None  # "f", "m", or None when the text does not say
+
+    @property
+    def is_person(self) -> bool:
+        return self.label == "PER"
+
+
+@dataclass
+class People:
+    """The identities of one article, and which identity each entity is."""
+
+    canonical: list[str]  # per entity, in the order of the mentions given
+    identity_of: dict[int, Identity]  # entity index → identity
+    identities: dict[str, Identity]  # canonical → identity
+
+
+def name_words(normalized: str) -> list[str]:
+    """The words of a name without its titles (`M. Trump` → `Trump`) or marks (`Antoine*`)."""
+    words = normalized.replace("*", " ").split()
+    while len(words) > 1 and words[0].lower() in TITLES:
+        words = words[1:]
+    return words
+
+
+def _is_acronym_of(acronym: str, name: str) -> bool:
+    """Whether the acronym could abbreviate the name: same first letter, its other
+    letters in the name in order (`OTAN`, `Organisation du traité de l'Atlantique
+    nord`; `OFAG`, `Office fédéral de l'agriculture`)."""
+    letters = name.lower()
+    if len(name.split()) < 2 or letters[:1] != acronym[:1].lower():
+        return False
+    position = 1
+    for letter in acronym[1:].lower():
+        position = letters.find(letter, position)
+        if position < 0:
+            return False
+        position += 1
+    return True
+
+
+def _acronyms(text: str, mentions: list[Mention]) -> dict[str, str]:
+    """Acronym → full name, from `Full Name (ACRONYM)` in the text."""
+    found: dict[str, str] = {}
+    for mention in mentions:
+        match = _ACRONYM_AFTER.match(text, mention.end)
+        if match is None:
+            continue
+        acronym, name = match.group(1), mention.normalized
+        if acronym != name and _is_acronym_of(acronym, name):
+            found.setdefault(acronym, name)
+    return found
+
+
+def _looks_like_name(words: list[str]) -> bool:
+    return bool(words) and all(word[:1].isupper() for word in words)
+
+
+def _person_name(words: list[str], full_names: list[list[str]]) -> list[list[str]]:
+    """The longer person names that `words` is the last or first part of."""
+    n = len(words)
+    return [
+        full for full in full_names if len(full) > n and (full[-n:] == words or full[:n] == words)
+    ]
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _role_phrase(words: list[str], *, require_role: bool) -> list[str] | None:
+    """The determiner and the words after it that describe the name that follows
+    (`son secrétaire général`, `l'ambassadrice des États-Unis à l'OTAN`): from the
+    last determiner that starts a noun phrase (not one after a preposition, not one
+    before a proper noun). With `require_role`, only when its noun names a person."""
+    for at in range(len(words) - 1, -1, -1):
+        word = words[at].lower()
+        if word not in DETERMINERS:
+            continue
+        noun = words[at + 1] if at + 1 < len(words) else ""
+        if not noun[:1].islower():
+            continue
+        if at > 0 and words[at - 1].lower() in PREPOSITIONS:
+            continue
+        if require_role and noun.lower() not in HUMAN_NOUNS:
+            return None
+        phrase = words[at:]
+        if any(w.lower() in _NOT_IN_PHRASE for w in phrase) or (
+            not require_role and phrase[-1].lower() in PREPOSITIONS | {"des", "du", "au", "aux"}
+        ):
+            return None
+        return phrase
+    return None
+
+
+def _descriptors(text: str, mention: Mention) -> tuple[list[str], list[str], str | None]:
+    """What the text says of a person where it names them: the noun phrase just before
+    the name (`la toxicologue`, `son secrétaire général`; or before a comma: `l'ambassadrice
+    des États-Unis à l'OTAN, Kay Bailey Hutchison`), the apposition after it
+    (`, naturopathe`), and a title (`M.`, `Mme`)."""
+    window = text[max(0, mention.start - 100) : mention.start]
+    cut = max((m.end() for m in _BOUNDARY.finditer(window)), default=0)
+    window = window[cut:]
+    segments = window.split(",")
+    before = _role_phrase(_words(segments[-1]), require_role=False) or []
+    title = None
+    last = _words(segments[-1])[-1:] or [""]
+    if last[0].lower() in TITLES:
+        title = last[0].lower()
+    if not before and len(segments) > 1 and not segments[-1].strip():
+        before = _role_phrase(_words(segments[-2]), require_role=True) or []
+    after: list[str] = []
+    rest = _NOTE_CALL.sub("", text[mention.end : mention.end + 140])
+    if rest.startswith(","):
+        clause = _BOUNDARY.split(rest[1:], maxsplit=1)[0]
+        clause = _APPOSITION_END.split(clause)[0]
+        after = _words(clause)[:12]
+    first = mention.normalized.split()[0].lower() if mention.normalized.split() else ""
+    if first in TITLES:
+        title = first
+    return before, after, title
+
+
+def _gender(before: list[str], after: list[str], title: str | None) -> str | None:
+    feminine = title in FEMININE_TITLES
+    masculine = title in MASCULINE_TITLES
+    if before:
+        determiner = before[0].lower()
+        feminine |= determiner in FEMININE_DETERMINERS
+        masculine |= determiner in MASCULINE_DETERMINERS
+    for word in (*before[1:], *after):
+        lowered = word.lower()
+        feminine |= lowered in FEMININE_WORDS
+        masculine |= lowered in MASCULINE_WORDS
+    if feminine == masculine:
+        return None
+    return "f" if feminine else "m"
+
+
+def _nearest(candidates: list[list[str]], names_at: dict[str, list[int]], position: int) -> str:
+    """Of several full names, the one named last before `position` (else first after)."""
+
+    def key(full: list[str]) -> tuple[int, int]:
+        starts = names_at[" ".join(full)]
+        before = [s for s in starts if s < position]
+        return (0, -max(before)) if before else (1, min(starts))
+
+    return " ".join(min(candidates, key=key))
+
+
+def identities(text: str, mentions: list[Mention]) -> People:
+    """Every mention's canonical name and the identities they make up.
+
+    A person named by part of a fuller name of the article gets the fuller one (the
+    last name `Stoltenberg` or the first name `Marie-Pierre`, whatever label the model
+    gave that mention); of several (`Emmanuel Macron`, `Brigitte Macron`), the one
+    named last before it. An organisation's acronym given in brackets after its name
+    gets the name. Anything else is its own `normalized` form."""
+    acronyms = _acronyms(text, mentions)
+    persons = [name_words(m.normalized) for m in mentions if m.label == "PER"]
+    full_names = [w for w in persons if len(w) > 1 and _looks_like_name(w)]
+    names_at: dict[str, list[int]] = {}
+    for mention in mentions:
+        if mention.label == "PER":
+            names_at.setdefault(" ".join(name_words(mention.normalized)), []).append(mention.start)
+    canonical: list[str] = []
+    for mention in mentions:
+        words = name_words(mention.normalized)
+        name = " ".join(words) or mention.normalized
+        if mention.normalized in acronyms:
+            name = acronyms[mention.normalized]
+        elif mention.label != "ORG" and _looks_like_name(words):
+            longer = _person_name(words, full_names)
+            if longer:
+                name = _nearest(longer, names_at, mention.start)
+        canonical.append(name)
+
+    by_name: dict[str, Identity] = {}
+    identity_of: dict[int, Identity] = {}
+    for mention, name in zip(mentions, canonical, strict=True):
+        label = "PER" if name in names_at or mention.label == "PER" else mention.label
+        identity = by_name.setdefault(name, Identity(name, label))
+        if label == "PER":
+            identity.label = "PER"
+        identity.mentions.append(mention.index)
+        identity_of[mention.index] = identity
+    for mention in mentions:
+        identity = identity_of[mention.index]
+        if identity.label not in ("PER", "MISC"):
+            continue  # roles and genders are looked up for people only
+        before, after, title = _descriptors(text, mention)
+        words = (w.lower() for w in (*before, *after))
+        identity.roles.update(w for w in words if w not in _STOP_WORDS)
+        gender = _gender(before, after, title)
+        if gender is not None and identity.gender not in (None, gender):
+            identity.gender = "?"  # contradicting cues: say nothing
+        elif gender is not None and identity.gender is None:
+            identity.gender = gender
+    for identity in by_name.values():
+        if identity.gender == "?":
+            identity.gender = None
+    return People(canonical=canonical, identity_of=identity_of, identities=by_name)

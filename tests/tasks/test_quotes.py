@@ -1,0 +1,215 @@
+"""Quotes and their speakers, read by the annotate stage with the real French model."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas import QUOTES
+from tasks.annotate import annotate_articles
+from tasks.quotes import quoted_spans
+
+from .test_annotate import articles
+
+
+def quotes_of(nlp, text: str) -> tuple[str, list[dict], list[dict]]:
+    """The article's normalized text, its quotes and its entities, as annotate makes them."""
+    clean = articles([text])
+    result = annotate_articles(clean, nlp)
+    assert result.quotes.schema.equals(QUOTES.schema)
+    return clean["text"][0].as_py(), result.quotes.to_pylist(), result.entities.to_pylist()
+
+
+def said(nlp, text: str) -> list[tuple[str, str, str | None]]:
+    """(kind, quoted words, speaker's canonical name) of every quote, in order; and the
+    offsets and the speaker's entity checked against the text."""
+    normalized, quotes, entities = quotes_of(nlp, text)
+    by_index = {e["entity_index"]: e for e in entities}
+    for quote in quotes:
+        assert normalized[quote["start_char"] : quote["end_char"]] == quote["text"]
+        if quote["speaker"] is not None:
+            cut = normalized[quote["speaker_start"] : quote["speaker_end"]]
+            assert cut == quote["speaker"]
+        if quote["speaker_entity_index"] is not None:
+            entity = by_index[quote["speaker_entity_index"]]
+            assert entity["canonical"] == quote["speaker_canonical"]
+        else:
+            assert quote["speaker_canonical"] is None
+    return [(q["kind"], q["text"], q["speaker_canonical"]) for q in quotes]
+
+
+STOLTENBERG = (
+    "Le secrétaire général de l'OTAN, Jens Stoltenberg, est arrivé mardi à Bagdad pour "
+    "rencontrer les autorités irakiennes."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the speaker after the quote, in « » with no-break spaces, or in “ ”
+        (
+            STOLTENBERG + "\n\n«\u00a0Nous allons en parler\u00a0», a assuré Jens Stoltenberg.",
+            [("direct", "Nous allons en parler", "Jens Stoltenberg")],
+        ),
+        (
+            STOLTENBERG + "\n\n“Nous resterons en Irak”, a déclaré M. Stoltenberg.",
+            [("direct", "Nous resterons en Irak", "Jens Stoltenberg")],
+        ),
+        # before it, with a colon
+        (
+            STOLTENBERG + " Jens Stoltenberg a déclaré : « La mission reprendra bientôt. »",
+            [("direct", "La mission reprendra bientôt.", "Jens Stoltenberg")],
+        ),
+        # inserted into it: two runs of quoted words, one speaker
+        (
+            STOLTENBERG + " « Nous sommes prêts, a-t-il dit, à former les soldats irakiens. »",
+            [
+                ("direct", "Nous sommes prêts", "Jens Stoltenberg"),
+                ("direct", "à former les soldats irakiens.", "Jens Stoltenberg"),
+            ],
+        ),
+    ],
+)
+def test_direct_quotes_and_where_the_speaker_is(nlp, text, expected) -> None:
+    assert said(nlp, text) == expected
+
+
+def test_a_quote_over_several_paragraphs_is_one_quote(nlp) -> None:
+    text = (
+        "La ministre de la Santé, Agnès Buzyn, a présenté son plan jeudi à Paris.\n\n"
+        "« Nous ouvrirons trois hôpitaux cette année.\n\n"
+        "« Et nous recruterons mille infirmiers dans les services d'urgence », a-t-elle ajouté."
+    )
+    [(kind, words, speaker)] = said(nlp, text)
+    assert (kind, speaker) == ("direct", "Agnès Buzyn")
+    assert words.startswith("Nous ouvrirons") and words.endswith("services d'urgence")
+    assert "\n\n« Et nous recruterons" in words
+
+
+def test_pronouns_agree_in_gender_with_the_person(nlp) -> None:
+    text = (
+        "L'ambassadrice Kay Bailey Hutchison et le ministre Mark Esper ont visité la base "
+        "mardi.\n\n« Nous partirons quand le travail sera fini », a-t-il expliqué.\n\n"
+        "« Les alliés doivent faire plus », a-t-elle ajouté."
+    )
+    assert [(q[1], q[2]) for q in said(nlp, text)] == [
+        ("Nous partirons quand le travail sera fini", "Mark Esper"),
+        ("Les alliés doivent faire plus", "Kay Bailey Hutchison"),
+    ]
+
+
+def test_a_pronoun_the_text_gives_a_gender_to_is_kept_apart(nlp) -> None:
+    # no title says who is who: `elle` tells the second speaker's gender, and `il` is the other
+    text = (
+        "Jean Dupont et Marie Martin ont visité l'usine de Lyon mardi.\n\n« C'est "
+        "formidable », a-t-elle dit. « Je reviendrai l'an prochain », a-t-il répondu."
+    )
+    speakers = [q[2] for q in said(nlp, text)]
+    assert speakers == ["Marie Martin", "Jean Dupont"]
+
+
+def test_a_role_is_the_person_the_article_names_with_it(nlp) -> None:
+    text = (
+        STOLTENBERG + " Le ministre irakien Fouad Hussein l'a reçu à Bagdad.\n\n"
+        "Le secrétaire général de l'OTAN a assuré que la mission reprendrait en mars."
+    )
+    assert said(nlp, text) == [("indirect", "la mission reprendrait en mars", "Jens Stoltenberg")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Le président Emmanuel Macron a affirmé que la croissance repartirait en 2021.",
+            [("indirect", "la croissance repartirait en 2021", "Emmanuel Macron")],
+        ),
+        (
+            "Selon Emmanuel Macron, la croissance repartira en 2021 dans toute la zone euro.",
+            [
+                (
+                    "indirect",
+                    "la croissance repartira en 2021 dans toute la zone euro",
+                    "Emmanuel Macron",
+                )
+            ],
+        ),
+        (
+            "La croissance repartira l'an prochain dans toute la zone euro, a averti Emmanuel "
+            "Macron.",
+            [
+                (
+                    "indirect",
+                    "La croissance repartira l'an prochain dans toute la zone euro",
+                    "Emmanuel Macron",
+                )
+            ],
+        ),
+        (
+            # the content starts at the first `que`, whatever follows
+            "Jens Stoltenberg estime que la mission est utile et que les alliés la soutiennent.",
+            [
+                (
+                    "indirect",
+                    "la mission est utile et que les alliés la soutiennent",
+                    "Jens Stoltenberg",
+                )
+            ],
+        ),
+        (
+            "Le président Emmanuel Macron a critiqué une « décision absurde » de la Commission.",
+            [("partial", "décision absurde", "Emmanuel Macron")],
+        ),
+    ],
+)
+def test_indirect_and_partial_quotes(nlp, text, expected) -> None:
+    assert said(nlp, text) == expected
+
+
+def test_titles_and_scare_quotes_are_not_quotes(nlp) -> None:
+    text = (
+        "Le mot « infox » est entré dans le dictionnaire. Le film « La Haine » ressort en "
+        "salles, et les fameux « éléments de langage » circulent."
+    )
+    assert said(nlp, text) == []
+
+
+def test_a_speaker_is_never_invented(nlp) -> None:
+    text = (
+        "Le président Emmanuel Macron était à Lyon mardi.\n\n"
+        "« Nous ne céderons pas », a lancé un manifestant devant la préfecture.\n\n"
+        "La réforme sera votée en juin, a-t-on indiqué de source proche du dossier.\n\n"
+        "« Les travaux commenceront en septembre pour une durée de deux ans au moins. »"
+    )
+    found = said(nlp, text)
+    assert [kind for kind, _, _ in found] == ["direct", "indirect", "direct"]
+    assert [speaker for _, _, speaker in found] == [None, None, None]
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [q["speaker"] for q in quotes] == ["un manifestant", "on", None]
+
+
+def test_quoted_spans_pair_the_marks() -> None:
+    text = 'Il a dit « oui » puis "non".\n\n« A\n\n« B » et « C "D" ».'
+    spans = [text[s:e] for s, e in quoted_spans(text)]
+    assert spans == ["« oui »", '"non"', "« A\n\n« B »", '« C "D" »']
+
+
+def test_quotes_are_stable(nlp) -> None:
+    text = STOLTENBERG + " « Nous resterons en Irak », a déclaré Jens Stoltenberg."
+    first = annotate_articles(articles([text]), nlp).quotes
+    assert first.num_rows == 1
+    assert first.equals(annotate_articles(articles([text]), nlp).quotes)
+
+
+def test_a_change_of_the_quote_rules_reruns_annotate(monkeypatch) -> None:
+    """annotate's code version covers the modules its output depends on, not only its own."""
+    import inspect
+
+    from tasks import annotate, people, quotes
+
+    assert {quotes, people} <= set(annotate.STAGE.code)
+    before = annotate.STAGE.code_version
+    real = inspect.getsource
+    monkeypatch.setattr(
+        inspect, "getsource", lambda module: real(module) + ("#" if module is quotes else "")
+    )
+    assert annotate.STAGE.code_version != before
