@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.marts
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.cluster
 
 clean:
 	rm -rf $(VENV) $(LAKE)
