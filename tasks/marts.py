@@ -443,7 +443,19 @@ def marts_task(lake: str) -> StageReport:
     from tasks.report import render_report, report_data, save_report
 
     store = Lake(lake)
-    report = refresh_marts(store, current().suites())
+    try:
+        report = refresh_marts(store, current().suites())
+    except (duckdb.Error, OSError, pa.ArrowException) as error:
+        # a published file the sizes do not show damaged (its footer changed): said
+        # plainly, with the check that finds it, rather than as a traceback
+        report = StageReport(
+            MART_STAGE,
+            ALL,
+            Status.FAILED,
+            message=f"{type(error).__name__}: {str(error).splitlines()[0]}; a published "
+            f"file may be damaged: `depeche status --verify --lake {lake}` finds it and "
+            f"`depeche rerun --failed --verify --lake {lake}` redoes it",
+        )
     logger = get_run_logger()
     logger.info("marts %s: %s rows, %.1f s", report.status, report.rows_out, report.seconds)
     if store.read_marts_manifest() is None or report.status == Status.FAILED:

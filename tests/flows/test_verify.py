@@ -76,7 +76,7 @@ def test_a_changed_file_of_the_same_size_is_found_by_verify_and_before_a_read(
     source, root, partition = lake
     clean_file = Lake(root).committed_file(CLEAN, partition)
     data = bytearray(clean_file.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    data[8] ^= 0xFF  # in the first column's pages (not the footer, which readers check)
     clean_file.write_bytes(bytes(data))
     # the cheap check (sizes) sees nothing; the content hash does
     assert depeche_pipeline(sources=[str(source)], lake=str(root)).ok
@@ -219,3 +219,17 @@ def test_rerun_failed_verify_repairs_what_status_verify_finds(lake, harness_env,
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     after = depeche("status", "--lake", str(root), "--verify", env=harness_env)
     assert after.returncode == 0, after.stdout + after.stderr
+
+
+def test_a_damaged_footer_the_sizes_miss_fails_the_marts_in_plain_words(lake) -> None:
+    source, root, partition = lake
+    clean_file = Lake(root).committed_file(CLEAN, partition)
+    data = bytearray(clean_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # in the metadata the catalog's views read (small file)
+    clean_file.write_bytes(bytes(data))
+    state = depeche_pipeline(sources=[str(source)], lake=str(root), return_state=True)
+    summary = state.result(raise_on_failure=False)
+    assert state.is_failed() and summary.marts is not None
+    assert f"depeche status --verify --lake {root}" in summary.marts.message
+    repaired = depeche_pipeline(sources=[str(source)], lake=str(root), verify=True)
+    assert repaired.ok and "clean" in ran(repaired)
