@@ -20,7 +20,11 @@ import argparse
 import os
 import re
 import resource
+import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +130,34 @@ def noteworthy(run: Run) -> list[str]:
 
 
 # -- the measures ------------------------------------------------------------------
+
+SPIN = "x = 0\nfor i in range(10_000_000): x += i * i"
+
+
+def two_cores() -> Row:
+    """What a second process adds on this machine now: the ceiling of any two-worker
+    speed-up (a shared virtual machine's second core may give much less than 1×).
+    Medians of five, alone and in pairs alternated: one core's speed here drifts by up
+    to 2× from one second to the next."""
+
+    def spin(processes: int) -> float:
+        started = time.perf_counter()
+        running = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(processes)]
+        for process in running:
+            process.wait()
+        return time.perf_counter() - started
+
+    alone, pairs = zip(*((spin(1), spin(2)) for _ in range(5)), strict=True)
+    one, two = statistics.median(alone), statistics.median(pairs)
+    ceiling = 2 * one / two
+    return Row(
+        "this machine: 2 processes vs 1, throughput (a Python loop)",
+        f"{two:.1f} s, 2 side by side",
+        f"{one:.1f} s, 1 alone",
+        ceiling,
+        "",
+        None,
+    )
 
 
 def cluster_against_local(
@@ -244,7 +276,9 @@ def main() -> None:
         work = Path(folder)
         source = write_corpus(work / "articles", args.n, args.seed)
         total_words = words(source)
+        ceiling = two_cores()
         rows, runs, unequal = cluster_against_local(work, source, args.n)
+        rows.insert(0, ceiling)
         more_rows, more_runs = partition_sizes(work, source, args.n, runs["local, 1 process"])
         rows += more_rows
         runs.update(more_runs)
