@@ -13,6 +13,7 @@ per table and mart, with paths relative to the lake root.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import time
@@ -364,7 +365,9 @@ def catalog_views(lake: Lake) -> dict[str, str]:
 
 
 def write_catalog(lake: Lake) -> Path:
-    """Write `<lake>/depeche.duckdb`, a view per table and mart, atomically."""
+    """Write `<lake>/depeche.duckdb`, a view per table and mart, atomically. A view
+    DuckDB cannot make (a committed file damaged since, which the run did not read) is
+    left out with a warning, not the run: it comes back once the damage is redone."""
     target = lake.catalog_path
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     con = duckdb.connect(str(building))
@@ -372,7 +375,11 @@ def write_catalog(lake: Lake) -> Path:
         # the views are bound against the lake root, and keep their relative paths
         con.execute("SET file_search_path = ?", [str(lake.root.resolve())])
         for name, sql in catalog_views(lake).items():
-            con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+            try:
+                con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+            except duckdb.Error as error:
+                problem = str(error).splitlines()[0]
+                logging.getLogger(__name__).warning("catalog: no view %s (%s)", name, problem)
         con.execute("CHECKPOINT")
     finally:
         con.close()
