@@ -344,7 +344,7 @@ STORIES = Table(
             "minhash",
             pa.binary(),
             "MinHash signature of the article's word 5-grams (datasketch, 128 permutations, "
-            "seed 1): 128 little-endian unsigned 32-bit integers.",
+            "seed 1, 5-grams hashed with CRC-32): 128 little-endian unsigned 32-bit integers.",
             False,
         ),
     ),

@@ -1245,6 +1245,8 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
     direct = sorted(found, key=lambda f: f.start)
     starts = [f.start for f in direct]
     for candidate in _indirect(doc):
+        if not _WORDS_COUNT.search(text, candidate.start, max(candidate.start, candidate.end)):
+            continue  # nothing reported: the rules matched on punctuation alone
         if _overlaps_quotes(candidate, direct, starts) or _overlaps(candidate, found):
             continue
         found.append(candidate)

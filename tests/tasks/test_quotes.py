@@ -6,7 +6,7 @@ import pytest
 
 from schemas import QUOTES
 from tasks.annotate import annotate_articles
-from tasks.quotes import quoted_spans
+from tasks.quotes import find_quotes, quoted_spans
 
 from .test_annotate import articles
 
@@ -213,3 +213,24 @@ def test_a_change_of_the_quote_rules_reruns_annotate(monkeypatch) -> None:
         inspect, "getsource", lambda module: real(module) + ("#" if module is quotes else "")
     )
     assert annotate.STAGE.code_version != before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pour elle, ",
+        " selon lui  :  estime  a déclaré  » Selon x Selon !  s'est félicité . Pour elle, ",
+        "C'est ce qu'a annoncé x\n\n? « » C'est ce qu'a annoncé comme le rappelle",
+        '« « » » " " «\n\n« , a-t-il dit, »',
+    ],
+)
+def test_odd_text_gives_no_empty_or_misplaced_quote(text: str) -> None:
+    """An article is untrusted input: whatever the rules match, a quote has words and
+    its offsets and its speaker's cut them out of the text (the gate fails otherwise)."""
+    from tasks.people import identities
+
+    for quote in find_quotes(text, [], identities(text, [])):
+        assert 0 <= quote.start < quote.end <= len(text)
+        assert text[quote.start : quote.end].strip()
+        if quote.speaker is not None:
+            assert text[quote.speaker_start : quote.speaker_end] == quote.speaker
