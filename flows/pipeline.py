@@ -9,9 +9,14 @@ all; a stage whose upstream did not commit is reported as blocked.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import ctypes
 import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +36,7 @@ from tasks.contract import Stage, blocked, decide
 from tasks.dates import DateWindow
 from tasks.errors import EXIT_FAILED, DepecheError
 from tasks.marts import marts_are_current, marts_task
-from tasks.records import StageReport, Status
+from tasks.records import StageKey, StageReport, Status
 from tasks.resources import current
 from tasks.settings import Settings, SettingsGiven, resolve_settings
 from tasks.stages import REGISTRY, RERUN_DEPLOYMENT, rerun_hint
@@ -156,8 +161,8 @@ def run_partition(
 def run_partitions(
     lake: str, partitions: list[str], settings: Settings, request: RunRequest, runner: Runner
 ) -> list[StageReport]:
-    """Every partition through its stages: one after the other, or side by side on a
-    cluster, a thread of the flow per partition (the reports in plan order)."""
+    """Every partition through its stages: one after the other, or side by side (a
+    thread of the flow per partition in flight; the reports in plan order)."""
     if runner.parallel <= 1 or len(partitions) <= 1:
         return [
             report
@@ -165,17 +170,83 @@ def run_partitions(
             for report in run_partition(lake, partition, settings, request, runner.execute)
         ]
     turns = Turns(partitions, [stage.name for stage in REGISTRY if stage.ordered])
+    execute = _one_at_a_time(runner.execute) if runner.one_machine else runner.execute
+    working = _Working()
 
     def one(partition: str) -> list[StageReport]:
-        try:
-            return run_partition(lake, partition, settings, request, runner.execute, turns)
-        finally:
-            turns.release(partition)
+        with working.on(partition):
+            try:
+                return run_partition(lake, partition, settings, request, execute, turns)
+            finally:
+                turns.release(partition)
 
-    with ThreadPoolExecutor(max_workers=min(len(partitions), 64)) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(len(partitions), runner.in_flight))
+    interrupted = False
+    try:
         # each thread gets its own copy of the flow run's context (Prefect's included)
         futures = [pool.submit(contextvars.copy_context().run, one, p) for p in partitions]
         return [report for future in futures for report in future.result()]
+    except BaseException as error:
+        interrupted = not isinstance(error, Exception)  # Ctrl-C, SIGTERM: all stop
+        if interrupted:
+            pool.shutdown(wait=False, cancel_futures=True)
+            working.interrupt()
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted)
+
+
+def _one_at_a_time(execute: Execute) -> Execute:
+    """`execute`, where a stage with worker processes of its own takes one partition at
+    a time: on one machine, its workers already take the cores."""
+    turns = {stage.name: threading.Lock() for stage in REGISTRY if stage.own_processes}
+
+    def in_turn(
+        lake: str, stage: str, partition: str, settings: Settings, key: StageKey
+    ) -> StageReport:
+        if stage not in turns:
+            return execute(lake, stage, partition, settings, key)
+        with turns[stage]:
+            return execute(lake, stage, partition, settings, key)
+
+    return in_turn
+
+
+class _Working:
+    """The threads taking partitions through their stages, which an interruption of
+    the flow's main thread (a signal: only it hears them) must reach too."""
+
+    JOIN_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._threads: dict[int, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def on(self, partition: str) -> Iterator[None]:
+        thread = threading.current_thread()
+        with self._lock:
+            self._threads[thread.ident or 0] = thread
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._threads.pop(thread.ident or 0, None)
+
+    def interrupt(self) -> None:
+        """Raise KeyboardInterrupt in each thread still working (where it next runs
+        Python: annotate's wait for its workers, which then kills them), and wait a
+        little for them to unwind: a stage-partition they leave is redone by the next
+        run, as after a kill."""
+        with self._lock:
+            threads = list(self._threads.values())
+            for thread in threads:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(thread.ident or 0), ctypes.py_object(KeyboardInterrupt)
+                )
+        deadline = time.monotonic() + self.JOIN_SECONDS
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _is_current(

@@ -559,4 +559,5 @@ STAGE = Stage(
     settings=("model",),
     code=(people, quotes),
     extra_parameters=lambda settings: {"model_version": installed_version(settings.model)},
+    own_processes=CAN_FORK,
 )

@@ -17,6 +17,7 @@ import pytest
 
 from schemas import STAGES
 from tasks.storage import Lake
+from tests.conftest import snapshot
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPECHE = str(Path(sys.executable).with_name("depeche"))
@@ -34,8 +35,8 @@ def run_again_equals(
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     store = Lake(lake)
-    [partition] = [spec.partition for spec in store.partitions()]
-    assert all(store.is_committed(stage, partition) for stage in STAGES)
+    for spec in store.partitions():
+        assert all(store.is_committed(stage, spec.partition) for stage in STAGES)
     assert not list(lake.glob("_staging/*"))
     same_tables(lake, reference)
 
@@ -60,18 +61,37 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+@pytest.fixture(scope="module")
+def uninterrupted_in_three(prefect_harness, source: Path, tmp_path_factory) -> dict:
+    """The tables of an uninterrupted run of `source` in partitions of two articles."""
+    from flows.pipeline import depeche_pipeline
+    from tasks.settings import SettingsGiven
+
+    lake = tmp_path_factory.mktemp("reference-in-three")
+    given = SettingsGiven(partition_size=2)
+    assert depeche_pipeline(sources=[str(source)], lake=str(lake), settings=given).ok
+    return snapshot(lake)
+
+
 @pytest.mark.parametrize(
-    ("sig", "to_group", "code"),
+    ("sig", "to_group", "code", "partition_size"),
     [
-        (signal.SIGINT, True, 130),  # a terminal's Ctrl-C: the whole foreground group
-        (signal.SIGTERM, True, 143),  # a timeout, systemd, a container stop
-        (signal.SIGTERM, False, 143),  # `kill PID`: the run's own process alone
+        (signal.SIGINT, True, 130, None),  # a terminal's Ctrl-C: the whole foreground group
+        (signal.SIGTERM, True, 143, None),  # a timeout, systemd, a container stop
+        (signal.SIGTERM, False, 143, None),  # `kill PID`: the run's own process alone
+        # three partitions, two in flight: one annotating, the next beside it in a
+        # thread of the flow, which the signal (heard by the main thread) must stop too
+        (signal.SIGTERM, False, 143, 2),
     ],
-    ids=["ctrl-c", "sigterm-group", "sigterm-main"],
+    ids=["ctrl-c", "sigterm-group", "sigterm-main", "sigterm-main-partitions-in-flight"],
 )
 def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
-    sig, to_group, code, source, uninterrupted, same_tables, subprocess_env, tmp_path
+    sig, to_group, code, partition_size, source, same_tables, subprocess_env, tmp_path, request
 ):
+    reference = request.getfixturevalue(
+        "uninterrupted" if partition_size is None else "uninterrupted_in_three"
+    )
+    sizing = [] if partition_size is None else ["--partition-size", str(partition_size)]
     lake = tmp_path / "lake"
     marker = tmp_path / "paused"
     env = {
@@ -80,7 +100,7 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
         "DEPECHE_PAUSE_FILE": str(marker),
     }
     run = subprocess.Popen(
-        [DEPECHE, "run", str(source), "--lake", str(lake)],
+        [DEPECHE, "run", str(source), "--lake", str(lake), *sizing],
         cwd=PROJECT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -128,11 +148,12 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
     assert f"interrupted ({sig.name})" in lines[0] and "next run" in lines[0]
     assert b"Traceback" not in stdout + stderr
     assert not Lake(lake).is_locked()
-    states = {row.stage: row.status for row in Lake(lake).status(STAGES)}
-    assert states["annotate"] == "interrupted"
+    annotate = [row.status for row in Lake(lake).status(STAGES) if row.stage == "annotate"]
+    assert annotate[0] == "interrupted"  # the first partition, stopped in its worker
+    assert "running" not in annotate and "committed" not in annotate
 
-    if to_group:  # the other case unwinds the same way
-        run_again_equals(same_tables, lake, subprocess_env, uninterrupted, "run", str(source))
+    if to_group or partition_size:  # the other case unwinds the same way
+        run_again_equals(same_tables, lake, subprocess_env, reference, "run", str(source))
 
 
 def test_a_full_disk_fails_the_stage_in_plain_words_and_the_next_run_completes(
