@@ -465,7 +465,7 @@ def annotate_articles(
     articles: pa.Table,
     nlp: Language,
     *,
-    batch_size: int = 64,
+    batch_size: int = 16,
     n_process: int = 1,
     progress: ProgressFn | None = None,
 ) -> AnnotateResult:

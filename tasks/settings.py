@@ -36,7 +36,7 @@ class Settings(BaseModel):
         pattern=r"^[a-z]{2}_[a-z0-9_]+$",
         description="Installed spaCy French pipeline to annotate with.",
     )
-    batch_size: int = Field(64, ge=1, le=10_000, description="Texts per nlp.pipe batch.")
+    batch_size: int = Field(16, ge=1, le=10_000, description="Texts per nlp.pipe batch.")
     n_process: int = Field(
         1,
         ge=1,
