@@ -29,7 +29,7 @@ import trafilatura
 from py3langid.langid import LanguageIdentifier
 
 from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
-from tasks import pages, stories
+from tasks import dates, pages, stories
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import InvalidDate, parse_date
 from tasks.storage import Lake
@@ -546,7 +546,7 @@ STAGE = Stage(
     reads=(RAW,),
     writes=(CLEAN, STORIES),
     settings=("story_threshold",),
-    code=(stories,),
+    code=(stories, pages, dates),  # the page extraction and the date rules
     extra_inputs=_earlier_fingerprints,
     extra_parameters=lambda settings: {"min_language_score": MIN_LANGUAGE_SCORE},
     ordered=True,
