@@ -60,7 +60,7 @@ def runner_deployments(prefect_yaml: Path) -> list[Any]:
     return deployments
 
 
-def _healthy(api_url: str) -> bool:
+def healthy(api_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
             return response.status == 200
@@ -136,7 +136,7 @@ class PrefectServer:
     def ready(self, timeout: float = 120.0) -> str:
         """Its API URL, once it answers."""
         deadline = time.monotonic() + timeout
-        while not _healthy(self.api_url):
+        while not healthy(self.api_url):
             exited = self.process.poll()
             if exited == PORT_IN_USE and self.temporary:  # taken since it was probed
                 self.port = _free_port()
