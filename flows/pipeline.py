@@ -36,7 +36,7 @@ from tasks.contract import Stage, blocked, decide
 from tasks.dates import DateWindow
 from tasks.errors import EXIT_FAILED, DepecheError
 from tasks.marts import marts_are_current, marts_task
-from tasks.records import StageKey, StageReport, Status
+from tasks.records import StageReport, Status
 from tasks.resources import current
 from tasks.settings import Settings, SettingsGiven, resolve_settings
 from tasks.stages import REGISTRY, RERUN_DEPLOYMENT, rerun_hint
@@ -170,13 +170,12 @@ def run_partitions(
             for report in run_partition(lake, partition, settings, request, runner.execute)
         ]
     turns = Turns(partitions, [stage.name for stage in REGISTRY if stage.ordered])
-    execute = _one_at_a_time(runner.execute) if runner.one_machine else runner.execute
     working = _Working()
 
     def one(partition: str) -> list[StageReport]:
         with working.on(partition):
             try:
-                return run_partition(lake, partition, settings, request, execute, turns)
+                return run_partition(lake, partition, settings, request, runner.execute, turns)
             finally:
                 turns.release(partition)
 
@@ -194,22 +193,6 @@ def run_partitions(
         raise
     finally:
         pool.shutdown(wait=not interrupted)
-
-
-def _one_at_a_time(execute: Execute) -> Execute:
-    """`execute`, where a stage with worker processes of its own takes one partition at
-    a time: on one machine, its workers already take the cores."""
-    turns = {stage.name: threading.Lock() for stage in REGISTRY if stage.own_processes}
-
-    def in_turn(
-        lake: str, stage: str, partition: str, settings: Settings, key: StageKey
-    ) -> StageReport:
-        if stage not in turns:
-            return execute(lake, stage, partition, settings, key)
-        with turns[stage]:
-            return execute(lake, stage, partition, settings, key)
-
-    return in_turn
 
 
 class _Working:

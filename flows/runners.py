@@ -4,8 +4,8 @@ side on the workers of a Dask cluster (`dask`, through prefect-dask's
 
 Locally, two partitions are in flight at once: while one is in annotate's worker
 processes, the flow's process fetches and cleans the next (and validates the one
-before), on the core the annotate worker leaves; a stage with processes of its own
-(annotate) takes one partition at a time.
+before), on the core the annotate worker leaves; annotate's worker processes serve
+one partition at a time (tasks/annotate.py).
 
 The flow keeps the decisions (what is current, what is blocked, what to redo) and
 the lake's lock; a runner only executes the stage-partitions the flow hands it.
@@ -44,7 +44,6 @@ class Runner:
     execute: Execute
     parallel: int = 1  # partitions taken through their stages at once
     in_flight: int = 64  # at most this many partitions open at once (a thread each)
-    one_machine: bool = False  # the stage-partitions share this machine's cores
     dashboard: str | None = None  # the Dask dashboard, when depeche started the cluster
     workers: list[str] = field(default_factory=list)
 
@@ -64,7 +63,7 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
     depeche started is shut down; one it connected to is left running)."""
     if settings.runner == "local":
         # two in flight: one annotating, the next cleaning; each holds its tables
-        yield Runner(run_here, parallel=2, in_flight=2, one_machine=True)
+        yield Runner(run_here, parallel=2, in_flight=2)
         return
     from prefect_dask import DaskTaskRunner
 

@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -517,6 +518,11 @@ def give_back_memory() -> None:
 
 CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 
+# One partition's workers at a time in a process: they take the machine's cores
+# (n_process of them), while the run's other partition in flight is read, written
+# and gated beside them in the flow's process.
+_WORKERS_IN_USE = threading.Lock()
+
 
 def annotate_articles(
     articles: pa.Table,
@@ -547,7 +553,8 @@ def annotate_articles(
     if not accepted:
         tables = _Rows().tables()
     elif CAN_FORK and not multiprocessing.current_process().daemon:
-        tables = _annotate_in_workers(nlp, accepted, batch_size, n_process, progress)
+        with _WORKERS_IN_USE:  # the partition before may still be writing and gating
+            tables = _annotate_in_workers(nlp, accepted, batch_size, n_process, progress)
     else:
         tables = _annotate_here(nlp, accepted, batch_size, progress)
     return AnnotateResult(
@@ -616,5 +623,4 @@ STAGE = Stage(
     settings=("model",),
     code=(people, quotes),
     extra_parameters=lambda settings: {"model_version": installed_version(settings.model)},
-    own_processes=CAN_FORK,
 )

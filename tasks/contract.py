@@ -92,10 +92,6 @@ class Stage:
     # (clean's duplicates), or two of it at once would ask the same web hosts twice
     # as often as the politeness delay allows (fetch)
     ordered: bool = False
-    # it runs in worker processes of its own that take the machine's cores (annotate's
-    # n_process): on one machine, one partition at a time is in it, while the other
-    # partitions' stages go on beside it in the flow's process
-    own_processes: bool = False
 
     @property
     def upstream(self) -> tuple[str, ...]:
