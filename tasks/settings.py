@@ -72,8 +72,9 @@ class Settings(BaseModel):
     runner: str = Field(
         "local",
         pattern=r"^(local|dask)$",
-        description="Where partitions run: `local` (one after the other, in this process) "
-        "or `dask` (side by side on a Dask cluster, through prefect-dask).",
+        description="Where partitions run: `local` (in this process, two in flight: one "
+        "annotating while the next is fetched and cleaned) or `dask` (side by side on a "
+        "Dask cluster, through prefect-dask).",
     )
     workers: int = Field(
         2,
