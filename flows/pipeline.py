@@ -328,6 +328,8 @@ def run_pipeline(
             with open_runner(settings) as runner:
                 if runner.dashboard:
                     _announce(f"Dask dashboard: {runner.dashboard}")
+                for notice in runner.notices:
+                    _announce(notice)
                 summary.workers = runner.workers
                 summary.reports += run_partitions(
                     _for_workers(lake, settings), targets, settings, request, runner

