@@ -206,16 +206,17 @@ def _check_sources(sources: list[str], lake: Path, settings: SettingsGiven) -> N
             )
 
 
-def _check_model(lake: Path, settings: SettingsGiven) -> str:
+def _check_model(lake: Path, settings: SettingsGiven) -> str | None:
     """The model the run will use (the one given, the lake's last, or the default),
-    once it is known to be installed."""
+    once it is known to be installed; None when the run's stage-partitions go to a
+    cluster, whose workers load their own (this process need not)."""
     from tasks.annotate import installed_version
     from tasks.settings import resolve_settings
     from tasks.storage import Lake
 
-    model = resolve_settings(Lake(lake).last_settings(), settings).model
-    installed_version(model)  # ModelNotInstalled
-    return model
+    resolved = resolve_settings(Lake(lake).last_settings(), settings)
+    installed_version(resolved.model)  # ModelNotInstalled
+    return resolved.model if resolved.runner == "local" else None
 
 
 def _check_dates(since: str | None, until: str | None) -> None:
@@ -374,10 +375,10 @@ def _use_server(server: PrefectServer | None) -> None:
 
 
 def _run_flow(
-    verbose: bool, server: PrefectServer | None, used_model: str, **parameters: Any
+    verbose: bool, server: PrefectServer | None, used_model: str | None, **parameters: Any
 ) -> None:
     """Run the flow with `parameters`; `used_model`, the model it resolves to, loads
-    meanwhile."""
+    meanwhile (None: the stage-partitions run on a cluster)."""
     if not verbose:
         _quiet_libraries()
     from flows.pipeline import depeche_pipeline

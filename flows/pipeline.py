@@ -315,7 +315,7 @@ def run_pipeline(
         DateWindow.parse(request.since, request.until)
         installed_version(settings.model)  # ModelNotInstalled before the lake is touched
         check_cluster(settings)  # ClusterUnreachable, likewise
-        current().warm_up(settings.model)
+        current().warm_up(settings.model if settings.runner == "local" else None)
         with store.lock(wait_seconds):
             store.clear_leftovers()
             store.write_settings(summary.settings)

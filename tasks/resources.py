@@ -57,7 +57,7 @@ class Resources:
         self._loaded_strings: dict[str, int] = {}  # a model's vocabulary when loaded
         self._language: LanguageIdentifier | None = None
         self._suites: SuiteRunner | None = None
-        self._warming: set[str] = set()
+        self._warming: set[str | None] = set()
         self._web_hosts: Hosts | None = None
         self._locks = {name: threading.Lock() for name in ("model", "language", "suites")}
 
@@ -110,16 +110,19 @@ class Resources:
                 self._web_hosts = Hosts()
             return self._web_hosts
 
-    def warm_up(self, model: str) -> None:
+    def warm_up(self, model: str | None) -> None:
         """Load the GX suites, the language detector and the model on the side, in the
         order the stages need them, while Prefect starts and fetch and clean work; a
-        stage that needs one waits for it if it is not ready."""
+        stage that needs one waits for it if it is not ready. With no model (the
+        stage-partitions run on a cluster's workers, which load their own), only the
+        suites, which the marts step needs here."""
 
         def load() -> None:
             with contextlib.suppress(Exception):  # the stage that needs it reports a problem
                 self.suites()
-                self.language_identifier()
-                self.model(model)
+                if model is not None:
+                    self.language_identifier()
+                    self.model(model)
 
         if model not in self._warming:
             self._warming.add(model)
