@@ -54,6 +54,7 @@ class Run:
     stdout: str
     stderr: str
     others: float  # share of the machine's CPU time that processes not of this run took
+    cpu: float  # CPU seconds of the command's processes (those it waited for)
 
     @property
     def mib(self) -> str:
@@ -100,8 +101,9 @@ def depeche_run(work: Path, name: str, source: Path, options: list[str]) -> Run:
         seconds, peak = timed_command(wrapped, env)
     except RuntimeError as error:
         raise RuntimeError(f"{error}\n{out.read_text()}\n{err.read_text()}") from None
-    others = max(0.0, (busy_seconds() - busy) - (own_seconds() - own)) / (seconds * CORES)
-    return Run(options, seconds, peak, Lake(lake), out.read_text(), err.read_text(), others)
+    cpu = own_seconds() - own
+    others = max(0.0, (busy_seconds() - busy) - cpu) / (seconds * CORES)
+    return Run(options, seconds, peak, Lake(lake), out.read_text(), err.read_text(), others, cpu)
 
 
 def table_frame(lake: Lake, table: Table) -> pd.DataFrame:
@@ -297,8 +299,9 @@ def main() -> None:
         shown.add(id(run))
         annotate = ", ".join(run.stage_seconds("annotate"))
         print(
-            f"{name} ({' '.join(run.options)}): {run.seconds:.1f} s, annotate {annotate} s; "
-            f"other processes took {run.others:.0%} of the CPUs meanwhile"
+            f"{name} ({' '.join(run.options)}): {run.seconds:.1f} s, CPU {run.cpu:.1f} s, "
+            f"annotate {annotate} s; other processes took {run.others:.0%} of the CPUs "
+            "meanwhile"
         )
         print("".join(f"    {line}\n" for line in noteworthy(run)), end="")
 
