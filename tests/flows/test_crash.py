@@ -17,6 +17,7 @@ import pytest
 
 from schemas import STAGES
 from tasks.storage import Lake
+from tests.processes import alive, children, command_line, descendants
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPECHE = str(Path(sys.executable).with_name("depeche"))
@@ -139,20 +140,6 @@ def test_a_killed_run_leaves_no_partial_table_and_the_next_run_completes(
     )
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] not in "ZX"
-    except OSError:
-        return False
-
-
 def test_annotate_workers_die_with_a_killed_run(
     source, uninterrupted, same_tables, harness_env, tmp_path
 ):
@@ -168,19 +155,17 @@ def test_annotate_workers_die_with_a_killed_run(
             assert killed.poll() is None, killed.communicate()
             assert time.monotonic() < deadline, "the run never reached its annotate worker"
             time.sleep(0.1)
-        workers = {
-            pid
-            for pid in _children(killed.pid)
-            if "uvicorn" not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
-        }
-        assert workers, "the paused worker is a child of the run"
+        workers = {pid for pid in descendants(killed.pid) if "uvicorn" not in command_line(pid)}
+        hosts = {pid for pid in children(killed.pid) if "tasks.model_host" in command_line(pid)}
+        assert len(hosts) == 1, "the run's model host is a child of the run"
+        assert children(*hosts), "the paused worker is forked from the model host"
         assert Lake(lake).is_locked()
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(_alive(pid) for pid in workers)
+        assert not any(alive(pid) for pid in workers)
         assert not Lake(lake).is_locked()
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -18,6 +18,7 @@ import pytest
 from schemas import STAGES
 from tasks.storage import Lake
 from tests.conftest import snapshot
+from tests.processes import command_line, descendants
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPECHE = str(Path(sys.executable).with_name("depeche"))
@@ -39,13 +40,6 @@ def run_again_equals(
         assert all(store.is_committed(stage, spec.partition) for stage in STAGES)
     assert not list(lake.glob("_staging/*"))
     same_tables(lake, reference)
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
 
 
 def _exists(pid: int) -> bool:
@@ -115,11 +109,9 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
             assert run.poll() is None, run.communicate()
             assert time.monotonic() < deadline, "the run never reached its annotate worker"
             time.sleep(0.1)
-        children = _children(run.pid)  # the annotate worker, and the server
-        assert any(
-            "uvicorn" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
-            for pid in children
-        ), "the run has its temporary server"
+        children = descendants(run.pid)  # the server, the model host and its worker
+        assert any("uvicorn" in command_line(pid) for pid in children), "its temporary server"
+        assert any("tasks.model_host" in command_line(pid) for pid in children), "its model host"
         signalled = time.monotonic()
         if to_group:
             os.killpg(run.pid, sig)

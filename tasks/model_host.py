@@ -1,0 +1,209 @@
+"""The model in a process of its own, from which annotate's workers fork.
+
+A local run annotates in worker processes forked with the model loaded (see
+tasks/annotate.py). Forked from the process that runs the flow, a worker would
+start with all the flow holds (Prefect, Great Expectations, the partitions in
+flight) and copy each page of it that the flow writes while the worker lives; the
+flow would hold the model for nothing, and load it on its own critical path. So a
+run starts a model host as it starts: a fresh interpreter that loads the model
+and nothing else, on the other core while Prefect and the suites start, and that
+forks each partition's workers from its clean heap. It never annotates itself, so
+its vocabulary never grows.
+
+The flow speaks to it over a socket pair, one partition at a time: it sends the
+articles, hears progress, and gets the tables back (or the exception a worker
+raised). The host lives as long as the process that started it: it exits when the
+pipe on its stdin closes, however that process ended, and its workers die with it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+from tasks.resources import ProgressFn
+
+POLL_SECONDS = 0.5  # how often a waiting partition thread can hear of an interruption
+
+
+class ModelHost:
+    """A running host for the named model. `meta`, `pipe_names` and `max_length` are
+    the loaded pipeline's, as on a `Language` (they wait for the model to load, and
+    raise what the load raised: `ModelNotInstalled`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        ours, theirs = socket.socketpair()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tasks.model_host", name, str(theirs.fileno())],
+            stdin=subprocess.PIPE,  # its end of life: closed when this process ends
+            pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        self._connection = Connection(ours.detach())
+        self._lock = threading.Lock()
+        self._facts: dict[str, Any] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def _loaded(self) -> dict[str, Any]:
+        with self._lock:
+            if self._facts is None:
+                self._facts = self._answer(None)
+            return self._facts
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self._loaded()["meta"]
+
+    @property
+    def pipe_names(self) -> list[str]:
+        return self._loaded()["pipe_names"]
+
+    @property
+    def max_length(self) -> int:
+        return self._loaded()["max_length"]
+
+    def annotate(
+        self,
+        articles: list[dict[str, Any]],
+        batch_size: int,
+        n_process: int,
+        progress: ProgressFn | None,
+    ) -> Any:
+        """The annotated tables of `articles` (annotate's `_Tables`), from `n_process`
+        workers the host forks for them."""
+        self._loaded()
+        with self._lock:
+            self._connection.send((articles, batch_size, n_process))
+            return self._answer(progress)
+
+    def _answer(self, progress: ProgressFn | None) -> Any:
+        """What the host sends back, hearing its progress on the way. Interrupted
+        (the run stopped: an exception raised in this thread), the host is killed,
+        its workers with it: what they were doing is of no use now."""
+        try:
+            while True:
+                if not self._connection.poll(POLL_SECONDS):
+                    if not self.alive:
+                        raise RuntimeError(
+                            f"the process holding the model {self.name} exited "
+                            f"(code {self._process.returncode})"
+                        )
+                    continue
+                kind, *message = self._connection.recv()
+                if kind != "progress":
+                    break
+                if progress is not None:
+                    progress(*message)
+        except BaseException:
+            self.close()
+            raise
+        if kind == "error":  # a worker's, or the model's load
+            raise message[0]
+        return message[0]
+
+    def close(self, *, wait_seconds: float = 0.0) -> None:
+        """Stop the host: at once, its workers with it; or, given `wait_seconds`, by
+        closing its stdin as if this process had ended, and waiting for it to go (so
+        that its CPU time is counted with this process's children), then killing it."""
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        if wait_seconds:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(wait_seconds)
+        if self.alive:
+            self._process.kill()
+        self._process.wait()
+        self._connection.close()
+
+
+_hosts: dict[str, ModelHost] = {}
+_hosts_lock = threading.Lock()
+
+
+def host(name: str) -> ModelHost:
+    """This process's host for the named model: started on first use, and again if it
+    was stopped (a run interrupted while it annotated). One a process, whoever asks:
+    each holds a model's memory."""
+    with _hosts_lock:
+        running = _hosts.get(name)
+        if running is None or not running.alive:
+            running = _hosts[name] = ModelHost(name)
+        return running
+
+
+@atexit.register
+def stop_hosts() -> None:
+    """Let this process's hosts go, and wait for them (called as it exits)."""
+    with _hosts_lock:
+        for running in _hosts.values():
+            running.close(wait_seconds=5.0)
+        _hosts.clear()
+
+
+def _exit_with_parent() -> None:
+    """Wait for the pipe on stdin to close (the starting process is gone), then go:
+    the workers, which die with this process, go too."""
+    while os.read(0, 1024):
+        pass
+    os._exit(0)
+
+
+def main(name: str, fd: int) -> None:
+    """The host: load the model, say what it is, then annotate each request in
+    workers forked from here."""
+    from tasks.annotate import _annotate_in_workers, load_model
+
+    # a terminal's Ctrl-C reaches the whole process group: the run reports it and
+    # stops this host; its workers die of it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    connection = Connection(fd)
+    try:
+        nlp = load_model(name)
+    except Exception as error:  # ModelNotInstalled: said by the stage that needs it
+        connection.send(("error", error))
+        return
+    gc.collect()
+    gc.freeze()  # the model's objects, shared by the workers: never walked, never copied
+    pipeline = {
+        "meta": {key: nlp.meta[key] for key in ("lang", "name", "version")},
+        "pipe_names": list(nlp.pipe_names),
+        "max_length": nlp.max_length,
+    }
+    connection.send(("ready", pipeline))
+    while True:
+        try:
+            articles, batch_size, n_process = connection.recv()
+        except EOFError:
+            return
+
+        def progress(done: int, total: int) -> None:
+            connection.send(("progress", done, total))
+
+        try:
+            answer = ("done", _annotate_in_workers(nlp, articles, batch_size, n_process, progress))
+        except Exception as error:
+            answer = ("error", error)
+        try:
+            connection.send(answer)
+        except Exception as error:  # an exception that cannot be pickled: said in words
+            connection.send(("error", RuntimeError(f"{answer[1]!r} ({error})")))
+        del articles, answer
+        gc.collect()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))

