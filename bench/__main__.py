@@ -180,8 +180,9 @@ def annotate_stage(work: Path, n: int, seed: int) -> list[Row]:
     texts = store.read(CLEAN, partition).column("text").to_pylist()
     total_words = sum(len(t.split()) for t in texts)
     # Both sides start with the model loaded and cold: the raw script with a model
-    # of its own each time, the stage in workers forked from a model never run.
-    resources.model(settings.model)
+    # of its own each time, the stage in workers forked from its model host, whose
+    # model never runs.
+    resources.model_host(settings.model).max_length  # noqa: B018 (waits for the load)
 
     def raw() -> float:
         nlp = load(settings.model)

@@ -15,11 +15,9 @@ and those entities (tasks/quotes.py): neither needs more of the model.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import multiprocessing
 import os
-import platform
 import re
 import signal
 import threading
@@ -51,7 +49,7 @@ from tasks.contract import Stage, StageContext, StageOutput
 from tasks.errors import ModelNotInstalled
 from tasks.faults import fault_point
 from tasks.model_host import ModelHost
-from tasks.processes import die_with_parent
+from tasks.processes import die_with_parent, glibc
 from tasks.resources import ProgressFn
 from tasks.settings import Settings
 
@@ -474,16 +472,6 @@ _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD_DEFAULT, _MMAP_THRESHOLD_MAX = 128 * 1024, 32 * 1024 * 1024
 
 
-def _glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc (whose allocator the functions below tune)."""
-    if platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
 @contextlib.contextmanager
 def _large_blocks_from_the_heap() -> Iterator[None]:
     """Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_ set, and glibc then
@@ -495,7 +483,7 @@ def _large_blocks_from_the_heap() -> Iterator[None]:
     large blocks come from the heap again (up to 32 MiB, where glibc's own threshold
     stops rising); after, the threshold is put back and the heap's free memory given
     back to the system, as the worker's setting wants."""
-    libc = _glibc()
+    libc = glibc()
     if (
         libc is None
         or "MALLOC_TRIM_THRESHOLD_" not in os.environ
@@ -508,13 +496,6 @@ def _large_blocks_from_the_heap() -> Iterator[None]:
         yield
     finally:
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_DEFAULT)
-        libc.malloc_trim(0)
-
-
-def give_back_memory() -> None:
-    """Hand the heap's free memory back to the system (glibc; elsewhere nothing)."""
-    libc = _glibc()
-    if libc is not None:
         libc.malloc_trim(0)
 
 

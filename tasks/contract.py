@@ -29,6 +29,7 @@ from schemas import CHECKS, QUARANTINE, Table
 from tasks.errors import GateFailed, PartitionNotCommitted
 from tasks.faults import fault_point
 from tasks.gate import Check, gate, stage_checks
+from tasks.processes import give_back_memory
 from tasks.records import Manifest, StageKey, StageReport, Status, Validation
 from tasks.resources import ProgressFn, Resources
 from tasks.settings import Settings
@@ -234,6 +235,8 @@ def run_stage(
         manifest.finished_at = manifest.finished_at or datetime.now(UTC).isoformat()
         manifest.seconds = round(time.perf_counter() - clock, 3)
         lake.write_manifest(manifest)
+    del context
+    give_back_memory()  # what the partition's tables took, before the next one
     report = StageReport.from_manifest(manifest)
     report.ran = True
     report.gated = manifest.validation is not None

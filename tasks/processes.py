@@ -1,9 +1,11 @@
-"""Child processes that must not outlive the process that started them."""
+"""Child processes that must not outlive the process that started them, and the
+memory a process gives back to the system."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import platform
 import signal
 import sys
 
@@ -17,3 +19,23 @@ def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> None:
         return
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
+
+
+def glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (whose allocator the functions here tune)."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def give_back_memory() -> None:
+    """Hand the free memory of every heap of this process (each thread that
+    allocates may have its own) back to the system: glibc keeps it otherwise, and
+    a process that reads and gates one partition after another grows by each.
+    Elsewhere, nothing."""
+    libc = glibc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -69,7 +69,8 @@ class Resources:
         strings since (it annotated in this process, as on a Dask worker), in which
         case it is dropped, its memory given back, and the model loaded afresh. The
         annotations do not depend on the vocabulary a model has grown."""
-        from tasks.annotate import give_back_memory, load_model
+        from tasks.annotate import load_model
+        from tasks.processes import give_back_memory
 
         with self._locks["model"]:
             loaded = self._models.get(name)
