@@ -58,6 +58,8 @@ class ModelHost:
         return self._process.poll() is None
 
     def _loaded(self) -> dict[str, Any]:
+        if self._facts is not None:  # not waiting for a partition another thread sent
+            return self._facts
         with self._lock:
             if self._facts is None:
                 self._facts = self._answer(None)
