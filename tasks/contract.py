@@ -226,8 +226,8 @@ def run_stage(
     )
     try:
         fault_point(f"produce:{stage.name}")
-        output = stage.produce(context)
-        _gate_and_commit(lake, stage, context, output, manifest, started=clock)
+        # the output is not kept here: its tables are freed once committed
+        _gate_and_commit(lake, stage, context, stage.produce(context), manifest, started=clock)
     except Exception as error:  # recorded and reported; the other partitions go on
         manifest.status = Status.FAILED
         manifest.error = str(error) if isinstance(error, GateFailed) else _describe(error)
@@ -235,7 +235,6 @@ def run_stage(
         manifest.finished_at = manifest.finished_at or datetime.now(UTC).isoformat()
         manifest.seconds = round(time.perf_counter() - clock, 3)
         lake.write_manifest(manifest)
-    del context
     give_back_memory()  # what the partition's tables took, before the next one
     report = StageReport.from_manifest(manifest)
     report.ran = True
