@@ -501,6 +501,13 @@ def _large_blocks_from_the_heap() -> Iterator[None]:
 
 CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 
+
+def _workers_can_fork() -> bool:
+    """Whether this process may fork annotate's workers (a Dask worker, a daemon
+    process, may have no children)."""
+    return CAN_FORK and not multiprocessing.current_process().daemon
+
+
 # One partition's workers at a time in a process: they take the machine's cores
 # (n_process of them), while the run's other partition in flight is read, written
 # and gated beside them in the flow's process.
@@ -540,7 +547,7 @@ def annotate_articles(
     elif isinstance(nlp, ModelHost):
         with _WORKERS_IN_USE:
             tables = nlp.annotate(accepted, batch_size, n_process, progress)
-    elif CAN_FORK and not multiprocessing.current_process().daemon:
+    elif _workers_can_fork():
         with _WORKERS_IN_USE:  # the partition before may still be writing and gating
             tables = _annotate_in_workers(nlp, accepted, batch_size, n_process, progress)
     else:
@@ -559,7 +566,7 @@ def annotate_articles(
 def annotate_partition(context: StageContext) -> StageOutput:
     """Annotate the committed clean articles of one partition."""
     settings = context.settings
-    if CAN_FORK and not multiprocessing.current_process().daemon:
+    if _workers_can_fork():
         nlp: Language | ModelHost = context.resources.model_host(settings.model)
     else:
         nlp = context.resources.model(settings.model)
