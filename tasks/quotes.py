@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tasks.people import (
     DETERMINERS,
@@ -190,6 +190,31 @@ _DOCUMENT_NOUNS = frozenset(
     décision jugement arrêt
     """.split()
 )
+# groups of people that speak as one (`l'opposition écologiste`)
+_GROUP_NOUNS = frozenset(
+    """
+    opposition majorité gauche droite élus syndicats opposants manifestants habitants
+    riverains salariés grévistes militants associations jury
+    """.split()
+)
+MEDIA_NOUNS = frozenset(
+    """
+    journal quotidien hebdomadaire mensuel magazine revue radio chaîne télévision site
+    média médias presse agence-presse rédaction
+    """.split()
+)
+# publications and broadcasters most often cited as a source by French-language news
+MEDIA_NAMES = frozenset(
+    (
+        "monde", "figaro", "libération", "mediapart", "afp", "agence france-presse", "reuters",
+        "bloomberg", "obs", "parisien", "échos", "express", "point", "marianne", "croix",
+        "humanité", "canard enchaîné", "journal du dimanche", "jdd", "ouest-france", "devoir",
+        "presse", "bfmtv", "tf1", "lci", "rtl", "europe 1", "franceinfo", "france info",
+        "france inter", "france culture", "france 2", "france 3", "france 24", "rfi",
+        "cnews", "radio-canada", "new york times", "washington post", "guardian", "bbc",
+        "cnn", "politico", "associated press", "wall street journal", "financial times",
+    )
+)  # fmt: skip
 _MENTION_WORDS = re.compile(
     r"\b(?:mot|mots|terme|termes|slogan|nom|titre|intitulé|intitulée|hashtag|poncif|vocable|"
     r"expression|expressions|qualificatif|formule|baptisée?s?|surnommée?s?|appelée?s?|"
@@ -250,6 +275,8 @@ class Quote:
     speaker_end: int | None = None
     entity: int | None = None
     canonical: str | None = None
+    speaker_kind: str = "unknown"  # person, organisation, media, unknown
+    quote_id: int = 0  # index of the quote's first segment: a continuation shares it
 
 
 @dataclass(frozen=True)
@@ -1212,7 +1239,34 @@ class _Resolver:
             speaker_end=source.end if source is not None else None,
             entity=resolved[1] if resolved else None,
             canonical=resolved[0].canonical if resolved else None,
+            speaker_kind=_speaker_kind(doc, source, resolved[0] if resolved else None),
         )
+
+
+def _speaker_kind(doc: _Text, source: _Source | None, identity: Identity | None) -> str:
+    """What the speaker is: a person, an organisation (a group of people too), a
+    publication or broadcaster (`media`: `Mediapart révèle que…`), or `unknown` (no
+    speaker, `on`, a document of nobody named)."""
+    phrase = doc.text[source.start : source.end] if source is not None else ""
+    head = _head_noun(phrase)
+    nouns = set(_TOKEN.findall(_PHRASE_STOP.split(phrase.lower())[0]))
+    if identity is not None and _is_medium(identity.canonical):
+        return "media"
+    if (identity is not None and identity.is_person) or head in HUMAN_NOUNS:
+        return "person"
+    if head in MEDIA_NOUNS:
+        return "media"
+    if identity is not None or head in _ORG_NOUNS or nouns & _GROUP_NOUNS:
+        return "organisation"
+    if source is not None and source.kind == "pronoun" and phrase.lower() not in ("on", "nous"):
+        return "person"
+    return "unknown"
+
+
+def _is_medium(name: str) -> bool:
+    """Whether a name is a publication or broadcaster's (`Le Monde`, `l'AFP`)."""
+    key = re.sub(r"^(?:l'|le |la |les )", "", name.strip().lower())
+    return key in MEDIA_NAMES
 
 
 # -- everything ---------------------------------------------------------------------------
@@ -1252,7 +1306,41 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
         found.append(candidate)
     resolver = _Resolver(doc)
     quotes = [resolver.resolve(f) for f in sorted(found, key=lambda f: (f.position, f.start))]
-    return sorted(quotes, key=lambda q: (q.start, q.end))
+    return _with_quote_ids(text, sorted(quotes, key=lambda q: (q.start, q.end)))
+
+
+_INCISE_GAP = re.compile(r"[\s«»\"]*[,–—-]")
+
+
+def _with_quote_ids(text: str, quotes: list[Quote]) -> list[Quote]:
+    """The quotes (in text order) with their `quote_id`: a segment that goes on after
+    the attribution cutting its quote (`« A », a dit X, « B »`, `« A, dit-elle. B »`)
+    has the id of the quote's first segment, so a quote is counted once."""
+    ids: list[int] = []
+    for index, quote in enumerate(quotes):
+        before = quotes[index - 1] if index else None
+        continues = before is not None and _continues(text, before, quote)
+        ids.append(ids[-1] if continues else index)
+    return [replace(q, quote_id=i) for q, i in zip(quotes, ids, strict=True)]
+
+
+def _continues(text: str, before: Quote, segment: Quote) -> bool:
+    """Whether `segment` is the rest of `before`, cut only by before's attribution: no
+    attribution but that one, the same speaker, the attribution an incise between them
+    in one paragraph."""
+    if "indirect" in (before.kind, segment.kind):
+        return False
+    if segment.speaker is not None and segment.speaker_start != before.speaker_start:
+        return False
+    if before.speaker_start is None or not before.end <= before.speaker_start < segment.start:
+        return False
+    gap = text[before.end : segment.start]
+    return (
+        before.canonical == segment.canonical
+        and "\n\n" not in gap
+        and len(gap) <= 160
+        and _INCISE_GAP.match(gap) is not None
+    )
 
 
 def _overlaps_quotes(candidate: _Found, quotes: list[_Found], starts: list[int]) -> bool:

@@ -187,6 +187,42 @@ def test_a_speaker_is_never_invented(nlp) -> None:
     assert [q["speaker"] for q in quotes] == ["un manifestant", "on", None]
 
 
+def test_a_quote_cut_by_its_attribution_is_one_quote(nlp) -> None:
+    text = (
+        STOLTENBERG + "\n\n« Nous allons en parler », a assuré Jens Stoltenberg, « mais nous "
+        "annoncerons les décisions plus tard. »\n\n« Nous resterons en Irak », a déclaré "
+        "M. Stoltenberg. « La mission reprendra », a-t-il ajouté."
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    segments = [(q["text"][:12], q["quote_index"], q["quote_id"]) for q in quotes]
+    # the two segments around `a assuré Jens Stoltenberg` are one quote; a quote with an
+    # attribution of its own after a full stop is another
+    assert segments == [
+        ("Nous allons ", 0, 0),
+        ("mais nous an", 1, 0),
+        ("Nous restero", 2, 2),
+        ("La mission r", 3, 3),
+    ]
+
+
+def test_the_kind_of_speaker(nlp) -> None:
+    text = (
+        "Mediapart révèle que le ministre a reçu des fonds. Le ministre Gérald Darmanin a "
+        "démenti : « Ces accusations sont fausses et je porterai plainte. » Selon la "
+        "préfecture, le calme est revenu. L'opposition estime que le gouvernement ment. "
+        "La réforme sera votée en juin, a-t-on indiqué."
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    kinds = [(q["text"][:14], q["speaker_kind"]) for q in quotes]
+    assert kinds == [
+        ("le ministre a ", "media"),
+        ("Ces accusation", "person"),
+        ("le calme est r", "organisation"),
+        ("le gouvernemen", "organisation"),
+        ("La réforme ser", "unknown"),
+    ]
+
+
 def test_quoted_spans_pair_the_marks() -> None:
     text = 'Il a dit « oui » puis "non".\n\n« A\n\n« B » et « C "D" ».'
     spans = [text[s:e] for s, e in quoted_spans(text)]
