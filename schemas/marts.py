@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from schemas.tables import DATE_PRECISIONS, ENTITY_LABELS, STAGES, Column, Table
+from schemas.tables import (
+    DATE_PRECISIONS,
+    ENTITY_LABELS,
+    SPEAKER_KINDS,
+    STAGES,
+    Column,
+    Table,
+)
 
 PERIOD_PRECISIONS = (*DATE_PRECISIONS, "undated")
 CO_LABELS = ("PER", "ORG", "LOC")
@@ -171,11 +178,24 @@ QUOTES_BY_SPEAKER = _mart(
             "The speaker's canonical name (`speaker_canonical` in `quotes`).",
             False,
         ),
-        _total("quotes", "Quotes of theirs, direct, partial and indirect.", 1),
+        _total(
+            "quotes",
+            "Quotes of theirs, direct, partial and indirect; a quote cut by its attribution "
+            "counts once (distinct `quote_id`).",
+            1,
+        ),
         _total("articles", "Articles quoting them.", 1),
         _total("outlets", "Distinct outlets of those articles (see `sources_daily`).", 1),
         Column("first_date", pa.date32(), "Earliest publication date of those articles."),
         Column("last_date", pa.date32(), "Latest publication date of those articles."),
+        Column(
+            "speaker_kind",
+            pa.string(),
+            "`speaker_kind` of most of their quotes (see `quotes`): filter on `person` and "
+            "`organisation` to leave media and unknown speakers out.",
+            False,
+            values=SPEAKER_KINDS,
+        ),
     ),
     ("speaker",),
 )

@@ -41,6 +41,7 @@ LISTED_BY = ("feed", "sitemap", "list", "page")
 (a `.urls` file, a URL list served as text), or given directly as a source."""
 ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
 QUOTE_KINDS = ("direct", "partial", "indirect")
+SPEAKER_KINDS = ("person", "organisation", "media", "unknown")
 """`direct`: words between guillemets (or double quotes); `partial`: a few quoted words
 inside the journalist's sentence; `indirect`: reported speech without quotation marks."""
 
@@ -503,6 +504,25 @@ QUOTES = Table(
             pa.string(),
             "That entity's `canonical` name (count speakers by it); null with it.",
             regex=NOT_BLANK,
+        ),
+        Column(
+            "speaker_kind",
+            pa.string(),
+            "What the speaker is: `person`, `organisation` (a group of people too), `media` "
+            "(a publication or broadcaster reporting: `Mediapart révèle que …`) or `unknown` "
+            "(no speaker, `on`, a document nobody named wrote). Leave `media` and `unknown` "
+            "out to count who speaks.",
+            False,
+            values=SPEAKER_KINDS,
+        ),
+        Column(
+            "quote_id",
+            pa.int32(),
+            "The quote this row is a segment of: the `quote_index` of its first segment. "
+            "A quote cut by its attribution (`« A », a dit X, « B »`) is two rows with one "
+            "`quote_id`; count quotes as distinct (`doc_id`, `quote_id`).",
+            False,
+            min_value=0,
         ),
     ),
 )

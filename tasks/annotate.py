@@ -297,6 +297,8 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
                 "speaker_end": quote.speaker_end,
                 "speaker_entity_index": quote.entity,
                 "speaker_canonical": quote.canonical,
+                "speaker_kind": quote.speaker_kind,
+                "quote_id": quote.quote_id,
             }
         )
     rows.quote_seconds += time.perf_counter() - clock

@@ -205,12 +205,20 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
                 ORDER BY 1, 2, 3 NULLS FIRST
             """,
             QUOTES_BY_SPEAKER: """
-                SELECT q.speaker_canonical AS speaker, count(*) AS quotes,
+                WITH counted AS (
+                    SELECT speaker_canonical AS speaker, speaker_kind, count(*) AS n
+                    FROM quotes WHERE speaker_canonical IS NOT NULL GROUP BY ALL
+                ), kinds AS (
+                    SELECT speaker, first(speaker_kind ORDER BY n DESC, speaker_kind) AS kind
+                    FROM counted GROUP BY speaker
+                )
+                SELECT k.speaker, count(DISTINCT (q.doc_id, q.quote_id)) AS quotes,
                        count(DISTINCT q.doc_id) AS articles,
                        count(DISTINCT d.outlet) AS outlets,
-                       min(d.published_date) AS first_date, max(d.published_date) AS last_date
+                       min(d.published_date) AS first_date, max(d.published_date) AS last_date,
+                       k.kind AS speaker_kind
                 FROM quotes q JOIN docs d USING (doc_id)
-                WHERE q.speaker_canonical IS NOT NULL
+                JOIN kinds k ON k.speaker = q.speaker_canonical
                 GROUP BY ALL
                 ORDER BY quotes DESC, speaker
             """,

@@ -20,6 +20,24 @@ TITLES = frozenset(
     "m. m mm. mme mme. mmes mlle mlle. me me. mgr mgr. pr pr. dr dr. monsieur madame "
     "mademoiselle maître professeur docteur".split()
 )
+# nationalities written before a name (`le Slovène Tadej Pogačar`): not part of it
+_DEMONYM_STEMS = """
+    slovène suédois allemand américain français britannique anglais italien espagnol belge
+    suisse canadien québécois néerlandais russe chinois japonais brésilien argentin
+    norvégien danois finlandais polonais portugais grec turc irlandais écossais australien
+    sénégalais ivoirien marocain algérien tunisien camerounais congolais ukrainien
+    israélien palestinien iranien indien mexicain autrichien hongrois roumain tchèque serbe
+    croate kényan éthiopien nigérian malien libanais syrien égyptien sud-africain colombien
+    chilien vénézuélien cubain
+""".split()
+DEMONYMS = frozenset(
+    form
+    for stem in _DEMONYM_STEMS
+    for form in (
+        stem,
+        stem + ("ne" if stem.endswith(("ien", "éen")) else "" if stem.endswith("e") else "e"),
+    )
+)
 MASCULINE_TITLES = frozenset({"m.", "m", "mm.", "monsieur"})
 FEMININE_TITLES = frozenset({"mme", "mme.", "mmes", "mlle", "mlle.", "madame", "mademoiselle"})
 
@@ -124,7 +142,7 @@ class People:
 def name_words(normalized: str) -> list[str]:
     """The words of a name without its titles (`M. Trump` → `Trump`) or marks (`Antoine*`)."""
     words = normalized.replace("*", " ").split()
-    while len(words) > 1 and words[0].lower() in TITLES:
+    while len(words) > 1 and (words[0].lower() in TITLES or words[0].lower() in DEMONYMS):
         words = words[1:]
     return words
 

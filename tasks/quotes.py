@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tasks.people import (
     DETERMINERS,
@@ -54,7 +54,7 @@ _FIRST_GROUP = """
     répéter résumer trancher tempérer nuancer enchaîner continuer lancer rétorquer
     répliquer objecter protester avouer confesser jurer certifier alerter glisser lâcher
     souffler confier rappeler qualifier classer penser réaffirmer rapporter relater
-    informer exposer clamer proclamer pointer concéder suggérer énumérer
+    informer exposer clamer proclamer pointer concéder suggérer énumérer saluer
 """.split()
 # present stems that change their accent or double a consonant (il considère, il rappelle)
 _PRESENT_STEMS = {
@@ -190,10 +190,35 @@ _DOCUMENT_NOUNS = frozenset(
     décision jugement arrêt
     """.split()
 )
+# groups of people that speak as one (`l'opposition écologiste`)
+_GROUP_NOUNS = frozenset(
+    """
+    opposition majorité gauche droite élus syndicats opposants manifestants habitants
+    riverains salariés grévistes militants associations jury détracteurs partisans experts
+    """.split()
+)
+MEDIA_NOUNS = frozenset(
+    """
+    journal quotidien hebdomadaire mensuel magazine revue radio chaîne télévision site
+    média médias presse agence-presse rédaction
+    """.split()
+)
+# publications and broadcasters most often cited as a source by French-language news
+MEDIA_NAMES = frozenset(
+    (
+        "monde", "figaro", "libération", "mediapart", "afp", "agence france-presse", "reuters",
+        "bloomberg", "obs", "parisien", "échos", "express", "point", "marianne", "croix",
+        "humanité", "canard enchaîné", "journal du dimanche", "jdd", "ouest-france", "devoir",
+        "presse", "bfmtv", "tf1", "lci", "rtl", "europe 1", "franceinfo", "france info",
+        "france inter", "france culture", "france 2", "france 3", "france 24", "rfi",
+        "cnews", "radio-canada", "new york times", "washington post", "guardian", "bbc",
+        "cnn", "politico", "associated press", "wall street journal", "financial times",
+    )
+)  # fmt: skip
 _MENTION_WORDS = re.compile(
     r"\b(?:mot|mots|terme|termes|slogan|nom|titre|intitulé|intitulée|hashtag|poncif|vocable|"
     r"expression|expressions|qualificatif|formule|baptisée?s?|surnommée?s?|appelée?s?|"
-    r"dénommée?s?|nommée?s?|celui de|celle de|ceux de|dit|dite)\s*$",
+    r"dénommée?s?|nommée?s?|celui de|celle de|ceux de|(?<!s'est )(?<!se )dit|dite)\s*$",
     re.I,
 )
 # determiners that make a quoted word a name or a term (`un « mais »`)
@@ -218,6 +243,10 @@ _ABBREVIATION = re.compile(r"(?:\b(?:M|Mme|Mlle|MM|Dr|Pr|Me|Mgr|St|Ste|etc|av|J\
 _POUR = re.compile(r"(?<![\w'])(?P<prep>[Pp]our|[Ss]elon|[Dd]'après)\s+")
 _LEAD_PREPOSITION = re.compile(r"(?:pour|selon|d'après)\s+")
 _SELON = re.compile(r"(?:selon|d'après)\s")
+# `selon` of a criterion: before `que`, or after a participle of sorting or varying
+_CRITERION = re.compile(
+    r"(?:[Ss]elon|[Dd]'après)\s+qu|\w(?:é|ée|és|ées|is|ies|ient|ent)\s+(?:selon|d'après)\s+\S*$"
+)
 _SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après)\s+")
 _ENDS_WITH_PRONOUN = re.compile(r"(?:^|[\s,])(il|elle|ils|elles|on)\s*$", re.I)
 _LEADING_PRONOUN = re.compile(r"\s*(Il|Elle)\b")
@@ -250,6 +279,8 @@ class Quote:
     speaker_end: int | None = None
     entity: int | None = None
     canonical: str | None = None
+    speaker_kind: str = "unknown"  # person, organisation, media, unknown
+    quote_id: int = 0  # index of the quote's first segment: a continuation shares it
 
 
 @dataclass(frozen=True)
@@ -474,7 +505,8 @@ def _reporting_verbs(text: str) -> list[_Verb]:
         elif word in FINITE:
             earlier = words[at - 2] if at > 1 else ""
             if (
-                before in DETERMINERS or before in ("les", "des", "de", "d", "une", "ses", "ces")
+                before in DETERMINERS
+                or before in ("les", "des", "de", "d", "une", "ses", "ces", "en")
             ) and earlier not in _BEFORE_OBJECT_PRONOUN:
                 continue  # a noun: `une note`, `la demande`, `l'estime`; not `comme le dit`
             found.append(_Verb(start, end, FINITE[word], None))
@@ -493,10 +525,13 @@ def _skip_adverbials(text: str, position: int) -> int:
 
 def _is_person_like(doc: _Text, mention: Mention) -> bool:
     identity = doc.people.identity_of[mention.index]
-    if identity.is_person:
-        return True
-    words = mention.normalized.split()
-    return mention.label == "MISC" and 0 < len(words) <= 3 and all(w[:1].isupper() for w in words)
+    return identity.is_person or _misc_name(mention.label, mention.normalized)
+
+
+def _misc_name(label: str, name: str) -> bool:
+    """A name the model left unclassed that reads like a person's (`Tadej Pogačar`)."""
+    words = name.split()
+    return label == "MISC" and 0 < len(words) <= 3 and all(w[:1].isupper() for w in words)
 
 
 def _source_after(doc: _Text, position: int, limit: int) -> _Source | None:
@@ -517,14 +552,16 @@ def _source_after(doc: _Text, position: int, limit: int) -> _Source | None:
         return _Source(position, word.end(), "pronoun")
     stop = _NP_STOP.search(text, position, limit)
     phrase_end = stop.start() if stop else limit
-    # a name after a comma goes on the phrase: `l'ambassadrice des États-Unis, Kay Hutchison`
-    window_end = phrase_end
-    for mention in doc.mentions_in(position, limit):
-        if mention.start <= window_end + 2 and _is_person_like(doc, mention):
-            window_end = max(window_end, mention.end)
     phrase = text[position:phrase_end].rstrip(" ,")
     if not phrase:
         return None
+    # a name after a comma goes on a role: `l'ambassadrice des États-Unis, Kay Hutchison`;
+    # not on a time or a circumstance (`la première fois du quinquennat, Emmanuel Macron`)
+    window_end = phrase_end
+    role = _head_noun(phrase) in HUMAN_NOUNS or not _TOKEN.match(phrase).group()[:1].islower()
+    for mention in doc.mentions_in(position, limit):
+        if role and mention.start <= window_end + 2 and _is_person_like(doc, mention):
+            window_end = max(window_end, mention.end)
     if first in _INDEFINITE or text.startswith("d'", position):
         return _Source(position, position + len(phrase), "unnamed")
     inside = [m for m in doc.mentions_in(position, window_end) if m.start < window_end]
@@ -550,13 +587,18 @@ def _head_noun(phrase: str) -> str:
     while words and (words[0] in DETERMINERS or words[0] in _POSSESSIVES or words[0] == "les"):
         words = words[1:]
     head = ""
-    for word in words:
+    for at, word in enumerate(words):
         if word in PREPOSITIONS or word in ("du", "des", "au", "aux"):
             break
         head = word
+        if word in _ORDINALS and at + 1 < len(words) and words[at + 1] not in PREPOSITIONS:
+            continue  # `la première fois`, not `la première`
         if word in HUMAN_NOUNS or word in _ORG_NOUNS or word in _DOCUMENT_NOUNS:
             return word
     return head
+
+
+_ORDINALS = frozenset({"premier", "première", "dernier", "dernière"})
 
 
 def _clause_parts(segment: str) -> list[tuple[int, str]]:
@@ -634,6 +676,26 @@ def _subject_of_part(doc: _Text, start: int, end: int) -> _Source | None:
     return None
 
 
+def _speaker_after_preposition(
+    doc: _Text, preposition: int, after: int, limit: int
+) -> _Source | None:
+    """Who `selon`, `d'après`, `pour` at `preposition` names (from `after`), when it is
+    someone who can speak: not a criterion (`selon qu'il s'agit`, `classés selon la
+    source`, `selon les domaines`), not a time (`pour la première fois`)."""
+    text = doc.text
+    if _CRITERION.search(text[max(0, preposition - 30) : after + 3]):
+        return None
+    # what comes before a comma must be able to speak on its own: `la première fois du
+    # quinquennat, Emmanuel Macron` is a time and then the sentence's subject
+    comma = text.find(",", after, limit)
+    if comma > after:
+        alone = _source_after(doc, after, comma)
+        if alone is None or not _can_speak(doc, alone):
+            return None
+    source = _source_after(doc, after, limit)
+    return source if source is not None and _can_speak(doc, source) else None
+
+
 def _preposition_source(doc: _Text, start: int, end: int) -> _Source | None:
     """`pour X`, `selon X`, `d'après X`, `à ses yeux` in text[start:end]: X, when X
     can be a speaker (a pronoun, an entity, a person's noun phrase)."""
@@ -643,17 +705,17 @@ def _preposition_source(doc: _Text, start: int, end: int) -> _Source | None:
         return _Source(yeux.start("pos"), yeux.end("pos"), "pronoun")
     for match in _POUR.finditer(text, start, end):
         after = match.end()
-        source = _source_after(doc, after, end)
+        source = _speaker_after_preposition(doc, match.start(), after, end)
         if source is None:
             continue
         word = _TOKEN.match(text, after).group().lower() if _TOKEN.match(text, after) else ""
         if match.group("prep").lower() == "pour":
             if source.kind == "unnamed":
                 continue
-            if source.kind == "role" and _head_noun(text[source.start : source.end]) not in (
-                HUMAN_NOUNS | _ORG_NOUNS | {"opposants", "détracteurs", "partisans", "experts"}
+            if source.kind == "role" and _head_noun(text[source.start : source.end]) in (
+                _DOCUMENT_NOUNS
             ):
-                continue
+                continue  # `pour ce rapport`: what it is for, not who says
             if source.kind == "pronoun" and word not in ("lui", "elle", "eux", "elles"):
                 continue
         return source
@@ -748,6 +810,8 @@ def _quotes_in_span(doc: _Text, span: tuple[int, int], group_end: int) -> list[_
             chosen_verb, chosen = (after_verb, after_source)
         if chosen_verb is None and chosen is None:
             chosen_verb, chosen = before_verb, before_source
+        if _the_writer(doc, chosen_verb, chosen):
+            chosen_verb, chosen = None, None
         attributed = chosen is not None or chosen_verb is not None
         naming = _names_a_thing(text, start, clause, words)
         if naming:
@@ -755,6 +819,15 @@ def _quotes_in_span(doc: _Text, span: tuple[int, int], group_end: int) -> list[_
         in_brackets = clause.count("(") > clause.count(")")
         if not attributed and (words < 7 or in_brackets):
             continue  # a term, a title, a scare quote: not a quote
+        if words < 7 and chosen is None:
+            continue  # a verb nobody said: `les revues classées « top »`
+        if (
+            words < 7
+            and chosen_verb is None
+            and chosen is before_source
+            and not _opens_or_introduces(doc, floor, chosen, start)
+        ):
+            continue  # `qu'il y a, pour eux, à être nominés : toute revue « nouvelle »`
         kind = kind or _kind(text, piece_start, words, colon)
         found.append(
             _Found(
@@ -825,6 +898,19 @@ def _attribution_before(
     return None, None, colon
 
 
+def _opens_or_introduces(doc: _Text, floor: int, source: _Source, start: int) -> bool:
+    """Whether `pour X,` opens the clause (`Pour elle, … « »`) or comes right before the
+    quote (`…, pour lui, « »`), rather than sitting inside the sentence (`les enjeux qu'il
+    y a, pour eux, à être nominés : toute revue « nouvelle »`: for them, not in their
+    words: a few quoted words there are a term). `selon X` names a source anywhere."""
+    text = doc.text
+    if not re.search(r"\b[Pp]our\s+$", text[max(floor, source.start - 6) : source.start]):
+        return True
+    lead = _TOKEN.findall(text[floor : source.start])
+    opens = len(lead) <= 2 and (len(lead) < 2 or lead[0].lower() in ("mais", "et", "or"))
+    return opens or not re.sub(r"[\s,:«\"]", "", text[source.end : start])
+
+
 def _verb_subject(doc: _Text, floor: int, verb: _Verb) -> _Source | None:
     """Who a verb's subject is: its inverted pronoun, the agent of a participle
     (`qualifié de « … » par X`), a postposed speaker (`, a assuré X, «`), or the
@@ -858,6 +944,8 @@ def _indirect(doc: _Text) -> list[_Found]:
         que = _QUE.match(text, verb.end)
         if que and _relative(text, que.end()):
             que = None  # `l'influence qu'a pu obtenir X`: a relative clause, not what was said
+        if que and _NE_BEFORE.search(before) and not _NEGATION.search(text, verb.end, que.end()):
+            continue
         if que and verb.lemma not in ("demander",):
             content = que.end()
             while content < body_end and text[content] == " ":
@@ -866,7 +954,7 @@ def _indirect(doc: _Text) -> list[_Found]:
             source = _preposition_source(doc, verb.end, que.end())
             if source is None:
                 source = _verb_subject(doc, sentence_start, verb)
-            if end > content and source is not None:
+            if end > content and source is not None and not _the_writer(doc, verb, source):
                 found.append(_Found(content, end, "indirect", verb, source, position=verb.start))
             continue
         if verb.lemma in _OPINION and verb.pronoun is None:
@@ -891,13 +979,21 @@ def _indirect(doc: _Text) -> list[_Found]:
     return found
 
 
+def _the_writer(doc: _Text, verb: _Verb | None, source: _Source | None) -> bool:
+    """`on note que`, `nous constatons`: the writer's own observation, not a quote."""
+    if verb is None or source is None or source.kind != "pronoun":
+        return False
+    word = doc.text[source.start : source.end].lower()
+    return word in ("on", "nous") and verb.lemma in _OBSERVING
+
+
 def _can_speak(doc: _Text, source: _Source) -> bool:
     """Whether a phrase after a verb can be its speaker (`, a averti Jens Stoltenberg`)
     rather than its object (`a annoncé la fermeture des commerces`)."""
     if source.kind in ("pronoun", "entity"):
         return True
     head = _head_noun(doc.text[source.start : source.end])
-    return head in HUMAN_NOUNS | _ORG_NOUNS | _DOCUMENT_NOUNS
+    return head in HUMAN_NOUNS | _ORG_NOUNS | _DOCUMENT_NOUNS | _GROUP_NOUNS | MEDIA_NOUNS
 
 
 def _apposition_before(doc: _Text, start: int, comma: int) -> bool:
@@ -985,7 +1081,7 @@ def _prepositional_indirect(doc: _Text) -> list[_Found]:
             at = sentence_start + match.start()
             if inside(at):
                 continue
-            source = _source_after(doc, sentence_start + match.end(), body_end)
+            source = _speaker_after_preposition(doc, at, sentence_start + match.end(), body_end)
             if source is None:
                 continue
             tail = text[source.end : body_end].strip(" ,")
@@ -1032,9 +1128,15 @@ def _top_level_comma(sentence: str, start: int) -> int | None:
 # not the `que` of a conjunction (`tandis que`, `alors que`)
 _QUE = re.compile(
     r"\s*(?:[^.,;:!?«»\"]{0,60}?\s)??(?<!tandis )(?<!alors )(?<!parce )(?<!bien )(?<!ainsi )"
-    r"(?<!dès )(?<!avant )(?<!après )(?<!pour )(?<!sans )(?<!afin )(?<!même )(?:que|qu')"
-    r"(?=[\s\w])"
+    r"(?<!dès )(?<!avant )(?<!après )(?<!pour )(?<!sans )(?<!afin )(?<!même )"
+    r"(?:que(?=\s)|qu'(?=\w))"  # the word `que`, not the start of `quelques`
 )
+# `n'en mentionnent que deux`: `ne … que` is `only`, not what was said, unless a
+# negation of its own sits between (`ne dit pas que`)
+_NE_BEFORE = re.compile(r"\b(?:ne|n')\s*(?:(?:en|y|le|la|les|lui|leur|l')\s*)?$", re.I)
+_NEGATION = re.compile(r"\b(?:pas|plus|jamais|guère|point|rien|personne)\b")
+# verbs of observation the writer uses of the article's own findings (`on note que`)
+_OBSERVING = frozenset({"noter", "constater", "observer", "relever"})
 _REPORTED = re.compile(r"\b[Cc]'est (?:du moins |bien |en tout cas )?ce qu(?:e\s+|')")
 _AS_SAID = re.compile(r",\s*comme\s+(?:(?:nous|me|vous|l'|le|la|les|l'a|l'ont|lui)\s*)*$")
 
@@ -1212,7 +1314,38 @@ class _Resolver:
             speaker_end=source.end if source is not None else None,
             entity=resolved[1] if resolved else None,
             canonical=resolved[0].canonical if resolved else None,
+            speaker_kind=_speaker_kind(doc, source, resolved[0] if resolved else None),
         )
+
+
+def _speaker_kind(doc: _Text, source: _Source | None, identity: Identity | None) -> str:
+    """What the speaker is: a person, an organisation (a group of people too), a
+    publication or broadcaster (`media`: `Mediapart révèle que…`), or `unknown` (no
+    speaker, `on`, a document of nobody named)."""
+    phrase = doc.text[source.start : source.end] if source is not None else ""
+    head = _head_noun(phrase)
+    nouns = set(_TOKEN.findall(_PHRASE_STOP.split(phrase.lower())[0]))
+    if identity is not None and _is_medium(identity.canonical):
+        return "media"
+    if identity is not None and (
+        identity.is_person or _misc_name(identity.label, identity.canonical)
+    ):
+        return "person"
+    if head in HUMAN_NOUNS:
+        return "person"
+    if head in MEDIA_NOUNS:
+        return "media"
+    if identity is not None or head in _ORG_NOUNS or nouns & _GROUP_NOUNS:
+        return "organisation"
+    if source is not None and source.kind == "pronoun" and phrase.lower() not in ("on", "nous"):
+        return "person"
+    return "unknown"
+
+
+def _is_medium(name: str) -> bool:
+    """Whether a name is a publication or broadcaster's (`Le Monde`, `l'AFP`)."""
+    key = re.sub(r"^(?:l'|le |la |les )", "", name.strip().lower())
+    return key in MEDIA_NAMES
 
 
 # -- everything ---------------------------------------------------------------------------
@@ -1252,7 +1385,41 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
         found.append(candidate)
     resolver = _Resolver(doc)
     quotes = [resolver.resolve(f) for f in sorted(found, key=lambda f: (f.position, f.start))]
-    return sorted(quotes, key=lambda q: (q.start, q.end))
+    return _with_quote_ids(text, sorted(quotes, key=lambda q: (q.start, q.end)))
+
+
+_INCISE_GAP = re.compile(r"[\s«»\"]*[,–—-]")
+
+
+def _with_quote_ids(text: str, quotes: list[Quote]) -> list[Quote]:
+    """The quotes (in text order) with their `quote_id`: a segment that goes on after
+    the attribution cutting its quote (`« A », a dit X, « B »`, `« A, dit-elle. B »`)
+    has the id of the quote's first segment, so a quote is counted once."""
+    ids: list[int] = []
+    for index, quote in enumerate(quotes):
+        before = quotes[index - 1] if index else None
+        continues = before is not None and _continues(text, before, quote)
+        ids.append(ids[-1] if continues else index)
+    return [replace(q, quote_id=i) for q, i in zip(quotes, ids, strict=True)]
+
+
+def _continues(text: str, before: Quote, segment: Quote) -> bool:
+    """Whether `segment` is the rest of `before`, cut only by before's attribution: no
+    attribution but that one, the same speaker, the attribution an incise between them
+    in one paragraph."""
+    if "indirect" in (before.kind, segment.kind):
+        return False
+    if segment.speaker is not None and segment.speaker_start != before.speaker_start:
+        return False
+    if before.speaker_start is None or not before.end <= before.speaker_start < segment.start:
+        return False
+    gap = text[before.end : segment.start]
+    return (
+        before.canonical == segment.canonical
+        and "\n\n" not in gap
+        and len(gap) <= 160
+        and _INCISE_GAP.match(gap) is not None
+    )
 
 
 def _overlaps_quotes(candidate: _Found, quotes: list[_Found], starts: list[int]) -> bool:

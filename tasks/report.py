@@ -25,6 +25,9 @@ from tasks.storage import Lake
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 LABEL_NAMES = {"PER": "people", "ORG": "organisations", "LOC": "places"}
 TOP = 5
+# who the "most quoted" chart counts: people and organisations, not the media an article
+# cites nor speakers of unknown kind (see `speaker_kind` in `quotes`)
+WHO_SPEAKS = ("person", "organisation")
 
 
 @dataclass
@@ -141,7 +144,8 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
             (name, int(n))
             for name, n in _rows(
                 con,
-                f"SELECT speaker, quotes FROM {speakers} ORDER BY quotes DESC, speaker LIMIT 12",
+                f"SELECT speaker, quotes FROM {speakers} WHERE speaker_kind IN {WHO_SPEAKS} "
+                "ORDER BY quotes DESC, speaker LIMIT 12",
             )
         ]
         quality: dict[str, list[tuple[date, int]]] = {}
@@ -400,9 +404,9 @@ def render_report(data: ReportData) -> str:
             "chart-cooccurrence",
         ),
         bar_chart(
-            "Most quoted speakers",
+            "Most quoted people and organisations",
             data.speakers,
-            "quotes (direct, partial and indirect)",
+            "quotes (direct, partial and indirect; media left out)",
             "chart-speakers",
         ),
         "</div>",

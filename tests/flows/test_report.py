@@ -30,7 +30,8 @@ def lake_totals(lake: Path) -> dict[str, int]:
             "mentions": one("SELECT count(*) FROM entities"),
             "entities": one("SELECT count(DISTINCT (label, canonical)) FROM entities"),
             "attributed_quotes": one(
-                "SELECT count(*) FROM quotes WHERE speaker_canonical IS NOT NULL"
+                "SELECT count(DISTINCT (doc_id, quote_id)) FROM quotes "
+                "WHERE speaker_canonical IS NOT NULL"
             ),
             "outlets": one("SELECT count(DISTINCT outlet) FROM sources_daily"),
             "quarantined": one("SELECT count(*) FROM quarantine"),

@@ -113,7 +113,7 @@ def test_quotes_by_speaker_match_the_published_quotes(analytics_lake) -> None:
     assert macron[["quotes", "articles", "outlets"]].values.tolist() == [[2, 2, 1]]
     assert (macron["first_date"].item(), macron["last_date"].item()) == (FEB_2020, MARCH_15)
     attributed = quotes[quotes["speaker_canonical"].notna()]
-    assert speakers["quotes"].sum() == len(attributed)
+    assert speakers["quotes"].sum() == len(attributed.drop_duplicates(["doc_id", "quote_id"]))
     assert set(speakers["speaker"]) == set(attributed["speaker_canonical"])
 
 
@@ -124,7 +124,7 @@ def _file(path: Path, table, rows: list[dict]) -> Path:
 
 
 def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
-    text = "Jens Stoltenberg est venu. « Nous resterons », a dit M. Stoltenberg."
+    text = "Jens Stoltenberg est venu. « Nous resterons », a dit M. Stoltenberg, « merci »."
     document = {
         "doc_id": "0123456789abcdef",
         "story_id": "0123456789abcdef",
@@ -160,7 +160,11 @@ def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
         "speaker_end": 67,
         "speaker_entity_index": 1,
         "speaker_canonical": "Jens Stoltenberg",
+        "speaker_kind": "person",
+        "quote_id": 0,
     }
+    # the quote goes on after its attribution: a second segment, the same quote
+    rest = {**quote, "quote_index": 1, "start_char": 71, "end_char": 76, "text": text[71:76]}
     batch = tmp_path / "batch=p"
     marts = build_marts(
         MartInputs(
@@ -168,13 +172,14 @@ def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
             entities=[_file(batch / "entities", ENTITIES, entities)],
             quarantine=[],
             checks=[],
-            quotes=[_file(batch / "quotes", QUOTES, [quote])],
+            quotes=[_file(batch / "quotes", QUOTES, [quote, rest])],
         )
     )
     [named] = marts[MENTIONS_DAILY].to_pylist()
     assert (named["name"], named["mentions"], named["articles"]) == ("Jens Stoltenberg", 2, 1)
     [speaker] = marts[QUOTES_BY_SPEAKER].to_pylist()
     assert (speaker["speaker"], speaker["quotes"], speaker["outlets"]) == ("Jens Stoltenberg", 1, 1)
+    assert speaker["speaker_kind"] == "person"
 
 
 def test_cooccurrence_pairs_people_organisations_places_once(analytics_lake) -> None:

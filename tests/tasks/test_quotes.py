@@ -173,6 +173,57 @@ def test_titles_and_scare_quotes_are_not_quotes(nlp) -> None:
     assert said(nlp, text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # `Pour …,` of a time or a circumstance, not of a person
+        (
+            "Pour la première fois du quinquennat, Emmanuel Macron est pris de court par sa "
+            "majorité. Pour le moment, le choix qui a prévalu est le suivant.",
+            [],
+        ),
+        # `selon` of a criterion; a study is a source
+        (
+            "Les résultats sont classés selon la source des données, et varient selon qu'il "
+            "s'agit des villes ou des campagnes. Selon leur étude, la pollution a baissé.",
+            [("indirect", "la pollution a baissé", None)],
+        ),
+        # names in guillemets: charges, devices, ranks; scare quotes on a word or two
+        (
+            "L'ancien président est poursuivi pour « soustraction de documents classifiés ». "
+            "Le dispositif « Bienvenue en France » est suspendu. Les revues classées « top » "
+            "ou en « 1* » dominent ; toute revue « nouvelle » peine, pour eux, à survivre.",
+            [],
+        ),
+        # `ne … que` is `only`; `on note que` is the writer's own finding; `quelques`
+        (
+            "Le ministre Gérald Darmanin n'en retient que deux. On note que les chiffres "
+            "baissent. Par ailleurs, on note quelques « participations » croisées.",
+            [],
+        ),
+        # verbs that quote what they qualify; `s'est dit` says, it does not name
+        (
+            "Le premier ministre François Legault a salué un budget « responsable ». Le "
+            "ministre François Bonnardel s'est dit « déçu mais pas surpris ».",
+            [
+                ("partial", "responsable", "François Legault"),
+                ("partial", "déçu mais pas surpris", "François Bonnardel"),
+            ],
+        ),
+    ],
+)
+def test_what_is_not_a_quote_or_not_a_speaker(nlp, text, expected) -> None:
+    assert said(nlp, text) == expected
+
+
+def test_a_nationality_is_not_part_of_the_name(nlp) -> None:
+    text = (
+        "Le Slovène Tadej Pogačar a remporté dimanche le Tour de France. « Je n'arrive pas à y "
+        "croire », a-t-il confié sur le podium."
+    )
+    assert said(nlp, text) == [("direct", "Je n'arrive pas à y croire", "Tadej Pogačar")]
+
+
 def test_a_speaker_is_never_invented(nlp) -> None:
     text = (
         "Le président Emmanuel Macron était à Lyon mardi.\n\n"
@@ -185,6 +236,54 @@ def test_a_speaker_is_never_invented(nlp) -> None:
     assert [speaker for _, _, speaker in found] == [None, None, None]
     _, quotes, _ = quotes_of(nlp, text)
     assert [q["speaker"] for q in quotes] == ["un manifestant", "on", None]
+
+
+def test_a_quote_cut_by_its_attribution_is_one_quote(nlp) -> None:
+    text = (
+        STOLTENBERG + "\n\n« Nous allons en parler », a assuré Jens Stoltenberg, « mais nous "
+        "annoncerons les décisions plus tard. »\n\n« Nous resterons en Irak », a déclaré "
+        "M. Stoltenberg. « La mission reprendra », a-t-il ajouté."
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    segments = [(q["text"][:12], q["quote_index"], q["quote_id"]) for q in quotes]
+    # the two segments around `a assuré Jens Stoltenberg` are one quote; a quote with an
+    # attribution of its own after a full stop is another
+    assert segments == [
+        ("Nous allons ", 0, 0),
+        ("mais nous an", 1, 0),
+        ("Nous restero", 2, 2),
+        ("La mission r", 3, 3),
+    ]
+
+
+def test_the_kind_of_speaker(nlp) -> None:
+    text = (
+        "Mediapart révèle que le ministre a reçu des fonds. Le ministre Gérald Darmanin a "
+        "démenti : « Ces accusations sont fausses et je porterai plainte. » Selon la "
+        "préfecture, le calme est revenu. L'opposition estime que le gouvernement ment. "
+        "La réforme sera votée en juin, a-t-on indiqué."
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    kinds = [(q["text"][:14], q["speaker_kind"]) for q in quotes]
+    assert kinds == [
+        ("le ministre a ", "media"),
+        ("Ces accusation", "person"),
+        ("le calme est r", "organisation"),
+        ("le gouvernemen", "organisation"),
+        ("La réforme ser", "unknown"),
+    ]
+
+
+def test_a_second_segment_after_an_apposition_is_the_same_quote(nlp) -> None:
+    text = (
+        "« Le microbiote est un organe à part entière », rappelle Francisca Joly-Gomez, "
+        "professeure de nutrition, « et il faut le soigner comme tel. »"
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [(q["text"], q["quote_id"]) for q in quotes] == [
+        ("Le microbiote est un organe à part entière", 0),
+        ("et il faut le soigner comme tel.", 0),
+    ]
 
 
 def test_quoted_spans_pair_the_marks() -> None:
