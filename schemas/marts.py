@@ -129,8 +129,8 @@ SOURCES_DAILY = _mart(
         Column(
             "outlet",
             pa.string(),
-            "The site name when the article has one, else its agency, else its URL's "
-            "host, else `unknown`.",
+            "The article's `outlet` (see the clean table: the name its page states, "
+            "else its news sitemap's, else its host; a wire story's agency).",
             False,
         ),
         _total("articles", "Published articles.", 1),

@@ -107,7 +107,9 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
         _source(con, "quotes", inputs.quotes, QUOTES)
         con.register("gate_days", inputs.gate_days)
         present = _columns(con, "documents")
-        site = "nullif(trim(site_name), '')" if "site_name" in present else "NULL"
+        # documents name their outlet (the clean table's `outlet`); those of a lake
+        # made before it are counted by agency, then host
+        stated = "nullif(trim(outlet), '')" if "outlet" in present else "NULL"
         story = "story_id" if "story_id" in present else "doc_id"
         # entities of a lake made before `canonical` count by their normalized name
         name = "coalesce(e.canonical, e.normalized)"
@@ -130,7 +132,7 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
                     ELSE coalesce(date_precision, 'day')
                 END AS precision,
                 coalesce(
-                    {site},
+                    {stated},
                     nullif(trim(agency), ''),
                     nullif(regexp_extract(url, '^[a-zA-Z]+://(?:www\.)?([^/:?#]+)', 1), ''),
                     'unknown'

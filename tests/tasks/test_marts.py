@@ -67,7 +67,7 @@ def test_sources_count_each_article_in_its_period_and_outlet(analytics_lake) -> 
         # the month-precision wire story: its month, never its 1st as a day
         (FEB_2020, "month", "Agence France-Presse"): (1, 1),
         (MARCH_15, "day", "Agence France-Presse"): (1, 1),
-        (MARCH_15, "day", "lemonde.fr"): (1, 1),  # no site name in documents: the host
+        (MARCH_15, "day", "Le Monde"): (1, 1),  # the name its line states, not its host
         undated: (1, 1),  # the article without date or entity is still an article
     }
     # the partition that failed validation is in no mart: four articles, not five
@@ -132,6 +132,7 @@ def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
         "published_date": MARCH_15,
         "date_precision": "day",
         "agency": "Agence France-Presse",
+        "outlet": "Agence France-Presse",
         "text": text,
         "sentence_count": 2,
         "token_count": 14,
