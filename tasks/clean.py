@@ -248,6 +248,7 @@ def extract_html(html: str) -> dict[str, Any] | None:
         # the dates the publisher states, then htmldate's guess: the first plausible wins
         "dates": stated.dates,
         "guessed_date": found.get("date"),
+        "stated_values": stated.stated_values,
         "modified_date": stated.modified,
         "site_name": stated.site_name,
         "site_source": stated.site_source,
@@ -383,7 +384,7 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
         raise Rejected("empty_text", "no body text once header, byline and captions are removed")
     latest = latest_date(item["fetched_at"]) if item.get("fetched_at") else None
     candidates = list(fields.get("dates", []))
-    if fields.get("guessed_date"):
+    if fields.get("guessed_date") and not states_placeholder(fields.get("stated_values"), latest):
         candidates.append((fields["guessed_date"], "htmldate"))
     if wire.date:
         candidates.append((wire.date, "wire_header"))
@@ -435,6 +436,26 @@ def publication_date(
             return (published, precision, source), refused
         refused.append(f"{raw} ({source})")
     return (None, None, None), refused
+
+
+_YEAR_FIRST = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
+
+
+def states_placeholder(values: list[str] | None, latest: date | None) -> bool:
+    """Whether a page's JSON-LD or meta tags state a placeholder publication date.
+    htmldate reads the same tags and misreads a placeholder (`0001-01-01T00:00:00Z`
+    becomes 2019-01-01): its guess is then no date either."""
+    for value in values or []:
+        match = _YEAR_FIRST.match(value)
+        if match is None:
+            continue
+        try:
+            day = date(*map(int, match.groups()))
+        except ValueError:
+            return True
+        if not plausible(day, latest):
+            return True
+    return False
 
 
 NAMING_LISTINGS = frozenset({"sitemap"})

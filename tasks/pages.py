@@ -248,6 +248,8 @@ class PageMetadata:
     url: str | None = None
     site_name: str | None = None
     site_source: str | None = None  # og_site_name or jsonld_publisher
+    # the publication dates of the JSON-LD and the meta tags as written, readable or not
+    stated_values: list[str] = field(default_factory=list)
 
     @property
     def published(self) -> str | None:
@@ -436,6 +438,7 @@ def read_metadata(tree: Any, *, byline_tree: Any | None = None) -> PageMetadata:
                 lxml.html.fromstring(f"<p>{headline}</p>").text_content().split()
             )
         stated.append((_iso(article.get("datePublished")), "jsonld"))
+        found.stated_values.append(str(article.get("datePublished") or ""))
         found.modified = _iso(article.get("dateModified"))
         found.author = _author(article)
     stated.append(
@@ -443,6 +446,9 @@ def read_metadata(tree: Any, *, byline_tree: Any | None = None) -> PageMetadata:
     )
     if found.modified is None:
         found.modified = next((_iso(metas[n]) for n in _MODIFIED_METAS if _iso(metas.get(n))), None)
+    found.stated_values = [
+        v for v in (*found.stated_values, *map(metas.get, _PUBLISHED_METAS)) if v
+    ]
     stated.append((byline_date(byline_tree if byline_tree is not None else tree), "byline"))
     stated.append((url_date(found.url), "url"))
     found.dates = [(stamp, source) for stamp, source in stated if stamp]

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from schemas import CLEAN, RAW
-from tasks.clean import clean_items, published_period
+from tasks.clean import clean_items, extract_html, published_period
 from tasks.dates import latest_date, plausible
 from tasks.fetch import plan_partitions
 from tasks.gate import check_table
@@ -255,3 +255,20 @@ def test_the_clean_gate_checks_the_date_bound_on_every_row(suites, changes, colu
     rows = [_clean_row(), _clean_row(doc_id="1" * 16, **changes)]
     result = check_table(CLEAN, pa.Table.from_pylist(rows, schema=CLEAN.schema), suites)
     assert [check.column for check in result.checks if not check.success] == [column]
+
+
+def test_htmldate_s_reading_of_a_stated_placeholder_is_no_date_either(language) -> None:
+    # htmldate reads this JSON-LD's `0001-01-01T00:00:00Z` as 2019-01-01: its year from
+    # the `\u2019` of the escaped apostrophe
+    article = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "datePublished": "0001-01-01T00:00:00Z",
+        "publisher": {"@type": "Organization", "name": "L’Écho du Journal"},
+    }
+    head = f'<script type="application/ld+json">{json.dumps(article)}</script>'
+    body = f"<p>{BODY}</p><p>{BODY.replace('mardi', 'jeudi')}</p>"
+    page = f"<html><head>{head}</head><body><article>{body}</article></body></html>"
+    assert extract_html(page)["guessed_date"] == "2019-01-01"
+    found = _article(language, payload=page)
+    assert (found["published_date"], found["date_source"]) == (None, None)
