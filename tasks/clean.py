@@ -31,7 +31,14 @@ from py3langid.langid import LanguageIdentifier
 from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
 from tasks import dates, pages, stories
 from tasks.contract import Stage, StageContext, StageOutput
-from tasks.dates import InvalidDate, latest_date, parse_date, plausible
+from tasks.dates import (
+    InvalidDate,
+    first_plausible,
+    latest_date,
+    parse_date,
+    plausible,
+    states_placeholder,
+)
 from tasks.storage import Lake
 from tasks.web.urls import canonical_url, host_of
 
@@ -384,11 +391,16 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
         raise Rejected("empty_text", "no body text once header, byline and captions are removed")
     latest = latest_date(item["fetched_at"]) if item.get("fetched_at") else None
     candidates = list(fields.get("dates", []))
+    # htmldate reads the tags the page states its dates in, and misreads a placeholder
+    # there (`0001-01-01T00:00:00Z` next to an escaped `\u2019` becomes 2019-01-01)
     if fields.get("guessed_date") and not states_placeholder(fields.get("stated_values"), latest):
         candidates.append((fields["guessed_date"], "htmldate"))
     if wire.date:
         candidates.append((wire.date, "wire_header"))
-    (published, precision, date_source), refused = publication_date(candidates, latest)
+    try:
+        (published, precision, date_source), refused = first_plausible(candidates, latest)
+    except InvalidDate as error:
+        raise Rejected("invalid_date", str(error)) from None
     modified = None
     if fields.get("modified_date"):
         # an unreadable or implausible modification date loses that date, not the article
@@ -417,45 +429,6 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
         "captions": [*fields.get("captions", []), *wire.captions],
         "text": wire.body,
     }
-
-
-def publication_date(
-    candidates: list[tuple[str, str]], latest: date | None
-) -> tuple[tuple[date | None, str | None, str | None], list[str]]:
-    """The first plausible of the dates an article is given, most trusted first, as
-    (date, precision, source), and the placeholders passed over (`1900-01-01 (jsonld)`).
-    An unreadable date is an error of the input; an implausible one (dates.EARLIEST
-    to `latest`) is a placeholder for "no date", and the next source is asked."""
-    refused = []
-    for raw, source in candidates:
-        try:
-            published, precision = parse_date(str(raw))
-        except InvalidDate as error:
-            raise Rejected("invalid_date", str(error)) from None
-        if plausible(published, latest):
-            return (published, precision, source), refused
-        refused.append(f"{raw} ({source})")
-    return (None, None, None), refused
-
-
-_YEAR_FIRST = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
-
-
-def states_placeholder(values: list[str] | None, latest: date | None) -> bool:
-    """Whether a page's JSON-LD or meta tags state a placeholder publication date.
-    htmldate reads the same tags and misreads a placeholder (`0001-01-01T00:00:00Z`
-    becomes 2019-01-01): its guess is then no date either."""
-    for value in values or []:
-        match = _YEAR_FIRST.match(value)
-        if match is None:
-            continue
-        try:
-            day = date(*map(int, match.groups()))
-        except ValueError:
-            return True
-        if not plausible(day, latest):
-            return True
-    return False
 
 
 NAMING_LISTINGS = frozenset({"sitemap"})

@@ -15,10 +15,12 @@ __all__ = [
     "EARLIEST",
     "DateWindow",
     "InvalidDate",
+    "first_plausible",
     "latest_date",
     "parse_date",
     "period_end",
     "plausible",
+    "states_placeholder",
 ]
 
 FUTURE_SLACK = timedelta(days=1)
@@ -93,3 +95,32 @@ def parse_date(value: str) -> tuple[date, str]:
         return date(year, month, day), "day"
     except ValueError as error:
         raise InvalidDate(f"impossible date {value!r}: {error}") from None
+
+
+def first_plausible(
+    candidates: list[tuple[str, str]], latest: date | None
+) -> tuple[tuple[date | None, str | None, str | None], list[str]]:
+    """The first plausible of the dates an article is given (value, source), most
+    trusted first, as (date, precision, source); and the placeholders passed over
+    (`1900-01-01 (jsonld)`). InvalidDate for an unreadable one, an error of the input;
+    an implausible one is a placeholder for "no date", and the next source is asked."""
+    refused = []
+    for value, source in candidates:
+        published, precision = parse_date(str(value))
+        if plausible(published, latest):
+            return (published, precision, source), refused
+        refused.append(f"{value} ({source})")
+    return (None, None, None), refused
+
+
+def states_placeholder(values: list[str] | None, latest: date | None) -> bool:
+    """Whether any of these dates, as a page writes them, is a placeholder (readable
+    and implausible)."""
+    for value in values or []:
+        try:
+            day = parse_date(value)[0]
+        except InvalidDate:
+            continue
+        if not plausible(day, latest):
+            return True
+    return False
