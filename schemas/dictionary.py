@@ -31,6 +31,8 @@ def data_dictionary() -> str:
             parts.append(f"| `{column.name}` | `{column.type}` | {column.doc} | {rules} |")
         for later, earlier in table.ordered:
             parts.append(f"\nRows: `{later}` > `{earlier}`.")
+        for column, bound in table.not_after:
+            parts.append(f"\nRows: `{column}` ≤ `{bound}` when both are set.")
         parts.append("")
     parts.append("### Quarantine reasons\n")
     parts.append("| reason | meaning |")

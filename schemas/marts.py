@@ -136,8 +136,10 @@ SOURCES_DAILY = _mart(
         Column(
             "outlet",
             pa.string(),
-            "The site name when the article has one, else its agency, else its URL's "
-            "host, else `unknown`.",
+            "The article's `outlet` (see the clean table: the name its page states, "
+            "else its news sitemap's, else its host; a wire story's agency). An article "
+            "named by its host counts under the name the other articles of its host "
+            "state, when they all state the same one.",
             False,
         ),
         _total("articles", "Published articles.", 1),

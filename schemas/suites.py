@@ -61,4 +61,13 @@ def expectation_suite(table: Table, context: Any = None) -> gx.ExpectationSuite:
                 column_A=later, column_B=earlier, or_equal=False
             )
         )
+    for column, bound in table.not_after:
+        suite.add_expectation(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=bound,
+                column_B=column,
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            )
+        )
     return suite

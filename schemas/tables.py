@@ -8,6 +8,7 @@ is named in exactly one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import pyarrow as pa
 
@@ -39,6 +40,26 @@ line."""
 LISTED_BY = ("feed", "sitemap", "list", "page")
 """How a web page came to be fetched: listed by a feed, a sitemap, a list of URLs
 (a `.urls` file, a URL list served as text), or given directly as a source."""
+OUTLET_SOURCES = (
+    "og_site_name",
+    "jsonld_publisher",
+    "news_sitemap",
+    "jsonl",
+    "host",
+    "agency",
+    "unknown",
+)
+"""Where an article's outlet was named, first choice first: the page's
+`og:site_name`, the `name` of its JSON-LD article's `publisher`, the publication name of
+the news sitemap that listed it, a JSON line's `source`; else the host of its URL
+(without `www.`), else the agency of a wire story's byline; `unknown` when none is
+known (a text file without a byline)."""
+EARLIEST = date(1990, 1, 1)
+"""No publication date is earlier. The dates before it that sources give are
+placeholders for "no date": year 1 of .NET feeds (`Mon, 01 Jan 0001`), 1900-01-01 of
+spreadsheets and CMS defaults, 1970-01-01 of a zero Unix time. depeche reads news from
+the web (whose first news sites came in 1993-1995) and current wire services: a bound
+before those and after the placeholders loses no real date of such sources."""
 ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
 QUOTE_KINDS = ("direct", "partial", "indirect")
 SPEAKER_KINDS = ("person", "organisation", "media", "unknown")
@@ -79,7 +100,8 @@ QUARANTINE_REASONS: dict[str, str] = {
     "extraction_failed": "no main text could be extracted from the HTML page",
     "empty_text": "nothing is left once the header, byline and captions are removed",
     "invalid_date": "the date given with the article cannot be read",
-    "not_french": "the language detector says the text is not French",
+    "not_french": "the language detector does not rank French first, or French is less "
+    "than twice as likely as the next language",
     "duplicate": "the same normalized text is already in this batch or an earlier one",
     # annotate
     "too_long": "the text is longer than the model accepts (nlp.max_length)",
@@ -129,8 +151,8 @@ class Column:
     nullable: bool = True
     unique: bool = False
     values: tuple[str, ...] | None = None
-    min_value: float | None = None
-    max_value: float | None = None
+    min_value: float | date | None = None
+    max_value: float | date | None = None
     regex: str | None = None
 
     @property
@@ -145,12 +167,16 @@ class Column:
         if self.values is not None:
             rules.append("one of " + ", ".join(f"`{v}`" for v in self.values))
         if self.min_value is not None or self.max_value is not None:
-            low = "" if self.min_value is None else f"≥ {self.min_value:g}"
-            high = "" if self.max_value is None else f"≤ {self.max_value:g}"
+            low = "" if self.min_value is None else f"≥ {_bound(self.min_value)}"
+            high = "" if self.max_value is None else f"≤ {_bound(self.max_value)}"
             rules.append(" and ".join(r for r in (low, high) if r))
         if self.regex is not None:
             rules.append(f"matches `{self.regex}`")
         return rules
+
+
+def _bound(value: float | date) -> str:
+    return value.isoformat() if isinstance(value, date) else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -165,6 +191,8 @@ class Table:
     key: tuple[str, ...] = ()
     # (later, earlier): the first column must be strictly greater than the second
     ordered: tuple[tuple[str, str], ...] = field(default=())
+    # (column, bound): the first column, when set, must not be greater than the second
+    not_after: tuple[tuple[str, str], ...] = field(default=())
     # written by every stage, one folder per stage: `<path>/<stage>/batch=<p>/`
     per_stage: bool = False
     # committed by its stage where no reader looks, until a later stage publishes it
@@ -262,6 +290,7 @@ CLEAN = Table(
     stage="clean",
     doc="One row per article: normalized body text and the metadata found around it.",
     key=("doc_id",),
+    not_after=(("published_date", "date_bound"), ("modified_date", "date_bound")),
     columns=(
         _id("doc_id", "Stable id of the article: hash of its normalized text.", unique=True),
         _id(
@@ -279,11 +308,35 @@ CLEAN = Table(
         Column("url", pa.string(), "Canonical URL, when the source gives one."),
         Column("title", pa.string(), "Headline, when the source gives one."),
         Column("author", pa.string(), "Author, when the source gives one."),
-        Column("site_name", pa.string(), "Publisher or site name, when the source gives one."),
+        Column(
+            "outlet",
+            pa.string(),
+            "The outlet that published the article, by the name it gives itself (see "
+            "`outlet_source`), normalized like the text (NFC, plain apostrophes, single "
+            "spaces): every article stating one name counts as one outlet. Pages of one "
+            "host that state different names are different outlets (a host can carry "
+            "several: a group's shared domain).",
+            False,
+            regex=NOT_BLANK,
+        ),
+        Column(
+            "outlet_source",
+            pa.string(),
+            "Where `outlet` was read: the page's `og:site_name` (`og_site_name`), its "
+            "JSON-LD publisher (`jsonld_publisher`), the news sitemap that listed it "
+            "(`news_sitemap`; a feed's title names the feed, not the outlet), a JSON line's "
+            "`source` (`jsonl`), the URL's host (`host`), the byline's agency (`agency`).",
+            False,
+            values=OUTLET_SOURCES,
+        ),
         Column(
             "published_date",
             pa.date32(),
-            "Publication date; the first day of the month (or year) when only that is known.",
+            "Publication date; the first day of the month (or year) when only that is known. "
+            "A date outside its bounds (before 1990-01-01, after `date_bound`) is a "
+            "placeholder for no date (`0001-01-01`, `1900-01-01`, `1970-01-01`, year 9999): "
+            "the next source is read instead, and the article is undated when none is left.",
+            min_value=EARLIEST,
         ),
         Column(
             "date_precision",
@@ -305,7 +358,14 @@ CLEAN = Table(
             "modified_date",
             pa.date32(),
             "Date the publisher last modified the article, when the page states it "
-            "(never used as the publication date).",
+            "(never used as the publication date); within the same bounds.",
+            min_value=EARLIEST,
+        ),
+        Column(
+            "date_bound",
+            pa.date32(),
+            "The latest date the article can be dated: the day after its raw item was "
+            "fetched (`fetched_at`), so that cleaning it again gives the same dates.",
         ),
         Column("dateline", pa.string(), "City the story was filed from (wire header)."),
         Column("agency", pa.string(), "News agency named in the byline paragraph."),
@@ -321,7 +381,9 @@ CLEAN = Table(
         Column(
             "language_score",
             pa.float32(),
-            "Confidence of the language detector.",
+            "Probability of French by the language detector (over 97 languages). An "
+            "article is French when French is the detector's first language and at least "
+            "twice as likely as its second, whatever this probability.",
             False,
             min_value=0,
             max_value=1,
@@ -380,6 +442,13 @@ DOCUMENTS = Table(
         Column("modified_date", pa.date32(), "Date the publisher last modified the article."),
         Column("dateline", pa.string(), "City the story was filed from."),
         Column("agency", pa.string(), "News agency of the byline."),
+        Column(
+            "outlet",
+            pa.string(),
+            "The outlet that published the article (see the clean table).",
+            False,
+            regex=NOT_BLANK,
+        ),
         Column("text", pa.large_string(), "The text that was annotated.", False),
         _count("sentence_count", "Sentences in the text."),
         _count("token_count", "Tokens in the text."),

@@ -18,7 +18,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urljoin
 
@@ -31,9 +31,16 @@ from py3langid.langid import LanguageIdentifier
 from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
 from tasks import dates, pages, stories
 from tasks.contract import Stage, StageContext, StageOutput
-from tasks.dates import InvalidDate, parse_date
+from tasks.dates import (
+    InvalidDate,
+    first_plausible,
+    latest_date,
+    parse_date,
+    plausible,
+    states_placeholder,
+)
 from tasks.storage import Lake
-from tasks.web.urls import canonical_url
+from tasks.web.urls import canonical_url, host_of
 
 # -- text normalization ------------------------------------------------------------
 
@@ -238,21 +245,20 @@ def extract_html(html: str) -> dict[str, Any] | None:
     text = "\n\n".join(paragraphs)
     if len(text.split()) < MIN_PAGE_WORDS:
         return None
-    site = found.get("sitename")
     title = stated.title or found.get("title")
     if title:
-        title = _without_site(title, site)
-    published, source = stated.published, stated.date_source
-    if published is None and found.get("date"):
-        published, source = found["date"], "htmldate"
+        title = _without_site(title, stated.site_name or found.get("sitename"))
     return {
         "text": text,
         "title": title,
         "author": found.get("author") or stated.author,
-        "date": published,
-        "date_source": source,
+        # the dates the publisher states, then htmldate's guess: the first plausible wins
+        "dates": stated.dates,
+        "guessed_date": found.get("date"),
+        "stated_values": stated.stated_values,
         "modified_date": stated.modified,
-        "site_name": site,
+        "site_name": stated.site_name,
+        "site_source": stated.site_source,
         "url": found.get("url") or stated.url,
         "captions": [
             {k: normalize_text(v) if v else None for k, v in caption.items()}
@@ -264,12 +270,83 @@ def extract_html(html: str) -> dict[str, Any] | None:
 # -- language --------------------------------------------------------------------------
 
 LANGUAGE_SAMPLE = 1500  # characters: plenty to tell French, and it keeps the check cheap
+LANGUAGE_MARGIN = 2.0
+"""French must be the identifier's first language and at least this many times as
+likely as its second. The identifier's probabilities are spread over 97 languages,
+French's neighbours (Occitan, Walloon, Franco-Provençal…) taking a share of a French
+text's: on short lines (a live report, a results page) French comes first at 0.25
+to 0.5, so an absolute bound rejects French articles; how far French leads the next
+language is what says the identifier is sure."""
 
 
-def detect_language(identifier: LanguageIdentifier, text: str) -> tuple[str, float]:
-    """Language code and probability."""
-    language, score = identifier.classify(text[:LANGUAGE_SAMPLE])
-    return str(language), float(score)
+@dataclass(frozen=True)
+class Language:
+    """What the identifier says of a text: French's probability, and why the text is
+    not taken as French (None when it is)."""
+
+    french_score: float
+    not_french: str | None
+
+
+def detect_language(
+    identifier: LanguageIdentifier, text: str, margin: float = LANGUAGE_MARGIN
+) -> Language:
+    """French, or not, by the identifier's ranking and French's lead over the next."""
+    ranking = identifier.rank(text[:LANGUAGE_SAMPLE])
+    (first, first_score), (second, second_score) = ranking[0], ranking[1]
+    french = float(dict(ranking).get("fr", 0.0))
+    if first != "fr":
+        return Language(
+            french, f"detected language {first} (p={first_score:.2f}); French p={french:.2f}"
+        )
+    if first_score < margin * second_score:
+        return Language(
+            french,
+            f"French (p={first_score:.2f}) not clearly ahead of {second} "
+            f"(p={second_score:.2f}): less than {margin:g} times as likely",
+        )
+    return Language(french, None)
+
+
+# -- outlets ---------------------------------------------------------------------------
+
+UNKNOWN_OUTLET = "unknown"
+
+
+def outlet_name(name: str | None) -> str | None:
+    """A stated site name as an outlet: normalized like the text (NFC, plain apostrophes,
+    single spaces), without decoration around it, so every spelling of one name that
+    differs only so is one outlet."""
+    if not name:
+        return None
+    return normalize_text(name).replace("\n", " ").strip(" -|–—:·•") or None
+
+
+def host_outlet(url: str | None) -> str | None:
+    """The host of a URL as an outlet's name: `www.lemonde.fr` → `lemonde.fr`."""
+    if not url:
+        return None
+    try:
+        host = host_of(url)
+    except ValueError:
+        return None
+    return host.removeprefix("www.")
+
+
+def outlet_of(
+    site_name: str | None, site_source: str | None, url: str | None, agency: str | None
+) -> tuple[str, str]:
+    """The outlet of an article and where its name was read: the name the page (or the
+    JSON line) states, the news sitemap's publication name, then the URL's host, then
+    the agency of a wire story's byline."""
+    stated = outlet_name(site_name)
+    if stated and site_source:
+        return stated, site_source
+    if host := host_outlet(url):
+        return host, "host"
+    if agency:
+        return agency, "agency"
+    return UNKNOWN_OUTLET, "unknown"
 
 
 # -- the stage -------------------------------------------------------------------------
@@ -303,37 +380,49 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
             url=record.get("url"),
             title=record.get("title"),
             author=record.get("author"),
-            date=record.get("date"),
-            date_source="jsonl" if record.get("date") else None,
-            site_name=record.get("source"),
+            dates=[(record["date"], "jsonl")] if record.get("date") else [],
+            site_name=record.get("source") if isinstance(record.get("source"), str) else None,
+            site_source="jsonl",
         )
     else:
         text = item["payload"]
     wire = parse_wire(normalize_text(text))
     if not wire.body:
         raise Rejected("empty_text", "no body text once header, byline and captions are removed")
-    raw_date, date_source = fields.get("date"), fields.get("date_source")
-    if not raw_date and wire.date:
-        raw_date, date_source = wire.date, "wire_header"
-    published, precision = None, None
-    if raw_date:
-        try:
-            published, precision = parse_date(str(raw_date))
-        except InvalidDate as error:
-            raise Rejected("invalid_date", str(error)) from None
+    latest = latest_date(item["fetched_at"]) if item.get("fetched_at") else None
+    candidates = list(fields.get("dates", []))
+    # htmldate reads the tags the page states its dates in, and misreads a placeholder
+    # there (`0001-01-01T00:00:00Z` next to an escaped `\u2019` becomes 2019-01-01)
+    if fields.get("guessed_date") and not states_placeholder(fields.get("stated_values"), latest):
+        candidates.append((fields["guessed_date"], "htmldate"))
+    if wire.date:
+        candidates.append((wire.date, "wire_header"))
+    try:
+        (published, precision, date_source), refused = first_plausible(candidates, latest)
+    except InvalidDate as error:
+        raise Rejected("invalid_date", str(error)) from None
     modified = None
     if fields.get("modified_date"):
-        # an unreadable modification date loses that date, not the article
+        # an unreadable or implausible modification date loses that date, not the article
         with contextlib.suppress(InvalidDate):
             modified = parse_date(str(fields["modified_date"]))[0]
+        if modified is not None and not plausible(modified, latest):
+            modified = None
+    url = _as_str(fields.get("url"))
+    outlet, outlet_source = outlet_of(
+        fields.get("site_name"), fields.get("site_source"), url, wire.agency
+    )
     return {
-        "url": _as_str(fields.get("url")),
+        "url": url,
         "title": _as_str(normalize_text(fields["title"]) if fields.get("title") else None),
         "author": _as_str(fields.get("author") or wire.author),
-        "site_name": _as_str(fields.get("site_name")),
+        "outlet": outlet,
+        "outlet_source": outlet_source,
         "published_date": published,
         "date_precision": precision,
-        "date_source": date_source if published else None,
+        "date_source": date_source,
+        "date_bound": latest,
+        "refused_dates": refused,
         "modified_date": modified,
         "dateline": wire.dateline,
         "agency": wire.agency,
@@ -342,34 +431,43 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+NAMING_LISTINGS = frozenset({"sitemap"})
+"""The listings whose site name is an outlet's: a news sitemap's publication name (the
+name Google News shows the publisher under). A feed's title names the feed, not the
+outlet: a section (`Sport - Le Figaro`), a slogan (`Le Monde.fr - Actualités et Infos
+en France et dans le monde`), `À la une`: one site's sections would count as as many
+outlets, so a page that does not name itself is counted under its host instead."""
+
+
 def with_listing(page: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     """A web page's metadata completed by what its feed or sitemap said of it: the
-    page's own title, author, site and date win when present (htmldate's guess is no
-    statement, so a listed date beats it); its canonical URL is the page's own
+    page's own title, author, site and dates win when present (htmldate's guess is no
+    statement, so a listed date comes before it); its canonical URL is the page's own
     `<link rel="canonical">` or `og:url`, else the URL that answered."""
     found = dict(page)
-    for name, listed in (
-        ("title", "listed_title"),
-        ("author", "listed_author"),
-        ("site_name", "listed_site"),
-    ):
+    for name, listed in (("title", "listed_title"), ("author", "listed_author")):
         found[name] = found.get(name) or item.get(listed)
+    if not found.get("site_name") and item.get("listed_by") in NAMING_LISTINGS:
+        found["site_name"], found["site_source"] = item.get("listed_site"), "news_sitemap"
     listed_date = item.get("listed_date")
-    if listed_date and found.get("date_source") in (None, "htmldate"):
-        found["date"] = listed_date.date().isoformat()
-        found["date_source"] = item.get("listed_by")
+    if listed_date:
+        listed = (listed_date.date().isoformat(), item.get("listed_by"))
+        found["dates"] = [*found.get("dates", []), listed]
     base = item.get("final_url") or item["url"]
     stated = found.get("url")
     found["url"] = canonical_url(urljoin(base, stated) if stated else base)
     return found
 
 
-def published_period(fmt: str | None, payload: str | None) -> tuple[date, str] | None:
-    """Publication date and precision of a raw item, as clean will read them."""
+def published_period(
+    fmt: str | None, payload: str | None, now: datetime | None = None
+) -> tuple[date, str] | None:
+    """Publication date and precision of a raw item, as clean will read them when it is
+    fetched at `now`."""
     if fmt is None or payload is None:
         return None
     try:
-        article = article_from_item({"format": fmt, "payload": payload})
+        article = article_from_item({"format": fmt, "payload": payload, "fetched_at": now})
     except (Rejected, ValueError):
         return None
     if article["published_date"] is None:
@@ -383,9 +481,7 @@ class CleanResult:
     quarantine: pa.Table
     stories: pa.Table
     story_seconds: float = 0.0  # signatures and stories, apart from the rest of cleaning
-
-
-MIN_LANGUAGE_SCORE = 0.5
+    refused_dates: int = 0  # placeholder dates passed over (1900-01-01, year 9999…)
 
 
 def clean_items(
@@ -393,7 +489,7 @@ def clean_items(
     *,
     identifier: LanguageIdentifier,
     earlier: dict[str, str] | None = None,
-    min_language_score: float = MIN_LANGUAGE_SCORE,
+    language_margin: float = LANGUAGE_MARGIN,
     earlier_stories: stories.Earlier | None = None,
     story_threshold: float = 0.5,
 ) -> CleanResult:
@@ -408,12 +504,13 @@ def clean_items(
     articles: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     seen: dict[str, str] = dict(earlier or {})
+    refused_dates = 0
     for item in items:
         try:
             article = article_from_item(item)
-            language, score = detect_language(identifier, article["text"])
-            if language != "fr" or score < min_language_score:
-                raise Rejected("not_french", f"detected language {language} (p={score:.2f})")
+            language = detect_language(identifier, article["text"], language_margin)
+            if language.not_french is not None:
+                raise Rejected("not_french", language.not_french)
             article_id = doc_id(article["text"])
             if article_id in seen:
                 raise Rejected(
@@ -423,6 +520,7 @@ def clean_items(
             rejects.append(_reject_row(item, error))
             continue
         seen[article_id] = item["source_path"] + (f":{item['line']}" if item["line"] else "")
+        refused_dates += len(article.pop("refused_dates"))
         articles.append(
             {
                 "doc_id": article_id,
@@ -433,8 +531,8 @@ def clean_items(
                 "format": item["format"],
                 **article,
                 "char_count": len(article["text"]),
-                "language": language,
-                "language_score": score,
+                "language": "fr",
+                "language_score": language.french_score,
             }
         )
     clock = time.perf_counter()
@@ -457,6 +555,7 @@ def clean_items(
         pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
         pa.Table.from_pydict(story_rows, schema=STORIES.schema),
         story_seconds=time.perf_counter() - clock,
+        refused_dates=refused_dates,
     )
 
 
@@ -535,6 +634,7 @@ def clean_partition(context: StageContext) -> StageOutput:
                 s != d for s, d in zip(story_ids, result.stories["doc_id"].to_pylist(), strict=True)
             ),
             "earlier_signatures": len(earlier_stories.doc_ids),
+            "refused_dates": result.refused_dates,
             "stories_seconds": round(reading + result.story_seconds, 3),
         },
     )
@@ -548,6 +648,6 @@ STAGE = Stage(
     settings=("story_threshold",),
     code=(stories, pages, dates),  # the page extraction and the date rules
     extra_inputs=_earlier_fingerprints,
-    extra_parameters=lambda settings: {"min_language_score": MIN_LANGUAGE_SCORE},
+    extra_parameters=lambda settings: {"language_margin": LANGUAGE_MARGIN},
     ordered=True,
 )

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from schemas import QUARANTINE, RAW, Rejected, quarantine_row
 from tasks.contract import Stage, StageContext, StageOutput
-from tasks.dates import DateWindow
+from tasks.dates import DateWindow, latest_date, plausible
 from tasks.errors import SourceNotFound
 from tasks.records import WEB_ITEM, ItemKey, PartitionSpec
 from tasks.settings import Settings
@@ -342,18 +342,21 @@ def plan_partitions(
     exclude: str | Path | None = None,
     web: WebPlan | None = None,
     partition_size: int | None = None,
+    now: datetime | None = None,
 ) -> Plan:
     """The new items of `sources` (but for those under `exclude`), and the web pages
     of `web`, as new partitions: one, or one per publication month when a date range
     is given (items outside the range, or undated, are left for later runs); each
-    split, in the items' order, into partitions of at most `partition_size` items."""
+    split, in the items' order, into partitions of at most `partition_size` items.
+    Dates are read as clean reads them of items fetched `now` (a placeholder date is
+    no date: such an item is undated, never outside the range)."""
     paths = [source for source in sources if not is_url(source)]
     files = [f for f in discover(paths, exclude=exclude) if f.suffix.lower() != ".urls"]
     found = [item for file in files for item in read_items(file, max_bytes)]
-    new = [_Planned(item.key, _item_period(item)) for item in found if item.key not in known]
+    new = [_Planned(item.key, _item_period(item, now)) for item in found if item.key not in known]
     web = web or WebPlan()
     for url in sorted(web.hints):
-        new.append(_Planned((url, None, WEB_ITEM), _listed_period(web.published.get(url))))
+        new.append(_Planned((url, None, WEB_ITEM), _listed_period(web.published.get(url), now)))
     counts = PlanCounts(
         found=len(found) + web.found,
         new=len(new) - len(web.attempts),
@@ -415,19 +418,27 @@ def _chunks(keys: list[ItemKey], size: int | None) -> list[list[ItemKey]]:
     return [keys[start : start + size] for start in range(0, len(keys), size)]
 
 
-def _item_period(item: Item) -> Callable[[], tuple[date, str] | None]:
+def _item_period(item: Item, now: datetime | None) -> Callable[[], tuple[date, str] | None]:
     def period() -> tuple[date, str] | None:
         if item.rejected is not None:
             return None
         from tasks.clean import published_period  # a backfill reads dates as clean will
 
-        return published_period(item.format, item.text)
+        return published_period(item.format, item.text, now)
 
     return period
 
 
-def _listed_period(published: datetime | None) -> Callable[[], tuple[date, str] | None]:
-    return lambda: None if published is None else (published.date(), "day")
+def _listed_period(
+    published: datetime | None, now: datetime | None
+) -> Callable[[], tuple[date, str] | None]:
+    def period() -> tuple[date, str] | None:
+        latest = latest_date(now) if now is not None else None
+        if published is None or not plausible(published.date(), latest):
+            return None
+        return published.date(), "day"
+
+    return period
 
 
 def _split_sources(sources: list[str], lake: Lake) -> tuple[list[str], list[str], list[Path]]:
@@ -472,6 +483,7 @@ def plan_for_lake(
         exclude=lake.root,
         web=web,
         partition_size=settings.partition_size,
+        now=datetime.now(UTC),
     )
 
 

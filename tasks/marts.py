@@ -77,6 +77,21 @@ class MartInputs:
     gate_days: pa.Table = field(default_factory=lambda: GATE_DAYS.empty_table())
 
 
+ONE_NAME_PER_HOST = """
+    UPDATE docs SET outlet = named.name
+    FROM (
+        SELECT host, min(outlet) AS name FROM docs
+        WHERE host IS NOT NULL AND outlet <> host
+        GROUP BY host HAVING count(DISTINCT outlet) = 1
+    ) AS named
+    WHERE docs.host = named.host AND docs.outlet = docs.host
+"""
+"""An article counted under its host (its page names no outlet) counts under the name
+the other articles of its host state, when they all state one: a site's pages that
+lack an og:site_name are that site's. A host whose pages state several names (a
+group's shared domain) leaves them under the host."""
+
+
 def _source(con: duckdb.DuckDBPyConnection, name: str, files: list[Path], table: Table) -> None:
     """A temporary view `name` over `files` (with their `batch`), or an empty one."""
     if files:
@@ -107,7 +122,9 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
         _source(con, "quotes", inputs.quotes, QUOTES)
         con.register("gate_days", inputs.gate_days)
         present = _columns(con, "documents")
-        site = "nullif(trim(site_name), '')" if "site_name" in present else "NULL"
+        # documents name their outlet (the clean table's `outlet`); those of a lake
+        # made before it are counted by agency, then host
+        stated = "nullif(trim(outlet), '')" if "outlet" in present else "NULL"
         story = "story_id" if "story_id" in present else "doc_id"
         # entities of a lake made before `canonical` count by their normalized name
         name = "coalesce(e.canonical, e.normalized)"
@@ -130,17 +147,20 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
                     ELSE coalesce(date_precision, 'day')
                 END AS precision,
                 coalesce(
-                    {site},
+                    {stated},
                     nullif(trim(agency), ''),
                     nullif(regexp_extract(url, '^[a-zA-Z]+://(?:www\.)?([^/:?#]+)', 1), ''),
                     'unknown'
                 ) AS outlet,
+                nullif(lower(regexp_extract(url, '^[a-zA-Z]+://(?:www\.)?([^/?#]+)', 1)), '')
+                    AS host,
                 coalesce({story}, doc_id) AS story,
                 len(regexp_split_to_array(trim(text), '\s+'))
                     * (length(trim(text)) > 0)::INT AS words
             FROM documents
             """
         )
+        con.execute(ONE_NAME_PER_HOST)
         con.execute(
             f"""
             CREATE TEMP TABLE mentions AS

@@ -234,14 +234,30 @@ _BYLINE_REACH = 40  # elements read after the headline, looking for the byline's
 
 @dataclass
 class PageMetadata:
-    """What the publisher states about the article; each date with where it was read."""
+    """What the publisher states about the article; each date with where it was read.
+
+    `dates`: every publication date the page states, most trusted first, with its
+    source: the first plausible one is the article's (a JSON-LD placeholder such as
+    1900-01-01 gives way to the meta tags' date).
+    """
 
     title: str | None = None
-    published: str | None = None
-    date_source: str | None = None
+    dates: list[tuple[str, str]] = field(default_factory=list)
     modified: str | None = None
     author: str | None = None
     url: str | None = None
+    site_name: str | None = None
+    site_source: str | None = None  # og_site_name or jsonld_publisher
+    # the publication dates of the JSON-LD and the meta tags as written, readable or not
+    stated_values: list[str] = field(default_factory=list)
+
+    @property
+    def published(self) -> str | None:
+        return self.dates[0][0] if self.dates else None
+
+    @property
+    def date_source(self) -> str | None:
+        return self.dates[0][1] if self.dates else None
 
 
 def _json_objects(tree: Any) -> Iterator[dict[str, Any]]:
@@ -382,8 +398,31 @@ def _author(item: dict[str, Any]) -> str | None:
     return ", ".join(names) or None
 
 
+def _name(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split()) or None
+
+
+def publisher_name(tree: Any, article: dict[str, Any] | None) -> str | None:
+    """The name of the article's JSON-LD `publisher`: an object, a list of them, or a
+    reference (`{"@id": …}`) to an object of the page's graph."""
+    if article is None:
+        return None
+    publishers = article.get("publisher")
+    publishers = publishers if isinstance(publishers, list) else [publishers]
+    by_id = {item.get("@id"): item for item in _json_objects(tree) if item.get("@id")}
+    for publisher in publishers:
+        if isinstance(publisher, dict) and "name" not in publisher:
+            publisher = by_id.get(publisher.get("@id"), publisher)
+        name = _name(publisher.get("name") if isinstance(publisher, dict) else publisher)
+        if name:
+            return name
+    return None
+
+
 def read_metadata(tree: Any, *, byline_tree: Any | None = None) -> PageMetadata:
-    """The article's headline and dates as its publisher states them.
+    """The article's headline, dates and site name as its publisher states them.
 
     `byline_tree` is the page without its furniture, where the byline is looked for
     (a date in a comment or a related-article list is not the article's).
@@ -391,29 +430,33 @@ def read_metadata(tree: Any, *, byline_tree: Any | None = None) -> PageMetadata:
     found = PageMetadata(url=canonical_url(tree))
     metas = _metas(tree)
     article = article_object(tree, found.url)
+    stated: list[tuple[str | None, str]] = []
     if article is not None:
         headline = article.get("headline") or article.get("name")
         if isinstance(headline, str) and headline.strip():
             found.title = " ".join(
                 lxml.html.fromstring(f"<p>{headline}</p>").text_content().split()
             )
-        found.published = _iso(article.get("datePublished"))
-        found.date_source = "jsonld" if found.published else None
+        stated.append((_iso(article.get("datePublished")), "jsonld"))
+        found.stated_values.append(str(article.get("datePublished") or ""))
         found.modified = _iso(article.get("dateModified"))
         found.author = _author(article)
-    if found.published is None:
-        for name in _PUBLISHED_METAS:
-            if _iso(metas.get(name)):
-                found.published, found.date_source = _iso(metas[name]), "meta"
-                break
+    stated.append(
+        (next((_iso(metas[n]) for n in _PUBLISHED_METAS if _iso(metas.get(n))), None), "meta")
+    )
     if found.modified is None:
         found.modified = next((_iso(metas[n]) for n in _MODIFIED_METAS if _iso(metas.get(n))), None)
-    if found.published is None:
-        stamp = byline_date(byline_tree if byline_tree is not None else tree)
-        if stamp:
-            found.published, found.date_source = stamp, "byline"
-    if found.published is None:
-        stamp = url_date(found.url)
-        if stamp:
-            found.published, found.date_source = stamp, "url"
+    found.stated_values = [
+        v for v in (*found.stated_values, *map(metas.get, _PUBLISHED_METAS)) if v
+    ]
+    stated.append((byline_date(byline_tree if byline_tree is not None else tree), "byline"))
+    stated.append((url_date(found.url), "url"))
+    found.dates = [(stamp, source) for stamp, source in stated if stamp]
+    for name, source in (
+        (_name(metas.get("og:site_name")), "og_site_name"),
+        (publisher_name(tree, article), "jsonld_publisher"),
+    ):
+        if name:
+            found.site_name, found.site_source = name, source
+            break
     return found

@@ -29,6 +29,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
+from tasks.dates import EARLIEST
+
 __all__ = [
     "KINDS",
     "REASONS",
@@ -199,6 +201,7 @@ _FRENCH_WEEKDAY = re.compile(
 _WORD = re.compile(r"[^\W\d_]+\.?")
 _COLON_ZONE = re.compile(r"([+-]\d{2}):(\d{2})\s*$")
 _HAS_TIME = re.compile(r"\d:\d")
+_RFC822_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3}\s+(\d+)\b")
 
 
 def _utc(moment: datetime) -> datetime | None:
@@ -245,16 +248,25 @@ def _rfc822_datetime(value: str) -> datetime | None:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    # email.utils reads a year under 100 as 19yy or 20yy, as RFC 822's two-digit years
+    # are: the `0001` of a .NET feed's "no date" would become 2001. A year written
+    # with more digits is that year.
+    written = _RFC822_YEAR.search(value)
+    if written and len(written[1]) > 2 and int(written[1]) != moment.year:
+        return None
     return _utc(moment)
 
 
 def _when(value: str | None) -> datetime | None:
     """A feed's or a sitemap's date in UTC, whichever of the two forms it is written in;
-    None when it cannot be read."""
+    None when it cannot be read or is a placeholder (before dates.EARLIEST)."""
     if not value or not value.strip():
         return None
     value = value.strip()
-    return _w3c_datetime(value) or _rfc822_datetime(value)
+    moment = _w3c_datetime(value) or _rfc822_datetime(value)
+    # a placeholder (year 1, 1900, the Unix epoch) is no date: such an entry is
+    # undated, never "older than --since"
+    return moment if moment is not None and moment.date() >= EARLIEST else None
 
 
 # -- reading the XML -------------------------------------------------------------------

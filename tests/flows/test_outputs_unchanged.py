@@ -57,8 +57,9 @@ TABLES = (
 )
 """The published tables compared, as paths under the lake's root."""
 
-DROPPED = ("fetched_at", "batch")
-"""Columns left out of the digests: when the item was read, and the Hive partition key."""
+DROPPED = ("fetched_at", "date_bound", "batch")
+"""Columns left out of the digests: when the item was read (and the latest date it may
+have, the day after), and the Hive partition key."""
 
 COUNTED = {
     "raw": "format",

@@ -355,7 +355,8 @@ def test_clean_takes_from_the_feed_what_the_page_does_not_say(first_run, web, we
     assert plain["title"] == "La halle de Quimper rouvre ses portes"
     assert plain["author"] == "Anne Le Bihan"
     assert plain["date_source"] == "feed" and str(plain["published_date"]) == "2024-03-05"
-    assert plain["site_name"] == "Le Télégramme de test"
+    # the feed's title names the feed, not the outlet: a page that names nothing is its host's
+    assert (plain["outlet"], plain["outlet_source"]) == (f"127.0.0.1:{daily.port}", "host")
     assert plain["url"] == daily.url("/quimper")
     # a page that states its own metadata keeps it: the feed's title "Vendanges" loses
     own = clean.loc[daily.url("/bordeaux")]

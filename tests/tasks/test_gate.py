@@ -24,6 +24,7 @@ def documents(**changes) -> list[dict]:
         "date_precision": None,
         "dateline": None,
         "agency": None,
+        "outlet": "Le Journal",
         "text": TEXT,
         "sentence_count": 2,
         "token_count": 9,

@@ -67,7 +67,7 @@ def test_sources_count_each_article_in_its_period_and_outlet(analytics_lake) -> 
         # the month-precision wire story: its month, never its 1st as a day
         (FEB_2020, "month", "Agence France-Presse"): (1, 1),
         (MARCH_15, "day", "Agence France-Presse"): (1, 1),
-        (MARCH_15, "day", "lemonde.fr"): (1, 1),  # no site name in documents: the host
+        (MARCH_15, "day", "Le Monde"): (1, 1),  # the name its line states, not its host
         undated: (1, 1),  # the article without date or entity is still an article
     }
     # the partition that failed validation is in no mart: four articles, not five
@@ -132,6 +132,7 @@ def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
         "published_date": MARCH_15,
         "date_precision": "day",
         "agency": "Agence France-Presse",
+        "outlet": "Agence France-Presse",
         "text": text,
         "sentence_count": 2,
         "token_count": 14,
@@ -352,3 +353,47 @@ def test_a_catalog_without_lake_root_is_not_current(tmp_path) -> None:
 def test_each_mart_is_a_declared_unpartitioned_table(table) -> None:
     assert table.location == f"marts/{table.name}/"
     assert set(table.key) <= set(table.column_names)
+
+
+def test_an_article_named_by_its_host_takes_the_one_name_its_host_states(tmp_path) -> None:
+    base = {
+        "story_id": "0123456789abcdef",
+        "source_path": "a.html",
+        "published_date": MARCH_15,
+        "date_precision": "day",
+        "text": "Un texte.",
+        "sentence_count": 1,
+        "token_count": 3,
+        "entity_count": 0,
+        "quote_count": 0,
+        "model": "fr_core_news_sm",
+        "model_version": "3.8.0",
+    }
+    named = [  # (outlet, url): two sites, one naming itself once, one twice
+        ("Le Monde", "https://www.lemonde.fr/a"),
+        ("lemonde.fr", "https://www.lemonde.fr/b"),  # its page stated no name
+        ("Sud-Ouest Matin", "https://example.org/c"),
+        ("La Voix du Nord-Est", "https://example.org/d"),
+        ("example.org", "https://example.org/e"),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080/f"),  # no other article: its host
+    ]
+    documents = [
+        {**base, "doc_id": f"{number:016x}", "outlet": outlet, "url": url}
+        for number, (outlet, url) in enumerate(named)
+    ]
+    marts = build_marts(
+        MartInputs(
+            documents=[_file(tmp_path / "batch=p" / "documents", DOCUMENTS, documents)],
+            entities=[],
+            quarantine=[],
+            checks=[],
+        )
+    )
+    counts = {row["outlet"]: row["articles"] for row in marts[SOURCES_DAILY].to_pylist()}
+    assert counts == {
+        "Le Monde": 2,
+        "Sud-Ouest Matin": 1,
+        "La Voix du Nord-Est": 1,
+        "example.org": 1,  # its host states two names: which would be a guess
+        "127.0.0.1:8080": 1,
+    }
