@@ -29,7 +29,9 @@ import trafilatura
 from py3langid.langid import LanguageIdentifier
 
 from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
-from tasks import dates, pages, stories
+from schemas.tables import CONTROL_CHARACTERS
+from tasks import charsets, dates, pages, stories
+from tasks.charsets import repair_mojibake
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import InvalidDate, parse_date
 from tasks.storage import Lake
@@ -49,12 +51,18 @@ _TRANSLATION = str.maketrans(
     }
 )
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_CONTROL = re.compile(CONTROL_CHARACTERS)
 
 
 def normalize_text(text: str) -> str:
     """NFC, plain apostrophes and double quotes, ordinary spaces (also inside « »),
-    one space between words, paragraphs separated by one blank line."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n")).translate(_TRANSLATION)
+    one space between words, paragraphs separated by one blank line; no control
+    character, and double-encoded sequences repaired (a JSON line's `\\u00c3\\u00a9`
+    is read only here)."""
+    text = repair_mojibake(text.replace("\r\n", "\n"))[0]
+    text = unicodedata.normalize("NFC", text).translate(_TRANSLATION)
+    # a control that separates (\x0b, \x1c…) parts words; any other one goes
+    text = _CONTROL.sub(lambda control: " " if control.group().isspace() else "", text)
     paragraphs = []
     for paragraph in _PARAGRAPH_BREAK.split(text):
         paragraph = " ".join(paragraph.split())
@@ -546,7 +554,7 @@ STAGE = Stage(
     reads=(RAW,),
     writes=(CLEAN, STORIES),
     settings=("story_threshold",),
-    code=(stories, pages, dates),  # the page extraction and the date rules
+    code=(stories, pages, dates, charsets),  # page extraction, date rules, text repairs
     extra_inputs=_earlier_fingerprints,
     extra_parameters=lambda settings: {"min_language_score": MIN_LANGUAGE_SCORE},
     ordered=True,

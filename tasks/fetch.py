@@ -9,7 +9,6 @@ and its bytes, never nothing.
 
 from __future__ import annotations
 
-import codecs
 import glob
 import hashlib
 import json
@@ -25,6 +24,8 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from schemas import QUARANTINE, RAW, Rejected, quarantine_row
+from tasks import charsets
+from tasks.charsets import decode, repair_mojibake
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import DateWindow
 from tasks.errors import SourceNotFound
@@ -43,20 +44,6 @@ from tasks.web.ingest import (
 from tasks.web.listing import SourceProblem, is_url
 
 FORMAT_BY_SUFFIX = {".txt": "wire", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
-
-# Checked longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
-_CONTROL_SHARE_MAX = 0.01
-# Unicode's control characters (category Cc) but tab, line feed, vertical tab, form
-# feed and carriage return
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def discover(sources: Iterable[str], *, exclude: str | Path | None = None) -> list[Path]:
@@ -116,51 +103,23 @@ def stored_path(source_path: str) -> str:
     return os.fsencode(source_path).decode("utf-8", "backslashreplace")
 
 
-def decode(data: bytes, fmt: str, declared: str | None = None) -> tuple[str, str]:
-    """Text and encoding of `data`: a byte-order mark, else the charset its HTTP answer
-    declared, else UTF-8, else the page's declared charset (HTML), else Windows-1252,
-    the usual encoding of older French text."""
-    if not data.strip():
-        raise Rejected("empty", "the file is empty or only whitespace")
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError as error:
-                raise Rejected(
-                    "undecodable", f"starts with a {encoding} mark but: {error}"
-                ) from None
-            return _checked_text(text), encoding
-    if b"\x00" in data:
-        raise Rejected("binary", "NUL bytes and no byte-order mark: not a text file")
-    candidates = [declared, "utf-8"] if declared else ["utf-8"]
-    if fmt == "html" and (match := _META_CHARSET.search(data[:4096])):
-        candidates.append(match.group(1).decode("ascii").lower())
-    candidates += ["cp1252", "latin-1"]
-    for encoding in candidates:
-        try:
-            return _checked_text(data.decode(encoding)), encoding
-        except (UnicodeDecodeError, LookupError):
-            continue
-    raise Rejected("undecodable", "no encoding decodes these bytes")  # pragma: no cover
-
-
-def _checked_text(text: str) -> str:
-    if not text.strip():
-        raise Rejected("empty", "the decoded text is only whitespace")
-    controls = len(_CONTROL.findall(text))
-    if controls > _CONTROL_SHARE_MAX * len(text):
-        raise Rejected("binary", f"{controls} control characters in {len(text)}: not text")
-    return text
+def _jsonl_lines(text: str) -> Iterable[tuple[int, str]]:
+    """(line number, line) of a JSON lines file: lines end at `\n` (or `\r\n`) only,
+    as JSON Lines says; U+2028, U+2029, U+0085, form feeds and the like, which
+    `str.splitlines` also breaks on, are characters of a string (JSON written with
+    `ensure_ascii=False` holds them as they are)."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        yield number, line.removesuffix("\r")
 
 
 def _jsonl_items(text: str) -> Iterable[tuple[int, str, Rejected | None]]:
     """(line number, line, problem) for every non-blank line of a JSON lines file."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in _jsonl_lines(text):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            # not strict: a control character left raw in a string is read, not refused
+            record = json.loads(line, strict=False)
         except json.JSONDecodeError as error:
             yield number, line, Rejected("malformed_json", f"line {number}: {error.msg}")
             continue
@@ -191,6 +150,7 @@ class Item:
     data: bytes | None = None  # the item's bytes (of a .jsonl line: its UTF-8)
     text: str | None = None
     encoding: str | None = None
+    repairs: int = 0  # double-encoded sequences repaired in `text`
     rejected: Rejected | None = None
     web: dict[str, Any] | None = None  # a web page's columns of the raw table
 
@@ -222,16 +182,20 @@ def read_items(file: Path, max_bytes: int) -> list[Item]:
         return [Item(path, None, fmt, f"unreadable:{error.errno}", rejected=problem)]
     digest = hashlib.sha256(data).hexdigest()
     try:
-        text, encoding = decode(data, fmt)
+        decoded = decode(data, fmt, repair=fmt != "jsonl")
     except Rejected as problem:
         return [Item(path, None, fmt, digest, data=data, rejected=problem)]
     if fmt != "jsonl":
-        return [Item(path, None, fmt, digest, data=data, text=text, encoding=encoding)]
+        return [
+            Item(path, None, fmt, digest, data, decoded.text, decoded.encoding, decoded.repairs)
+        ]
     items = []
-    for number, line, problem in _jsonl_items(text):
+    # a line's repairs are its own (the file's text is read unrepaired)
+    for number, line, problem in _jsonl_items(decoded.text):
         data = line.encode("utf-8")
         sha = hashlib.sha256(data).hexdigest()
-        items.append(Item(path, number, fmt, sha, data, line, encoding, problem))
+        text, repairs = repair_mojibake(line)
+        items.append(Item(path, number, fmt, sha, data, text, decoded.encoding, repairs, problem))
     return items
 
 
@@ -269,6 +233,7 @@ def fetch_rows(items: Iterable[Item], *, fetched_at: datetime) -> FetchResult:
                 "encoding": item.encoding,
                 "payload": item.text,
                 "content_sha256": item.sha256,
+                "repairs": item.repairs,
                 "byte_size": len(item.data or b""),
                 "fetched_at": fetched_at,
                 **(item.web or {}),
@@ -549,12 +514,24 @@ def web_items(lake: Lake, spec: PartitionSpec, settings: Settings) -> tuple[list
         assert page.answer is not None and page.body is not None
         answer, sha = page.answer, page.answer["sha256"]
         try:
-            text, encoding = decode(page.body, "html", answer.get("charset"))
+            decoded = decode(page.body, "html", answer.get("charset"))
         except Rejected as problem:
             items.append(Item(page.url, None, "html", sha, data=page.body, rejected=problem))
             continue
         columns = _web_columns(page.url, answer, spec.hints.get(page.url, {}))
-        items.append(Item(page.url, None, "html", sha, page.body, text, encoding, web=columns))
+        items.append(
+            Item(
+                page.url,
+                None,
+                "html",
+                sha,
+                page.body,
+                decoded.text,
+                decoded.encoding,
+                decoded.repairs,
+                web=columns,
+            )
+        )
     return items, {"outcomes": outcomes, "hosts": by_host(outcomes)}
 
 
@@ -584,6 +561,7 @@ STAGE = Stage(
     produce=fetch_partition,
     writes=(RAW,),
     settings=("max_bytes",),
+    code=(charsets,),  # the encodings believed, the repairs made
     extra_inputs=lambda lake, partition: [lake.partition(partition).fingerprint],
     ordered=True,  # one fetch at a time: the hosts' delays hold across workers
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from schemas import DOCUMENTS, ENTITIES, QUOTES, SENTENCES
+from schemas import CLEAN, DOCUMENTS, ENTITIES, QUOTES, SENTENCES
 from tasks.gate import check_table, gate, stage_checks
 from tasks.validate import annotation_checks
 
@@ -155,6 +155,51 @@ def test_bad_entity_rows_fail_the_suite(rows: list[dict], expected: str, suites)
 )
 def test_bad_quote_rows_fail_the_suite(rows: list[dict], expected: str, suites) -> None:
     result = check_table(QUOTES, table(rows, QUOTES.schema), suites)
+    assert expected in failed(result)
+
+
+def articles(**changes) -> list[dict]:
+    """One clean article: the columns the rows below do not set are null."""
+    row = {column.name: None for column in CLEAN.columns} | {
+        "doc_id": "0123456789abcdef",
+        "story_id": "0123456789abcdef",
+        "item_id": "0123456789abcdef",
+        "source_path": "a.txt",
+        "format": "wire",
+        "title": "L'OTAN à Bruxelles",
+        "captions": [],
+        "text": TEXT,
+        "char_count": len(TEXT),
+        "language": "fr",
+        "language_score": 0.99,
+    }
+    return [{**row, **changes}]
+
+
+def test_clean_text_that_reads_as_text_passes(suites) -> None:
+    rows = articles(text=TEXT + "\n\nSÃO PAULO, l'été « déjà » à Noël, œuvre ÉTÉ : 25 €.")
+    result = check_table(CLEAN, table(rows, CLEAN.schema), suites)
+    assert result.success, result.failed
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"text": "Le numÃ©ro un"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "lâ€™été"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "l\u00e2\x80\x99été"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "Il a dit\x00 oui"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "Il a dit\x1b[31m oui"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "Il a dit\ttout"}, "text:expect_column_values_to_not_match_regex"),
+        ({"title": "Ã‰tÃ© Ã  Brest"}, "title:expect_column_values_to_not_match_regex"),
+        ({"title": "Titre\x85"}, "title:expect_column_values_to_not_match_regex"),
+    ],
+)
+def test_control_characters_or_mojibake_in_clean_text_fail_the_suite(
+    changes: dict, expected: str, suites
+) -> None:
+    result = check_table(CLEAN, table(articles(**changes), CLEAN.schema), suites)
+    assert not result.success
     assert expected in failed(result)
 
 
