@@ -17,6 +17,7 @@ import json
 import re
 import time
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -391,13 +392,14 @@ class CleanResult:
     quarantine: pa.Table
     stories: pa.Table
     story_seconds: float = 0.0  # signatures and stories, apart from the rest of cleaning
+    rows_in: int = 0  # raw items read
 
 
 MIN_LANGUAGE_SCORE = 0.5
 
 
 def clean_items(
-    raw: pa.Table,
+    raw: pa.Table | Iterable[dict[str, Any]],
     *,
     identifier: LanguageIdentifier,
     earlier: dict[str, str] | None = None,
@@ -411,12 +413,21 @@ def clean_items(
     to where they are: an article with one of them is a duplicate too.
     `earlier_stories`: the signatures and stories of the lake's articles, for the
     stories of the new ones (`story_threshold`: how similar a near duplicate is).
+    The items are read one at a time, in the raw table's order (the order of their
+    keys): only the articles, much smaller than their pages, are kept.
     """
-    items = sorted(raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0))
+    if isinstance(raw, pa.Table):  # a table in any order: its items in their keys' order
+        items: Iterable[dict[str, Any]] = sorted(
+            raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0)
+        )
+    else:
+        items = raw
     articles: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     seen: dict[str, str] = dict(earlier or {})
+    rows_in = 0
     for item in items:
+        rows_in += 1
         try:
             article = article_from_item(item)
             language, score = detect_language(identifier, article["text"])
@@ -465,6 +476,7 @@ def clean_items(
         pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
         pa.Table.from_pydict(story_rows, schema=STORIES.schema),
         story_seconds=time.perf_counter() - clock,
+        rows_in=rows_in,
     )
 
 
@@ -520,7 +532,7 @@ def _earlier_stories(lake: Lake, partition: str) -> stories.Earlier:
 
 def clean_partition(context: StageContext) -> StageOutput:
     """Clean the committed raw items of one partition."""
-    raw = context.read(RAW)
+    raw = context.lake.read_rows(RAW, context.partition)  # a row group at a time
     clock = time.perf_counter()
     earlier_stories = _earlier_stories(context.lake, context.partition)
     reading = time.perf_counter() - clock
@@ -535,7 +547,7 @@ def clean_partition(context: StageContext) -> StageOutput:
     return StageOutput(
         outputs={CLEAN: result.articles, STORIES: result.stories},
         quarantine=result.quarantine,
-        rows_in=raw.num_rows,
+        rows_in=result.rows_in,
         rows_out=result.articles.num_rows,
         details={
             "stories": len(set(story_ids)),
