@@ -197,7 +197,7 @@ def _why_emptied(rows_in: int, reasons: dict[str, int], details: Mapping[str, st
     return f"{share} rows quarantined: {counts}; {first}: {why}"
 
 
-GATED_BYTES = 64 * 2**20
+GATED_BYTES = 16 * 2**20
 """The most of a table (uncompressed) the suite reads at once: a larger file is gated
 part by part, so the gate's memory does not grow with a partition's pages."""
 _ACROSS_PARTS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")

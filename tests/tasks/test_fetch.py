@@ -313,3 +313,39 @@ def test_a_quarantined_odd_name_is_stored_escaped(tmp_path: Path) -> None:
     [row] = fetch(discover([str(tmp_path)])).quarantine.to_pylist()
     assert row["reason"] == "unsupported_format"
     assert row["source_path"].endswith("notes\\xff.pdf")
+
+
+def test_fetch_streams_its_rows_and_clean_reads_them_a_row_group_at_a_time(
+    tmp_path: Path, resources, monkeypatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from tasks import fetch as fetch_module
+    from tasks.contract import run_stage
+    from tasks.settings import Settings
+    from tasks.stages import BY_NAME
+    from tasks.storage import Lake
+
+    source = tmp_path / "pages"
+    source.mkdir()
+    for n, city in enumerate(["Brest", "Quimper", "Lorient", "Vannes", "Morlaix"]):
+        text = f"{FRENCH} La mairie de {city} a présenté son budget numéro {n} jeudi soir."
+        (source / f"{n}.txt").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(fetch_module, "RAW_CHUNK_BYTES", 200)  # two items a row group
+    lake, settings = Lake(tmp_path / "lake"), Settings()
+    plan = fetch_module.plan_for_lake(lake, [str(source)], settings, None, None)
+    fetch_module.record_plan(lake, plan)
+    [spec] = plan.partitions
+    reports = {}
+    for name in ("fetch", "clean"):
+        stage = BY_NAME[name]
+        key = stage.key(lake, spec.partition, settings)
+        reports[name] = run_stage(lake, stage, spec.partition, settings, key, resources)
+    assert [(r.status, r.rows_in, r.rows_out) for r in reports.values()] == [
+        ("committed", 5, 5),
+        ("committed", 5, 5),
+    ]
+    raw_file = pq.ParquetFile(lake.committed_file(RAW, spec.partition))
+    assert raw_file.num_row_groups == 3
+    names = [Path(p).name for p in lake.read(RAW, spec.partition)["source_path"].to_pylist()]
+    assert names == ["0.txt", "1.txt", "2.txt", "3.txt", "4.txt"]  # in the items' order

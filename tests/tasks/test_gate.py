@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUOTES, SENTENCES
-from tasks.gate import check_table, gate, stage_checks
+from tasks import gate as gate_module
+from tasks.gate import check_file, check_table, gate, stage_checks
 from tasks.validate import annotation_checks
 
 TEXT = "Jens Stoltenberg était à Bruxelles. Il a parlé."
@@ -201,6 +203,46 @@ def test_control_characters_or_mojibake_in_clean_text_fail_the_suite(
     result = check_table(CLEAN, table(articles(**changes), CLEAN.schema), suites)
     assert not result.success
     assert expected in failed(result)
+
+
+def _written(path, parts: list[list[dict]], schema: pa.Schema):
+    """A Parquet file of one row group per part, as a stage's stream writes it."""
+    with pq.ParquetWriter(path, schema) as writer:
+        for rows in parts:
+            writer.write_table(table(rows, schema))
+    return path
+
+
+def test_a_large_file_is_gated_in_parts_with_the_same_checks(tmp_path, suites, monkeypatch) -> None:
+    monkeypatch.setattr(gate_module, "GATED_BYTES", 1)  # every row group a part of its own
+    parts = [
+        entities(),
+        [{**row, "doc_id": "1123456789abcdef"} for row in entities()],
+        [{**row, "doc_id": "2123456789abcdef"} for row in entities({"label": "PERSON"})],
+    ]
+    path = _written(tmp_path / "part.parquet", parts, ENTITIES.schema)
+    whole = check_table(ENTITIES, pq.read_table(path), suites)
+    in_parts = check_file(ENTITIES, path, suites)
+    assert len(in_parts.gx_results) == 3
+    assert failed(in_parts) == failed(whole) == ["label:expect_column_values_to_be_in_set"]
+    counts = {(c.column, c.expectation): c.unexpected_count for c in in_parts.checks}
+    assert counts == {(c.column, c.expectation): c.unexpected_count for c in whole.checks}
+
+
+def test_a_duplicate_across_the_parts_of_a_file_fails_the_gate(
+    tmp_path, suites, monkeypatch
+) -> None:
+    monkeypatch.setattr(gate_module, "GATED_BYTES", 1)
+    path = _written(tmp_path / "dup.parquet", [entities(), entities()], ENTITIES.schema)
+    result = gate({ENTITIES: path}, [], suites)
+    assert not result.success
+    assert "doc_id,entity_index:expect_compound_columns_to_be_unique" in failed(result)
+    documents_path = _written(
+        tmp_path / "docs.parquet", [documents(), documents()], DOCUMENTS.schema
+    )
+    assert "doc_id:expect_column_values_to_be_unique" in failed(
+        check_file(DOCUMENTS, documents_path, suites)
+    )
 
 
 def test_a_duplicate_document_id_fails_the_suite(suites) -> None:
