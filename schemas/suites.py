@@ -53,6 +53,10 @@ def expectation_suite(table: Table, context: Any = None) -> gx.ExpectationSuite:
             suite.add_expectation(
                 gxe.ExpectColumnValuesToMatchRegex(column=name, regex=column.regex)
             )
+        if column.forbidden is not None:
+            suite.add_expectation(
+                gxe.ExpectColumnValuesToNotMatchRegex(column=name, regex=column.forbidden)
+            )
     if len(table.key) > 1:
         suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.key)))
     for later, earlier in table.ordered:

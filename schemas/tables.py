@@ -7,6 +7,7 @@ is named in exactly one place.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -136,9 +137,38 @@ quarantined for one of them (articles the lake already holds, files of a type de
 does not read, web pages that are gone, refused or not answering this hour) is an
 empty batch that commits, not a failure."""
 
+# -- text the lake holds ---------------------------------------------------------------
+
+# The characters double-encoded UTF-8 garbles: Latin-1's letters and signs, and the
+# typography Windows-1252 adds (’ « » … – € œ).
+_GARBLED = [chr(code) for code in range(0xA0, 0x100)] + list("ŒœŠšŸŽžƒ‘’‚“”„†‡•…‰‹›€™–—ˆ˜")
+
+
+def _misread(character: str) -> set[str]:
+    """How a character's UTF-8 bytes read as Windows-1252 (a byte it leaves undefined
+    as its Latin-1 control) and as Latin-1: `é` → `Ã©`, `’` → `â€™` and `â\x80\x99`."""
+    data = character.encode("utf-8")
+    windows = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in data)
+    return {windows, data.decode("latin-1")}
+
+
+MOJIBAKE: dict[str, str] = {
+    garbled: character for character in _GARBLED for garbled in _misread(character)
+}
+"""Double-encoded UTF-8 (`numÃ©ro`, `lâ€™Ã©tÃ©`) and the character each sequence
+stands for. Every sequence starts with `Ã`, `Â`, `â€`, `Å`, `Æ` or `Ë` followed by
+Windows-1252 signs, which French text never writes: where one is found, the text is
+garbled for certain, and what it stood for is known."""
+MOJIBAKE_MARKERS = "|".join(re.escape(k) for k in sorted(MOJIBAKE, key=len, reverse=True))
+CONTROL_CHARACTERS = "[\x00-\x09\x0b-\x1f\x7f-\x9f]"
+"""Unicode's control characters (category Cc) but the line feed between paragraphs."""
+NOT_TEXT = f"{CONTROL_CHARACTERS}|{MOJIBAKE_MARKERS}"
+"""What clean text never holds: a control character or a double-encoded sequence."""
+
 DOC_ID_PATTERN = r"^[0-9a-f]{16}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 NOT_BLANK = r"\S"
+_FORBIDDEN_WORDS = {NOT_TEXT: "no control character but line feeds, no double-encoded UTF-8"}
 
 
 @dataclass(frozen=True)
@@ -154,6 +184,7 @@ class Column:
     min_value: float | date | None = None
     max_value: float | date | None = None
     regex: str | None = None
+    forbidden: str | None = None  # a pattern no value may contain
 
     @property
     def field(self) -> pa.Field:
@@ -172,6 +203,8 @@ class Column:
             rules.append(" and ".join(r for r in (low, high) if r))
         if self.regex is not None:
             rules.append(f"matches `{self.regex}`")
+        if self.forbidden is not None:
+            rules.append(_FORBIDDEN_WORDS.get(self.forbidden, f"never contains `{self.forbidden}`"))
         return rules
 
 
@@ -246,7 +279,13 @@ RAW = Table(
         Column("line", pa.int32(), "Line number in a .jsonl file (1-based); null otherwise."),
         Column("format", pa.string(), "Input format.", False, values=FORMATS),
         Column("encoding", pa.string(), "Encoding the bytes were decoded from.", False),
-        Column("payload", pa.large_string(), "The original item, decoded, unmodified.", False),
+        Column(
+            "payload",
+            pa.large_string(),
+            "The original item, decoded, unmodified but for its double-encoded sequences "
+            "(see `repairs`).",
+            False,
+        ),
         Column(
             "content_sha256",
             pa.string(),
@@ -255,6 +294,15 @@ RAW = Table(
             regex=SHA256_PATTERN,
         ),
         Column("byte_size", pa.int64(), "Size of those bytes.", False, min_value=1),
+        Column(
+            "repairs",
+            pa.int32(),
+            "Double-encoded UTF-8 sequences repaired in `payload` (`numÃ©ro` → `numéro`, "
+            "`lâ€™été` → `l’été`): text garbled at its source, or by a charset that lied "
+            "about every reading; 0 for text as it was found.",
+            False,
+            min_value=0,
+        ),
         Column("fetched_at", pa.timestamp("us", tz="UTC"), "When the item was read.", False),
         Column("url", pa.string(), "Web page: the canonical URL asked for; null for a file."),
         Column("final_url", pa.string(), "Web page: the URL that answered, after redirects."),
@@ -306,7 +354,7 @@ CLEAN = Table(
         Column("line", pa.int32(), "Line number in a .jsonl file; null otherwise."),
         Column("format", pa.string(), "Input format.", False, values=FORMATS),
         Column("url", pa.string(), "Canonical URL, when the source gives one."),
-        Column("title", pa.string(), "Headline, when the source gives one."),
+        Column("title", pa.string(), "Headline, when the source gives one.", forbidden=NOT_TEXT),
         Column("author", pa.string(), "Author, when the source gives one."),
         Column(
             "outlet",
@@ -375,7 +423,13 @@ CLEAN = Table(
             "Photo captions taken out of the body: credit and caption text.",
             False,
         ),
-        Column("text", pa.large_string(), "Normalized body text the annotator sees.", False),
+        Column(
+            "text",
+            pa.large_string(),
+            "Normalized body text the annotator sees.",
+            False,
+            forbidden=NOT_TEXT,
+        ),
         Column("char_count", pa.int32(), "Length of `text` in characters.", False, min_value=1),
         Column("language", pa.string(), "Detected language.", False, values=("fr",)),
         Column(

@@ -17,6 +17,7 @@ import json
 import re
 import time
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -29,7 +30,9 @@ import trafilatura
 from py3langid.langid import LanguageIdentifier
 
 from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
-from tasks import dates, pages, stories
+from schemas.tables import CONTROL_CHARACTERS
+from tasks import charsets, dates, pages, stories
+from tasks.charsets import repair_mojibake
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import (
     InvalidDate,
@@ -56,12 +59,18 @@ _TRANSLATION = str.maketrans(
     }
 )
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_CONTROL = re.compile(CONTROL_CHARACTERS)
 
 
 def normalize_text(text: str) -> str:
     """NFC, plain apostrophes and double quotes, ordinary spaces (also inside « »),
-    one space between words, paragraphs separated by one blank line."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n")).translate(_TRANSLATION)
+    one space between words, paragraphs separated by one blank line; no control
+    character, and double-encoded sequences repaired (a JSON line's `\\u00c3\\u00a9`
+    is read only here)."""
+    text = repair_mojibake(text.replace("\r\n", "\n"))[0]
+    text = unicodedata.normalize("NFC", text).translate(_TRANSLATION)
+    # a control that separates (\x0b, \x1c…) parts words; any other one goes
+    text = _CONTROL.sub(lambda control: " " if control.group().isspace() else "", text)
     paragraphs = []
     for paragraph in _PARAGRAPH_BREAK.split(text):
         paragraph = " ".join(paragraph.split())
@@ -482,10 +491,11 @@ class CleanResult:
     stories: pa.Table
     story_seconds: float = 0.0  # signatures and stories, apart from the rest of cleaning
     refused_dates: int = 0  # placeholder dates passed over (1900-01-01, year 9999…)
+    rows_in: int = 0  # raw items read
 
 
 def clean_items(
-    raw: pa.Table,
+    raw: pa.Table | Iterable[dict[str, Any]],
     *,
     identifier: LanguageIdentifier,
     earlier: dict[str, str] | None = None,
@@ -499,13 +509,22 @@ def clean_items(
     to where they are: an article with one of them is a duplicate too.
     `earlier_stories`: the signatures and stories of the lake's articles, for the
     stories of the new ones (`story_threshold`: how similar a near duplicate is).
+    The items are read one at a time, in the raw table's order (the order of their
+    keys): only the articles, much smaller than their pages, are kept.
     """
-    items = sorted(raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0))
+    if isinstance(raw, pa.Table):  # a table in any order: its items in their keys' order
+        items: Iterable[dict[str, Any]] = sorted(
+            raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0)
+        )
+    else:
+        items = raw
     articles: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     seen: dict[str, str] = dict(earlier or {})
     refused_dates = 0
+    rows_in = 0
     for item in items:
+        rows_in += 1
         try:
             article = article_from_item(item)
             language = detect_language(identifier, article["text"], language_margin)
@@ -556,6 +575,7 @@ def clean_items(
         pa.Table.from_pydict(story_rows, schema=STORIES.schema),
         story_seconds=time.perf_counter() - clock,
         refused_dates=refused_dates,
+        rows_in=rows_in,
     )
 
 
@@ -611,7 +631,7 @@ def _earlier_stories(lake: Lake, partition: str) -> stories.Earlier:
 
 def clean_partition(context: StageContext) -> StageOutput:
     """Clean the committed raw items of one partition."""
-    raw = context.read(RAW)
+    raw = context.lake.read_rows(RAW, context.partition)  # a row group at a time
     clock = time.perf_counter()
     earlier_stories = _earlier_stories(context.lake, context.partition)
     reading = time.perf_counter() - clock
@@ -626,7 +646,7 @@ def clean_partition(context: StageContext) -> StageOutput:
     return StageOutput(
         outputs={CLEAN: result.articles, STORIES: result.stories},
         quarantine=result.quarantine,
-        rows_in=raw.num_rows,
+        rows_in=result.rows_in,
         rows_out=result.articles.num_rows,
         details={
             "stories": len(set(story_ids)),
@@ -646,7 +666,7 @@ STAGE = Stage(
     reads=(RAW,),
     writes=(CLEAN, STORIES),
     settings=("story_threshold",),
-    code=(stories, pages, dates),  # the page extraction and the date rules
+    code=(stories, pages, dates, charsets),  # page extraction, date rules, text repairs
     extra_inputs=_earlier_fingerprints,
     extra_parameters=lambda settings: {"language_margin": LANGUAGE_MARGIN},
     ordered=True,

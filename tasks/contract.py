@@ -15,14 +15,14 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 import schemas.tables
 from schemas import CHECKS, QUARANTINE, Table
@@ -55,9 +55,14 @@ class StageContext:
 
 @dataclass
 class StageOutput:
-    """What a stage produced for one partition, before the gate."""
+    """What a stage produced for one partition, before the gate.
 
-    outputs: dict[Table, pa.Table]
+    A table of `outputs` may be a stream of tables, written one at a time so that a
+    partition's rows (a page of several MB each) are never all held at once; the
+    stream may complete the books (`rows_out`, `quarantine`, `details`) as it goes:
+    they are read once every table is written."""
+
+    outputs: dict[Table, pa.Table | Iterator[pa.Table]]
     quarantine: pa.Table
     rows_in: int
     rows_out: int
@@ -265,7 +270,7 @@ def _gate_and_commit(
             staging.link(table, lake.committed_file(table, context.partition))
         staging.write(QUARANTINE, output.quarantine)
         # the gate reads back what was written, so it sees the files a reader would
-        staged = {table: pq.read_table(path) for table, path in written.items()}
+        staged: dict[Table, pa.Table | Path] = dict(written)
         rows_quarantined = output.quarantine.num_rows
         reasons = quarantine_reasons(output.quarantine)
         first_details: dict[str, str] = {}  # the first detail of each reason, for the message

@@ -9,13 +9,13 @@ and its bytes, never nothing.
 
 from __future__ import annotations
 
-import codecs
 import glob
 import hashlib
+import itertools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from schemas import QUARANTINE, RAW, Rejected, quarantine_row
+from tasks import charsets
+from tasks.charsets import decode, repair_mojibake
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import DateWindow, latest_date, plausible
 from tasks.errors import SourceNotFound
@@ -32,6 +34,7 @@ from tasks.records import WEB_ITEM, ItemKey, PartitionSpec
 from tasks.settings import Settings
 from tasks.storage import Lake, sha256_file
 from tasks.web.ingest import (
+    Page,
     WebPlan,
     attempt_note,
     by_host,
@@ -43,20 +46,6 @@ from tasks.web.ingest import (
 from tasks.web.listing import SourceProblem, is_url
 
 FORMAT_BY_SUFFIX = {".txt": "wire", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
-
-# Checked longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
-_CONTROL_SHARE_MAX = 0.01
-# Unicode's control characters (category Cc) but tab, line feed, vertical tab, form
-# feed and carriage return
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def discover(sources: Iterable[str], *, exclude: str | Path | None = None) -> list[Path]:
@@ -116,51 +105,23 @@ def stored_path(source_path: str) -> str:
     return os.fsencode(source_path).decode("utf-8", "backslashreplace")
 
 
-def decode(data: bytes, fmt: str, declared: str | None = None) -> tuple[str, str]:
-    """Text and encoding of `data`: a byte-order mark, else the charset its HTTP answer
-    declared, else UTF-8, else the page's declared charset (HTML), else Windows-1252,
-    the usual encoding of older French text."""
-    if not data.strip():
-        raise Rejected("empty", "the file is empty or only whitespace")
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError as error:
-                raise Rejected(
-                    "undecodable", f"starts with a {encoding} mark but: {error}"
-                ) from None
-            return _checked_text(text), encoding
-    if b"\x00" in data:
-        raise Rejected("binary", "NUL bytes and no byte-order mark: not a text file")
-    candidates = [declared, "utf-8"] if declared else ["utf-8"]
-    if fmt == "html" and (match := _META_CHARSET.search(data[:4096])):
-        candidates.append(match.group(1).decode("ascii").lower())
-    candidates += ["cp1252", "latin-1"]
-    for encoding in candidates:
-        try:
-            return _checked_text(data.decode(encoding)), encoding
-        except (UnicodeDecodeError, LookupError):
-            continue
-    raise Rejected("undecodable", "no encoding decodes these bytes")  # pragma: no cover
-
-
-def _checked_text(text: str) -> str:
-    if not text.strip():
-        raise Rejected("empty", "the decoded text is only whitespace")
-    controls = len(_CONTROL.findall(text))
-    if controls > _CONTROL_SHARE_MAX * len(text):
-        raise Rejected("binary", f"{controls} control characters in {len(text)}: not text")
-    return text
+def _jsonl_lines(text: str) -> Iterable[tuple[int, str]]:
+    """(line number, line) of a JSON lines file: lines end at `\n` (or `\r\n`) only,
+    as JSON Lines says; U+2028, U+2029, U+0085, form feeds and the like, which
+    `str.splitlines` also breaks on, are characters of a string (JSON written with
+    `ensure_ascii=False` holds them as they are)."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        yield number, line.removesuffix("\r")
 
 
 def _jsonl_items(text: str) -> Iterable[tuple[int, str, Rejected | None]]:
     """(line number, line, problem) for every non-blank line of a JSON lines file."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in _jsonl_lines(text):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            # not strict: a control character left raw in a string is read, not refused
+            record = json.loads(line, strict=False)
         except json.JSONDecodeError as error:
             yield number, line, Rejected("malformed_json", f"line {number}: {error.msg}")
             continue
@@ -191,6 +152,7 @@ class Item:
     data: bytes | None = None  # the item's bytes (of a .jsonl line: its UTF-8)
     text: str | None = None
     encoding: str | None = None
+    repairs: int = 0  # double-encoded sequences repaired in `text`
     rejected: Rejected | None = None
     web: dict[str, Any] | None = None  # a web page's columns of the raw table
 
@@ -222,16 +184,20 @@ def read_items(file: Path, max_bytes: int) -> list[Item]:
         return [Item(path, None, fmt, f"unreadable:{error.errno}", rejected=problem)]
     digest = hashlib.sha256(data).hexdigest()
     try:
-        text, encoding = decode(data, fmt)
+        decoded = decode(data, fmt, repair=fmt != "jsonl")
     except Rejected as problem:
         return [Item(path, None, fmt, digest, data=data, rejected=problem)]
     if fmt != "jsonl":
-        return [Item(path, None, fmt, digest, data=data, text=text, encoding=encoding)]
+        return [
+            Item(path, None, fmt, digest, data, decoded.text, decoded.encoding, decoded.repairs)
+        ]
     items = []
-    for number, line, problem in _jsonl_items(text):
+    # a line's repairs are its own (the file's text is read unrepaired)
+    for number, line, problem in _jsonl_items(decoded.text):
         data = line.encode("utf-8")
         sha = hashlib.sha256(data).hexdigest()
-        items.append(Item(path, number, fmt, sha, data, line, encoding, problem))
+        text, repairs = repair_mojibake(line)
+        items.append(Item(path, number, fmt, sha, data, text, decoded.encoding, repairs, problem))
     return items
 
 
@@ -242,43 +208,75 @@ class FetchResult:
     rows_in: int
 
 
-def fetch_rows(items: Iterable[Item], *, fetched_at: datetime) -> FetchResult:
-    """Raw rows for the items that are text, quarantine rows for the others."""
+RAW_CHUNK_BYTES = 16 * 2**20
+"""Item bytes a stream of raw rows holds before it hands them on as one table (a row
+group of the raw file): a partition's pages are never all in memory."""
+
+
+def raw_tables(
+    items: Iterable[Item], *, fetched_at: datetime, rejects: list[tuple[ItemKey, dict[str, Any]]]
+) -> Iterator[pa.Table]:
+    """Raw rows for the items that are text, in tables of about RAW_CHUNK_BYTES and
+    in the items' order; a quarantine row (with the item's key) appended to `rejects`
+    for each of the others."""
     rows: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
-    for item in sorted(items, key=lambda i: _sort_key(i.key)):
+    size = 0
+    for item in items:
         if item.rejected is not None:
-            rejects.append(
-                quarantine_row(
-                    "fetch",
-                    item.rejected,
-                    record_id=item_id(item.source_path, item.line),
-                    source_path=stored_path(item.source_path),
-                    line=item.line,
-                    record=item.text if item.line is not None else None,
-                    payload=item.data if item.rejected.reason in _KEEP_BYTES else None,
-                )
-            )
+            rejects.append((item.key, _quarantine_row(item)))
             continue
-        rows.append(
-            {
-                "item_id": item_id(item.source_path, item.line),
-                "source_path": stored_path(item.source_path),
-                "line": item.line,
-                "format": item.format,
-                "encoding": item.encoding,
-                "payload": item.text,
-                "content_sha256": item.sha256,
-                "byte_size": len(item.data or b""),
-                "fetched_at": fetched_at,
-                **(item.web or {}),
-            }
-        )
-    return FetchResult(
-        pa.Table.from_pylist(rows, schema=RAW.schema),
-        pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
-        rows_in=len(rows) + len(rejects),
+        rows.append(_raw_row(item, fetched_at))
+        size += len(item.data or b"")
+        if size >= RAW_CHUNK_BYTES:
+            yield pa.Table.from_pylist(rows, schema=RAW.schema)
+            rows, size = [], 0
+    if rows:
+        yield pa.Table.from_pylist(rows, schema=RAW.schema)
+
+
+def quarantine_table(rejects: list[tuple[ItemKey, dict[str, Any]]]) -> pa.Table:
+    """The quarantine rows of `raw_tables`, in the order of their items' keys."""
+    ordered = [row for _, row in sorted(rejects, key=lambda pair: _sort_key(pair[0]))]
+    return pa.Table.from_pylist(ordered, schema=QUARANTINE.schema)
+
+
+def _quarantine_row(item: Item) -> dict[str, Any]:
+    assert item.rejected is not None
+    return quarantine_row(
+        "fetch",
+        item.rejected,
+        record_id=item_id(item.source_path, item.line),
+        source_path=stored_path(item.source_path),
+        line=item.line,
+        record=item.text if item.line is not None else None,
+        payload=item.data if item.rejected.reason in _KEEP_BYTES else None,
     )
+
+
+def _raw_row(item: Item, fetched_at: datetime) -> dict[str, Any]:
+    return {
+        "item_id": item_id(item.source_path, item.line),
+        "source_path": stored_path(item.source_path),
+        "line": item.line,
+        "format": item.format,
+        "encoding": item.encoding,
+        "payload": item.text,
+        "content_sha256": item.sha256,
+        "repairs": item.repairs,
+        "byte_size": len(item.data or b""),
+        "fetched_at": fetched_at,
+        **(item.web or {}),
+    }
+
+
+def fetch_rows(items: Iterable[Item], *, fetched_at: datetime) -> FetchResult:
+    """Raw rows for the items that are text, quarantine rows for the others, all in
+    memory (the stage streams them instead: `raw_tables`)."""
+    rejects: list[tuple[ItemKey, dict[str, Any]]] = []
+    ordered = sorted(items, key=lambda i: _sort_key(i.key))
+    tables = list(raw_tables(ordered, fetched_at=fetched_at, rejects=rejects))
+    raw = pa.concat_tables(tables) if tables else RAW.schema.empty_table()
+    return FetchResult(raw, quarantine_table(rejects), rows_in=raw.num_rows + len(rejects))
 
 
 def fetch_files(files: Iterable[Path], *, max_bytes: int, fetched_at: datetime) -> FetchResult:
@@ -325,10 +323,11 @@ def _stem(sources: list[str]) -> str:
 
 @dataclass(frozen=True)
 class _Planned:
-    """An item that planning found: its key, and when it was published (backfills)."""
+    """An item that planning found: its key, and when it was published (read for a
+    backfill only: it costs the page's extraction)."""
 
     key: ItemKey
-    period: Callable[[], tuple[date, str] | None]
+    period: tuple[date, str] | None
 
 
 def plan_partitions(
@@ -352,13 +351,18 @@ def plan_partitions(
     no date: such an item is undated, never outside the range)."""
     paths = [source for source in sources if not is_url(source)]
     files = [f for f in discover(paths, exclude=exclude) if f.suffix.lower() != ".urls"]
-    found = [item for file in files for item in read_items(file, max_bytes)]
-    new = [_Planned(item.key, _item_period(item, now)) for item in found if item.key not in known]
+    dated = since is not None or until is not None
+    found, new = 0, []
+    for file in files:  # a file at a time: only the new items' keys are kept
+        for item in read_items(file, max_bytes):
+            found += 1
+            if item.key not in known:
+                new.append(_Planned(item.key, _item_period(item, now) if dated else None))
     web = web or WebPlan()
     for url in sorted(web.hints):
         new.append(_Planned((url, None, WEB_ITEM), _listed_period(web.published.get(url), now)))
     counts = PlanCounts(
-        found=len(found) + web.found,
+        found=found + web.found,
         new=len(new) - len(web.attempts),
         retried=len(web.attempts),
         not_modified=sum(web.not_modified.values()),
@@ -377,7 +381,7 @@ def plan_partitions(
     else:
         window = DateWindow.parse(since, until)
         for planned in new:
-            period = planned.period()
+            period = planned.period
             if period is None:
                 plan.counts.undated += 1
             elif not window.overlaps(*period):
@@ -418,27 +422,21 @@ def _chunks(keys: list[ItemKey], size: int | None) -> list[list[ItemKey]]:
     return [keys[start : start + size] for start in range(0, len(keys), size)]
 
 
-def _item_period(item: Item, now: datetime | None) -> Callable[[], tuple[date, str] | None]:
-    def period() -> tuple[date, str] | None:
-        if item.rejected is not None:
-            return None
-        from tasks.clean import published_period  # a backfill reads dates as clean will
+def _item_period(item: Item, now: datetime | None) -> tuple[date, str] | None:
+    """When a file item was published, read as clean will read it of an item fetched
+    `now` (for a backfill)."""
+    if item.rejected is not None:
+        return None
+    from tasks.clean import published_period  # a backfill reads dates as clean will
 
-        return published_period(item.format, item.text, now)
-
-    return period
+    return published_period(item.format, item.text, now)
 
 
-def _listed_period(
-    published: datetime | None, now: datetime | None
-) -> Callable[[], tuple[date, str] | None]:
-    def period() -> tuple[date, str] | None:
-        latest = latest_date(now) if now is not None else None
-        if published is None or not plausible(published.date(), latest):
-            return None
-        return published.date(), "day"
-
-    return period
+def _listed_period(published: datetime | None, now: datetime | None) -> tuple[date, str] | None:
+    latest = latest_date(now) if now is not None else None
+    if published is None or not plausible(published.date(), latest):
+        return None
+    return published.date(), "day"
 
 
 def _split_sources(sources: list[str], lake: Lake) -> tuple[list[str], list[str], list[Path]]:
@@ -518,56 +516,87 @@ def record_plan(lake: Lake, plan: Plan) -> None:
 
 def fetch_partition(context: StageContext) -> StageOutput:
     """Read the items of one partition into its raw table: files from disk, web pages
-    from the lake when fetched before, else from the web."""
+    from the lake when fetched before, else from the web. The rows stream to the
+    raw file one item at a time, in the items' order (files, then web pages)."""
     spec = context.lake.partition(context.partition)
-    wanted = {key for key in spec.items if key[2] != WEB_ITEM}
-    items = []
-    for path in sorted({key[0] for key in wanted}):
-        for item in read_items(Path(path), context.settings.max_bytes):
-            if item.key in wanted:
-                items.append(item)
-                wanted.discard(item.key)
-    gone = Rejected("vanished", "the item is no longer at its source, or has changed")
-    items += [Item(p, line, None, sha, rejected=gone) for p, line, sha in wanted]
-    details = {}
-    if spec.urls:
-        pages, details["web"] = web_items(context.lake, spec, context.settings)
-        items += pages
-    result = fetch_rows(items, fetched_at=datetime.now(UTC))
-    return StageOutput(
-        outputs={RAW: result.raw},
-        quarantine=result.quarantine,
+    output = StageOutput(
+        outputs={},
+        quarantine=QUARANTINE.schema.empty_table(),
         rows_in=len(spec.items),
-        rows_out=result.raw.num_rows,
-        details=details,
+        rows_out=0,
     )
+    output.outputs[RAW] = _raw_stream(context, spec, output)
+    return output
 
 
-def web_items(lake: Lake, spec: PartitionSpec, settings: Settings) -> tuple[list[Item], dict]:
-    """The web pages of a partition as items, and the books of the fetch: each URL's
-    outcome (`waiting`: a later run tries it again), and their counts per host."""
-    pages = fetch_pages(lake, spec.partition, spec.urls, settings)
-    items, outcomes = [], {}
-    for page in pages:
+def _raw_stream(
+    context: StageContext, spec: PartitionSpec, output: StageOutput
+) -> Iterator[pa.Table]:
+    """The partition's raw tables; once written, the output's books."""
+    rejects: list[tuple[ItemKey, dict[str, Any]]] = []
+    items = itertools.chain(
+        _file_items(spec, context.settings.max_bytes),
+        web_items(context.lake, spec, context.settings, output.details) if spec.urls else (),
+    )
+    for table in raw_tables(items, fetched_at=datetime.now(UTC), rejects=rejects):
+        output.rows_out += table.num_rows
+        yield table
+    output.quarantine = quarantine_table(rejects)
+
+
+def _file_items(spec: PartitionSpec, max_bytes: int) -> Iterator[Item]:
+    """The partition's file items, a file at a time, in the order of their keys; a
+    planned item no longer in its file (or changed) as `vanished`."""
+    wanted: dict[str, set[ItemKey]] = {}
+    for key in spec.items:
+        if key[2] != WEB_ITEM:
+            wanted.setdefault(key[0], set()).add(key)
+    gone = Rejected("vanished", "the item is no longer at its source, or has changed")
+    for path, keys in sorted(wanted.items()):
+        items = [item for item in read_items(Path(path), max_bytes) if item.key in keys]
+        missing = keys - {item.key for item in items}
+        items += [Item(p, line, None, sha, rejected=gone) for p, line, sha in missing]
+        yield from sorted(items, key=lambda item: _sort_key(item.key))
+
+
+def web_items(
+    lake: Lake, spec: PartitionSpec, settings: Settings, details: dict[str, Any]
+) -> Iterator[Item]:
+    """The web pages of a partition as items, one at a time; once they are all read,
+    the books of the fetch in `details["web"]`: each URL's outcome (`waiting`: a
+    later run tries it again), and their counts per host."""
+    outcomes: dict[str, str] = {}
+    for page in fetch_pages(lake, spec.partition, spec.urls, settings):
         failures = spec.attempts.get(page.url, 0)
         outcomes[page.url] = outcome_of(page, failures, settings.fetch_attempts)
-        if page.rejected is not None:
-            rejected = page.rejected
-            if page.transient:
-                note = attempt_note(failures, settings.fetch_attempts)
-                rejected = Rejected(rejected.reason, f"{rejected.detail} ({note})")
-            items.append(Item(page.url, None, "html", WEB_ITEM, rejected=rejected))
-            continue
-        assert page.answer is not None and page.body is not None
-        answer, sha = page.answer, page.answer["sha256"]
-        try:
-            text, encoding = decode(page.body, "html", answer.get("charset"))
-        except Rejected as problem:
-            items.append(Item(page.url, None, "html", sha, data=page.body, rejected=problem))
-            continue
-        columns = _web_columns(page.url, answer, spec.hints.get(page.url, {}))
-        items.append(Item(page.url, None, "html", sha, page.body, text, encoding, web=columns))
-    return items, {"outcomes": outcomes, "hosts": by_host(outcomes)}
+        yield _web_item(page, failures, settings, spec.hints.get(page.url, {}))
+    details["web"] = {"outcomes": outcomes, "hosts": by_host(outcomes)}
+
+
+def _web_item(page: Page, failures: int, settings: Settings, hints: dict[str, Any]) -> Item:
+    if page.rejected is not None:
+        rejected = page.rejected
+        if page.transient:
+            note = attempt_note(failures, settings.fetch_attempts)
+            rejected = Rejected(rejected.reason, f"{rejected.detail} ({note})")
+        return Item(page.url, None, "html", WEB_ITEM, rejected=rejected)
+    assert page.answer is not None and page.body is not None
+    answer, sha = page.answer, page.answer["sha256"]
+    try:
+        decoded = decode(page.body, "html", answer.get("charset"))
+    except Rejected as problem:
+        return Item(page.url, None, "html", sha, data=page.body, rejected=problem)
+    return Item(
+        page.url,
+        None,
+        "html",
+        sha,
+        page.body,
+        decoded.text,
+        decoded.encoding,
+        decoded.repairs,
+        web=_web_columns(page.url, answer, hints),
+    )
 
 
 def _web_columns(url: str, answer: dict[str, Any], hints: dict[str, Any]) -> dict[str, Any]:
@@ -596,6 +625,7 @@ STAGE = Stage(
     produce=fetch_partition,
     writes=(RAW,),
     settings=("max_bytes",),
+    code=(charsets,),  # the encodings believed, the repairs made
     extra_inputs=lambda lake, partition: [lake.partition(partition).fingerprint],
     ordered=True,  # one fetch at a time: the hosts' delays hold across workers
 )

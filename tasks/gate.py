@@ -6,13 +6,16 @@ The Arrow schema must be the declared one, the table's Great Expectations suite
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from schemas import CHECKS, QUARANTINE_REASONS, Table
 from schemas.tables import EXPECTED_DROPS
@@ -194,12 +197,74 @@ def _why_emptied(rows_in: int, reasons: dict[str, int], details: Mapping[str, st
     return f"{share} rows quarantined: {counts}; {first}: {why}"
 
 
-def gate(outputs: dict[Table, pa.Table], extra: list[Check], suites: SuiteRunner) -> GateResult:
-    """Every check of a stage's output: per-table suites plus the stage's own checks."""
+GATED_BYTES = 16 * 2**20
+"""The most of a table (uncompressed) the suite reads at once: a larger file is gated
+part by part, so the gate's memory does not grow with a partition's pages."""
+_ACROSS_PARTS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
+def check_file(table: Table, path: Path, suites: SuiteRunner) -> GateResult:
+    """`check_table` on a written Parquet file, read in parts of at most GATED_BYTES
+    (whole row groups): each part's checks summed, and the checks of uniqueness,
+    which a part cannot tell, made over the whole file's key columns."""
+    parquet = pq.ParquetFile(path)
+    parts: list[list[int]] = [[]]
+    size = 0
+    for group in range(parquet.num_row_groups):
+        group_size = parquet.metadata.row_group(group).total_byte_size
+        if parts[-1] and size + group_size > GATED_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(group)
+        size += group_size
+    if len(parts) == 1:
+        return check_table(table, pq.read_table(path), suites)
+    results = [check_table(table, parquet.read_row_groups(part), suites) for part in parts]
+    checks = [_summed([r.checks[i] for r in results]) for i in range(len(results[0].checks))]
+    checks = [
+        _unique_in_file(check, path)
+        if check.expectation in _ACROSS_PARTS and check.column  # the columns named
+        else check
+        for check in checks
+    ]
+    return GateResult(checks, [gx for result in results for gx in result.gx_results])
+
+
+def _summed(parts: list[Check]) -> Check:
+    counts = [c.unexpected_count for c in parts if c.unexpected_count is not None]
+    failed = next((c for c in parts if not c.success), parts[0])
+    return dataclasses.replace(
+        failed,
+        success=all(c.success for c in parts),
+        unexpected_count=sum(counts) if counts else None,
+    )
+
+
+def _unique_in_file(check: Check, path: Path) -> Check:
+    columns = (check.column or "").split(",")
+    keys = pq.read_table(path, columns=columns)
+    rows = keys.drop_null().num_rows if len(columns) == 1 else keys.num_rows
+    distinct = keys.group_by(columns).aggregate([]).num_rows if rows else 0
+    if len(columns) == 1 and keys.column(0).null_count:
+        distinct -= 1  # the null group is no value
+    duplicates = rows - distinct
+    return dataclasses.replace(
+        check, success=duplicates == 0, unexpected_count=duplicates, observed=None
+    )
+
+
+def gate(
+    outputs: dict[Table, pa.Table | Path], extra: list[Check], suites: SuiteRunner
+) -> GateResult:
+    """Every check of a stage's output: per-table suites plus the stage's own checks;
+    a table given as a written file is read part by part (`check_file`)."""
     checks: list[Check] = list(extra)
     gx_results: list[dict[str, Any]] = []
     for table, rows in outputs.items():
-        result = check_table(table, rows, suites)
+        if isinstance(rows, Path):
+            result = check_file(table, rows, suites)
+        else:
+            result = check_table(table, rows, suites)
         checks.extend(result.checks)
         gx_results.extend(result.gx_results)
     return GateResult(checks, gx_results)

@@ -37,7 +37,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,13 +102,16 @@ class Staging:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def write(self, table: Table, rows: pa.Table) -> Path:
-        """Write `rows` as the partition of `table`; the schema must match exactly."""
-        if not rows.schema.equals(table.schema):
-            rows = rows.cast(table.schema)
+    def write(self, table: Table, rows: pa.Table | Iterable[pa.Table]) -> Path:
+        """Write `rows` as the partition of `table`: a table, or a stream of tables
+        written as they come (each a row group, so that a reader can take them one
+        at a time); the schema must match exactly."""
         path = self._table_dir(table) / PART_FILE
         with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
-            writer.write_table(rows)
+            for chunk in [rows] if isinstance(rows, pa.Table) else rows:
+                writer.write_table(
+                    chunk if chunk.schema.equals(table.schema) else chunk.cast(table.schema)
+                )
             fault_point(f"write:{table.name}")  # the footer is not written yet
         return path
 
@@ -542,6 +545,16 @@ class Lake:
         if columns is not None:
             return pq.read_table(path, columns=columns)
         return pq.read_table(path, schema=table.schema)
+
+    def read_rows(self, table: Table, partition: str) -> Iterator[dict[str, Any]]:
+        """The rows of a committed partition of `table`, one at a time: never more of
+        the file in memory than a row group (see Staging.write)."""
+        stage = table.stage
+        if not self.is_committed(stage, partition):
+            raise PartitionNotCommitted(f"{stage} has not committed partition {partition}")
+        parquet = pq.ParquetFile(self.committed_file(table, partition, stage))
+        for group in range(parquet.num_row_groups):
+            yield from parquet.read_row_group(group).cast(table.schema).to_pylist()
 
     def output_fingerprint(self, stage: str, partition: str) -> str:
         manifest = self.read_manifest(stage, partition)

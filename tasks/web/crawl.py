@@ -159,18 +159,25 @@ class Crawler:
         self._log = log or (lambda line: None)
         self._hosts = hosts or Hosts()
 
-    def fetch(self, requests: Iterable[Request]) -> dict[str, Outcome]:
-        """An outcome for every request (keyed by URL), each host fetched politely."""
+    def fetch(
+        self, requests: Iterable[Request], *, settle: Callable[[Outcome], Outcome] | None = None
+    ) -> dict[str, Outcome]:
+        """An outcome for every request (keyed by URL), each host fetched politely.
+        `settle` is handed each outcome as it comes, and what it returns is kept: a
+        caller that stores the answers elsewhere keeps no body in memory."""
         outcomes: dict[str, Outcome] = {}
+        settle = settle or (lambda outcome: outcome)
         hosts: list[_Host] = []
         for request in requests:
             if not request.url.lower().startswith(("http://", "https://")):
                 scheme = request.url.split(":", 1)[0] if ":" in request.url else request.url
-                outcomes[request.url] = Outcome(
-                    request.url,
-                    failure=FetchFailed(
-                        "unsupported_scheme", f"{request.url}: {scheme!r} is not http or https"
-                    ),
+                outcomes[request.url] = settle(
+                    Outcome(
+                        request.url,
+                        failure=FetchFailed(
+                            "unsupported_scheme", f"{request.url}: {scheme!r} is not http or https"
+                        ),
+                    )
                 )
                 continue
             host = self._hosts.get(origin(request.url))
@@ -198,7 +205,9 @@ class Crawler:
                             request, tries = host.queue.popleft()
                             refusal = self._refusal(host, request.url) or self._too_slow(host)
                             if refusal is not None:
-                                outcomes[request.url] = Outcome(request.url, failure=refusal)
+                                outcomes[request.url] = settle(
+                                    Outcome(request.url, failure=refusal)
+                                )
                                 continue
                             job = (request, tries)
                         host.in_flight += 1
@@ -228,7 +237,7 @@ class Crawler:
                     continue
                 outcome = self._settle(host, request, tries + 1, result)
                 if outcome is not None:
-                    outcomes[request.url] = outcome
+                    outcomes[request.url] = settle(outcome)
         return outcomes
 
     def _run(self, host: _Host, request: Request | None, tries: int, done: queue.Queue) -> None:

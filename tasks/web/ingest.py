@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -254,27 +254,19 @@ def fetch_pages(
     settings: Settings,
     *,
     log: Callable[[str], None] | None = None,
-) -> list[Page]:
-    """Every URL's page (or why not): as this partition's fetch kept it when it ran
-    before, else from the web. A URL tried again by a later partition is asked anew."""
-    pages: dict[str, Page] = {}
-    wanted = []
-    for url in urls:
-        kept = lake.landed(_landing_key(partition, url))
-        if kept is None:
-            wanted.append(url)
-        elif kept[1] is None:
-            failure = kept[0]["failure"]
-            rejected = Rejected(failure["reason"], failure["detail"])
-            pages[url] = Page(url, rejected=rejected, transient=failure["transient"])
-        else:
-            pages[url] = Page(url, answer=kept[0], body=kept[1])
+) -> Iterator[Page]:
+    """Every URL's page (or why not), one at a time in the URLs' order: as this
+    partition's fetch kept it when it ran before, else from the web. A URL tried again
+    by a later partition is asked anew. A page fetched is kept in the lake as soon as
+    it comes, and read back from there when its turn comes: the pages of a partition
+    are never all in memory."""
+    urls = sorted(set(urls))
+    wanted = [url for url in urls if lake.landed(_landing_key(partition, url)) is None]
     if wanted:
-        crawler = Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts())
-        outcomes = crawler.fetch(Request(url) for url in wanted)
-        for url in wanted:
-            page = _fate(url, outcomes[url])
-            key = _landing_key(partition, url)
+
+        def land(outcome: Outcome) -> Outcome:
+            page = _fate(outcome.url, outcome)
+            key = _landing_key(partition, outcome.url)
             if page.rejected is None:
                 lake.land(key, page.answer or {}, page.body)
             else:
@@ -284,8 +276,23 @@ def fetch_pages(
                     "transient": page.transient,
                 }
                 lake.land(key, {"failure": failure})
-            pages[url] = page
-    return [pages[url] for url in sorted(pages)]
+            return Outcome(outcome.url, tries=outcome.tries)  # the body is in the lake
+
+        crawler = Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts())
+        crawler.fetch((Request(url) for url in wanted), settle=land)
+    for url in urls:
+        yield _landed_page(url, lake.landed(_landing_key(partition, url)))
+
+
+def _landed_page(url: str, kept: tuple[dict[str, Any], bytes | None] | None) -> Page:
+    if kept is None:  # landed a moment ago, and gone or damaged since
+        lost = Rejected("connection_failed", f"{url}: the page kept in the lake is unreadable")
+        return Page(url, rejected=lost, transient=True)
+    if kept[1] is None:
+        failure = kept[0]["failure"]
+        rejected = Rejected(failure["reason"], failure["detail"])
+        return Page(url, rejected=rejected, transient=failure["transient"])
+    return Page(url, answer=kept[0], body=kept[1])
 
 
 def _host(url: str) -> str:

@@ -61,6 +61,14 @@ def test_normalize_text_composes_unicode() -> None:
     assert normalize_text(decomposed) == "été"
 
 
+def test_normalize_text_leaves_no_control_character_and_no_mojibake() -> None:
+    # what a JSON line's escapes (`\\u0001`, `\\u00c3\\u00a9`) hide from fetch
+    text = (
+        "Le num\u00c3\u00a9ro\x01 un\x1b[0m l\u00e2\u0080\u0099a\x85dit\x7f.\r\n\r\nFin\x0b\x0cici"
+    )
+    assert normalize_text(text) == "Le numéro un[0m l'a dit.\n\nFin ici"
+
+
 def test_doc_id_is_stable_and_content_derived() -> None:
     assert doc_id("abc") == doc_id("abc")
     assert doc_id("abc") != doc_id("abd")

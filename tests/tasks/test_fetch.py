@@ -41,16 +41,16 @@ def fetch(paths: list[Path], max_bytes: int = 1_000_000):
     ],
 )
 def test_decode_finds_the_encoding(data: bytes, encoding: str) -> None:
-    text, found = decode(data, "wire")
-    assert found == encoding
-    assert text.lstrip("\ufeff") in (FRENCH, "Été à Noël, déjà", "L’été « déjà »")
+    decoded = decode(data, "wire")
+    assert decoded.encoding == encoding
+    assert decoded.text.lstrip("\ufeff") in (FRENCH, "Été à Noël, déjà", "L’été « déjà »")
 
 
 def test_decode_uses_the_charset_an_html_page_declares() -> None:
     page = '<html><head><meta charset="iso-8859-15"></head><body>€uro à Paris</body></html>'
-    text, encoding = decode(page.encode("iso-8859-15"), "html")
-    assert encoding == "iso-8859-15"
-    assert "€uro à Paris" in text
+    decoded = decode(page.encode("iso-8859-15"), "html")
+    assert decoded.encoding == "iso-8859-15"
+    assert "€uro à Paris" in decoded.text
 
 
 @pytest.mark.parametrize(
@@ -110,6 +110,59 @@ def test_every_file_and_line_becomes_an_item_or_a_quarantine_row(tmp_path: Path)
         ("notes.pdf", None): "unsupported_format",
     }
     assert all(q["stage"] == "fetch" and q["detail"] for q in result.quarantine.to_pylist())
+
+
+# characters `str.splitlines` breaks a line on that JSON Lines does not
+INSIDE_A_LINE = ["\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_json_lines_end_at_newlines_only(tmp_path: Path, newline: str) -> None:
+    records = [
+        {"text": f"{FRENCH}{separator}Deuxième phrase {n}.", "title": f"Titre{separator}{n}"}
+        for n, separator in enumerate(INSIDE_A_LINE)
+    ]
+    lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    lines.insert(3, "")  # a blank line still counts
+    lines.append('{"text": "coupé')
+    lines.append(json.dumps({"text": f"{FRENCH} Dernière."}, ensure_ascii=False))
+    (tmp_path / "a.jsonl").write_bytes(newline.join(lines).encode() + newline.encode())
+
+    result = fetch([tmp_path / "a.jsonl"])
+
+    raw = result.raw.to_pylist()
+    by_line = {item["line"]: json.loads(item["payload"]) for item in raw}
+    expected = {n + (n >= 3) + 1: record for n, record in enumerate(records)}
+    assert by_line == {**expected, len(lines): {"text": f"{FRENCH} Dernière."}}
+    [broken] = result.quarantine.to_pylist()
+    assert (broken["line"], broken["reason"]) == (len(lines) - 1, "malformed_json")
+    assert broken["detail"].startswith(f"line {len(lines) - 1}:")
+
+
+def test_a_json_line_with_raw_control_characters_in_a_string_is_read(tmp_path: Path) -> None:
+    line = '{"text": "' + FRENCH + '\x0b\x0cSuite."}'
+    (tmp_path / "a.jsonl").write_text(line + "\n", encoding="utf-8")
+    [item] = fetch([tmp_path / "a.jsonl"]).raw.to_pylist()
+    assert json.loads(item["payload"], strict=False)["text"] == FRENCH + "\x0b\x0cSuite."
+
+
+def test_double_encoded_text_is_repaired_and_counted_per_item(tmp_path: Path) -> None:
+    garbled = FRENCH.encode().decode("cp1252")
+    (tmp_path / "a.txt").write_text(garbled, encoding="utf-8")
+    lines = [json.dumps({"text": garbled}, ensure_ascii=False), json.dumps({"text": FRENCH})]
+    (tmp_path / "b.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    items = {
+        (Path(i["source_path"]).name, i["line"]): i
+        for i in fetch(sorted(tmp_path.iterdir())).raw.to_pylist()
+    }
+    accents = sum(not ch.isascii() for ch in FRENCH)
+    assert {key: item["repairs"] for key, item in items.items()} == {
+        ("a.txt", None): accents,
+        ("b.jsonl", 1): accents,
+        ("b.jsonl", 2): 0,
+    }
+    assert items[("a.txt", None)]["payload"] == FRENCH
+    assert json.loads(items[("b.jsonl", 1)]["payload"])["text"] == FRENCH
 
 
 def test_raw_items_keep_their_payload_and_origin(tmp_path: Path) -> None:
@@ -260,3 +313,39 @@ def test_a_quarantined_odd_name_is_stored_escaped(tmp_path: Path) -> None:
     [row] = fetch(discover([str(tmp_path)])).quarantine.to_pylist()
     assert row["reason"] == "unsupported_format"
     assert row["source_path"].endswith("notes\\xff.pdf")
+
+
+def test_fetch_streams_its_rows_and_clean_reads_them_a_row_group_at_a_time(
+    tmp_path: Path, resources, monkeypatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from tasks import fetch as fetch_module
+    from tasks.contract import run_stage
+    from tasks.settings import Settings
+    from tasks.stages import BY_NAME
+    from tasks.storage import Lake
+
+    source = tmp_path / "pages"
+    source.mkdir()
+    for n, city in enumerate(["Brest", "Quimper", "Lorient", "Vannes", "Morlaix"]):
+        text = f"{FRENCH} La mairie de {city} a présenté son budget numéro {n} jeudi soir."
+        (source / f"{n}.txt").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(fetch_module, "RAW_CHUNK_BYTES", 200)  # two items a row group
+    lake, settings = Lake(tmp_path / "lake"), Settings()
+    plan = fetch_module.plan_for_lake(lake, [str(source)], settings, None, None)
+    fetch_module.record_plan(lake, plan)
+    [spec] = plan.partitions
+    reports = {}
+    for name in ("fetch", "clean"):
+        stage = BY_NAME[name]
+        key = stage.key(lake, spec.partition, settings)
+        reports[name] = run_stage(lake, stage, spec.partition, settings, key, resources)
+    assert [(r.status, r.rows_in, r.rows_out) for r in reports.values()] == [
+        ("committed", 5, 5),
+        ("committed", 5, 5),
+    ]
+    raw_file = pq.ParquetFile(lake.committed_file(RAW, spec.partition))
+    assert raw_file.num_row_groups == 3
+    names = [Path(p).name for p in lake.read(RAW, spec.partition)["source_path"].to_pylist()]
+    assert names == ["0.txt", "1.txt", "2.txt", "3.txt", "4.txt"]  # in the items' order

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from schemas import DOCUMENTS, ENTITIES, QUOTES, SENTENCES
-from tasks.gate import check_table, gate, stage_checks
+from schemas import CLEAN, DOCUMENTS, ENTITIES, QUOTES, SENTENCES
+from tasks import gate as gate_module
+from tasks.gate import check_file, check_table, gate, stage_checks
 from tasks.validate import annotation_checks
 
 TEXT = "Jens Stoltenberg était à Bruxelles. Il a parlé."
@@ -82,6 +84,8 @@ def quotes(**changes) -> list[dict]:
         "speaker_end": speaker + 2,
         "speaker_entity_index": 0,
         "speaker_canonical": "Jens Stoltenberg",
+        "speaker_kind": "person",
+        "quote_id": 0,
     }
     return [{**row, **changes}]
 
@@ -157,6 +161,93 @@ def test_bad_entity_rows_fail_the_suite(rows: list[dict], expected: str, suites)
 def test_bad_quote_rows_fail_the_suite(rows: list[dict], expected: str, suites) -> None:
     result = check_table(QUOTES, table(rows, QUOTES.schema), suites)
     assert expected in failed(result)
+
+
+def articles(**changes) -> list[dict]:
+    """One clean article: the columns the rows below do not set are null."""
+    row = {column.name: None for column in CLEAN.columns} | {
+        "doc_id": "0123456789abcdef",
+        "story_id": "0123456789abcdef",
+        "item_id": "0123456789abcdef",
+        "source_path": "a.txt",
+        "format": "wire",
+        "title": "L'OTAN à Bruxelles",
+        "outlet": "Le Journal",
+        "outlet_source": "og_site_name",
+        "captions": [],
+        "text": TEXT,
+        "char_count": len(TEXT),
+        "language": "fr",
+        "language_score": 0.99,
+    }
+    return [{**row, **changes}]
+
+
+def test_clean_text_that_reads_as_text_passes(suites) -> None:
+    rows = articles(text=TEXT + "\n\nSÃO PAULO, l'été « déjà » à Noël, œuvre ÉTÉ : 25 €.")
+    result = check_table(CLEAN, table(rows, CLEAN.schema), suites)
+    assert result.success, result.failed
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"text": "Le numÃ©ro un"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "lâ€™été"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "l\u00e2\x80\x99été"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "Il a dit\x00 oui"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "Il a dit\x1b[31m oui"}, "text:expect_column_values_to_not_match_regex"),
+        ({"text": "Il a dit\ttout"}, "text:expect_column_values_to_not_match_regex"),
+        ({"title": "Ã‰tÃ© Ã  Brest"}, "title:expect_column_values_to_not_match_regex"),
+        ({"title": "Titre\x85"}, "title:expect_column_values_to_not_match_regex"),
+    ],
+)
+def test_control_characters_or_mojibake_in_clean_text_fail_the_suite(
+    changes: dict, expected: str, suites
+) -> None:
+    result = check_table(CLEAN, table(articles(**changes), CLEAN.schema), suites)
+    assert not result.success
+    assert expected in failed(result)
+
+
+def _written(path, parts: list[list[dict]], schema: pa.Schema):
+    """A Parquet file of one row group per part, as a stage's stream writes it."""
+    with pq.ParquetWriter(path, schema) as writer:
+        for rows in parts:
+            writer.write_table(table(rows, schema))
+    return path
+
+
+def test_a_large_file_is_gated_in_parts_with_the_same_checks(tmp_path, suites, monkeypatch) -> None:
+    monkeypatch.setattr(gate_module, "GATED_BYTES", 1)  # every row group a part of its own
+    parts = [
+        entities(),
+        [{**row, "doc_id": "1123456789abcdef"} for row in entities()],
+        [{**row, "doc_id": "2123456789abcdef"} for row in entities({"label": "PERSON"})],
+    ]
+    path = _written(tmp_path / "part.parquet", parts, ENTITIES.schema)
+    whole = check_table(ENTITIES, pq.read_table(path), suites)
+    in_parts = check_file(ENTITIES, path, suites)
+    assert len(in_parts.gx_results) == 3
+    assert failed(in_parts) == failed(whole) == ["label:expect_column_values_to_be_in_set"]
+    counts = {(c.column, c.expectation): c.unexpected_count for c in in_parts.checks}
+    assert counts == {(c.column, c.expectation): c.unexpected_count for c in whole.checks}
+
+
+def test_a_duplicate_across_the_parts_of_a_file_fails_the_gate(
+    tmp_path, suites, monkeypatch
+) -> None:
+    monkeypatch.setattr(gate_module, "GATED_BYTES", 1)
+    path = _written(tmp_path / "dup.parquet", [entities(), entities()], ENTITIES.schema)
+    result = gate({ENTITIES: path}, [], suites)
+    assert not result.success
+    assert "doc_id,entity_index:expect_compound_columns_to_be_unique" in failed(result)
+    documents_path = _written(
+        tmp_path / "docs.parquet", [documents(), documents()], DOCUMENTS.schema
+    )
+    assert "doc_id:expect_column_values_to_be_unique" in failed(
+        check_file(DOCUMENTS, documents_path, suites)
+    )
 
 
 def test_a_duplicate_document_id_fails_the_suite(suites) -> None:

@@ -32,6 +32,7 @@ def raw_rows(n: int) -> pa.Table:
                 "payload": f"texte {i}",
                 "content_sha256": "a" * 64,
                 "byte_size": 7,
+                "repairs": 0,
                 "fetched_at": datetime(2024, 1, 1, tzinfo=UTC),
             }
             for i in range(n)
