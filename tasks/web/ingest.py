@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from schemas import Rejected
 from tasks.records import WEB_ITEM, Status
 from tasks.resources import current
@@ -260,15 +262,11 @@ def fetch_pages(
     pages: dict[str, Page] = {}
     wanted = []
     for url in urls:
-        kept = lake.landed(_landing_key(partition, url))
-        if kept is None:
+        kept = _kept_page(url, lake.landed(_landing_key(partition, url)))
+        if kept is None:  # never asked, or what was kept is not whole: asked again
             wanted.append(url)
-        elif kept[1] is None:
-            failure = kept[0]["failure"]
-            rejected = Rejected(failure["reason"], failure["detail"])
-            pages[url] = Page(url, rejected=rejected, transient=failure["transient"])
         else:
-            pages[url] = Page(url, answer=kept[0], body=kept[1])
+            pages[url] = kept
     if wanted:
         crawler = Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts())
         outcomes = crawler.fetch(Request(url) for url in wanted)
@@ -286,6 +284,49 @@ def fetch_pages(
                 lake.land(key, {"failure": failure})
             pages[url] = page
     return [pages[url] for url in sorted(pages)]
+
+
+class _KeptAnswer(BaseModel):
+    """What `land` keeps of a page's answer (`_answer`), as `_web_columns` reads it;
+    strict: a kept record is as `land` wrote it, or it is not used."""
+
+    model_config = ConfigDict(strict=True)
+
+    final_url: str
+    redirects: list[str]
+    http_status: int
+    content_type: str | None
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: str
+    sha256: str
+
+
+class _KeptFailure(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    reason: str
+    detail: str
+    transient: bool
+
+
+def _kept_page(url: str, kept: tuple[dict[str, Any], bytes | None] | None) -> Page | None:
+    """The page `land` kept for `url`, or None when there is none or it is not of the
+    shape `land` writes (a damaged or foreign file): the page is then fetched again,
+    as when the file is truncated."""
+    if kept is None:
+        return None
+    answer, body = kept
+    try:
+        if body is None:
+            failure = _KeptFailure.model_validate(answer.get("failure"))
+            rejected = Rejected(failure.reason, failure.detail)
+            return Page(url, rejected=rejected, transient=failure.transient)
+        datetime.fromisoformat(_KeptAnswer.model_validate(answer).fetched_at)
+    except ValueError:  # pydantic's ValidationError is one
+        return None
+    return Page(url, answer=answer, body=body)
 
 
 def _host(url: str) -> str:
