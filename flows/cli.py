@@ -587,6 +587,7 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
     from datetime import UTC, datetime
 
     from tasks.marts import refresh_lake_views
+    from tasks.records import Status
     from tasks.resources import Resources
     from tasks.storage import Lake
 
@@ -608,6 +609,12 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
     out.print(f"marts {made.marts.status}; {totals}", soft_wrap=True)
     for partition, why in data.left_out.items():
         out.print(f"not in the marts: {partition} ({why})", soft_wrap=True)
+    # what the marts could not count (a lost file: its checks, its tables), and the cure
+    damaged = [row for row in data.status if row.status == Status.DAMAGED]
+    for row in damaged:
+        out.print(f"{row.partition} {row.stage}: {row.problem}", markup=False, soft_wrap=True)
+    if damaged:
+        out.print(f"damaged: redo with depeche rerun --failed --lake {lake}", soft_wrap=True)
     out.print(f"report: {path}\ncatalog: {store.catalog_path}")
 
 

@@ -512,12 +512,12 @@ def marts_task(lake: str) -> StageReport:
     report = made.marts
     logger = get_run_logger()
     logger.info("marts %s: %s rows, %.1f s", report.status, report.rows_out, report.seconds)
-    if made.report is None:
+    if made.data is None or made.report is None:
         logger.error("marts not made: %s", report.message)
         return report
     create_markdown_artifact(
         key="depeche-lake",
-        markdown=totals_markdown(made.data.totals, made.data.left_out, made.report),  # type: ignore[union-attr]
+        markdown=totals_markdown(made.data.totals, made.data.left_out, made.report),
         description="The lake's totals and its report",
     )
     return report

@@ -307,6 +307,11 @@ def test_deleted_reports_are_redone_by_the_next_run(lake, harness_env, depeche) 
     for stage in STAGES:
         assert f"{partition} {stage}: damaged: reports/checks/{stage}/batch=" in shown, stage
     assert f"reports/gx/validate/{partition}.json is missing" in shown
+    report = depeche("report", "--lake", str(root), env=harness_env)
+    assert report.returncode == 0, report.stdout + report.stderr
+    said = " ".join(report.stdout.split())  # what the marts no longer count is said
+    assert f"{partition} fetch: damaged: reports/checks/fetch/batch=" in said
+    assert "redo with depeche rerun --failed" in said
     again = depeche("run", str(source), "--lake", str(root), env=harness_env)
     assert again.returncode == 0, again.stdout + again.stderr
     key = ("stage", "table_name", "expectation", "column_name", "success")
