@@ -232,10 +232,9 @@ def setting_bounds(name: str) -> dict[str, Any]:
 def bounds_text(name: str) -> str:
     """A setting's bounds in words, for the README: `≥ 1 and ≤ 1,000,000,000`, `≤ 500
     characters`; `-` for a setting without any."""
+    sign = {"ge": "≥", "le": "≤"}
     words = [
-        f"{'≥' if key == 'ge' else '≤'} {value:,}"
-        if isinstance(value, int)
-        else f"{'≥' if key == 'ge' else '≤'} {value:g}"
+        f"{sign[key]} {format(value, ',' if isinstance(value, int) else 'g')}"
         for key, value in setting_bounds(name).items()
     ]
     longest = _constraints(name, ("max_length",)).get("max_length")

@@ -248,6 +248,11 @@ def flip(path: Path, at: float) -> None:
     path.write_bytes(bytes(data))
 
 
+def verified(depeche, root: Path, env: dict[str, str]):
+    """`depeche status --verify` of the lake at `root`."""
+    return depeche("status", "--lake", str(root), "--verify", env=env)
+
+
 def one_line(result) -> str:
     """The one line a command printed on stderr, with no traceback."""
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
@@ -264,7 +269,7 @@ def test_a_mart_changed_in_place_is_named_by_verify_and_redone(
     mart = root / "marts" / "sources_daily" / "part-0.parquet"
     before = pq.read_table(mart)
     flip(mart, 0.5)
-    found = depeche("status", "--lake", str(root), "--verify", env=harness_env)
+    found = verified(depeche, root, harness_env)
     assert found.returncode == 1, found.stdout + found.stderr
     shown = " ".join(found.stdout.split())
     assert "all marts: damaged: marts/sources_daily/part-0.parquet changed" in shown
@@ -272,7 +277,7 @@ def test_a_mart_changed_in_place_is_named_by_verify_and_redone(
     done = depeche(*repair, *sources, "--lake", str(root), env=harness_env)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
     assert pq.read_table(mart).equals(before)
-    after = depeche("status", "--lake", str(root), "--verify", env=harness_env)
+    after = verified(depeche, root, harness_env)
     assert after.returncode == 0, after.stdout + after.stderr
 
 
@@ -285,14 +290,14 @@ def test_a_changed_catalog_and_report_are_found_by_verify_and_rewritten(
     flip(report, 0.5)
     plain = depeche("status", "--lake", str(root), env=harness_env)
     assert plain.returncode == 0, plain.stdout  # sizes unchanged: only hashes tell
-    found = depeche("status", "--lake", str(root), "--verify", env=harness_env)
+    found = verified(depeche, root, harness_env)
     assert found.returncode == 1, found.stdout + found.stderr
     shown = " ".join(found.stdout.split())
     assert "depeche.duckdb: damaged: depeche.duckdb changed" in shown
     assert "reports/index.html: damaged: reports/index.html changed" in shown
     again = depeche("run", str(source), "--lake", str(root), env=harness_env)
     assert again.returncode == 0, again.stdout + again.stderr
-    after = depeche("status", "--lake", str(root), "--verify", env=harness_env)
+    after = verified(depeche, root, harness_env)
     assert after.returncode == 0, after.stdout + after.stderr
 
 
@@ -322,7 +327,7 @@ def test_deleted_reports_are_redone_by_the_next_run(lake, harness_env, depeche) 
     assert sorted(p.relative_to(root) for p in (root / "reports" / "gx").rglob("*.json")) == gx
     with duckdb.connect(str(root / "depeche.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM checks").fetchone()[0] == len(checks)
-    after = depeche("status", "--lake", str(root), "--verify", env=harness_env)
+    after = verified(depeche, root, harness_env)
     assert after.returncode == 0, after.stdout + after.stderr
 
 
