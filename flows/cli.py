@@ -296,6 +296,8 @@ def _print_summary(summary: RunSummary) -> None:
             f"catalog: {lake.catalog_path}",
             soft_wrap=True,
         )
+        if not summary.marts.ok:
+            err.print(f"[red]FAILED[/] marts: {summary.marts.message}", soft_wrap=True)
     for failure in summary.failures:
         err.print(
             f"[red]FAILED[/] stage {failure.stage}, partition {failure.partition}: "
@@ -550,7 +552,8 @@ def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
     from tasks.storage import Lake
     from tasks.web.ingest import web_status
 
-    rows = Lake(lake).require().status(STAGES, deep=verify)
+    store = Lake(lake).require()
+    rows = store.status(STAGES, deep=verify) + store.lake_wide_status(deep=verify)
     table = Table(title=f"depeche status: {lake}", title_justify="left")
     for column in ("partition", "stage", "status", "in", "out", "quarantined", "when"):
         table.add_column(column, justify="right" if column in ("in", "out") else "left")
@@ -583,23 +586,35 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
     bringing the marts and the catalog up to date first when the lake has changed."""
     from datetime import UTC, datetime
 
-    from tasks.marts import refresh_marts
-    from tasks.report import render_report, report_data
+    from tasks.marts import refresh_lake_views
+    from tasks.records import Status
     from tasks.resources import Resources
     from tasks.storage import Lake
 
     store = Lake(lake).require()
     with store.lock(wait):
-        marts = refresh_marts(store, Resources().suites())
-        if not marts.ok:
-            err.print(f"depeche: the marts were not made: {marts.message}", soft_wrap=True)
-            raise typer.Exit(EXIT_FAILED)
-        data = report_data(store, datetime.now(UTC).isoformat(timespec="seconds"))
-        path = store.write_report(render_report(data))
+        made = refresh_lake_views(
+            store, Resources().suites(), datetime.now(UTC).isoformat(timespec="seconds")
+        )
+    if made.data is None or made.report is None:
+        err.print(
+            f"depeche: the marts, catalog and report were not brought up to date: "
+            f"{made.marts.message}",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_FAILED)
+    data, path = made.data, made.report
     totals = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in data.totals.items())
-    out.print(f"marts {marts.status}; {totals}", soft_wrap=True)
+    out.print(f"marts {made.marts.status}; {totals}", soft_wrap=True)
     for partition, why in data.left_out.items():
         out.print(f"not in the marts: {partition} ({why})", soft_wrap=True)
+    # what the marts could not count (a lost file: its checks, its tables), and the cure
+    damaged = [row for row in data.status if row.status == Status.DAMAGED]
+    for row in damaged:
+        out.print(f"{row.partition} {row.stage}: {row.problem}", markup=False, soft_wrap=True)
+    if damaged:
+        out.print(f"damaged: redo with depeche rerun --failed --lake {lake}", soft_wrap=True)
     out.print(f"report: {path}\ncatalog: {store.catalog_path}")
 
 

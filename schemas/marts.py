@@ -29,6 +29,7 @@ CO_LABELS = ("PER", "ORG", "LOC")
 """The entity labels `cooccurrence` pairs: persons, organisations and places."""
 
 MART_STAGE = "marts"
+MART_PARTITION = "all"  # the marts' one "partition": every published partition
 
 
 def _period() -> tuple[Column, Column]:

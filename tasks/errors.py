@@ -59,6 +59,13 @@ class DamagedLake(DepecheError):
     exit_code = EXIT_FAILED
 
 
+class LakeNotWritable(DepecheError):
+    """The lake, or a file depeche writes in it, cannot be written (a read-only
+    mount, no permission, a folder where a file goes)."""
+
+    exit_code = EXIT_FAILED
+
+
 class PartitionNotCommitted(RuntimeError):
     """A stage asked for an input that its upstream stage has not committed."""
 

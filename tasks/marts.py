@@ -14,6 +14,7 @@ reads a moved lake before that.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sys
@@ -22,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -47,6 +48,7 @@ from schemas.marts import (
     ATTENTION_DAILY,
     CO_LABELS,
     COOCCURRENCE,
+    MART_PARTITION,
     MART_STAGE,
     MENTIONS_DAILY,
     QUALITY_DAILY,
@@ -54,13 +56,17 @@ from schemas.marts import (
     SOURCES_DAILY,
 )
 from tasks.contract import code_version
+from tasks.errors import DepecheError, LakeNotWritable
 from tasks.gate import SuiteRunner, gate
 from tasks.records import Manifest, StageKey, StageReport, Status
 from tasks.resources import current
 from tasks.storage import Lake
 
+if TYPE_CHECKING:  # tasks.report reads the marts: imported by name only
+    from tasks.report import ReportData
+
 PUBLISHER = "validate"  # the stage that publishes documents and entities
-ALL = "all"  # the marts' one "partition": every published partition
+ALL = MART_PARTITION
 GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])
 
 
@@ -259,12 +265,13 @@ def marts_key(lake: Lake) -> StageKey:
 
 
 def _made_from(lake: Lake, manifest: Manifest | None, key: StageKey) -> bool:
-    """Whether `manifest` committed the marts from `key`, and their files are intact."""
+    """Whether `manifest` committed the marts from `key`, and their files are intact:
+    their content hashes too, as every reader of the lake reads them (small files)."""
     return (
         manifest is not None
         and manifest.status == Status.COMMITTED
         and manifest.made_from(key)
-        and not lake.verify(manifest)
+        and not lake.verify(manifest, deep=True)
     )
 
 
@@ -277,7 +284,8 @@ def published_partitions(lake: Lake) -> tuple[list[str], dict[str, str]]:
         if state == Status.COMMITTED:
             included.append(spec.partition)
         else:
-            left_out[spec.partition] = f"validate {state}" + (f": {problem}" if problem else "")
+            why = (problem or "").removeprefix(f"{state}: ")  # said once
+            left_out[spec.partition] = f"validate {state}" + (f": {why}" if why else "")
     return included, left_out
 
 
@@ -329,6 +337,7 @@ def marts_are_current(lake: Lake) -> bool:
         _made_from(lake, lake.read_marts_manifest(), marts_key(lake))
         and catalog_is_current(lake)
         and lake.report_path.exists()
+        and not lake.derived_problems(deep=True)
     )
 
 
@@ -416,17 +425,27 @@ def write_catalog(lake: Lake) -> Path:
     """Write `<lake>/depeche.duckdb`, a view per table and mart over the lake where it
     is now (its absolute path), atomically."""
     target = lake.catalog_path
+    if target.is_dir():
+        raise LakeNotWritable(
+            f"{target} is a folder, where depeche writes its catalog: move it away, "
+            f"then `depeche report --lake {lake.root}` writes the catalog"
+        )
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    con = duckdb.connect(str(building))
     try:
-        con.execute(_lake_root(lake.root.resolve()))
-        con.execute(LAKE_FILES)
-        for name, sql in catalog_views(lake).items():
-            con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    os.replace(building, target)
+        con = duckdb.connect(str(building))
+        try:
+            con.execute(_lake_root(lake.root.resolve()))
+            con.execute(LAKE_FILES)
+            for name, sql in catalog_views(lake).items():
+                con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(building, target)
+    finally:  # nothing half-built is left, whatever stopped it
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    lake.record_derived(target)
     return target
 
 
@@ -464,36 +483,69 @@ def connect_catalog(path: str | Path, read_only: bool = True) -> duckdb.DuckDBPy
 # -- the Prefect task ------------------------------------------------------------------
 
 
+# what stops the marts, the catalog or the report, said in one line rather than raised
+MARTS_STOPPED = (DepecheError, duckdb.Error, OSError, pa.ArrowException)
+
+
+def why_marts_stopped(lake: Lake, error: BaseException) -> str:
+    """The cause of a failed marts step in one line, with what to do."""
+    if isinstance(error, DepecheError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return f"the lake cannot be written: {error.strerror}{where}"
+        return f"{error.strerror or type(error).__name__}{where}"
+    # a published file the sizes do not show damaged (its footer changed)
+    return (
+        f"{type(error).__name__}: {str(error).splitlines()[0]}; a published file may be "
+        f"damaged: `depeche status --verify --lake {lake.root}` finds it and "
+        f"`depeche rerun --failed --verify --lake {lake.root}` redoes it"
+    )
+
+
+@dataclass
+class LakeViews:
+    """What the marts step made: its report, and the report page's data and path."""
+
+    marts: StageReport
+    data: ReportData | None = None  # when the report was written
+    report: Path | None = None
+
+
+def refresh_lake_views(lake: Lake, suites: SuiteRunner, generated_at: str) -> LakeViews:
+    """Bring the marts, the catalog and the report up to date; what stops them is a
+    failed marts report with its cause, never an exception."""
+    from tasks.report import render_report, report_data
+
+    try:
+        marts = refresh_marts(lake, suites)
+        if not marts.ok:
+            return LakeViews(marts)
+        data = report_data(lake, generated_at)
+        return LakeViews(marts, data, lake.write_report(render_report(data)))
+    except MARTS_STOPPED as error:
+        message = why_marts_stopped(lake, error)
+        return LakeViews(StageReport(MART_STAGE, ALL, Status.FAILED, message=message))
+
+
 @task(name="marts", cache_policy=NO_CACHE)
 def marts_task(lake: str) -> StageReport:
     """Bring the marts, the catalog and the report up to date, and tell the run's
     Prefect artifact the lake's totals and where the report is."""
-    from tasks.report import render_report, report_data, save_report
-
     store = Lake(lake)
-    try:
-        report = refresh_marts(store, current().suites())
-    except (duckdb.Error, OSError, pa.ArrowException) as error:
-        # a published file the sizes do not show damaged (its footer changed): said
-        # plainly, with the check that finds it, rather than as a traceback
-        report = StageReport(
-            MART_STAGE,
-            ALL,
-            Status.FAILED,
-            message=f"{type(error).__name__}: {str(error).splitlines()[0]}; a published "
-            f"file may be damaged: `depeche status --verify --lake {lake}` finds it and "
-            f"`depeche rerun --failed --verify --lake {lake}` redoes it",
-        )
+    made = refresh_lake_views(
+        store, current().suites(), datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    report = made.marts
     logger = get_run_logger()
     logger.info("marts %s: %s rows, %.1f s", report.status, report.rows_out, report.seconds)
-    if store.read_marts_manifest() is None or report.status == Status.FAILED:
+    if made.data is None or made.report is None:
         logger.error("marts not made: %s", report.message)
         return report
-    data = report_data(store, datetime.now(UTC).isoformat(timespec="seconds"))
-    path = save_report(store, render_report(data))
     create_markdown_artifact(
         key="depeche-lake",
-        markdown=totals_markdown(data.totals, data.left_out, path),
+        markdown=totals_markdown(made.data.totals, made.data.left_out, made.report),
         description="The lake's totals and its report",
     )
     return report

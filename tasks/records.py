@@ -87,6 +87,9 @@ class Manifest:
     traceback: str | None = None
     output_fingerprint: str | None = None
     outputs: list[OutputFile] = field(default_factory=list)
+    # the gate's records (checks, Great Expectations results): checked like the outputs,
+    # but not part of the output fingerprint (readers of the stage never read them)
+    reports: list[OutputFile] = field(default_factory=list)
 
     def made_from(self, key: StageKey) -> bool:
         return (
@@ -105,6 +108,7 @@ class Manifest:
         if isinstance(known.get("validation"), dict):
             known["validation"] = Validation(**_known_fields(Validation, known["validation"]))
         known["outputs"] = [OutputFile(**item) for item in known.get("outputs") or []]
+        known["reports"] = [OutputFile(**item) for item in known.get("reports") or []]
         return cls(**known)
 
 

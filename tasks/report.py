@@ -11,7 +11,6 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -180,11 +179,6 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
         marts_status=marts_status,
         left_out=left_out,
     )
-
-
-def save_report(lake: Lake, page: str) -> Path:
-    """Write the rendered report to `<lake>/reports/index.html`, atomically."""
-    return lake.write_report(page)
 
 
 # -- charts ------------------------------------------------------------------------

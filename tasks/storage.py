@@ -15,6 +15,7 @@ Layout under the lake root:
     _partitions/<p>.json                what each partition is: its items, its order
     marts/<mart>/                       aggregates over every published partition
     _manifests/marts.json               what the marts were made from
+    _manifests/derived.json             size and hash of the catalog and the report
     depeche.duckdb                      the catalog: a view per table and mart
     reports/index.html                  the report
     _staging/<token>/...                work in progress, mirrored layout; never read
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
@@ -40,16 +42,17 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import PARTITION_KEY, STAGES, Table
-from schemas.marts import MART_STAGE
+from schemas.marts import MART_PARTITION, MART_STAGE
 from tasks.errors import (
     DamagedLake,
     LakeLocked,
+    LakeNotWritable,
     NotALake,
     PartitionNotCommitted,
     UnknownPartition,
@@ -202,6 +205,75 @@ class Lake:
         """The marts' manifest; None when they were never made (or it is unreadable)."""
         return self._manifest_or_none(self.marts_manifest_path)
 
+    @property
+    def derived_record_path(self) -> Path:
+        # the catalog's and the report's sizes and hashes: files every run rewrites
+        # from the marts, so not part of the marts' manifest
+        return self.root / "_manifests" / "derived.json"
+
+    def record_derived(self, path: Path) -> None:
+        """Record the size and hash of `path`, a file of the lake rewritten from its
+        marts (the catalog, the report), for `status --verify` to check."""
+        recorded = {output.path: output for output in self._derived_files() or []}
+        described = self._describe(path.relative_to(self.root))
+        recorded[described.path] = described
+        listed = [dataclasses.asdict(recorded[name]) for name in sorted(recorded)]
+        _atomic_write_text(self.derived_record_path, json.dumps(listed, indent=1))
+
+    def _derived_files(self) -> list[OutputFile] | None:
+        """The recorded derived files; None when the record cannot be read."""
+        try:
+            listed = json.loads(self.derived_record_path.read_text(encoding="utf-8"))
+            return [OutputFile(**item) for item in listed]
+        except FileNotFoundError:  # never written (a lake of an older depeche)
+            return []
+        except (ValueError, TypeError):
+            return None
+
+    def lake_wide_status(self, *, deep: bool = False) -> list[StatusRow]:
+        """The rows of `status` for what is made over every partition: the marts (and
+        their checks), the catalog and the report. A damaged one is redone by the
+        next run (or `rerun --failed`)."""
+        rows = []
+        manifest = self.read_marts_manifest()
+        if manifest is None and self.marts_manifest_path.exists():
+            problem = f"{self.marts_manifest_path} is damaged; the next run redoes the marts"
+            rows.append(StatusRow(MART_PARTITION, MART_STAGE, Status.DAMAGED, problem=problem))
+        elif manifest is not None:
+            problems = self.verify(manifest, deep=deep) if manifest.status.ok else []
+            status = Status.DAMAGED if problems else manifest.status
+            rows.append(
+                StatusRow(
+                    MART_PARTITION,
+                    MART_STAGE,
+                    status,
+                    rows_in=manifest.rows_in,
+                    rows_out=manifest.rows_out,
+                    when=manifest.finished_at,
+                    problem="damaged: " + "; ".join(problems) if problems else manifest.error,
+                )
+            )
+        derived = self._derived_files()
+        if derived is None:
+            problem = f"{self.derived_record_path} is damaged; the next run rewrites it"
+            damaged = StatusRow(MART_PARTITION, "catalog", Status.DAMAGED, problem=problem)
+            return [*rows, damaged]
+        for output in derived:  # a row each, named by its path
+            problems = self.check_files([output], deep=deep)
+            if problems:
+                problem = f"damaged: {problems[0]}; the next run rewrites it"
+                rows.append(StatusRow(MART_PARTITION, output.path, Status.DAMAGED, problem=problem))
+            else:
+                rows.append(StatusRow(MART_PARTITION, output.path, Status.COMMITTED))
+        return rows
+
+    def derived_problems(self, *, deep: bool = False) -> list[str]:
+        """What is wrong with the recorded catalog and report (and their record)."""
+        derived = self._derived_files()
+        if derived is None:
+            return [f"{self.derived_record_path} is damaged"]
+        return self.check_files(derived, deep=deep)
+
     def exists(self) -> bool:
         """Whether a depeche run has made partitions here."""
         return self._partitions_dir.is_dir()
@@ -325,8 +397,7 @@ class Lake:
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """Hold the lake for one run. The lock is an flock, so the kernel releases it
         when its process dies, however it dies: a killed run never blocks the next."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.root / "_lock", "a+", encoding="utf-8")  # noqa: SIM115
+        handle = self._open_lock()
         try:
             deadline = time.monotonic() + wait_seconds
             while True:
@@ -352,6 +423,21 @@ class Lake:
             yield
         finally:
             handle.close()  # closing the file releases the lock
+
+    def _open_lock(self) -> TextIO:
+        """The lock file, open for writing; LakeNotWritable when the lake cannot be
+        written (a read-only mount, no permission): every writer starts here."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return open(self.root / "_lock", "a+", encoding="utf-8")
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                raise  # the disk is full: said as such by the front ends
+            raise LakeNotWritable(
+                f"the lake {self.root} cannot be written ({error.strerror}: "
+                f"{error.filename}): depeche writes its marts, catalog, report and "
+                "manifests there; make it writable, or copy the lake somewhere writable"
+            ) from None
 
     def is_locked(self) -> bool:
         """Whether some run holds the lake now."""
@@ -400,15 +486,19 @@ class Lake:
         another size; with `deep`, also changed (content hash). Empty when intact."""
         if not manifest.outputs:  # an older depeche recorded no files
             return ["its files were not recorded (written by an older depeche)"]
+        return self.check_files([*manifest.outputs, *manifest.reports], deep=deep)
+
+    def check_files(self, recorded: list[OutputFile], *, deep: bool = False) -> list[str]:
+        """What is wrong with `recorded` files: missing, or of another size (or not a
+        file); with `deep`, also changed (content hash). Empty when all are intact."""
         problems = []
-        for output in manifest.outputs:
+        for output in recorded:
             path = self.root / output.path
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
+            if not path.exists():
                 problems.append(f"{output.path} is missing")
-                continue
-            if size != output.size:
+            elif not path.is_file():
+                problems.append(f"{output.path} is not a file")
+            elif (size := path.stat().st_size) != output.size:
                 problems.append(
                     f"{output.path} has {size} bytes where {output.size} were committed"
                 )
@@ -433,8 +523,9 @@ class Lake:
         return path
 
     def write_report(self, page: str) -> Path:
-        """Write the HTML report, atomically."""
+        """Write the HTML report, atomically, and record its hash."""
         _atomic_write_text(self.report_path, page)
+        self.record_derived(self.report_path)
         return self.report_path
 
     def write_gx_report(self, stage: str, partition: str, results: list[dict[str, Any]]) -> Path:
@@ -466,6 +557,9 @@ class Lake:
             problems = self.verify(manifest, deep=deep)
             if problems:
                 return Status.DAMAGED, manifest, "damaged: " + "; ".join(problems)
+        if manifest.status == Status.FAILED and (lost := self.check_files(manifest.reports)):
+            # the failure stands; its checks are what the report shows of it
+            return manifest.status, manifest, f"{manifest.error}; {'; '.join(lost)}"
         if manifest.status in (Status.FAILED, Status.DAMAGED):
             return manifest.status, manifest, manifest.error
         return manifest.status, manifest, None
@@ -596,6 +690,7 @@ class Lake:
             if not table.report
         ]
         manifest.output_fingerprint = _fingerprint_outputs(manifest.outputs)
+        manifest.reports = self._describe_reports(staging)
         self.write_manifest(manifest)
         shutil.rmtree(trash, ignore_errors=True)
 
@@ -607,11 +702,23 @@ class Lake:
                 shutil.rmtree(final)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging.root / relative, final)
+        manifest.reports = self._describe_reports(staging)
         self.write_manifest(manifest)
 
     def _describe(self, relative: Path) -> OutputFile:
         path = self.root / relative
         return OutputFile(relative.as_posix(), path.stat().st_size, sha256_file(path))
+
+    def _describe_reports(self, staging: Staging) -> list[OutputFile]:
+        """The gate's records of a stage-partition, now in place: its checks and its
+        Great Expectations results."""
+        checks = [relative / PART_FILE for relative in staging.folders(reports_only=True)]
+        gx = self.gx_report_path(staging.stage, staging.partition).relative_to(self.root)
+        return [
+            self._describe(relative)
+            for relative in [*checks, gx]
+            if (self.root / relative).exists()
+        ]
 
     def clear_leftovers(self) -> list[Path]:
         """Remove what a killed or failed run left behind: staging and trash folders,

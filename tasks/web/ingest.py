@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from schemas import Rejected
 from tasks.records import WEB_ITEM, Status
 from tasks.resources import current
@@ -261,7 +263,8 @@ def fetch_pages(
     it comes, and read back from there when its turn comes: the pages of a partition
     are never all in memory."""
     urls = sorted(set(urls))
-    wanted = [url for url in urls if lake.landed(_landing_key(partition, url)) is None]
+    # never asked, or what was kept is not whole (truncated, of a foreign shape): asked again
+    wanted = [url for url in urls if _kept(partition, url, lake) is None]
     if wanted:
 
         def land(outcome: Outcome) -> Outcome:
@@ -281,18 +284,60 @@ def fetch_pages(
         crawler = Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts())
         crawler.fetch((Request(url) for url in wanted), settle=land)
     for url in urls:
-        yield _landed_page(url, lake.landed(_landing_key(partition, url)))
+        yield _kept(partition, url, lake) or _lost_page(url)
 
 
-def _landed_page(url: str, kept: tuple[dict[str, Any], bytes | None] | None) -> Page:
-    if kept is None:  # landed a moment ago, and gone or damaged since
-        lost = Rejected("connection_failed", f"{url}: the page kept in the lake is unreadable")
-        return Page(url, rejected=lost, transient=True)
-    if kept[1] is None:
-        failure = kept[0]["failure"]
-        rejected = Rejected(failure["reason"], failure["detail"])
-        return Page(url, rejected=rejected, transient=failure["transient"])
-    return Page(url, answer=kept[0], body=kept[1])
+def _kept(partition: str, url: str, lake: Lake) -> Page | None:
+    return _kept_page(url, lake.landed(_landing_key(partition, url)))
+
+
+def _lost_page(url: str) -> Page:
+    """A page landed a moment ago, and gone or damaged since: a later run asks again."""
+    lost = Rejected("connection_failed", f"{url}: the page kept in the lake is unreadable")
+    return Page(url, rejected=lost, transient=True)
+
+
+class _KeptAnswer(BaseModel):
+    """What `land` keeps of a page's answer (`_answer`), as `_web_columns` reads it;
+    strict: a kept record is as `land` wrote it, or it is not used."""
+
+    model_config = ConfigDict(strict=True)
+
+    final_url: str
+    redirects: list[str]
+    http_status: int
+    content_type: str | None
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: str
+    sha256: str
+
+
+class _KeptFailure(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    reason: str
+    detail: str
+    transient: bool
+
+
+def _kept_page(url: str, kept: tuple[dict[str, Any], bytes | None] | None) -> Page | None:
+    """The page `land` kept for `url`, or None when there is none or it is not of the
+    shape `land` writes (a damaged or foreign file): the page is then fetched again,
+    as when the file is truncated."""
+    if kept is None:
+        return None
+    answer, body = kept
+    try:
+        if body is None:
+            failure = _KeptFailure.model_validate(answer.get("failure"))
+            rejected = Rejected(failure.reason, failure.detail)
+            return Page(url, rejected=rejected, transient=failure.transient)
+        datetime.fromisoformat(_KeptAnswer.model_validate(answer).fetched_at)
+    except ValueError:  # pydantic's ValidationError is one
+        return None
+    return Page(url, answer=answer, body=body)
 
 
 def _host(url: str) -> str:

@@ -4,9 +4,11 @@ records are reported in one line, and what is damaged is redone from its input."
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -221,15 +223,167 @@ def test_rerun_failed_verify_repairs_what_status_verify_finds(lake, harness_env,
     assert after.returncode == 0, after.stdout + after.stderr
 
 
-def test_a_damaged_footer_the_sizes_miss_fails_the_marts_in_plain_words(lake) -> None:
+def test_a_damaged_footer_the_sizes_miss_fails_the_marts_in_plain_words(
+    lake, harness_env, depeche
+) -> None:
     source, root, partition = lake
     clean_file = Lake(root).committed_file(CLEAN, partition)
     data = bytearray(clean_file.read_bytes())
     data[len(data) // 2] ^= 0xFF  # in the metadata the catalog's views read (small file)
     clean_file.write_bytes(bytes(data))
+    report = depeche("report", "--lake", str(root), env=harness_env)
+    assert report.returncode == 1 and "depeche status --verify" in one_line(report)
     state = depeche_pipeline(sources=[str(source)], lake=str(root), return_state=True)
     summary = state.result(raise_on_failure=False)
     assert state.is_failed() and summary.marts is not None
     assert f"depeche status --verify --lake {root}" in summary.marts.message
     repaired = depeche_pipeline(sources=[str(source)], lake=str(root), verify=True)
     assert repaired.ok and "clean" in ran(repaired)
+
+
+def flip(path: Path, at: float) -> None:
+    """Change one byte of `path` in place: same size, another content."""
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def verified(depeche, root: Path, env: dict[str, str]):
+    """`depeche status --verify` of the lake at `root`."""
+    return depeche("status", "--lake", str(root), "--verify", env=env)
+
+
+def one_line(result) -> str:
+    """The one line a command printed on stderr, with no traceback."""
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("repair", [("run",), ("run", "--verify"), ("report",)])
+def test_a_mart_changed_in_place_is_named_by_verify_and_redone(
+    lake, harness_env, depeche, repair
+) -> None:
+    source, root, _ = lake
+    mart = root / "marts" / "sources_daily" / "part-0.parquet"
+    before = pq.read_table(mart)
+    flip(mart, 0.5)
+    found = verified(depeche, root, harness_env)
+    assert found.returncode == 1, found.stdout + found.stderr
+    shown = " ".join(found.stdout.split())
+    assert "all marts: damaged: marts/sources_daily/part-0.parquet changed" in shown
+    sources = [str(source)] if repair[0] == "run" else []
+    done = depeche(*repair, *sources, "--lake", str(root), env=harness_env)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert pq.read_table(mart).equals(before)
+    after = verified(depeche, root, harness_env)
+    assert after.returncode == 0, after.stdout + after.stderr
+
+
+def test_a_changed_catalog_and_report_are_found_by_verify_and_rewritten(
+    lake, harness_env, depeche
+) -> None:
+    source, root, _ = lake
+    catalog, report = Lake(root).catalog_path, Lake(root).report_path
+    flip(catalog, 0.3)
+    flip(report, 0.5)
+    plain = depeche("status", "--lake", str(root), env=harness_env)
+    assert plain.returncode == 0, plain.stdout  # sizes unchanged: only hashes tell
+    found = verified(depeche, root, harness_env)
+    assert found.returncode == 1, found.stdout + found.stderr
+    shown = " ".join(found.stdout.split())
+    assert "depeche.duckdb: damaged: depeche.duckdb changed" in shown
+    assert "reports/index.html: damaged: reports/index.html changed" in shown
+    again = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = verified(depeche, root, harness_env)
+    assert after.returncode == 0, after.stdout + after.stderr
+
+
+def test_deleted_reports_are_redone_by_the_next_run(lake, harness_env, depeche) -> None:
+    source, root, partition = lake
+    checks = pq.read_table(root / "reports" / "checks").to_pylist()
+    gx = sorted(p.relative_to(root) for p in (root / "reports" / "gx").rglob("*.json"))
+    shutil.rmtree(root / "reports")
+    status = depeche("status", "--lake", str(root), env=harness_env)
+    assert status.returncode == 1, status.stdout + status.stderr
+    shown = " ".join(status.stdout.split())
+    for stage in STAGES:
+        assert f"{partition} {stage}: damaged: reports/checks/{stage}/batch=" in shown, stage
+    assert f"reports/gx/validate/{partition}.json is missing" in shown
+    report = depeche("report", "--lake", str(root), env=harness_env)
+    assert report.returncode == 0, report.stdout + report.stderr
+    said = " ".join(report.stdout.split())  # what the marts no longer count is said
+    assert f"{partition} fetch: damaged: reports/checks/fetch/batch=" in said
+    assert "redo with depeche rerun --failed" in said
+    again = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    key = ("stage", "table_name", "expectation", "column_name", "success")
+    redone = pq.read_table(root / "reports" / "checks").to_pylist()
+    assert sorted(tuple(r[k] for k in key) for r in redone) == sorted(
+        tuple(r[k] for k in key) for r in checks
+    )
+    assert sorted(p.relative_to(root) for p in (root / "reports" / "gx").rglob("*.json")) == gx
+    with duckdb.connect(str(root / "depeche.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM checks").fetchone()[0] == len(checks)
+    after = verified(depeche, root, harness_env)
+    assert after.returncode == 0, after.stdout + after.stderr
+
+
+def test_a_folder_where_the_catalog_goes_is_one_line(lake, harness_env, depeche) -> None:
+    source, root, _ = lake
+    catalog = Lake(root).catalog_path
+    catalog.unlink()
+    catalog.mkdir()
+    report = depeche("report", "--lake", str(root), env=harness_env)
+    assert report.returncode == 1 and f"{catalog} is a folder" in one_line(report)
+    run = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert f"marts: {catalog} is a folder" in " ".join(run.stderr.split())
+    assert not list(root.glob(".depeche.duckdb.*"))  # nothing half-built left
+    catalog.rmdir()
+    healed = depeche("report", "--lake", str(root), env=harness_env)
+    assert healed.returncode == 0, healed.stderr
+
+
+@pytest.fixture
+def read_only(lake):
+    """The lake, seen through a read-only bind mount: a real read-only file system
+    (chmod would not stop root, which the tests run as)."""
+    _, root, _ = lake
+    mount = root.parent / "read-only"
+    mount.mkdir()
+    subprocess.run(["mount", "--bind", str(root), str(mount)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], check=True)
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_read_only_lake_is_one_line(lake, read_only, harness_env, depeche) -> None:
+    source = lake[0]
+    for command in (["report"], ["run", str(source)], ["rerun", "--failed"]):
+        result = depeche(*command, "--lake", str(read_only), env=harness_env)
+        line = one_line(result)
+        assert result.returncode == 1, result.stderr
+        assert "Read-only file system" in line and f"{read_only}/_lock" in line, line
+    status = depeche("status", "--lake", str(read_only), "--verify", env=harness_env)
+    assert status.returncode == 0, status.stdout + status.stderr  # reading needs no lock
+
+
+def test_an_out_of_bounds_setting_is_refused_and_never_saved(lake, harness_env, depeche) -> None:
+    source, root, _ = lake
+    saved = (root / "_settings.json").read_text(encoding="utf-8")
+    huge = "99999999999999999999999"
+    given = depeche("run", str(source), "--lake", str(root), "--max-bytes", huge, env=harness_env)
+    line = one_line(given)
+    assert given.returncode == 2 and "--max-bytes" in line and "1000000000" in line, line
+    assert (root / "_settings.json").read_text(encoding="utf-8") == saved
+    # a value an older depeche saved is refused too, naming the setting and the file
+    (root / "_settings.json").write_text(f'{{"max_bytes": {huge}}}', encoding="utf-8")
+    remembered = depeche("run", str(source), "--lake", str(root), env=harness_env)
+    line = one_line(remembered)
+    assert remembered.returncode == 2 and "max_bytes" in line and "_settings.json" in line
+    assert "delete it" in line

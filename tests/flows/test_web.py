@@ -443,6 +443,51 @@ def test_fetch_redone_reads_the_pages_from_the_lake_not_the_web(first_run, web, 
     )
 
 
+def test_kept_pages_of_the_wrong_shape_are_fetched_again(
+    first_run, web, web_lake, depeche, tmp_path
+):
+    """Valid JSON that is not what fetch kept is taken like a truncated file: the page
+    is asked again, never a TypeError."""
+    import shutil
+
+    from tasks.storage import Lake
+    from tasks.web.ingest import _landing_key
+
+    copy = tmp_path / "lake"
+    shutil.copytree(web_lake, copy)
+    partition = next(s.partition for s in Lake(copy).partitions() if s.urls)  # the first run's
+    daily = web["daily"]
+
+    def wrong_types(answer: dict) -> dict:
+        return {**answer, "http_status": "200", "redirects": [1], "fetched_at": 3}
+
+    shapes = {
+        "/lille": lambda answer: [1, 2],  # valid JSON, not an object
+        "/bordeaux": lambda answer: {"final_url": answer["final_url"]},  # fields missing
+        "/quimper": wrong_types,
+        "/disparu": lambda answer: {"failure": "gone"},  # a failure (410) that is not one
+    }
+    before = _table(copy, "raw").set_index("source_path")
+    asked = {path: len(daily.asked(path)) for path in shapes}
+    for path, shape in shapes.items():
+        key = _landing_key(partition, daily.url(path))
+        landed = next(copy.glob(f"_web/pages/*/{key}.json"))
+        landed.write_text(json.dumps(shape(json.loads(landed.read_text()))), encoding="utf-8")
+    result = depeche("rerun", "--from", "fetch", "--lake", str(copy), env=first_run["env"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Error" not in result.stdout + result.stderr  # no TypeError, no KeyError
+    after = _table(copy, "raw").set_index("source_path")
+    for path in shapes:
+        assert len(daily.asked(path)) == asked[path] + 1, path  # asked again, once
+    for path in ("/lille", "/bordeaux", "/quimper"):
+        row = after.loc[daily.url(path)]
+        was = before.loc[daily.url(path)]
+        assert row["content_sha256"] == was["content_sha256"] and row["http_status"] == 200
+    assert len(after) == len(before)
+    gone = _table(copy, "quarantine/fetch").set_index("source_path").loc[daily.url("/disparu")]
+    assert gone["reason"] == "http_410", gone
+
+
 def test_the_hourly_ingest_deployment_takes_feeds_as_sources(web, prefect_harness, tmp_path):
     from flows.deployments import ingest
     from tasks.settings import SettingsGiven

@@ -7,14 +7,23 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from prefect.flows import load_flow_from_entrypoint
 from prefect.utilities.callables import parameter_schema
+from pydantic import ValidationError
 
 from schemas.dictionary import markers
-from tasks.settings import InvalidSettings, Settings, SettingsGiven, resolve_settings
+from tasks.settings import (
+    InvalidSettings,
+    Settings,
+    SettingsGiven,
+    bounds_text,
+    resolve_settings,
+    setting_bounds,
+)
 from tasks.stages import REGISTRY, settings_affect
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -101,3 +110,45 @@ def test_annotate_workers_are_bounded_by_cores_and_articles() -> None:
     assert settings.annotate_workers(3) <= 3
     assert settings.annotate_workers(10_000) <= (os.cpu_count() or 1)
     assert Settings(n_process=1).annotate_workers(0) == 1
+
+
+def _past(value: int | float, step: int) -> int | float:
+    """The next value past a bound, for the bound's type."""
+    return value + step if isinstance(value, int) else value + step * max(abs(value), 1) * 1e-3
+
+
+def _too_long(name: str, limit: int) -> Any:
+    if Settings.model_fields[name].annotation == list[str]:
+        return ["127.0.0.1/32"] * (limit + 1)
+    default = Settings.model_fields[name].get_default() or "tcp://host"
+    return default + "x" * limit
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_every_setting_has_bounds_a_machine_can_honour(name: str) -> None:
+    """A number has a lower and an upper bound, both accepted and one step past either
+    refused; a text or a list has a longest length (or a closed choice of words)."""
+    field = Settings.model_fields[name]
+    bounds = setting_bounds(name)
+    if field.annotation in (int, float):
+        assert set(bounds) == {"ge", "le"}, f"{name} needs both bounds"
+        assert bounds["le"] <= 2**31 - 1  # what C libraries take (zlib's lengths, sockets)
+        for key, step in (("ge", -1), ("le", 1)):
+            assert getattr(Settings(**{name: bounds[key]}), name) == bounds[key]
+            with pytest.raises(InvalidSettings, match=name):
+                resolve_settings({name: _past(bounds[key], step)}, None)
+            with pytest.raises(ValidationError):
+                SettingsGiven(**{name: _past(bounds[key], step)})
+        shown = "," if field.annotation is int else "g"  # what the README table shows
+        assert bounds_text(name) == f"≥ {bounds['ge']:{shown}} and ≤ {bounds['le']:{shown}}"
+        return
+    limits = [m.max_length for m in field.metadata if getattr(m, "max_length", None)]
+    if not limits:  # a closed choice: the pattern lists every value
+        pattern = next(m.pattern for m in field.metadata if getattr(m, "pattern", None))
+        assert re.fullmatch(r"\^\((\w+\|)+\w+\)\$", pattern), f"{name} needs a bound"
+        return
+    with pytest.raises(InvalidSettings, match=name):
+        resolve_settings({name: _too_long(name, limits[0])}, None)
+    with pytest.raises(ValidationError):
+        SettingsGiven(**{name: _too_long(name, limits[0])})
+    assert f"≤ {limits[0]:,} " in bounds_text(name)
