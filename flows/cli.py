@@ -24,6 +24,7 @@ from rich.table import Table
 
 from schemas import DOCUMENTS, QUARANTINE, STAGES
 from tasks.errors import EXIT_FAILED, EXIT_USAGE, DepecheError
+from tasks.processes import STOP_SIGNALS
 from tasks.settings import Settings, SettingsGiven, describe_problems, setting_bounds
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def _signal_of(error: BaseException | None) -> int | None:
 
 def _report_interruption(signum: int) -> int:
     """One line for an interrupted command; its exit code (128 + the signal)."""
-    for caught in (signal.SIGINT, signal.SIGTERM):  # the line and the exit, uncut
+    for caught in STOP_SIGNALS:  # the line and the exit, uncut
         signal.signal(caught, signal.SIG_IGN)
     name = signal.Signals(signum).name
     what = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "command"
@@ -621,9 +622,11 @@ def serve(
     from flows.serving import serve as serve_deployments
 
     try:
-        serve_deployments(prefect_file, port, announce=out.print)
+        stopped_by = serve_deployments(prefect_file, port, announce=out.print)
     except RuntimeError as error:
         raise CommandError(str(error)) from None
+    if stopped_by is not None:  # heard by Prefect's runner, which stopped serving
+        _interrupt(stopped_by, None)
 
 
 @app.command()
@@ -659,7 +662,7 @@ def _settings_doc() -> str:
 def main() -> None:
     """Entry point: usage and user errors as one line, never a traceback; Ctrl-C
     and SIGTERM stop the command as one line too, exit code 130 or 143."""
-    for caught in (signal.SIGINT, signal.SIGTERM):
+    for caught in STOP_SIGNALS:
         signal.signal(caught, _interrupt)
     command = typer.main.get_command(app)
     try:
