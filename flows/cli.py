@@ -344,19 +344,7 @@ def _temporary_server() -> Iterator[PrefectServer | None]:
     try:
         yield server
     finally:
-        _send_prefect_queues()  # before the server stops, not at exit
         server.stop()
-
-
-def _send_prefect_queues() -> None:
-    """Send what Prefect still holds of the run's log lines and events to its API
-    (Prefect would at exit)."""
-    if "prefect.logging.handlers" in sys.modules:
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=5)
-        EventsWorker.drain_all(timeout=5)
 
 
 def _use_server(server: PrefectServer | None) -> None:
@@ -705,7 +693,9 @@ def _leave(code: int) -> NoReturn:
     Prefect and Great Expectations are loaded: Prefect's queues are sent and the
     output flushed first, the model's host let go, and the lake's lock and the server
     are already released."""
-    _send_prefect_queues()
+    from flows.serving import send_prefect_queues
+
+    send_prefect_queues()
     if "tasks.model_host" in sys.modules:
         from tasks.model_host import stop_hosts
 

@@ -162,14 +162,27 @@ class PrefectServer:
     def stop(self) -> None:
         """Stop it: at once if it never answered (nothing was recorded on it, and a
         server still starting up finishes that first, seconds later, before it
-        heeds SIGTERM); else gracefully, then at once."""
+        heeds SIGTERM); else once this process's queued log lines and events are
+        sent to it, gracefully, then at once."""
         if self.answered:
+            send_prefect_queues()
             self.process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=STOP_SECONDS)
         self.process.kill()
         self.process.wait()
         self._log.close()
+
+
+def send_prefect_queues() -> None:
+    """Send what Prefect still holds of this process's log lines and events to its
+    API (Prefect would at exit, when a server depeche started is gone)."""
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
 
 
 @contextlib.contextmanager

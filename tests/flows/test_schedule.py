@@ -236,3 +236,64 @@ def test_the_ui_of_depeche_serve_talks_to_the_port_it_serves_on(monkeypatch, tmp
         with urllib.request.urlopen(url, timeout=10) as response:
             ui_settings = json.load(response)
     assert ui_settings["api_url"] == api_url
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
+    ids=["service-manager-stop", "ctrl-c"],
+)
+def test_depeche_serve_stops_within_seconds_after_serving_a_run(sig, code, server_env, tmp_path):
+    """A service manager's stop (SIGTERM) or a terminal's Ctrl-C, to the whole group,
+    once a served run has used the server: everything stops, in one line."""
+    from flows.serving import healthy as answers
+    from tests.processes import command_line, descendants
+
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    output, errors = tmp_path / "stdout", tmp_path / "stderr"
+    with output.open("wb") as stdout, errors.open("wb") as stderr:
+        serve = subprocess.Popen(
+            [str(BIN / "depeche"), "serve", "--port", str(port)], cwd=PROJECT,
+            env=server_env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+            start_new_session=True,
+        )  # fmt: skip
+    children: set[int] = set()
+    try:
+        wait_for(lambda: healthy(api_url), 120, "the Prefect server of depeche serve")
+
+        async def served(client):
+            return "rerun-failed" in {d.name for d in await client.read_deployments()}
+
+        wait_for(lambda: api(api_url, served), 120, "the served deployments")
+        # the quickest run there is: nothing failed in a new lake
+        flow_run = run_and_wait(
+            api_url, "depeche-rerun-failed/rerun-failed", {"lake": str(tmp_path / "lake")}
+        )
+        assert flow_run.state.is_completed(), flow_run.state.message
+        children = descendants(serve.pid)
+        assert any("server start" in command_line(pid) for pid in children), "its server"
+        os.killpg(serve.pid, sig)
+        serve.wait(timeout=20)
+        deadline = time.monotonic() + 5
+        while any(Path(f"/proc/{pid}").exists() for pid in children) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        left = [command_line(pid) for pid in children if Path(f"/proc/{pid}").exists()]
+        assert not left, "a child lives on, or a zombie"
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(serve.pid, signal.SIGKILL)
+        for pid in children:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        serve.wait(timeout=30)
+
+    said = errors.read_text()
+    assert serve.returncode == code, said
+    assert "Traceback" not in output.read_text() + said, said
+    lines = [line for line in said.splitlines() if line.strip()]
+    assert len(lines) == 1, said  # Prefect's console log shows only CRITICAL here
+    assert f"serve interrupted ({sig.name})" in lines[0]
+    assert not answers(api_url), "the server was stopped"
