@@ -654,7 +654,8 @@ def main() -> None:
         signal.signal(caught, _interrupt)
     command = typer.main.get_command(app)
     try:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held by flows/entry.py
+        if hasattr(signal, "pthread_sigmask"):  # held by flows/entry.py until here
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         code = command.main(args=sys.argv[1:], prog_name="depeche", standalone_mode=False)
         if code == 130 and _received:  # Typer's code for a KeyboardInterrupt, ours too
             code = _report_interruption(_received[0])
