@@ -55,6 +55,28 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _stopped(run: subprocess.Popen, children: set[int], send, sig: int) -> tuple[bytes, bytes]:
+    """Send `sig` to the run (`os.kill`) or its group (`os.killpg`); its output once it,
+    its group and its `children` are gone (asserted)."""
+    send(run.pid, sig)
+    stdout, stderr = run.communicate(timeout=60)
+    deadline = time.monotonic() + 5
+    while (_group_alive(run.pid) or any(map(_exists, children))) and (time.monotonic() < deadline):
+        time.sleep(0.1)
+    assert not _group_alive(run.pid), "a process of the run's group lives on"
+    assert not [pid for pid in children if _exists(pid)], "a child lives on, or a zombie"
+    return stdout, stderr
+
+
+def _kill_all(run: subprocess.Popen, children: set[int]) -> None:
+    """Whatever a test saw, nothing of the run outlives it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(run.pid, signal.SIGKILL)
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted_in_three(prefect_harness, source: Path, tmp_path_factory) -> dict:
     """The tables of an uninterrupted run of `source` in partitions of two articles."""
@@ -113,25 +135,10 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
         assert any("uvicorn" in command_line(pid) for pid in children), "its temporary server"
         assert any("tasks.model_host" in command_line(pid) for pid in children), "its model host"
         signalled = time.monotonic()
-        if to_group:
-            os.killpg(run.pid, sig)
-        else:
-            os.kill(run.pid, sig)
-        stdout, stderr = run.communicate(timeout=30)
+        stdout, stderr = _stopped(run, children, os.killpg if to_group else os.kill, sig)
         took = time.monotonic() - signalled
-        deadline = time.monotonic() + 5
-        while (_group_alive(run.pid) or any(map(_exists, children))) and (
-            time.monotonic() < deadline
-        ):
-            time.sleep(0.1)
-        assert not _group_alive(run.pid), "a process of the run's group lives on"
-        assert not [pid for pid in children if _exists(pid)], "a child lives on, or a zombie"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.pid, signal.SIGKILL)
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(run, children)
 
     assert run.returncode == code, stderr.decode()
     assert took < 10, f"stopped {took:.1f} s after the signal"
@@ -199,19 +206,9 @@ def test_ctrl_c_at_any_instant_of_a_run_is_one_line_from_the_run_alone(
             children |= descendants(run.pid)
             time.sleep(0.02)
         children |= descendants(run.pid)
-        os.killpg(run.pid, signal.SIGINT)
-        stdout, stderr = run.communicate(timeout=60)
-        deadline = time.monotonic() + 5
-        while any(map(_exists, children)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _group_alive(run.pid), "a process of the run's group lives on"
-        assert not [pid for pid in children if _exists(pid)], "a child lives on, or a zombie"
+        stdout, stderr = _stopped(run, children, os.killpg, signal.SIGINT)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.pid, signal.SIGKILL)
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(run, children)
 
     assert run.returncode == 130, stderr.decode()
     assert b"Traceback" not in stdout + stderr, stderr.decode()
