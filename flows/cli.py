@@ -24,6 +24,7 @@ from rich.table import Table
 
 from schemas import DOCUMENTS, QUARANTINE, STAGES
 from tasks.errors import EXIT_FAILED, EXIT_USAGE, DepecheError
+from tasks.processes import STOP_SIGNALS
 from tasks.settings import Settings, SettingsGiven, describe_problems, setting_bounds
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def _signal_of(error: BaseException | None) -> int | None:
 
 def _report_interruption(signum: int) -> int:
     """One line for an interrupted command; its exit code (128 + the signal)."""
-    for caught in (signal.SIGINT, signal.SIGTERM):  # the line and the exit, uncut
+    for caught in STOP_SIGNALS:  # the line and the exit, uncut
         signal.signal(caught, signal.SIG_IGN)
     name = signal.Signals(signum).name
     what = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "command"
@@ -345,19 +346,7 @@ def _temporary_server() -> Iterator[PrefectServer | None]:
     try:
         yield server
     finally:
-        _send_prefect_queues()  # before the server stops, not at exit
         server.stop()
-
-
-def _send_prefect_queues() -> None:
-    """Send what Prefect still holds of the run's log lines and events to its API
-    (Prefect would at exit)."""
-    if "prefect.logging.handlers" in sys.modules:
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=5)
-        EventsWorker.drain_all(timeout=5)
 
 
 def _use_server(server: PrefectServer | None) -> None:
@@ -636,9 +625,11 @@ def serve(
     from flows.serving import serve as serve_deployments
 
     try:
-        serve_deployments(prefect_file, port, announce=out.print)
+        stopped_by = serve_deployments(prefect_file, port, announce=out.print)
     except RuntimeError as error:
         raise CommandError(str(error)) from None
+    if stopped_by is not None:  # heard by Prefect's runner, which stopped serving
+        _interrupt(stopped_by, None)
 
 
 @app.command()
@@ -674,10 +665,12 @@ def _settings_doc() -> str:
 def main() -> None:
     """Entry point: usage and user errors as one line, never a traceback; Ctrl-C
     and SIGTERM stop the command as one line too, exit code 130 or 143."""
-    for caught in (signal.SIGINT, signal.SIGTERM):
+    for caught in STOP_SIGNALS:
         signal.signal(caught, _interrupt)
     command = typer.main.get_command(app)
     try:
+        if hasattr(signal, "pthread_sigmask"):  # held by flows/entry.py until here
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         code = command.main(args=sys.argv[1:], prog_name="depeche", standalone_mode=False)
         if code == 130 and _received:  # Typer's code for a KeyboardInterrupt, ours too
             code = _report_interruption(_received[0])
@@ -716,7 +709,9 @@ def _leave(code: int) -> NoReturn:
     Prefect and Great Expectations are loaded: Prefect's queues are sent and the
     output flushed first, the model's host let go, and the lake's lock and the server
     are already released."""
-    _send_prefect_queues()
+    from flows.serving import send_prefect_queues
+
+    send_prefect_queues()
     if "tasks.model_host" in sys.modules:
         from tasks.model_host import stop_hosts
 

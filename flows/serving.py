@@ -7,10 +7,15 @@ against PREFECT_API_URL or, without one, a local Prefect server it starts.
 
 `depeche run` without an API uses Prefect's temporary server, started here as soon
 as the command begins, so that its start-up overlaps depeche's own.
+
+A server depeche starts lives in a process group of its own: Ctrl-C or a service
+manager's SIGTERM, which reach the whole group of the command, stop the command,
+which records the stop on the server and then stops the server itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -27,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from tasks.processes import die_with_parent
+from tasks.processes import STOP_SIGNALS, die_with_parent
 
 
 def deployment_specs(prefect_yaml: Path) -> list[dict[str, Any]]:
@@ -69,6 +74,7 @@ def healthy(api_url: str) -> bool:
 
 
 PORT_IN_USE = 3  # uvicorn's exit code when it cannot bind
+STOP_SECONDS = 10.0  # a server's graceful stop, before it is killed
 
 
 def _free_port() -> int:
@@ -93,6 +99,7 @@ class PrefectServer:
         self.name = "Prefect's temporary server" if self.temporary else "the Prefect server"
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (kept until stop)
         self.process = self._launch()
+        self.answered = False
 
     def _launch(self) -> subprocess.Popen[bytes]:
         if self.temporary:
@@ -124,9 +131,7 @@ class PrefectServer:
             stderr=self._log,
             # killed when the command dies, however it dies: no server left behind
             preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),
-            # the temporary server outside the terminal's process group: a Ctrl-C
-            # stops the run, which then records the stop on it and stops it itself
-            start_new_session=self.temporary,
+            start_new_session=True,  # out of reach of the signals that stop the command
         )
 
     @property
@@ -151,16 +156,33 @@ class PrefectServer:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} did not answer on {self.api_url}")
             time.sleep(0.05)
+        self.answered = True  # from now on, clients may record on it
         return self.api_url
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """Stop it: at once if it never answered (nothing was recorded on it, and a
+        server still starting up finishes that first, seconds later, before it
+        heeds SIGTERM); else once this process's queued log lines and events are
+        sent to it, gracefully, then at once."""
+        if self.answered:
+            send_prefect_queues()
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=STOP_SECONDS)
+        self.process.kill()
+        self.process.wait()
         self._log.close()
+
+
+def send_prefect_queues() -> None:
+    """Send what Prefect still holds of this process's log lines and events to its
+    API (Prefect would at exit, when a server depeche started is gone)."""
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
 
 
 @contextlib.contextmanager
@@ -174,8 +196,9 @@ def local_server(port: int) -> Iterator[str]:
         server.stop()
 
 
-def serve(prefect_yaml: Path, port: int, announce: Any = print) -> None:
-    """Serve every deployment of prefect.yaml until interrupted."""
+def serve(prefect_yaml: Path, port: int, announce: Any = print) -> int | None:
+    """Serve every deployment of prefect.yaml until a stop signal comes (Ctrl-C, a
+    service manager's SIGTERM); that signal."""
     if os.environ.get("PREFECT_API_URL"):
         context: contextlib.AbstractContextManager[str] = contextlib.nullcontext(
             os.environ["PREFECT_API_URL"]
@@ -183,7 +206,6 @@ def serve(prefect_yaml: Path, port: int, announce: Any = print) -> None:
     else:
         context = local_server(port)
     with context as api_url:
-        from prefect import serve as prefect_serve
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         os.environ["PREFECT_API_URL"] = api_url  # for the flow runs it starts
@@ -192,4 +214,41 @@ def serve(prefect_yaml: Path, port: int, announce: Any = print) -> None:
             names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
             announce(f"serving {names}")
             announce(f"Prefect UI: {api_url.removesuffix('/api')}   (Ctrl-C to stop)")
-            prefect_serve(*deployments, print_starting_message=False)
+            return _serve_until_stopped(deployments)
+
+
+def _serve_until_stopped(deployments: list[Any]) -> int | None:
+    """Run Prefect's runner for `deployments` (as Prefect's `serve` does) until a
+    stop signal, then stop it as Prefect stops it on SIGTERM, for either signal:
+    runs in flight cancelled, its loops ended, its connections closed while the
+    server still answers; the signal."""
+    from prefect.runner import Runner
+
+    command_handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+    class StoppedBySignal(Runner):
+        stopped_by: int | None = None
+
+        def handle_sigterm(self, signum: int = signal.SIGTERM, frame: Any = None) -> None:
+            if self.stopped_by is not None:  # a second signal: the stop is under way
+                return
+            if self._loop is None or self._loop.is_closed():  # not serving: as before
+                handler = command_handlers[signum]
+                if callable(handler):
+                    handler(signum, frame)
+                raise KeyboardInterrupt
+            self.stopped_by = signum
+            asyncio.run_coroutine_threadsafe(self._stop_once_started(), self._loop)
+
+        async def _stop_once_started(self) -> None:
+            while not self.started:  # the signal came while it connected
+                await asyncio.sleep(0.05)
+            await self.astop()
+
+    runner = StoppedBySignal()
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    # the runner takes SIGTERM as it starts (its handler: this class's); SIGINT too
+    signal.signal(signal.SIGINT, runner.handle_sigterm)
+    asyncio.run(runner.start())
+    return runner.stopped_by

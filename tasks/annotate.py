@@ -19,7 +19,6 @@ import gc
 import multiprocessing
 import os
 import re
-import signal
 import threading
 import time
 from collections import Counter
@@ -49,7 +48,7 @@ from tasks.contract import Stage, StageContext, StageOutput
 from tasks.errors import ModelNotInstalled
 from tasks.faults import fault_point
 from tasks.model_host import ModelHost
-from tasks.processes import die_with_parent, glibc
+from tasks.processes import die_with_parent, glibc, leave_stopping_to_parent
 from tasks.resources import ProgressFn
 from tasks.settings import Settings
 
@@ -356,12 +355,10 @@ def _start_worker(nlp: Language, parent: int, done: Any) -> None:
     Expectations, the model) is moved out of the garbage collector's sight: its full
     collections would walk all of it, and copy every page they touch.
 
-    SIGINT and SIGTERM get their default action back: a worker inherits the
-    handlers of the process running the flow (Prefect's, which raises its
-    TerminationSignal, and the CLI's), and a signalled worker is to die quietly,
-    the parent reporting the interruption once."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    Ctrl-C and SIGTERM are left to the parent, which stops its workers: forked from
+    the process running the flow, a worker would otherwise inherit its handlers
+    (Prefect's, the CLI's) and raise, or die before the parent heard why."""
+    leave_stopping_to_parent()
     _worker.update(nlp=nlp, done=done)
     gc.freeze()
     die_with_parent()

@@ -14,6 +14,8 @@ The flow speaks to it over a socket pair, one partition at a time: it sends the
 articles, hears progress, and gets the tables back (or the exception a worker
 raised). The host lives as long as the process that started it: it exits when the
 pipe on its stdin closes, however that process ended, and its workers die with it.
+Ctrl-C and SIGTERM are that process's to handle: the host and its workers ignore
+them from their first instruction, and are stopped by it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import atexit
 import contextlib
 import gc
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
+from tasks.processes import leave_stopping_to_parent
 from tasks.resources import ProgressFn
 
 POLL_SECONDS = 0.5  # how often a waiting partition thread can hear of an interruption
@@ -47,6 +49,7 @@ class ModelHost:
             [sys.executable, "-m", "tasks.model_host", name, str(theirs.fileno())],
             stdin=subprocess.PIPE,  # its end of life: closed when this process ends
             pass_fds=(theirs.fileno(),),
+            preexec_fn=leave_stopping_to_parent,  # even while the interpreter starts
         )
         theirs.close()
         self._connection = Connection(ours.detach())
@@ -166,12 +169,10 @@ def _exit_with_parent() -> None:
 def main(name: str, fd: int) -> None:
     """The host: load the model, say what it is, then annotate each request in
     workers forked from here."""
+    # first, so that a run stopped while spaCy still imports has its host go at once
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     from tasks.annotate import _annotate_in_workers, load_model
 
-    # a terminal's Ctrl-C reaches the whole process group: the run reports it and
-    # stops this host; its workers die of it
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, daemon=True).start()
     connection = Connection(fd)
     try:
         nlp = load_model(name)

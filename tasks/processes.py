@@ -11,6 +11,21 @@ import sys
 
 PR_SET_PDEATHSIG = 1
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""What stops a command: a terminal's Ctrl-C and a service manager's stop. Both may
+reach its whole process group, its children included."""
+
+
+def leave_stopping_to_parent() -> None:
+    """In a child (as `preexec_fn`, before it runs anything, or first thing after a
+    fork): ignore the signals that stop a command. The parent handles them and stops
+    its children itself; a child that heard them too would print its own traceback
+    (a KeyboardInterrupt in whatever it was importing) or die before the parent has
+    recorded why. Ignored signals stay ignored across fork and exec, and a Python
+    interpreter started with SIGINT ignored raises no KeyboardInterrupt."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
 
 def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> None:
     """In a child (Linux): receive `sig` when the parent dies, however it dies, so a

@@ -236,3 +236,81 @@ def test_the_ui_of_depeche_serve_talks_to_the_port_it_serves_on(monkeypatch, tmp
         with urllib.request.urlopen(url, timeout=10) as response:
             ui_settings = json.load(response)
     assert ui_settings["api_url"] == api_url
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "in_flight"),
+    [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, False), (signal.SIGTERM, 143, True)],
+    ids=["service-manager-stop", "ctrl-c", "service-manager-stop-run-in-flight"],
+)
+def test_depeche_serve_stops_within_seconds_after_serving_a_run(
+    sig, code, in_flight, server_env, sample, tmp_path
+):
+    """A service manager's stop (SIGTERM) or a terminal's Ctrl-C, to the whole group,
+    once a served run has used the server, or while one runs: everything stops, in
+    one line; a run it stopped is left for the next run to redo."""
+    from flows.serving import healthy as answers
+    from tests.processes import command_line, descendants
+
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    lake, paused = tmp_path / "lake", tmp_path / "paused"
+    env = {**server_env, "DEPECHE_PAUSE_AT": "produce:clean", "DEPECHE_PAUSE_FILE": str(paused)}
+    output, errors = tmp_path / "stdout", tmp_path / "stderr"
+    with output.open("wb") as stdout, errors.open("wb") as stderr:
+        serve = subprocess.Popen(
+            [str(BIN / "depeche"), "serve", "--port", str(port)], cwd=PROJECT,
+            env=env if in_flight else server_env, stdin=subprocess.DEVNULL, stdout=stdout,
+            stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    children: set[int] = set()
+    try:
+        wait_for(lambda: healthy(api_url), 120, "the Prefect server of depeche serve")
+
+        async def served(client):
+            return {"ingest", "rerun-failed"} <= {d.name for d in await client.read_deployments()}
+
+        wait_for(lambda: api(api_url, served), 120, "the served deployments")
+        if in_flight:  # held in its clean stage, fetch committed
+            from prefect.deployments import run_deployment
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            with temporary_settings({PREFECT_API_URL: api_url}):
+                parameters = {"lake": str(lake), "sources": [str(sample / "wire")]}
+                run_deployment("depeche-ingest/ingest", parameters=parameters, timeout=0)
+            wait_for(paused.exists, 240, "the served run to reach its clean stage")
+        else:  # the quickest run there is: nothing failed in a new lake
+            flow_run = run_and_wait(
+                api_url, "depeche-rerun-failed/rerun-failed", {"lake": str(lake)}
+            )
+            assert flow_run.state.is_completed(), flow_run.state.message
+        children = descendants(serve.pid)
+        assert any("server start" in command_line(pid) for pid in children), "its server"
+        os.killpg(serve.pid, sig)
+        serve.wait(timeout=20)
+        deadline = time.monotonic() + 5
+        while any(Path(f"/proc/{pid}").exists() for pid in children) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        left = [command_line(pid) for pid in children if Path(f"/proc/{pid}").exists()]
+        assert not left, "a child lives on, or a zombie"
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(serve.pid, signal.SIGKILL)
+        for pid in children:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        serve.wait(timeout=30)
+
+    said = errors.read_text()
+    assert serve.returncode == code, said
+    assert "Traceback" not in output.read_text() + said, said
+    lines = [line for line in said.splitlines() if line.strip()]
+    assert len(lines) == 1, said  # Prefect's console log shows only CRITICAL here
+    assert f"serve interrupted ({sig.name})" in lines[0]
+    assert not answers(api_url), "the server was stopped"
+    if in_flight:
+        assert not Lake(lake).is_locked()
+        states = {row.stage: row.status for row in Lake(lake).status(STAGES)}
+        assert states["fetch"] == "committed" and states["clean"] == "interrupted"

@@ -55,6 +55,28 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _stopped(run: subprocess.Popen, children: set[int], send, sig: int) -> tuple[bytes, bytes]:
+    """Send `sig` to the run (`os.kill`) or its group (`os.killpg`); its output once it,
+    its group and its `children` are gone (asserted)."""
+    send(run.pid, sig)
+    stdout, stderr = run.communicate(timeout=60)
+    deadline = time.monotonic() + 5
+    while (_group_alive(run.pid) or any(map(_exists, children))) and (time.monotonic() < deadline):
+        time.sleep(0.1)
+    assert not _group_alive(run.pid), "a process of the run's group lives on"
+    assert not [pid for pid in children if _exists(pid)], "a child lives on, or a zombie"
+    return stdout, stderr
+
+
+def _kill_all(run: subprocess.Popen, children: set[int]) -> None:
+    """Whatever a test saw, nothing of the run outlives it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(run.pid, signal.SIGKILL)
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted_in_three(prefect_harness, source: Path, tmp_path_factory) -> dict:
     """The tables of an uninterrupted run of `source` in partitions of two articles."""
@@ -113,25 +135,10 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
         assert any("uvicorn" in command_line(pid) for pid in children), "its temporary server"
         assert any("tasks.model_host" in command_line(pid) for pid in children), "its model host"
         signalled = time.monotonic()
-        if to_group:
-            os.killpg(run.pid, sig)
-        else:
-            os.kill(run.pid, sig)
-        stdout, stderr = run.communicate(timeout=30)
+        stdout, stderr = _stopped(run, children, os.killpg if to_group else os.kill, sig)
         took = time.monotonic() - signalled
-        deadline = time.monotonic() + 5
-        while (_group_alive(run.pid) or any(map(_exists, children))) and (
-            time.monotonic() < deadline
-        ):
-            time.sleep(0.1)
-        assert not _group_alive(run.pid), "a process of the run's group lives on"
-        assert not [pid for pid in children if _exists(pid)], "a child lives on, or a zombie"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.pid, signal.SIGKILL)
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(run, children)
 
     assert run.returncode == code, stderr.decode()
     assert took < 10, f"stopped {took:.1f} s after the signal"
@@ -146,6 +153,71 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
 
     if to_group or partition_size:  # the other case unwinds the same way
         run_again_equals(same_tables, lake, subprocess_env, reference, "run", str(source))
+
+
+def _loaded(pid: int, package: str) -> bool:
+    """`package` (a compiled part of it) is loaded in process `pid`."""
+    with contextlib.suppress(OSError):
+        return f"/{package}/" in Path(f"/proc/{pid}/maps").read_text()
+    return False
+
+
+def _importing(pid: int) -> bool:
+    """The command is loading its command line (pydantic, among the first)."""
+    return _loaded(pid, "pydantic_core")
+
+
+def _host_loading_spacy(pid: int) -> bool:
+    """The run's model host has begun to import spaCy (it loads the model after)."""
+    hosts = [child for child in descendants(pid) if "tasks.model_host" in command_line(child)]
+    return any(_loaded(host, "spacy") for host in hosts)
+
+
+def _gating(lake: Path) -> bool:
+    """The first stage's output is staged: its gate reads it back and runs the
+    suites (the first gate of a run also waits for Great Expectations to load)."""
+    return any(lake.glob("_staging/fetch-*/**/*.parquet"))
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [_importing, _host_loading_spacy, _gating],
+    ids=["loading-the-command", "host-importing-spacy", "in-the-gate"],
+)
+def test_ctrl_c_at_any_instant_of_a_run_is_one_line_from_the_run_alone(
+    instant, source, subprocess_env, tmp_path
+):
+    """A terminal's Ctrl-C reaches every process of the run's group: the run, its
+    model host (and, later, the host's workers). Only the run speaks, whenever it
+    comes (the existing case above: in an annotate worker)."""
+    lake = tmp_path / "lake"
+    run = subprocess.Popen(
+        [DEPECHE, "run", str(source), "--lake", str(lake)], cwd=PROJECT, env=subprocess_env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    children: set[int] = set()
+    try:
+        reached = lake if instant is _gating else run.pid
+        deadline = time.monotonic() + 240
+        while not instant(reached):
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, f"the run never reached {instant.__name__}"
+            children |= descendants(run.pid)
+            time.sleep(0.02)
+        children |= descendants(run.pid)
+        stdout, stderr = _stopped(run, children, os.killpg, signal.SIGINT)
+    finally:
+        _kill_all(run, children)
+
+    assert run.returncode == 130, stderr.decode()
+    assert b"Traceback" not in stdout + stderr, stderr.decode()
+    lines = [line for line in stderr.decode().splitlines() if line.strip()]
+    assert len(lines) == 1, stderr.decode()
+    assert "run interrupted (SIGINT)" in lines[0]
+    if instant is not _importing:  # the lake exists: left unlocked, nothing left running
+        assert not Lake(lake).is_locked()
+        assert "running" not in {row.status for row in Lake(lake).status(STAGES)}
 
 
 def test_a_full_disk_fails_the_stage_in_plain_words_and_the_next_run_completes(
