@@ -13,6 +13,8 @@ Layout under the lake root:
     reports/gx/<stage>/<p>.json         Great Expectations results as GX writes them
     _manifests/<stage>/<p>.json         one per stage-partition: the source of truth
     _partitions/<p>.json                what each partition is: its items, its order
+    _index/<folder>.json                the records of each folder above, read in one go
+                                        (a cache of them: see tasks/lake_index.py)
     marts/<mart>/                       aggregates over every published partition
     _manifests/marts.json               what the marts were made from
     depeche.duckdb                      the catalog: a view per table and mart
@@ -55,10 +57,12 @@ from tasks.errors import (
     UnknownPartition,
 )
 from tasks.faults import fault_point
+from tasks.lake_index import Record, read_folder
 from tasks.records import WEB_ITEM, ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
 from tasks.settings import InvalidSettings, remembered_settings
 
 PART_FILE = "part-0.parquet"
+_PARTITION = f"{PARTITION_KEY}="  # how a partition folder's name begins
 _FORGET_WEB_STATE = "delete it, and the next run asks every web source without validators"
 
 
@@ -128,11 +132,55 @@ class Staging:
         )
 
 
+PARTITIONS_DIR = "_partitions"
+
+
+def _manifests_dir(stage: str) -> str:
+    return f"_manifests/{stage}"
+
+
+Records = dict[str, dict[str, Record]]  # by folder, by file stem (partition)
+
+
 class Lake:
     """Paths, staging, atomic commits and manifests of one lake root."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, records: Records | None = None) -> None:
         self.root = Path(root)
+        # set by `indexed`: the partition records and manifests, read once
+        self._records = records
+
+    def indexed(self) -> Lake:
+        """This lake with its partition records and manifests read once, through the
+        state index, for a command that reads the state of the whole lake (status,
+        the idle check, the marts): what it writes through the returned object it
+        reads back; what other processes write meanwhile it does not see."""
+        if self._records is not None:
+            return self
+        folders = (PARTITIONS_DIR, *(_manifests_dir(stage) for stage in STAGES))
+        return Lake(self.root, {folder: dict(read_folder(self.root, folder)) for folder in folders})
+
+    def _record(self, folder: str, name: str) -> Record | None:
+        """The record `name` of `folder`: from the index when indexed, else its file."""
+        if self._records is not None:
+            return self._records[folder].get(name)
+        path = self.root / folder / f"{name}.json"
+        try:
+            return Record(name, data=json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError) as error:
+            return Record(name, error=f"{type(error).__name__}: {error}")
+
+    def _folder(self, folder: str) -> dict[str, Record]:
+        if self._records is not None:
+            return self._records[folder]
+        return read_folder(self.root, folder)
+
+    def _recorded(self, folder: str, name: str, data: dict[str, Any]) -> None:
+        """What this object wrote, for its own later reads when indexed."""
+        if self._records is not None:
+            self._records[folder][name] = Record(name, data=data)
 
     # -- paths ---------------------------------------------------------------
 
@@ -217,10 +265,10 @@ class Lake:
 
     @property
     def _partitions_dir(self) -> Path:
-        return self.root / "_partitions"
+        return self.root / PARTITIONS_DIR
 
     def manifest_path(self, stage: str, partition: str) -> Path:
-        return self.root / "_manifests" / stage / f"{partition}.json"
+        return self.root / _manifests_dir(stage) / f"{partition}.json"
 
     def gx_report_path(self, stage: str, partition: str) -> Path:
         return self.reports_dir / "gx" / stage / f"{partition}.json"
@@ -229,16 +277,39 @@ class Lake:
 
     def write_partition(self, spec: PartitionSpec) -> None:
         path = self._partitions_dir / f"{spec.partition}.json"
-        _atomic_write_text(path, json.dumps(spec.to_json(), indent=1, sort_keys=True))
+        data = spec.to_json()
+        _atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
+        self._recorded(PARTITIONS_DIR, spec.partition, data)
 
     def partition(self, partition: str) -> PartitionSpec:
-        path = self._partitions_dir / f"{partition}.json"
-        if not path.exists():
+        record = self._record(PARTITIONS_DIR, partition)
+        if record is None:
             raise UnknownPartition(f"no partition {partition!r} in {self.root}")
         try:
-            return _read_spec(path)
+            return _read_spec(record)
         except (ValueError, KeyError, TypeError) as error:
-            raise _damaged_record(path, error) from None
+            raise _damaged_record(self._partitions_dir / f"{partition}.json", error) from None
+
+    def before(self, partition: str) -> Iterator[str]:
+        """The partitions made before `partition`, the nearest first."""
+        names, position = self._plan_order()
+        at = position.get(partition)
+        if at is None:
+            raise UnknownPartition(f"no partition {partition!r} in {self.root}")
+        return (names[i] for i in range(at - 1, -1, -1))
+
+    def _plan_order(self) -> tuple[list[str], dict[str, int]]:
+        """The partitions in the order they were made, and each one's place: worked
+        out once for each state of the partition records (a key asks it of every
+        partition)."""
+        folder = self._folder(PARTITIONS_DIR)
+        cached = _PLAN_ORDER.get(self.root)
+        if cached is None or cached[0] is not folder or self._records is not None:
+            names = [spec.partition for spec in self.partitions()]
+            cached = (folder, names, {name: at for at, name in enumerate(names)})
+            if self._records is None:  # an indexed lake's records may still change
+                _PLAN_ORDER[self.root] = cached
+        return cached[1], cached[2]
 
     def known_items(self) -> set[ItemKey]:
         """(path, line, content hash) of every item some partition holds."""
@@ -252,13 +323,13 @@ class Lake:
             raise _damaged_record(*damaged[0])
         return specs
 
-    def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, str]]]:
+    def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, Exception]]]:
         specs, damaged = [], []
-        for path in sorted(self._partitions_dir.glob("*.json")):
+        for name, record in sorted(self._folder(PARTITIONS_DIR).items()):
             try:
-                specs.append(_read_spec(path))
-            except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
-                damaged.append((path, error))
+                specs.append(_read_spec(record))
+            except (ValueError, KeyError, TypeError) as error:
+                damaged.append((self._partitions_dir / f"{name}.json", error))
         return sorted(specs, key=lambda spec: spec.seq), damaged
 
     def next_seq(self) -> int:
@@ -368,16 +439,17 @@ class Lake:
     def read_manifest(self, stage: str, partition: str) -> Manifest | None:
         """The stage-partition's manifest; None when it has none, or one that cannot be
         read (`manifest_problem` says why): either way the stage-partition is redone."""
-        return self._manifest_or_none(self.manifest_path(stage, partition))
+        try:
+            return _manifest_of(self._record(_manifests_dir(stage), partition))
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def manifest_problem(self, stage: str, partition: str) -> str | None:
         """Why the stage-partition's manifest cannot be read, if it cannot."""
-        path = self.manifest_path(stage, partition)
         try:
-            self._load_manifest(path)
-        except FileNotFoundError:
-            return None
+            _manifest_of(self._record(_manifests_dir(stage), partition))
         except (ValueError, KeyError, TypeError) as error:
+            path = self.manifest_path(stage, partition)
             return f"manifest {path} is damaged ({type(error).__name__}); the next run redoes it"
         return None
 
@@ -427,6 +499,8 @@ class Lake:
             path = self.manifest_path(manifest.stage, manifest.partition)
         text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, default=str)
         _atomic_write_text(path, text)
+        if self._records is not None and manifest.stage != MART_STAGE:
+            self._recorded(_manifests_dir(manifest.stage), manifest.partition, json.loads(text))
         return path
 
     def write_report(self, page: str) -> Path:
@@ -440,11 +514,12 @@ class Lake:
         return path
 
     def manifests(self, stage: str | None = None) -> list[Manifest]:
-        """Every readable manifest (of one stage, or all)."""
+        """Every readable manifest (of one stage, or all), by stage, then partition."""
         found = []
-        for path in sorted((self.root / "_manifests").glob(f"{stage or '*'}/*.json")):
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                found.append(self._load_manifest(path))
+        for name in sorted((stage,) if stage else STAGES):
+            for _, record in sorted(self._folder(_manifests_dir(name)).items()):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    found.append(_manifest_of(record))
         return found
 
     def state(
@@ -471,14 +546,15 @@ class Lake:
         """One row per partition and stage: where it stands, its counts, its problem.
         A partition record that cannot be read is a row of its own."""
         busy = self.is_locked()
-        specs, damaged = self._read_partitions()
+        lake = self.indexed()
+        specs, damaged = lake._read_partitions()
         rows = [
             StatusRow(path.stem, "-", Status.DAMAGED, problem=str(_damaged_record(path, error)))
             for path, error in damaged
         ]
         for spec in specs:
             for stage in stages:
-                state, manifest, problem = self.state(stage, spec.partition, deep=deep, busy=busy)
+                state, manifest, problem = lake.state(stage, spec.partition, deep=deep, busy=busy)
                 if manifest is None:
                     rows.append(StatusRow(spec.partition, stage, state, problem=problem))
                     continue
@@ -609,17 +685,37 @@ class Lake:
             if folder.exists():
                 removed.extend(sorted(folder.iterdir()))
                 shutil.rmtree(folder, ignore_errors=True)
-        for leftover in sorted(self.root.rglob(".*.tmp")):
-            if leftover.is_file():
-                leftover.unlink(missing_ok=True)
-                removed.append(leftover)
+        for folder, subfolders, files in os.walk(self.root):
+            # a partition folder is written in staging and moved in whole: no atomic
+            # write leaves its temporary file in one, so the walk skips the lake's
+            # thousands of them and costs the records' folders alone
+            subfolders[:] = [name for name in subfolders if not name.startswith(_PARTITION)]
+            for name in sorted(files):
+                if name.startswith(".") and name.endswith(".tmp"):
+                    leftover = Path(folder) / name
+                    leftover.unlink(missing_ok=True)
+                    removed.append(leftover)
         return removed
 
 
-def _read_spec(path: Path) -> PartitionSpec:
+_PLAN_ORDER: dict[Path, tuple[dict[str, Record], list[str], dict[str, int]]] = {}
+
+
+def _manifest_of(record: Record | None) -> Manifest | None:
+    """The manifest a record holds; None for no record; ValueError for a damaged one."""
+    if record is None:
+        return None
+    if record.error is not None:
+        raise ValueError(record.error)
+    return Manifest.from_json(record.data)
+
+
+def _read_spec(record: Record) -> PartitionSpec:
     """A partition record. Items recorded with a path relative to the working folder
     (as depeche did before it keyed items by absolute path) are made absolute."""
-    spec = PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
+    if record.error is not None:
+        raise ValueError(record.error)
+    spec = PartitionSpec.from_json(record.data)
     if all(os.path.isabs(item[0]) or item[2] == WEB_ITEM for item in spec.items):
         return spec
     items = [
