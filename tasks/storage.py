@@ -10,7 +10,7 @@ Layout under the lake root:
                                         entities, quotes)
     quarantine/<stage>/batch=<p>/       rejected records of each stage
     reports/checks/<stage>/batch=<p>/   every check each gate ran
-    reports/gx/<stage>/<p>.json         Great Expectations results as GX writes them
+    reports/gx/<p>.json                 Great Expectations results as GX writes them, by stage
     _manifests/<stage>/<p>.json         one per stage-partition: the source of truth
     _partitions/<p>.json                what each partition is: its items, its order
     _index/<folder>.json                the records of each folder above, read in one go
@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import PARTITION_KEY, STAGES, Table
@@ -111,7 +112,10 @@ class Staging:
         if not rows.schema.equals(table.schema):
             rows = rows.cast(table.schema)
         path = self._table_dir(table) / PART_FILE
-        with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+        statistics = _columns_with_statistics(rows)
+        with pq.ParquetWriter(
+            path, table.schema, compression="zstd", write_statistics=statistics
+        ) as writer:
             writer.write_table(rows)
             fault_point(f"write:{table.name}")  # the footer is not written yet
         return path
@@ -270,8 +274,21 @@ class Lake:
     def manifest_path(self, stage: str, partition: str) -> Path:
         return self.root / _manifests_dir(stage) / f"{partition}.json"
 
-    def gx_report_path(self, stage: str, partition: str) -> Path:
-        return self.reports_dir / "gx" / stage / f"{partition}.json"
+    def gx_report_path(self, partition: str) -> Path:
+        """The Great Expectations results of every stage of `partition`, in one file."""
+        return self.reports_dir / "gx" / f"{partition}.json"
+
+    def gx_report(self, stage: str, partition: str) -> list[dict[str, Any]] | None:
+        """The results the gate of `stage` had from Great Expectations for `partition`
+        (the last time it ran); None when there are none."""
+        return self._gx_reports(partition).get(stage)
+
+    def _gx_reports(self, partition: str) -> dict[str, list[dict[str, Any]]]:
+        try:
+            reports = json.loads(self.gx_report_path(partition).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or damaged: written again whole
+            return {}
+        return reports if isinstance(reports, dict) else {}
 
     # -- partitions ------------------------------------------------------------
 
@@ -509,8 +526,11 @@ class Lake:
         return self.report_path
 
     def write_gx_report(self, stage: str, partition: str, results: list[dict[str, Any]]) -> Path:
-        path = self.gx_report_path(stage, partition)
-        _atomic_write_text(path, json.dumps(results, indent=2, default=str))
+        """Keep the gate's results of `stage` beside those of the partition's other
+        stages: one file per partition (the stages of a partition run one at a time)."""
+        path = self.gx_report_path(partition)
+        reports = self._gx_reports(partition) | {stage: results}
+        _atomic_write_text(path, json.dumps(reports, indent=1, sort_keys=True, default=str))
         return path
 
     def manifests(self, stage: str | None = None) -> list[Manifest]:
@@ -708,6 +728,27 @@ def _manifest_of(record: Record | None) -> Manifest | None:
     if record.error is not None:
         raise ValueError(record.error)
     return Manifest.from_json(record.data)
+
+
+# The longest value of a text column up to which its file keeps min/max statistics:
+# a reader skips no file on the min and max of an article's text, and they were
+# most of a small partition's footer (written twice: in it and in the page header)
+STATISTICS_MAX_BYTES = 64
+
+
+def _columns_with_statistics(rows: pa.Table) -> list[str]:
+    """The columns of `rows` whose min/max statistics are worth their bytes: all but
+    the text and binary columns holding a value longer than STATISTICS_MAX_BYTES."""
+    kept = []
+    for field_, column in zip(rows.schema, rows.columns, strict=True):
+        kind = field_.type
+        textual = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        if textual or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            longest = pc.max(pc.binary_length(column)).as_py() if len(column) else 0
+            if (longest or 0) > STATISTICS_MAX_BYTES:
+                continue
+        kept.append(field_.name)
+    return kept
 
 
 def _read_spec(record: Record) -> PartitionSpec:
