@@ -68,11 +68,14 @@ def index_path(root: Path, folder: str) -> Path:
     return root / INDEX_DIR / (folder.replace("/", "-") + ".json")
 
 
-def read_folder(root: Path, folder: str) -> dict[str, Record]:
+def read_folder(root: Path, folder: str, *, remember: bool = False) -> dict[str, Record]:
     """Every record (`*.json`) of the lake's folder `folder`, by file stem, in name
-    order. While the folder is unchanged, the same mapping (not to be modified): a
-    caller may keep what it worked out from it for as long as it gets it again."""
+    order. With `remember`, the process keeps them, and while the folder is unchanged
+    returns the same mapping (not to be modified): a caller may keep what it worked
+    out from it for as long as it gets it again."""
     path = root / folder
+    if not remember:
+        return _records(_scan(root, folder, None)) if path.is_dir() else {}
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
@@ -84,10 +87,14 @@ def read_folder(root: Path, folder: str) -> dict[str, Record]:
         return memo.records
     listed_at = time.time_ns()
     entries = _scan(root, folder, memo.entries if memo else None)
-    records = {Path(name).stem: entries[name][1] for name in sorted(entries)}
+    records = _records(entries)
     with _MEMO_LOCK:
         _MEMO[key] = _Listing(stamp, listed_at, entries, records)
     return records
+
+
+def _records(entries: Entries) -> dict[str, Record]:
+    return {Path(name).stem: entries[name][1] for name in sorted(entries)}
 
 
 def _scan(root: Path, folder: str, memo: Entries | None) -> Entries:

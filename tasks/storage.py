@@ -179,7 +179,9 @@ class Lake:
     def _folder(self, folder: str) -> dict[str, Record]:
         if self._records is not None:
             return self._records[folder]
-        return read_folder(self.root, folder)
+        # every clean key asks for the partitions' order: the process keeps their
+        # records; the manifests are read once per command (and would take memory)
+        return read_folder(self.root, folder, remember=folder == PARTITIONS_DIR)
 
     def _recorded(self, folder: str, name: str, data: dict[str, Any]) -> None:
         """What this object wrote, for its own later reads when indexed."""
