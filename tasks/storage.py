@@ -185,8 +185,11 @@ class Lake:
 
     def _recorded(self, folder: str, name: str, data: dict[str, Any]) -> None:
         """What this object wrote, for its own later reads when indexed."""
-        if self._records is not None:
-            self._records[folder][name] = Record(name, data=data)
+        if self._records is None:
+            return
+        if folder == PARTITIONS_DIR:  # a new mapping: the plan order worked out is old
+            self._records[folder] = dict(self._records[folder])
+        self._records[folder][name] = Record(name, data=data)
 
     # -- paths ---------------------------------------------------------------
 
@@ -323,11 +326,11 @@ class Lake:
         partition)."""
         folder = self._folder(PARTITIONS_DIR)
         cached = _PLAN_ORDER.get(self.root)
-        if cached is None or cached[0] is not folder or self._records is not None:
+        # a new mapping once the records changed (see `_recorded` and `read_folder`)
+        if cached is None or cached[0] is not folder:
             names = [spec.partition for spec in self.partitions()]
             cached = (folder, names, {name: at for at, name in enumerate(names)})
-            if self._records is None:  # an indexed lake's records may still change
-                _PLAN_ORDER[self.root] = cached
+            _PLAN_ORDER[self.root] = cached
         return cached[1], cached[2]
 
     def known_items(self) -> set[ItemKey]:

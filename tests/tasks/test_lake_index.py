@@ -126,3 +126,10 @@ def test_a_folder_changed_by_another_process_is_listed_again(lake):
 def test_an_index_that_cannot_be_written_is_no_error(lake):
     (lake.root / "_index").write_text("a file where the index folder would be")
     assert state(lake) == EXPECTED
+
+
+def test_an_indexed_lake_sees_the_partitions_it_records(lake):
+    indexed = lake.indexed()
+    assert list(indexed.before("c-third")) == ["a-second", "b-first"]
+    indexed.write_partition(PartitionSpec("d-fourth", 4, [("/in/d.txt", None, "h")], "f"))
+    assert list(indexed.before("d-fourth")) == ["c-third", "a-second", "b-first"]
