@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.quotes
 	$(BIN)/python -m bench.cluster
 	$(BIN)/python -m bench.pages
+	$(BIN)/python -m bench.lake_age
 
 clean:
 	rm -rf $(VENV) $(LAKE)

@@ -253,6 +253,7 @@ def idle_run(
     store = Lake(lake)
     if not store.exists() or store.is_locked():
         return None
+    store = store.indexed()  # the lake's state, read once
     settings = resolve_settings(store.last_settings(), given)
     if since is None and until is None:
         # one pass that stops at the first new item: the common case of a run with work

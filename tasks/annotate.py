@@ -15,6 +15,7 @@ and those entities (tasks/quotes.py): neither needs more of the model.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
@@ -88,9 +89,16 @@ def load_model(name: str) -> Language:
     return nlp
 
 
+@functools.cache
+def _package_version(name: str) -> str | None:
+    # every annotate key asks it (7 ms: a walk of the installed packages); a process
+    # annotates with the model it loaded, whose version does not change under it
+    return spacy.util.get_package_version(name)
+
+
 def installed_version(name: str) -> str:
     """The version of the installed pipeline `name` (what the annotations depend on)."""
-    version = spacy.util.get_package_version(name)
+    version = _package_version(name)
     if version is None:
         raise ModelNotInstalled(name)
     return version

@@ -33,7 +33,7 @@ from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
 from schemas.tables import CONTROL_CHARACTERS
 from tasks import charsets, dates, pages, stories
 from tasks.charsets import repair_mojibake
-from tasks.contract import Stage, StageContext, StageOutput
+from tasks.contract import Stage, StageContext, StageOutput, fingerprint
 from tasks.dates import (
     InvalidDate,
     first_plausible,
@@ -42,6 +42,7 @@ from tasks.dates import (
     plausible,
     states_placeholder,
 )
+from tasks.records import Status
 from tasks.storage import Lake
 from tasks.web.urls import canonical_url, host_of
 
@@ -592,19 +593,20 @@ def _reject_row(item: dict[str, Any], error: Rejected) -> dict[str, Any]:
 
 
 def _earlier_partitions(lake: Lake, partition: str) -> list[str]:
-    """The partitions made before this one whose articles are committed."""
-    seq = lake.partition(partition).seq
-    return [
-        spec.partition
-        for spec in lake.partitions()
-        if spec.seq < seq and lake.is_committed("clean", spec.partition)
-    ]
+    """The partitions made before this one whose articles are committed, in order."""
+    return [name for name in lake.before(partition) if lake.is_committed("clean", name)][::-1]
 
 
-def _earlier_fingerprints(lake: Lake, partition: str) -> list[str]:
-    # the earlier partitions' doc_ids decide the duplicates: their manifests'
-    # fingerprints stand for them, so the key reads no Parquet file
-    return [lake.output_fingerprint("clean", n) for n in _earlier_partitions(lake, partition)]
+def _earlier_chain(lake: Lake, partition: str) -> list[str]:
+    # the articles of every earlier partition decide the duplicates and the stories.
+    # The nearest committed one stands for them all: its input fingerprint holds the
+    # one before it, and so on back (a hash chain), so a change in any earlier
+    # partition reaches this key, which reads one manifest, not every earlier one
+    for name in lake.before(partition):
+        manifest = lake.read_manifest("clean", name)
+        if manifest is not None and manifest.status == Status.COMMITTED:
+            return [fingerprint(manifest.input_fingerprint, manifest.output_fingerprint or "")]
+    return []
 
 
 def _earlier_doc_ids(lake: Lake, partition: str) -> dict[str, str]:
@@ -667,7 +669,7 @@ STAGE = Stage(
     writes=(CLEAN, STORIES),
     settings=("story_threshold",),
     code=(stories, pages, dates, charsets),  # page extraction, date rules, text repairs
-    extra_inputs=_earlier_fingerprints,
+    extra_inputs=_earlier_chain,
     extra_parameters=lambda settings: {"language_margin": LANGUAGE_MARGIN},
     ordered=True,
 )

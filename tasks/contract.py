@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import sys
 import time
 import traceback
@@ -123,10 +124,25 @@ class Stage:
 
 def code_version(*modules: ModuleType) -> str:
     """Hash of the source of `modules` and of the table definitions."""
-    digest = hashlib.sha256()
-    for module in (*modules, schemas.tables):
-        digest.update(inspect.getsource(module).encode())
-    return digest.hexdigest()[:16]
+    modules = (*modules, schemas.tables)
+    # every stage-partition's key asks it: worked out again only when a file changed
+    files = tuple(_file_identity(module) for module in modules)
+    known = _CODE_VERSIONS.get(files)
+    if known is None:
+        digest = hashlib.sha256()
+        for module in modules:
+            digest.update(inspect.getsource(module).encode())
+        known = _CODE_VERSIONS[files] = digest.hexdigest()[:16]
+    return known
+
+
+_CODE_VERSIONS: dict[tuple[tuple[str, int, int], ...], str] = {}
+
+
+def _file_identity(module: ModuleType) -> tuple[str, int, int]:
+    path = inspect.getsourcefile(module) or module.__name__
+    info = os.stat(path)
+    return path, info.st_mtime_ns, info.st_size
 
 
 def fingerprint(*parts: str) -> str:

@@ -15,6 +15,8 @@ The points:
     commit:<stage>    some of the stage's folders are renamed into place, not all;
                       the manifest is not written yet
     annotate:worker   a forked annotate worker is about to annotate its share
+    index:write       a folder's state index is written to its temporary file, not
+                      yet renamed into place
 """
 
 from __future__ import annotations

@@ -333,6 +333,7 @@ def mart_inputs(lake: Lake, partitions: list[str]) -> MartInputs:
 def marts_are_current(lake: Lake) -> bool:
     """Whether the marts were committed from the lake as it is now (and are intact),
     and the catalog and the report are there for them (the catalog where the lake is)."""
+    lake = lake.indexed()
     return (
         _made_from(lake, lake.read_marts_manifest(), marts_key(lake))
         and catalog_is_current(lake)
@@ -345,6 +346,7 @@ def refresh_marts(lake: Lake, suites: SuiteRunner, *, force: bool = False) -> St
     """Recompute, gate and commit the marts unless the published partitions are as
     they were when the marts were last made; then refresh the catalog either way."""
     clock = time.perf_counter()
+    lake = lake.indexed()  # the stage-partitions' state, read once
     included, left_out = published_partitions(lake)
     previous = lake.read_marts_manifest()
     key = marts_key(lake)

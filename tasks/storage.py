@@ -10,9 +10,11 @@ Layout under the lake root:
                                         entities, quotes)
     quarantine/<stage>/batch=<p>/       rejected records of each stage
     reports/checks/<stage>/batch=<p>/   every check each gate ran
-    reports/gx/<stage>/<p>.json         Great Expectations results as GX writes them
+    reports/gx/<p>.json                 Great Expectations results as GX writes them, by stage
     _manifests/<stage>/<p>.json         one per stage-partition: the source of truth
     _partitions/<p>.json                what each partition is: its items, its order
+    _index/<folder>.json                the records of each folder above, read in one go
+                                        (a cache of them: see tasks/lake_index.py)
     marts/<mart>/                       aggregates over every published partition
     _manifests/marts.json               what the marts were made from
     _manifests/derived.json             size and hash of the catalog and the report
@@ -33,6 +35,7 @@ import dataclasses
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -45,6 +48,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import PARTITION_KEY, STAGES, Table
@@ -58,10 +62,12 @@ from tasks.errors import (
     UnknownPartition,
 )
 from tasks.faults import fault_point
+from tasks.lake_index import Record, read_folder
 from tasks.records import WEB_ITEM, ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
 from tasks.settings import InvalidSettings, remembered_settings
 
 PART_FILE = "part-0.parquet"
+_PARTITION = f"{PARTITION_KEY}="  # how a partition folder's name begins
 _FORGET_WEB_STATE = "delete it, and the next run asks every web source without validators"
 
 
@@ -110,8 +116,16 @@ class Staging:
         written as they come (each a row group, so that a reader can take them one
         at a time); the schema must match exactly."""
         path = self._table_dir(table) / PART_FILE
-        with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
-            for chunk in [rows] if isinstance(rows, pa.Table) else rows:
+        chunks = iter([rows] if isinstance(rows, pa.Table) else rows)
+        first = next(chunks, None)
+        first = table.schema.empty_table() if first is None else first
+        # which columns keep statistics is read off the first chunk (a stream's chunks
+        # are alike: the raw rows of one source)
+        statistics = _columns_with_statistics(first)
+        with pq.ParquetWriter(
+            path, table.schema, compression="zstd", write_statistics=statistics
+        ) as writer:
+            for chunk in itertools.chain([first], chunks):
                 writer.write_table(
                     chunk if chunk.schema.equals(table.schema) else chunk.cast(table.schema)
                 )
@@ -134,11 +148,60 @@ class Staging:
         )
 
 
+PARTITIONS_DIR = "_partitions"
+
+
+def _manifests_dir(stage: str) -> str:
+    return f"_manifests/{stage}"
+
+
+Records = dict[str, dict[str, Record]]  # by folder, by file stem (partition)
+
+
 class Lake:
     """Paths, staging, atomic commits and manifests of one lake root."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, records: Records | None = None) -> None:
         self.root = Path(root)
+        # set by `indexed`: the partition records and manifests, read once
+        self._records = records
+
+    def indexed(self) -> Lake:
+        """This lake with its partition records and manifests read once, through the
+        state index, for a command that reads the state of the whole lake (status,
+        the idle check, the marts): what it writes through the returned object it
+        reads back; what other processes write meanwhile it does not see."""
+        if self._records is not None:
+            return self
+        folders = (PARTITIONS_DIR, *(_manifests_dir(stage) for stage in STAGES))
+        return Lake(self.root, {folder: dict(read_folder(self.root, folder)) for folder in folders})
+
+    def _record(self, folder: str, name: str) -> Record | None:
+        """The record `name` of `folder`: from the index when indexed, else its file."""
+        if self._records is not None:
+            return self._records[folder].get(name)
+        path = self.root / folder / f"{name}.json"
+        try:
+            return Record(name, data=json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError) as error:
+            return Record(name, error=f"{type(error).__name__}: {error}")
+
+    def _folder(self, folder: str) -> dict[str, Record]:
+        if self._records is not None:
+            return self._records[folder]
+        # every clean key asks for the partitions' order: the process keeps their
+        # records; the manifests are read once per command (and would take memory)
+        return read_folder(self.root, folder, remember=folder == PARTITIONS_DIR)
+
+    def _recorded(self, folder: str, name: str, data: dict[str, Any]) -> None:
+        """What this object wrote, for its own later reads when indexed."""
+        if self._records is None:
+            return
+        if folder == PARTITIONS_DIR:  # a new mapping: the plan order worked out is old
+            self._records[folder] = dict(self._records[folder])
+        self._records[folder][name] = Record(name, data=data)
 
     # -- paths ---------------------------------------------------------------
 
@@ -292,28 +355,64 @@ class Lake:
 
     @property
     def _partitions_dir(self) -> Path:
-        return self.root / "_partitions"
+        return self.root / PARTITIONS_DIR
 
     def manifest_path(self, stage: str, partition: str) -> Path:
-        return self.root / "_manifests" / stage / f"{partition}.json"
+        return self.root / _manifests_dir(stage) / f"{partition}.json"
 
-    def gx_report_path(self, stage: str, partition: str) -> Path:
-        return self.reports_dir / "gx" / stage / f"{partition}.json"
+    def gx_report_path(self, partition: str) -> Path:
+        """The Great Expectations results of every stage of `partition`, in one file."""
+        return self.reports_dir / "gx" / f"{partition}.json"
+
+    def gx_report(self, stage: str, partition: str) -> list[dict[str, Any]] | None:
+        """The results the gate of `stage` had from Great Expectations for `partition`
+        (the last time it ran); None when there are none."""
+        return self._gx_reports(partition).get(stage)
+
+    def _gx_reports(self, partition: str) -> dict[str, list[dict[str, Any]]]:
+        try:
+            reports = json.loads(self.gx_report_path(partition).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or damaged: written again whole
+            return {}
+        return reports if isinstance(reports, dict) else {}
 
     # -- partitions ------------------------------------------------------------
 
     def write_partition(self, spec: PartitionSpec) -> None:
         path = self._partitions_dir / f"{spec.partition}.json"
-        _atomic_write_text(path, json.dumps(spec.to_json(), indent=1, sort_keys=True))
+        data = spec.to_json()
+        _atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
+        self._recorded(PARTITIONS_DIR, spec.partition, data)
 
     def partition(self, partition: str) -> PartitionSpec:
-        path = self._partitions_dir / f"{partition}.json"
-        if not path.exists():
+        record = self._record(PARTITIONS_DIR, partition)
+        if record is None:
             raise UnknownPartition(f"no partition {partition!r} in {self.root}")
         try:
-            return _read_spec(path)
+            return _read_spec(record)
         except (ValueError, KeyError, TypeError) as error:
-            raise _damaged_record(path, error) from None
+            raise _damaged_record(self._partitions_dir / f"{partition}.json", error) from None
+
+    def before(self, partition: str) -> Iterator[str]:
+        """The partitions made before `partition`, the nearest first."""
+        names, position = self._plan_order()
+        at = position.get(partition)
+        if at is None:
+            raise UnknownPartition(f"no partition {partition!r} in {self.root}")
+        return (names[i] for i in range(at - 1, -1, -1))
+
+    def _plan_order(self) -> tuple[list[str], dict[str, int]]:
+        """The partitions in the order they were made, and each one's place: worked
+        out once for each state of the partition records (a key asks it of every
+        partition)."""
+        folder = self._folder(PARTITIONS_DIR)
+        cached = _PLAN_ORDER.get(self.root)
+        # a new mapping once the records changed (see `_recorded` and `read_folder`)
+        if cached is None or cached[0] is not folder:
+            names = [spec.partition for spec in self.partitions()]
+            cached = (folder, names, {name: at for at, name in enumerate(names)})
+            _PLAN_ORDER[self.root] = cached
+        return cached[1], cached[2]
 
     def known_items(self) -> set[ItemKey]:
         """(path, line, content hash) of every item some partition holds."""
@@ -327,13 +426,13 @@ class Lake:
             raise _damaged_record(*damaged[0])
         return specs
 
-    def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, str]]]:
+    def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, Exception]]]:
         specs, damaged = [], []
-        for path in sorted(self._partitions_dir.glob("*.json")):
+        for name, record in sorted(self._folder(PARTITIONS_DIR).items()):
             try:
-                specs.append(_read_spec(path))
-            except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
-                damaged.append((path, error))
+                specs.append(_read_spec(record))
+            except (ValueError, KeyError, TypeError) as error:
+                damaged.append((self._partitions_dir / f"{name}.json", error))
         return sorted(specs, key=lambda spec: spec.seq), damaged
 
     def next_seq(self) -> int:
@@ -457,16 +556,17 @@ class Lake:
     def read_manifest(self, stage: str, partition: str) -> Manifest | None:
         """The stage-partition's manifest; None when it has none, or one that cannot be
         read (`manifest_problem` says why): either way the stage-partition is redone."""
-        return self._manifest_or_none(self.manifest_path(stage, partition))
+        try:
+            return _manifest_of(self._record(_manifests_dir(stage), partition))
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def manifest_problem(self, stage: str, partition: str) -> str | None:
         """Why the stage-partition's manifest cannot be read, if it cannot."""
-        path = self.manifest_path(stage, partition)
         try:
-            self._load_manifest(path)
-        except FileNotFoundError:
-            return None
+            _manifest_of(self._record(_manifests_dir(stage), partition))
         except (ValueError, KeyError, TypeError) as error:
+            path = self.manifest_path(stage, partition)
             return f"manifest {path} is damaged ({type(error).__name__}); the next run redoes it"
         return None
 
@@ -493,6 +593,9 @@ class Lake:
         file); with `deep`, also changed (content hash). Empty when all are intact."""
         problems = []
         for output in recorded:
+            if GX_ENTRY in output.path:
+                problems += self._check_gx_entry(output, deep=deep)
+                continue
             path = self.root / output.path
             if not path.exists():
                 problems.append(f"{output.path} is missing")
@@ -505,6 +608,24 @@ class Lake:
             elif deep and sha256_file(path) != output.sha256:
                 problems.append(f"{output.path} changed since it was committed")
         return problems
+
+    def _check_gx_entry(self, output: OutputFile, *, deep: bool) -> list[str]:
+        """A stage's entry in a partition's Great Expectations file: the file is there
+        (a plain check costs one stat, like a table's); with `deep`, the entry is
+        what was committed."""
+        file, stage = output.path.split(GX_ENTRY, 1)
+        path = self.root / file
+        if not path.is_file():
+            return [f"{file} is missing"]
+        if not deep:
+            return []
+        partition = Path(file).stem
+        results = self.gx_report(stage, partition)
+        if results is None:
+            return [f"{file} has lost the results of {stage}"]
+        if _sha256(_gx_entry_bytes(results)) != output.sha256:
+            return [f"{file} changed (the results of {stage}) since they were committed"]
+        return []
 
     def mark_damaged(self, manifest: Manifest, problems: list[str]) -> None:
         """Record that a committed stage-partition's files are not what it committed:
@@ -520,6 +641,8 @@ class Lake:
             path = self.manifest_path(manifest.stage, manifest.partition)
         text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, default=str)
         _atomic_write_text(path, text)
+        if self._records is not None and manifest.stage != MART_STAGE:
+            self._recorded(_manifests_dir(manifest.stage), manifest.partition, json.loads(text))
         return path
 
     def write_report(self, page: str) -> Path:
@@ -529,16 +652,20 @@ class Lake:
         return self.report_path
 
     def write_gx_report(self, stage: str, partition: str, results: list[dict[str, Any]]) -> Path:
-        path = self.gx_report_path(stage, partition)
-        _atomic_write_text(path, json.dumps(results, indent=2, default=str))
+        """Keep the gate's results of `stage` beside those of the partition's other
+        stages: one file per partition (the stages of a partition run one at a time)."""
+        path = self.gx_report_path(partition)
+        reports = self._gx_reports(partition) | {stage: results}
+        _atomic_write_text(path, json.dumps(reports, indent=1, sort_keys=True, default=str))
         return path
 
     def manifests(self, stage: str | None = None) -> list[Manifest]:
-        """Every readable manifest (of one stage, or all)."""
+        """Every readable manifest (of one stage, or all), by stage, then partition."""
         found = []
-        for path in sorted((self.root / "_manifests").glob(f"{stage or '*'}/*.json")):
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                found.append(self._load_manifest(path))
+        for name in sorted((stage,) if stage else STAGES):
+            for _, record in sorted(self._folder(_manifests_dir(name)).items()):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    found.append(_manifest_of(record))
         return found
 
     def state(
@@ -568,14 +695,15 @@ class Lake:
         """One row per partition and stage: where it stands, its counts, its problem.
         A partition record that cannot be read is a row of its own."""
         busy = self.is_locked()
-        specs, damaged = self._read_partitions()
+        lake = self.indexed()
+        specs, damaged = lake._read_partitions()
         rows = [
             StatusRow(path.stem, "-", Status.DAMAGED, problem=str(_damaged_record(path, error)))
             for path, error in damaged
         ]
         for spec in specs:
             for stage in stages:
-                state, manifest, problem = self.state(stage, spec.partition, deep=deep, busy=busy)
+                state, manifest, problem = lake.state(stage, spec.partition, deep=deep, busy=busy)
                 if manifest is None:
                     rows.append(StatusRow(spec.partition, stage, state, problem=problem))
                     continue
@@ -713,12 +841,17 @@ class Lake:
         """The gate's records of a stage-partition, now in place: its checks and its
         Great Expectations results."""
         checks = [relative / PART_FILE for relative in staging.folders(reports_only=True)]
-        gx = self.gx_report_path(staging.stage, staging.partition).relative_to(self.root)
-        return [
-            self._describe(relative)
-            for relative in [*checks, gx]
-            if (self.root / relative).exists()
+        described = [
+            self._describe(relative) for relative in checks if (self.root / relative).exists()
         ]
+        results = self.gx_report(staging.stage, staging.partition)
+        if results is not None:  # one entry of the partition's file, which its stages share
+            gx = self.gx_report_path(staging.partition).relative_to(self.root).as_posix()
+            entry = _gx_entry_bytes(results)
+            described.append(
+                OutputFile(f"{gx}{GX_ENTRY}{staging.stage}", len(entry), _sha256(entry))
+            )
+        return described
 
     def clear_leftovers(self) -> list[Path]:
         """Remove what a killed or failed run left behind: staging and trash folders,
@@ -729,17 +862,72 @@ class Lake:
             if folder.exists():
                 removed.extend(sorted(folder.iterdir()))
                 shutil.rmtree(folder, ignore_errors=True)
-        for leftover in sorted(self.root.rglob(".*.tmp")):
-            if leftover.is_file():
-                leftover.unlink(missing_ok=True)
-                removed.append(leftover)
+        for folder, subfolders, files in os.walk(self.root):
+            # a partition folder is written in staging and moved in whole: no atomic
+            # write leaves its temporary file in one, so the walk skips the lake's
+            # thousands of them and costs the records' folders alone
+            subfolders[:] = [name for name in subfolders if not name.startswith(_PARTITION)]
+            for name in sorted(files):
+                if name.startswith(".") and name.endswith(".tmp"):
+                    leftover = Path(folder) / name
+                    leftover.unlink(missing_ok=True)
+                    removed.append(leftover)
         return removed
 
 
-def _read_spec(path: Path) -> PartitionSpec:
+_PLAN_ORDER: dict[Path, tuple[dict[str, Record], list[str], dict[str, int]]] = {}
+
+
+def _manifest_of(record: Record | None) -> Manifest | None:
+    """The manifest a record holds; None for no record; ValueError for a damaged one."""
+    if record is None:
+        return None
+    if record.error is not None:
+        raise ValueError(record.error)
+    return Manifest.from_json(record.data)
+
+
+# The longest value of a text column up to which its file keeps min/max statistics:
+# a reader skips no file on the min and max of an article's text, and they were
+# most of a small partition's footer (written twice: in it and in the page header)
+STATISTICS_MAX_BYTES = 64
+
+
+GX_ENTRY = "#"
+"""In a recorded file's path, what follows names one stage's entry of a file that a
+partition's stages share (`reports/gx/<p>.json#clean`)."""
+
+
+def _gx_entry_bytes(results: list[dict[str, Any]]) -> bytes:
+    """One stage's Great Expectations results, as they are hashed when recorded."""
+    return json.dumps(results, sort_keys=True, default=str).encode("utf-8")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _columns_with_statistics(rows: pa.Table) -> list[str]:
+    """The columns of `rows` whose min/max statistics are worth their bytes: all but
+    the text and binary columns holding a value longer than STATISTICS_MAX_BYTES."""
+    kept = []
+    for field_, column in zip(rows.schema, rows.columns, strict=True):
+        kind = field_.type
+        textual = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        if textual or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            longest = pc.max(pc.binary_length(column)).as_py() if len(column) else 0
+            if (longest or 0) > STATISTICS_MAX_BYTES:
+                continue
+        kept.append(field_.name)
+    return kept
+
+
+def _read_spec(record: Record) -> PartitionSpec:
     """A partition record. Items recorded with a path relative to the working folder
     (as depeche did before it keyed items by absolute path) are made absolute."""
-    spec = PartitionSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
+    if record.error is not None:
+        raise ValueError(record.error)
+    spec = PartitionSpec.from_json(record.data)
     if all(os.path.isabs(item[0]) or item[2] == WEB_ITEM for item in spec.items):
         return spec
     items = [

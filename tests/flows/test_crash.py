@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -201,3 +203,32 @@ def test_a_lock_left_by_a_killed_run_does_not_block(subprocess_env, source, tmp_
     assert not Lake(lake).is_locked()
     with Lake(lake).lock():
         pass
+
+
+def test_a_run_killed_while_it_writes_the_state_index_leaves_a_lake_that_runs_on(
+    source, uninterrupted, same_tables, harness_env, tmp_path
+):
+    """The index is a cache of the manifests: a run killed as it writes it (the index
+    written, not yet in place), then a run, gives the tables of a run never killed,
+    and an index read back whole."""
+    lake = tmp_path / "lake"
+    run = [DEPECHE, "run", str(source), "--lake", str(lake)]
+    made = subprocess.run(run, cwd=PROJECT, env=harness_env, capture_output=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    shutil.rmtree(lake / "_index")  # the next command writes it whole again
+    marker = tmp_path / "paused"
+    env = {**harness_env, "DEPECHE_PAUSE_AT": "index:write", "DEPECHE_PAUSE_FILE": str(marker)}
+    killed = start(["run", str(source), "--lake", str(lake)], env)
+    assert kill_when_paused(killed, marker) == "index:write"
+    [leftover] = (lake / "_index").iterdir()  # the first folder's index, not in place
+    assert leftover.name.startswith("._partitions.json.") and leftover.name.endswith(".tmp")
+
+    again = subprocess.run(
+        run, cwd=PROJECT, env=harness_env, capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stderr
+    same_tables(lake, uninterrupted)
+    [partition] = [spec.partition for spec in Lake(lake).partitions()]
+    for stage in STAGES:
+        index = json.loads((lake / "_index" / f"_manifests-{stage}.json").read_text())
+        assert list(index["records"]) == [f"{partition}.json"]

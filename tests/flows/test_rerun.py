@@ -116,6 +116,28 @@ def test_only_new_items_are_processed_and_old_articles_are_duplicates(
     assert documents["doc_id"].is_unique and len(documents) == 5
 
 
+def test_a_change_in_an_earlier_partition_reaches_the_later_ones(prefect_harness, wire, tmp_path):
+    """Clean's key stands for every earlier partition through the nearest committed
+    one, whose own key holds the one before it: the first partition's articles
+    recorded as changed, the clean of every later partition runs again."""
+    lake = str(tmp_path / "lake")
+    first = depeche_pipeline(sources=[str(wire)], lake=lake, settings={"partition_size": 1})
+    a, b, c, d = first.planned
+    assert [Lake(lake).partition(p).seq for p in first.planned] == [1, 2, 3, 4]
+    # the manifest is edited, not the articles: the same articles cleaned again give
+    # the same files, so only the fingerprint can show the change
+    path = Path(lake) / "_manifests" / "clean" / f"{a}.json"
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    recorded["output_fingerprint"] = "0" * 64
+    path.write_text(json.dumps(recorded), encoding="utf-8")
+    again = depeche_pipeline(sources=[str(wire)], lake=lake)
+    cleaned = [partition for partition, stage in executed(again) if stage == "clean"]
+    assert cleaned == [b, c, d]
+    # the first partition's annotate too, whose input that fingerprint is
+    assert (a, "annotate") in executed(again)
+    assert executed(depeche_pipeline(sources=[str(wire)], lake=lake)) == []
+
+
 def test_a_backfill_takes_the_range_in_partitions_per_month(prefect_harness, sample, tmp_path):
     lake = str(tmp_path / "lake")
     summary = depeche_pipeline(sources=[str(sample)], lake=lake, since="2020-01", until="2020-03")

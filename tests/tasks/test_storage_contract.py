@@ -216,3 +216,22 @@ def test_leftovers_of_a_killed_run_are_cleared(tmp_path: Path) -> None:
     removed = lake.clear_leftovers()
     assert [p.name for p in removed] == ["fetch-p1-dead"]
     assert not (tmp_path / "_staging").exists()
+
+
+def test_temporary_files_of_atomic_writes_are_cleared_without_walking_the_partitions(
+    tmp_path: Path,
+) -> None:
+    lake = Lake(tmp_path)
+    manifests = tmp_path / "_manifests" / "clean"
+    manifests.mkdir(parents=True)
+    (manifests / ".p1.json.0123abcd.tmp").write_text("{")
+    (tmp_path / "_index").mkdir()
+    (tmp_path / "_index" / "._partitions.json.0123abcd.tmp").write_text("{")
+    (manifests / "p1.json").write_text("{}")
+    # partition folders are moved in whole from staging: the walk does not enter them
+    partition = tmp_path / "clean" / "batch=p1"
+    partition.mkdir(parents=True)
+    (partition / ".not-ours.tmp").write_text("")
+    removed = lake.clear_leftovers()
+    assert {p.name for p in removed} == {".p1.json.0123abcd.tmp", "._partitions.json.0123abcd.tmp"}
+    assert (manifests / "p1.json").exists() and (partition / ".not-ours.tmp").exists()

@@ -1,0 +1,218 @@
+"""What a run, `status`, `report`, the marts and the catalog cost as the lake ages.
+
+    python -m bench.lake_age [--sizes 10 100 1000] [--profile]
+
+Each lake is made by depeche's own run: P short generated wire stories, cut into
+partitions of one article (`--partition-size 1`), so the lake holds P partitions,
+as P hourly runs would leave it. On each lake, in this order: a run with nothing
+new, `status`, `report`, the marts step alone (forced), three catalog queries, the
+files and bytes of the lake, then a run with one new article (one new partition).
+Every measure is set against the smallest lake of the same run (its ratio), then
+fitted over the sizes, cost = a + b·P (+ c·P² with three sizes or more, least
+squares), and that fit extrapolated to a year of hourly partitions (8,760).
+`--profile` runs the no-op run of the largest lake under cProfile and prints where
+its time went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import numpy as np
+
+from bench.corpus import wire_story
+
+DEPECHE = str(Path(sys.executable).with_name("depeche"))
+YEAR = 8_760  # hourly partitions in a year
+QUERIES = {
+    "entities count": "SELECT count(*) FROM entities",
+    "documents by agency": "SELECT agency, count(*) FROM documents GROUP BY ALL",
+    "top mentions": "SELECT * FROM mentions_daily ORDER BY mentions DESC LIMIT 10",
+}
+
+
+def short_story(serial: int) -> str:
+    """A wire story cut to its header, first paragraph and byline: a small article."""
+    header, first, agency, *_ = wire_story(serial, seed=23).split("\n\n")
+    return f"{header}\n\n{first}\n\n{agency}\n"
+
+
+def write_articles(folder: Path, first: int, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for serial in range(first, first + n):
+        (folder / f"{serial:06d}.txt").write_text(short_story(serial), encoding="utf-8")
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of a command (its own process and the ones it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    clock = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - clock
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def files_and_bytes(root: Path) -> tuple[int, int]:
+    files = total = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            files += 1
+            total += os.path.getsize(os.path.join(folder, name))
+    return files, total
+
+
+def query_ms(lake: Path, sql: str, repeat: int = 5) -> float:
+    from tasks.marts import connect_catalog
+
+    times = []
+    for _ in range(repeat):
+        con = connect_catalog(lake / "depeche.duckdb")
+        clock = time.perf_counter()
+        con.execute(sql).fetchall()
+        times.append(time.perf_counter() - clock)
+        con.close()
+    return statistics.median(times) * 1000
+
+
+# What depends on the lake's age, timed alone in a fresh process once its imports are
+# done (a command's fixed cost, its imports and Prefect's, hides it at small sizes)
+TIMED = (
+    "import sys, time\n{setup}\nclock = time.perf_counter()\n{work}\n"
+    "print(time.perf_counter() - clock)"
+)
+STEPS = {
+    "idle check": (
+        "from flows.pipeline import idle_run; from tasks.settings import SettingsGiven",
+        "assert idle_run(sys.argv[1], [sys.argv[2]], SettingsGiven(), None, None) is not None",
+    ),
+    "status": (
+        "from schemas import STAGES; from tasks.storage import Lake",
+        "Lake(sys.argv[1]).status(STAGES)",
+    ),
+    "marts step": (
+        "from tasks.marts import refresh_marts; from tasks.gate import SuiteRunner; "
+        "from tasks.storage import Lake; suites = SuiteRunner()",
+        "refresh_marts(Lake(sys.argv[1]), suites, force=True)",
+    ),
+}
+
+
+def step_seconds(step: str, lake: Path, corpus: Path) -> float:
+    setup, work = STEPS[step]
+    code = TIMED.format(setup=setup, work=work)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(lake), str(corpus)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{step} failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def measure(size: int, work: Path) -> dict[str, float]:
+    """Make a lake of `size` partitions with depeche, then time what it costs to use."""
+    corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
+    write_articles(corpus, 0, size)
+    run = [DEPECHE, "run", str(corpus), "--lake", str(lake)]
+    clock = time.perf_counter()
+    timed([*run, "--partition-size", "1"])
+    print(f"  P={size}: lake made in {time.perf_counter() - clock:.0f} s", file=sys.stderr)
+    found: dict[str, float] = {}
+    found["no-op run, wall s"], found["no-op run, CPU s"] = timed(run)
+    found["status, wall s"] = timed([DEPECHE, "status", "--lake", str(lake)])[0]
+    found["report, wall s"] = timed([DEPECHE, "report", "--lake", str(lake)])[0]
+    for step in STEPS:
+        found[f"{step} alone, s"] = step_seconds(step, lake, corpus)
+    for name, sql in QUERIES.items():
+        found[f"catalog: {name}, ms"] = query_ms(lake, sql)
+    files, size_bytes = files_and_bytes(lake)
+    found["files"], found["MB"] = files, size_bytes / 1e6
+    found["files per partition"] = files / size
+    write_articles(corpus, size, 1)
+    found["one-partition run, wall s"], found["one-partition run, CPU s"] = timed(run)
+    return found
+
+
+def fit(sizes: list[int], values: list[float]) -> tuple[str, float]:
+    """The least-squares fit of value over P (linear for two sizes, quadratic for
+    more), written out, and its value at a year of hourly partitions."""
+    degree = min(2, len(sizes) - 1)
+    coefficients = np.polyfit(np.array(sizes, float), np.array(values, float), degree)
+    terms = [f"{c:.3g}·P^{degree - i}" for i, c in enumerate(coefficients)]
+    text = " + ".join(terms).replace("·P^0", "").replace("P^1", "P")
+    return text, float(np.polyval(coefficients, YEAR))
+
+
+def print_table(sizes: list[int], results: dict[int, dict[str, float]]) -> None:
+    base = sizes[0]
+    head = ["measure", *(f"P={s}" for s in sizes), *(f"×P={base} at {s}" for s in sizes[1:])]
+    head += ["fit", f"at {YEAR:,}"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for measure in results[base]:
+        values = [results[s][measure] for s in sizes]
+        ratios = [f"{v / values[0]:.2f}" if values[0] else "-" for v in values[1:]]
+        formula, year = fit(sizes, values)
+        cells = [measure, *(f"{v:.3g}" for v in values), *ratios, formula, f"{year:.3g}"]
+        print("| " + " | ".join(cells) + " |")
+
+
+def profile_noop(work: Path, size: int, top: int = 25) -> None:
+    """The no-op run's check (the lake's state against the sources: what `depeche run`
+    does before it would start Prefect) on the lake of `size` partitions, under
+    cProfile, in this process."""
+    from flows.pipeline import idle_run
+    from tasks.settings import SettingsGiven
+
+    corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
+    profiler = cProfile.Profile()
+    profiler.enable()
+    idle = idle_run(str(lake), [str(corpus)], SettingsGiven(), None, None)
+    profiler.disable()
+    if idle is None:
+        raise SystemExit(f"the lake of {size} partitions is not idle")
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(top)
+    print(f"\nno-op run at P={size}, by cumulative time:\n{text.getvalue()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--profile", action="store_true", help="profile the largest no-op run")
+    args = parser.parse_args()
+    sizes = sorted(args.sizes)
+    with tempfile.TemporaryDirectory(prefix="depeche-lake-age-") as folder:
+        work = Path(folder)
+        results = {size: measure(size, work) for size in sizes}
+        print(f"\nthe lake over time: lakes of {', '.join(map(str, sizes))} partitions\n")
+        print_table(sizes, results)
+        if args.profile:
+            # the one-partition run added a partition: run once more so it is a no-op
+            largest = sizes[-1]
+            corpus, lake = work / f"corpus-{largest}", work / f"lake-{largest}"
+            timed([DEPECHE, "run", str(corpus), "--lake", str(lake)])
+            profile_noop(work, sizes[-1])
+
+
+if __name__ == "__main__":
+    main()
