@@ -48,7 +48,9 @@ def test_a_lake_of_the_previous_depeche_is_upgraded_by_the_first_run(
     # the previous code first on the path: its own modules, not this checkout's
     run(lake, source, {**harness_env, "PYTHONPATH": str(previous_code)}, previous_code)
     assert not (lake / "_index").exists()
-    same_tables(lake, uninterrupted)
+    # its tables are its own (columns added since are not in them): only the new code's
+    # run must give this one's tables
+    assert len(list((lake / "_manifests").glob("*/*.json"))) == len(STAGES)
 
     run(lake, source, harness_env, PROJECT)
     same_tables(lake, uninterrupted)
