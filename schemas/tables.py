@@ -42,6 +42,10 @@ LISTED_BY = ("feed", "sitemap", "list", "page")
 ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
 QUOTE_KINDS = ("direct", "partial", "indirect")
 SPEAKER_KINDS = ("person", "organisation", "media", "unknown")
+GENDERS = ("female", "male", "unknown")
+GENDER_SOURCES = ("title", "role", "agreement", "pronoun", "first_name", "conflict")
+"""What a person's gender was read from, strongest cue first (tasks/gender.py);
+`conflict`: cues of the text disagree, the gender is `unknown`."""
 """`direct`: words between guillemets (or double quotes); `partial`: a few quoted words
 inside the journalist's sentence; `indirect`: reported speech without quotation marks."""
 
@@ -408,6 +412,30 @@ SENTENCES = Table(
     ),
 )
 
+
+def _gender(prefix: str, whose: str) -> tuple[Column, Column]:
+    return (
+        Column(
+            f"{prefix}gender",
+            pa.string(),
+            f"{whose} gender as the text presents it (not as they identify): `female`, "
+            "`male`, or `unknown` when no cue says (a surname never does) or cues "
+            "disagree; null for what is not a person.",
+            values=GENDERS,
+        ),
+        Column(
+            f"{prefix}gender_source",
+            pa.string(),
+            "What the gender was read from, strongest first: `title` (M., Mme), `role` "
+            "(`la ministre`, `le maire`, `professeure`), `agreement` (`a-t-elle dit`, "
+            "`s'est dite déçue`), `pronoun` (`elle a dit`), `first_name` (INSEE's first "
+            "names, 95% of bearers of one sex); `conflict` when the text's cues disagree; "
+            "null without any cue.",
+            values=GENDER_SOURCES,
+        ),
+    )
+
+
 ENTITIES = Table(
     name="entities",
     path="annotated/entities",
@@ -440,6 +468,7 @@ ENTITIES = Table(
             False,
             regex=NOT_BLANK,
         ),
+        *_gender("", "The person's"),
     ),
 )
 
@@ -524,6 +553,7 @@ QUOTES = Table(
             False,
             min_value=0,
         ),
+        *_gender("speaker_", "The speaker's"),
     ),
 )
 

@@ -44,7 +44,7 @@ from schemas import (
     Rejected,
     quarantine_row,
 )
-from tasks import people, quotes
+from tasks import gender, people, quotes
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.errors import ModelNotInstalled
 from tasks.faults import fault_point
@@ -235,6 +235,30 @@ class _Tables:
         )
 
 
+def _genders(who: people.People) -> dict[int, gender.Verdict]:
+    """Each person of the article (by identity) and their gender, from every cue."""
+    return {
+        id(identity): gender.decide(identity.cues, identity.canonical)
+        for identity in who.identities.values()
+        if identity.is_person
+    }
+
+
+def _speaker_gender(
+    quote: quotes.Quote, who: people.People, genders: dict[int, gender.Verdict]
+) -> dict[str, str | None]:
+    """The speaker's gender when the speaker is a person (unknown when the text does
+    not say which), else nulls."""
+    verdict = None
+    if quote.speaker_kind == "person":
+        identity = None if quote.entity is None else who.identity_of[quote.entity]
+        verdict = genders.get(id(identity), gender.NO_CUE)
+    return {
+        "speaker_gender": verdict and verdict.gender,
+        "speaker_gender_source": verdict and verdict.source,
+    }
+
+
 def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, str]) -> None:
     doc_id, text = article["doc_id"], article["text"]  # doc.text would rebuild it each time
     spans, token_sentence = _sentences(doc)
@@ -278,10 +302,14 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
         for e in entities
     ]
     who = people.identities(text, mentions)
+    found = quotes.find_quotes(text, mentions, who)  # reads pronouns' genders too
+    genders = _genders(who)
     for entity, canonical in zip(entities, who.canonical, strict=True):
         entity["canonical"] = canonical
+        verdict = genders.get(id(who.identity_of[entity["entity_index"]]))
+        entity["gender"] = verdict and verdict.gender
+        entity["gender_source"] = verdict and verdict.source
     rows.entities.extend(entities)
-    found = quotes.find_quotes(text, mentions, who)
     for index, quote in enumerate(found):
         rows.quotes.append(
             {
@@ -299,6 +327,7 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
                 "speaker_canonical": quote.canonical,
                 "speaker_kind": quote.speaker_kind,
                 "quote_id": quote.quote_id,
+                **_speaker_gender(quote, who, genders),
             }
         )
     rows.quote_seconds += time.perf_counter() - clock
@@ -621,6 +650,6 @@ STAGE = Stage(
     reads=(CLEAN,),
     writes=(DOCUMENTS, SENTENCES, ENTITIES, QUOTES),
     settings=("model",),
-    code=(people, quotes),
+    code=(gender, people, quotes),
     extra_parameters=lambda settings: {"model_version": installed_version(settings.model)},
 )

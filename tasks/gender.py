@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import csv
 import functools
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-FEMALE, MALE, UNKNOWN = "female", "male", "unknown"
-GENDERS = (FEMALE, MALE, UNKNOWN)
-TEXT_SOURCES = ("title", "role", "agreement", "pronoun")
-"""Cues the text gives, strongest first."""
-FIRST_NAME = "first_name"
-CONFLICT = "conflict"
-GENDER_SOURCES = (*TEXT_SOURCES, FIRST_NAME, CONFLICT)
+from schemas.tables import GENDER_SOURCES, GENDERS
+
+FEMALE, MALE, UNKNOWN = GENDERS
+TITLE, ROLE, AGREEMENT, PRONOUN, FIRST_NAME, CONFLICT = GENDER_SOURCES
 FIRST_NAMES = Path(__file__).resolve().parents[1] / "data" / "prenoms-insee.csv"
 NAME_SHARE = 0.95
 
@@ -101,3 +99,21 @@ def decide(cues: Iterable[Cue], name: str, names: Mapping[str, str] | None = Non
         return Verdict(strongest.gender, strongest.source)
     gender = by_first_name(name, names)
     return NO_CUE if gender is None else Verdict(gender, FIRST_NAME)
+
+
+# A participle after the name agrees with the person (`Anne X s'est dite déçue`,
+# `Gérald Darmanin s'est rendu à`), an apposition between them allowed.
+_AGREEMENT = re.compile(
+    r"(?:\s*,[^,.;:«»]{1,80},)?\s+(?:s'est|est|a été|était|avait été|sera)\s+"
+    r"(?:dit|montré|déclaré|réjoui|félicité|inquiété|rendu|exprimé|élu|nommé|arrivé|"
+    r"venu|allé|né|mort|décédé|interrogé|entendu|retrouvé|engagé|présenté|opposé)"
+    r"(e?)\b"
+)
+
+
+def agreement(text: str, end: int) -> str | None:
+    """The gender a participle agreeing with the name that ends at `end` gives."""
+    match = _AGREEMENT.match(text, end)
+    if match is None:
+        return None
+    return FEMALE if match.group(1) else MALE
