@@ -200,6 +200,50 @@ QUOTES_BY_SPEAKER = _mart(
     ("speaker",),
 )
 
+
+def _rate(name: str, whom: str) -> Column:
+    return Column(
+        name,
+        pa.float64(),
+        f"Masculinity rate of the {whom}, as GenderedNews defines it: men / (men + women); "
+        "people of unknown gender are left out of it (see the `_unknown` count). Null "
+        "when no man or woman is counted.",
+        min_value=0,
+        max_value=1,
+    )
+
+
+VOICES_DAILY = _mart(
+    "voices_daily",
+    "Who is heard, per period and outlet: the people named and the people quoted, by "
+    "gender (`gender` of `entities`, one per person across the lake: a person the lake's "
+    "articles give both genders is counted `unknown`, and in `conflicting`). A person "
+    "counts once per article that names (quotes) them.",
+    (
+        *_period(),
+        Column("outlet", pa.string(), "The outlet, as `sources_daily` names it.", False),
+        _total("mentioned_female", "Women named: (article, person) pairs."),
+        _total("mentioned_male", "Men named."),
+        _total("mentioned_unknown", "People named whose gender is unknown."),
+        _rate("masculinity_mentioned", "people named"),
+        _total(
+            "quoted_female",
+            "Women quoted: (article, speaker) pairs of the quotes whose `speaker_kind` is "
+            "`person`.",
+        ),
+        _total("quoted_male", "Men quoted."),
+        _total(
+            "quoted_unknown",
+            "People quoted whose gender is unknown, and quotes of a person the text does not name.",
+        ),
+        _rate("masculinity_quoted", "people quoted"),
+        _total(
+            "conflicting", "People named whose articles across the lake disagree on their gender."
+        ),
+    ),
+    ("period", "precision", "outlet"),
+)
+
 MARTS: tuple[Table, ...] = (
     MENTIONS_DAILY,
     ATTENTION_DAILY,
@@ -207,4 +251,5 @@ MARTS: tuple[Table, ...] = (
     SOURCES_DAILY,
     QUALITY_DAILY,
     QUOTES_BY_SPEAKER,
+    VOICES_DAILY,
 )
