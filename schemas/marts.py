@@ -244,6 +244,29 @@ VOICES_DAILY = _mart(
     ("period", "precision", "outlet"),
 )
 
+PLACES_DAILY = _mart(
+    "places_daily",
+    "Where the news is, GDELT's way: per period, outlet and country, the articles naming "
+    "a place of that country and the mentions of its places (`country` of `entities`). "
+    "The row whose `country` is null counts the `LOC` mentions that are no place of a "
+    "country, apart: demonyms (`Américains`), places larger than a country and words the "
+    "model took for places (`la Ville`).",
+    (
+        *_period(),
+        Column("outlet", pa.string(), "The outlet, as `sources_daily` names it.", False),
+        Column(
+            "country",
+            pa.string(),
+            "ISO 3166-1 alpha-2 code; null for the mentions that are no place of a country.",
+            regex=r"^[A-Z]{2}$",
+        ),
+        _total("articles", "Articles with such a mention.", 1),
+        _total("mentions", "Mentions (`LOC` entities).", 1),
+        _total("demonyms", "Of those mentions, demonyms (null `country` only)."),
+    ),
+    ("period", "precision", "outlet", "country"),
+)
+
 MARTS: tuple[Table, ...] = (
     MENTIONS_DAILY,
     ATTENTION_DAILY,
@@ -252,4 +275,5 @@ MARTS: tuple[Table, ...] = (
     QUALITY_DAILY,
     QUOTES_BY_SPEAKER,
     VOICES_DAILY,
+    PLACES_DAILY,
 )

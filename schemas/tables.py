@@ -43,6 +43,7 @@ ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
 QUOTE_KINDS = ("direct", "partial", "indirect")
 SPEAKER_KINDS = ("person", "organisation", "media", "unknown")
 GENDERS = ("female", "male", "unknown")
+PLACE_KINDS = ("country", "region", "city", "other", "demonym")
 GENDER_SOURCES = ("title", "role", "agreement", "pronoun", "first_name", "conflict")
 """What a person's gender was read from, strongest cue first (tasks/gender.py);
 `conflict`: cues of the text disagree, the gender is `unknown`."""
@@ -436,6 +437,40 @@ def _gender(prefix: str, whose: str) -> tuple[Column, Column]:
     )
 
 
+def _place() -> tuple[Column, ...]:
+    return (
+        Column(
+            "place_kind",
+            pa.string(),
+            "A place (`LOC`) as resolved offline (tasks/places.py): `country`, `region` "
+            "(ISO 3166-2 subdivision), `city` (GeoNames, 15,000 people and more), `other` "
+            "(a place named by what is there: `aéroport de Bagdad`); `demonym` for people "
+            "of a place (`Américains`: not a place, no country); null when the gazetteers "
+            "do not know it (`la Ville`, `État`) or the entity is no `LOC`.",
+            values=PLACE_KINDS,
+        ),
+        Column(
+            "place_id",
+            pa.string(),
+            "The place in its gazetteer: `iso:FR`, `iso:FR-73`, `geonames:2988507`.",
+        ),
+        Column(
+            "country",
+            pa.string(),
+            "ISO 3166-1 alpha-2 code of the place's country.",
+            regex=r"^[A-Z]{2}$",
+        ),
+        Column(
+            "lat",
+            pa.float64(),
+            "Latitude (WGS 84) of a city, or of a country's capital.",
+            min_value=-90,
+            max_value=90,
+        ),
+        Column("lon", pa.float64(), "Longitude of that point.", min_value=-180, max_value=180),
+    )
+
+
 ENTITIES = Table(
     name="entities",
     path="annotated/entities",
@@ -469,6 +504,7 @@ ENTITIES = Table(
             regex=NOT_BLANK,
         ),
         *_gender("", "The person's"),
+        *_place(),
     ),
 )
 

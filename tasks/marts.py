@@ -49,6 +49,7 @@ from schemas.marts import (
     COOCCURRENCE,
     MART_STAGE,
     MENTIONS_DAILY,
+    PLACES_DAILY,
     QUALITY_DAILY,
     QUOTES_BY_SPEAKER,
     SOURCES_DAILY,
@@ -195,13 +196,17 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
             FROM documents
             """
         )
-        gender = "e.gender" if "gender" in _columns(con, "entities") else "NULL"
+        present_entities = _columns(con, "entities")
+        gender = "e.gender" if "gender" in present_entities else "NULL"
+        country = "e.country" if "country" in present_entities else "NULL"
+        place_kind = "e.place_kind" if "place_kind" in present_entities else "NULL"
         speaker_gender = "speaker_gender" if "speaker_gender" in _columns(con, "quotes") else "NULL"
         con.execute(
             f"""
             CREATE TEMP TABLE mentions AS
             SELECT e.doc_id, e.label, {name} AS name, d.period, d.precision, d.outlet,
-                   d.published_date, {gender} AS gender
+                   d.published_date, {gender} AS gender, {country} AS country,
+                   {place_kind} AS place_kind
             FROM entities e JOIN docs d USING (doc_id)
             """
         )
@@ -288,6 +293,13 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
                 ORDER BY quotes DESC, speaker
             """,
             VOICES_DAILY: VOICES,
+            PLACES_DAILY: """
+                SELECT period, precision, outlet, country, count(DISTINCT doc_id) AS articles,
+                       count(*) AS mentions, count(*) FILTER (place_kind = 'demonym') AS demonyms
+                FROM mentions WHERE label = 'LOC'
+                GROUP BY ALL
+                ORDER BY period NULLS LAST, precision, outlet, country NULLS LAST
+            """,
         }
         return {
             mart: con.sql(sql).to_arrow_table().cast(mart.schema) for mart, sql in queries.items()

@@ -166,7 +166,7 @@ def _exit_with_parent() -> None:
 def main(name: str, fd: int) -> None:
     """The host: load the model, say what it is, then annotate each request in
     workers forked from here."""
-    from tasks.annotate import _annotate_in_workers, load_model
+    from tasks.annotate import _annotate_in_workers, load_model, load_references
 
     # a terminal's Ctrl-C reaches the whole process group: the run reports it and
     # stops this host; its workers die of it
@@ -178,6 +178,7 @@ def main(name: str, fd: int) -> None:
     except Exception as error:  # ModelNotInstalled: said by the stage that needs it
         connection.send(("error", error))
         return
+    load_references()  # first names and gazetteers: loaded once, shared by the workers
     gc.collect()
     gc.freeze()  # the model's objects, shared by the workers: never walked, never copied
     pipeline = {

@@ -23,6 +23,7 @@ from schemas.marts import (
     COOCCURRENCE,
     MARTS,
     MENTIONS_DAILY,
+    PLACES_DAILY,
     QUALITY_DAILY,
     QUOTES_BY_SPEAKER,
     SOURCES_DAILY,
@@ -411,3 +412,43 @@ def test_voices_count_people_by_one_gender_across_the_lake(tmp_path) -> None:
     assert (ap["mentioned_female"], ap["mentioned_male"], ap["mentioned_unknown"]) == (1, 0, 1)
     assert (ap["quoted_unknown"], ap["masculinity_quoted"]) == (1, None)
     assert ap["conflicting"] == 1
+
+
+def test_places_count_mentions_per_country_and_demonyms_apart(tmp_path) -> None:
+    doc_id = "cccccccccccccccc"
+    document = {
+        "doc_id": doc_id, "story_id": doc_id, "source_path": "c.txt", "published_date": MARCH_15,
+        "date_precision": "day", "agency": "AFP", "text": "texte", "sentence_count": 1,
+        "token_count": 1, "entity_count": 4, "quote_count": 0, "model": "fr_core_news_sm",
+        "model_version": "3.8.0",
+    }  # fmt: skip
+
+    def place(index: int, name: str, country: str | None, kind: str | None, label="LOC") -> dict:
+        return {
+            "doc_id": doc_id, "entity_index": index, "sentence_index": 0, "start_char": index,
+            "end_char": index + 1, "text": name, "normalized": name, "canonical": name,
+            "label": label, "country": country, "place_kind": kind,
+        }  # fmt: skip
+
+    entities = [
+        place(0, "Irak", "IQ", "country"),
+        place(1, "Bagdad", "IQ", "city"),
+        place(2, "Bruxelles", "BE", "city"),
+        place(3, "Américains", None, "demonym"),
+        place(4, "la Ville", None, None),
+        place(5, "Jens Stoltenberg", None, None, label="PER"),  # no place: not counted
+    ]
+    batch = tmp_path / "batch=p"
+    marts = build_marts(
+        MartInputs(
+            documents=[_file(batch / "documents", DOCUMENTS, [document])],
+            entities=[_file(batch / "entities", ENTITIES, entities)],
+            quarantine=[],
+            checks=[],
+        )
+    )
+    found = {
+        row["country"]: (row["articles"], row["mentions"], row["demonyms"])
+        for row in marts[PLACES_DAILY].to_pylist()
+    }
+    assert found == {"IQ": (1, 2, 0), "BE": (1, 1, 0), None: (1, 2, 1)}
