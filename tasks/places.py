@@ -52,6 +52,9 @@ _ARTICLE = re.compile(r"^(?:(?:la|le|les)\s+|l')", re.I)
 _OF = re.compile(r"\b(?:de la|de l'|du|des|de|d')\s*(?=[A-ZÀ-Ý])")
 
 
+NAMED_ABROAD = 100_000
+
+
 @dataclass(frozen=True)
 class Place:
     place_id: str
@@ -124,9 +127,12 @@ def gazetteer() -> Gazetteer:
             code not in capitals or capitals[code].population < place.population
         ):
             capitals[code] = place
-        # 350,000 alternate names: folded by case only (they spell the accentless
-        # forms too), looked up by both forms of a name (see `_keys`)
-        for name in {city["name"], *city["alternatenames"]}:
+        # a city's own name; its alternate names (350,000 in all) for the cities of
+        # `NAMED_ABROAD` people and more only: the ones a French text calls by a name
+        # of its own (`Londres`, `Pékin`), a seventh of the load. Folded by case only
+        # (they spell the accentless forms too), looked up by both forms (`_lookup`).
+        names = city["alternatenames"] if place.population >= NAMED_ABROAD else ()
+        for name in {city["name"], *names}:
             if ord(name[:1] or "\uffff") < 0x250:  # a Latin letter: French may write it
                 cities.setdefault(name.casefold(), []).append(place)
     french = _french("iso3166-1").gettext
