@@ -1,7 +1,8 @@
-"""The gender of people against the gold of bench/gold/voices (development and test
-parts), with the real model: a regression of the gender rules fails here, not only in
-`make bench`. The floors sit a little under the figures the README gives; the texts are
-in ../shared/corpus (skipped, saying so, when it is absent) and in data/sample."""
+"""The gender of people and the country of places against the gold of bench/gold/voices
+(development and test parts), with the real model: a regression of the rules fails here,
+not only in `make bench`. The floors sit a little under the figures the README gives;
+the texts are in ../shared/corpus (skipped, saying so, when it is absent) and in
+data/sample."""
 
 from __future__ import annotations
 
@@ -26,3 +27,6 @@ def test_genders_meet_their_floor_on_the_gold(name: str, corpus: Path, resources
     assert tallies["quoted"].coverage >= quoted, tallies["quoted"].misses
     # depeche's cues answer for more people than their first names alone
     assert people.answered >= tallies["people, first name only"].answered - 2
+    places, kept_out = tallies["places"], tallies["demonyms and non-places"]
+    assert places.accuracy >= 0.95 and places.coverage >= 0.8, places.misses
+    assert kept_out.accuracy >= 0.9, kept_out.misses
