@@ -20,6 +20,7 @@ from schemas import QUARANTINE, STAGES
 from schemas.marts import (
     MARTS,
     MENTIONS_DAILY,
+    PLACES_DAILY,
     QUALITY_DAILY,
     QUOTES_BY_SPEAKER,
     SOURCES_DAILY,
@@ -58,6 +59,7 @@ class ReportData:
     masculinity: dict[str, list[tuple[date, int]]] = field(default_factory=dict)
     # outlet, then women, men, unknown named and quoted: the counts behind the rates
     voices: list[tuple[Any, ...]] = field(default_factory=list)
+    countries: list[tuple[str, int]] = field(default_factory=list)  # articles per country
 
 
 TOTAL_LABELS = {
@@ -160,6 +162,14 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
             )
         ]
         masculinity, voices = _voices(con)
+        countries = [
+            (country, int(n))
+            for country, n in _rows(
+                con,
+                f"SELECT country, sum(articles) AS n FROM {PLACES_DAILY.name} "
+                "WHERE country IS NOT NULL GROUP BY 1 ORDER BY n DESC, country LIMIT 12",
+            )
+        ]
         quality: dict[str, list[tuple[date, int]]] = {}
         for series, day, value in _rows(
             con,
@@ -193,6 +203,7 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
         left_out=left_out,
         masculinity=masculinity,
         voices=voices,
+        countries=countries,
     )
 
 
@@ -478,6 +489,12 @@ def render_report(data: ReportData) -> str:
             "chart-speakers",
         ),
         "</div>",
+        bar_chart(
+            "Attention by country: articles naming one of its places",
+            data.countries,
+            "articles (summed over days and outlets)",
+            "chart-countries",
+        ),
         "<h2>Women and men among the voices</h2>",
         time_chart(
             "Share of men among the people quoted, per outlet",

@@ -88,7 +88,7 @@ def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
 
     assert requests == [] and errors == []
     charts = page.locator("svg.chart")
-    assert charts.count() == 9
+    assert charts.count() == 10
     for index in range(charts.count()):
         chart = charts.nth(index)
         marks = chart.locator(".mark").count()
@@ -111,6 +111,7 @@ def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
     assert "unknown" in voices and "men / (men + women)" in voices
     shown_outlets = {row.split("\t")[0] for row in voices.splitlines()[2:]}
     assert shown_outlets == set(lake_voices(analytics_lake))
+    assert "FR" in page.locator("#chart-countries").text_content()  # Paris, Lyon…
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
