@@ -8,10 +8,11 @@ then the first name. Textual cues that disagree leave the person `unknown`
 no cue. A surname never answers.
 
 First names: INSEE's *Fichier des prénoms* (Licence Ouverte / Etalab 2.0) as
-aggregated by the GenderedNews project, shipped in data/ with its attribution. A
-name answers when at least `NAME_SHARE` of its bearers are of one sex: at most 5%
-of the people a name answers for are then misread by it, the error the gender
-figures may carry; `Camille` (27% male), `Claude` (88%) and absent names answer nothing.
+aggregated by the GenderedNews project, shipped in tasks/reference/ with its
+attribution. A name answers when at least `NAME_SHARE` of its bearers are of one
+sex: at most 5% of the people a name answers for are then misread by it, the error
+the gender figures may carry; `Camille` (27% male), `Claude` (88%) and absent names
+answer nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from schemas.tables import GENDER_SOURCES, GENDERS
 
 FEMALE, MALE, UNKNOWN = GENDERS
 TITLE, ROLE, AGREEMENT, PRONOUN, FIRST_NAME, CONFLICT = GENDER_SOURCES
-FIRST_NAMES = Path(__file__).resolve().parents[1] / "data" / "prenoms-insee.csv"
+# shipped inside the package, so an installed depeche has it too
+FIRST_NAMES = Path(__file__).resolve().parent / "reference" / "prenoms-insee.csv"
 NAME_SHARE = 0.95
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import tasks
 from tasks.annotate import annotate_articles
 from tasks.gender import (
     FIRST_NAMES,
@@ -40,7 +41,7 @@ def test_first_names_answer_only_past_the_share(tmp_path: Path) -> None:
 
 def test_the_shipped_first_names_are_insee_s() -> None:
     names = first_names()
-    assert FIRST_NAMES.parent.name == "data"
+    assert FIRST_NAMES.is_relative_to(Path(tasks.__file__).parent)  # ships with the package
     assert (FIRST_NAMES.parent / "prenoms-insee.md").exists()  # its licence and origin
     assert names["valérie"] == "female" and names["eric"] == "male"
     assert "camille" not in names and "dominique" not in names
