@@ -35,6 +35,8 @@ OUTLETS = ("Agence France-Presse", "La Presse canadienne", "Reuters", "Belga", "
 HOSTS = ("lemonde.fr", "liberation.fr", "lapresse.ca", "letemps.ch", "rfi.fr")
 WORDS = "le la les de des un une et à en pour dans sur avec au par ministre ville".split()
 LABELS = ("PER", "ORG", "LOC", "MISC")
+GENDERS = ("female", "male", "unknown")
+COUNTRIES = ("FR", "BE", "CH", "CA", "US", "SN")
 
 
 def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -61,6 +63,10 @@ def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Tab
                     "normalized": name,
                     "label": label,
                     "canonical": name,
+                    # gender and place columns, for a lake whose schema has them
+                    "gender": rng.choice(GENDERS) if label == "PER" else None,
+                    "country": rng.choice(COUNTRIES) if label == "LOC" else None,
+                    "place_kind": "city" if label == "LOC" else None,
                 }
             )
         speakers = [i for i, (label, _) in enumerate(chosen) if label == "PER"]
@@ -76,6 +82,9 @@ def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Tab
                     "kind": rng.choice(("direct", "partial", "indirect")),
                     "speaker_entity_index": speaker,
                     "speaker_canonical": chosen[speaker][1],
+                    "speaker_kind": "person",
+                    "quote_id": index,
+                    "speaker_gender": rng.choice(GENDERS),
                 }
             )
         documents.append(

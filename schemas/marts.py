@@ -203,6 +203,73 @@ QUOTES_BY_SPEAKER = _mart(
     ("speaker",),
 )
 
+
+def _rate(name: str, whom: str) -> Column:
+    return Column(
+        name,
+        pa.float64(),
+        f"Masculinity rate of the {whom}, as GenderedNews defines it: men / (men + women); "
+        "people of unknown gender are left out of it (see the `_unknown` count). Null "
+        "when no man or woman is counted.",
+        min_value=0,
+        max_value=1,
+    )
+
+
+VOICES_DAILY = _mart(
+    "voices_daily",
+    "Who is heard, per period and outlet: the people named and the people quoted, by "
+    "gender (`gender` of `entities`, one per person across the lake: a person the lake's "
+    "articles give both genders is counted `unknown`, and in `conflicting`). A person "
+    "counts once per article that names (quotes) them.",
+    (
+        *_period(),
+        Column("outlet", pa.string(), "The outlet, as `sources_daily` names it.", False),
+        _total("mentioned_female", "Women named: (article, person) pairs."),
+        _total("mentioned_male", "Men named."),
+        _total("mentioned_unknown", "People named whose gender is unknown."),
+        _rate("masculinity_mentioned", "people named"),
+        _total(
+            "quoted_female",
+            "Women quoted: (article, speaker) pairs of the quotes whose `speaker_kind` is "
+            "`person`.",
+        ),
+        _total("quoted_male", "Men quoted."),
+        _total(
+            "quoted_unknown",
+            "People quoted whose gender is unknown, and quotes of a person the text does not name.",
+        ),
+        _rate("masculinity_quoted", "people quoted"),
+        _total(
+            "conflicting", "People named whose articles across the lake disagree on their gender."
+        ),
+    ),
+    ("period", "precision", "outlet"),
+)
+
+PLACES_DAILY = _mart(
+    "places_daily",
+    "Where the news is, GDELT's way: per period, outlet and country, the articles naming "
+    "a place of that country and the mentions of its places (`country` of `entities`). "
+    "The row whose `country` is null counts the `LOC` mentions that are no place of a "
+    "country, apart: demonyms (`Américains`), places larger than a country and words the "
+    "model took for places (`la Ville`).",
+    (
+        *_period(),
+        Column("outlet", pa.string(), "The outlet, as `sources_daily` names it.", False),
+        Column(
+            "country",
+            pa.string(),
+            "ISO 3166-1 alpha-2 code; null for the mentions that are no place of a country.",
+            regex=r"^[A-Z]{2}$",
+        ),
+        _total("articles", "Articles with such a mention.", 1),
+        _total("mentions", "Mentions (`LOC` entities).", 1),
+        _total("demonyms", "Of those mentions, demonyms (null `country` only)."),
+    ),
+    ("period", "precision", "outlet", "country"),
+)
+
 MARTS: tuple[Table, ...] = (
     MENTIONS_DAILY,
     ATTENTION_DAILY,
@@ -210,4 +277,6 @@ MARTS: tuple[Table, ...] = (
     SOURCES_DAILY,
     QUALITY_DAILY,
     QUOTES_BY_SPEAKER,
+    VOICES_DAILY,
+    PLACES_DAILY,
 )

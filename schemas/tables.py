@@ -64,6 +64,11 @@ before those and after the placeholders loses no real date of such sources."""
 ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
 QUOTE_KINDS = ("direct", "partial", "indirect")
 SPEAKER_KINDS = ("person", "organisation", "media", "unknown")
+GENDERS = ("female", "male", "unknown")
+PLACE_KINDS = ("country", "region", "city", "other", "demonym")
+GENDER_SOURCES = ("title", "role", "agreement", "pronoun", "first_name", "conflict")
+"""What a person's gender was read from, strongest cue first (tasks/gender.py);
+`conflict`: cues of the text disagree, the gender is `unknown`."""
 """`direct`: words between guillemets (or double quotes); `partial`: a few quoted words
 inside the journalist's sentence; `indirect`: reported speech without quotation marks."""
 
@@ -531,6 +536,64 @@ SENTENCES = Table(
     ),
 )
 
+
+def _gender(prefix: str, whose: str) -> tuple[Column, Column]:
+    return (
+        Column(
+            f"{prefix}gender",
+            pa.string(),
+            f"{whose} gender as the text presents it (not as they identify): `female`, "
+            "`male`, or `unknown` when no cue says (a surname never does) or cues "
+            "disagree; null for what is not a person.",
+            values=GENDERS,
+        ),
+        Column(
+            f"{prefix}gender_source",
+            pa.string(),
+            "What the gender was read from, strongest first: `title` (M., Mme), `role` "
+            "(`la ministre`, `le maire`, `professeure`), `agreement` (`a-t-elle dit`, "
+            "`s'est dite déçue`), `pronoun` (`elle a dit`), `first_name` (INSEE's first "
+            "names, 95% of bearers of one sex); `conflict` when the text's cues disagree; "
+            "null without any cue.",
+            values=GENDER_SOURCES,
+        ),
+    )
+
+
+def _place() -> tuple[Column, ...]:
+    return (
+        Column(
+            "place_kind",
+            pa.string(),
+            "A place (`LOC`) as resolved offline (tasks/places.py): `country`, `region` "
+            "(ISO 3166-2 subdivision), `city` (GeoNames, 15,000 people and more), `other` "
+            "(a place named by what is there: `aéroport de Bagdad`); `demonym` for people "
+            "of a place (`Américains`: not a place, no country); null when the gazetteers "
+            "do not know it (`la Ville`, `État`) or the entity is no `LOC`.",
+            values=PLACE_KINDS,
+        ),
+        Column(
+            "place_id",
+            pa.string(),
+            "The place in its gazetteer: `iso:FR`, `iso:FR-73`, `geonames:2988507`.",
+        ),
+        Column(
+            "country",
+            pa.string(),
+            "ISO 3166-1 alpha-2 code of the place's country.",
+            regex=r"^[A-Z]{2}$",
+        ),
+        Column(
+            "lat",
+            pa.float64(),
+            "Latitude (WGS 84) of a city, or of a country's capital.",
+            min_value=-90,
+            max_value=90,
+        ),
+        Column("lon", pa.float64(), "Longitude of that point.", min_value=-180, max_value=180),
+    )
+
+
 ENTITIES = Table(
     name="entities",
     path="annotated/entities",
@@ -563,6 +626,8 @@ ENTITIES = Table(
             False,
             regex=NOT_BLANK,
         ),
+        *_gender("", "The person's"),
+        *_place(),
     ),
 )
 
@@ -647,6 +712,7 @@ QUOTES = Table(
             False,
             min_value=0,
         ),
+        *_gender("speaker_", "The speaker's"),
     ),
 )
 

@@ -44,7 +44,7 @@ from schemas import (
     Rejected,
     quarantine_row,
 )
-from tasks import people, quotes
+from tasks import gender, people, places, quotes
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.errors import ModelNotInstalled
 from tasks.faults import fault_point
@@ -242,6 +242,51 @@ class _Tables:
         )
 
 
+def _genders(who: people.People) -> dict[int, gender.Verdict]:
+    """Each person of the article (by identity) and their gender, from every cue."""
+    return {
+        id(identity): gender.decide(identity.cues, identity.canonical)
+        for identity in who.identities.values()
+        if identity.is_person
+    }
+
+
+def load_references() -> None:
+    """Load what annotate reads besides the model (first names, gazetteers) now, in a
+    process whose workers fork from it, rather than once in each worker."""
+    gender.first_names()
+    places.gazetteer()
+
+
+def _places(entities: list[dict[str, Any]], who: people.People) -> dict[int, places.Place]:
+    """The place each `LOC` entity stands for (a person the model took for a place is
+    none), by entity index."""
+    located = [
+        e
+        for e in entities
+        if e["label"] == "LOC" and not who.identity_of[e["entity_index"]].is_person
+    ]
+    if not located:
+        return {}
+    found = places.resolve([e["normalized"] for e in located])
+    return {e["entity_index"]: p for e, p in zip(located, found, strict=True) if p is not None}
+
+
+def _speaker_gender(
+    quote: quotes.Quote, who: people.People, genders: dict[int, gender.Verdict]
+) -> dict[str, str | None]:
+    """The speaker's gender when the speaker is a person (unknown when the text does
+    not say which), else nulls."""
+    verdict = None
+    if quote.speaker_kind == "person":
+        identity = None if quote.entity is None else who.identity_of[quote.entity]
+        verdict = genders.get(id(identity), gender.NO_CUE)
+    return {
+        "speaker_gender": verdict and verdict.gender,
+        "speaker_gender_source": verdict and verdict.source,
+    }
+
+
 def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, str]) -> None:
     doc_id, text = article["doc_id"], article["text"]  # doc.text would rebuild it each time
     spans, token_sentence = _sentences(doc)
@@ -285,10 +330,21 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
         for e in entities
     ]
     who = people.identities(text, mentions)
+    found = quotes.find_quotes(text, mentions, who)  # reads pronouns' genders too
+    genders = _genders(who)
+    where = _places(entities, who)
     for entity, canonical in zip(entities, who.canonical, strict=True):
         entity["canonical"] = canonical
+        verdict = genders.get(id(who.identity_of[entity["entity_index"]]))
+        entity["gender"] = verdict and verdict.gender
+        entity["gender_source"] = verdict and verdict.source
+        place = where.get(entity["entity_index"])
+        entity["place_kind"] = place and place.kind
+        entity["place_id"] = place and (place.place_id or None)
+        entity["country"] = place and place.country
+        entity["lat"] = place and place.lat
+        entity["lon"] = place and place.lon
     rows.entities.extend(entities)
-    found = quotes.find_quotes(text, mentions, who)
     for index, quote in enumerate(found):
         rows.quotes.append(
             {
@@ -306,6 +362,7 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
                 "speaker_canonical": quote.canonical,
                 "speaker_kind": quote.speaker_kind,
                 "quote_id": quote.quote_id,
+                **_speaker_gender(quote, who, genders),
             }
         )
     rows.quote_seconds += time.perf_counter() - clock
@@ -626,6 +683,6 @@ STAGE = Stage(
     reads=(CLEAN,),
     writes=(DOCUMENTS, SENTENCES, ENTITIES, QUOTES),
     settings=("model",),
-    code=(people, quotes),
+    code=(gender, people, places, quotes),
     extra_parameters=lambda settings: {"model_version": installed_version(settings.model)},
 )

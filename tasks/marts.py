@@ -51,9 +51,11 @@ from schemas.marts import (
     MART_PARTITION,
     MART_STAGE,
     MENTIONS_DAILY,
+    PLACES_DAILY,
     QUALITY_DAILY,
     QUOTES_BY_SPEAKER,
     SOURCES_DAILY,
+    VOICES_DAILY,
 )
 from tasks.contract import code_version
 from tasks.errors import DepecheError, LakeNotWritable
@@ -68,6 +70,59 @@ if TYPE_CHECKING:  # tasks.report reads the marts: imported by name only
 PUBLISHER = "validate"  # the stage that publishes documents and entities
 ALL = MART_PARTITION
 GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])
+
+
+# One gender per person across the lake: the gender their articles give them, unless
+# two articles disagree (then unknown, and counted as conflicting).
+PERSON_GENDERS = """
+    CREATE TEMP TABLE person_genders AS
+    SELECT name,
+           CASE WHEN count(DISTINCT gender) = 1 THEN any_value(gender) ELSE 'unknown' END
+               AS gender,
+           count(DISTINCT gender) > 1 AS conflicting
+    FROM mentions WHERE gender IN ('female', 'male')
+    GROUP BY name
+"""
+
+VOICES = """
+    WITH named AS (
+        SELECT DISTINCT m.doc_id, m.period, m.precision, m.outlet, m.name,
+               coalesce(p.gender, 'unknown') AS gender,
+               coalesce(p.conflicting, false) AS conflicting
+        FROM mentions m LEFT JOIN person_genders p USING (name)
+        WHERE m.gender IS NOT NULL OR m.label = 'PER'  -- a person, however the model labels it
+    ), quoted AS (
+        SELECT d.period, d.precision, d.outlet,
+               coalesce(p.gender, s.gender, 'unknown') AS gender
+        FROM speakers s JOIN docs d USING (doc_id)
+        LEFT JOIN person_genders p ON p.name = s.speaker_canonical
+    ), counted AS (
+        SELECT period, precision, outlet,
+               count(*) FILTER (gender = 'female') AS mentioned_female,
+               count(*) FILTER (gender = 'male') AS mentioned_male,
+               count(*) FILTER (gender = 'unknown') AS mentioned_unknown,
+               0 AS quoted_female, 0 AS quoted_male, 0 AS quoted_unknown,
+               count(DISTINCT name) FILTER (conflicting) AS conflicting
+        FROM named GROUP BY ALL
+        UNION ALL
+        SELECT period, precision, outlet, 0, 0, 0,
+               count(*) FILTER (gender = 'female'), count(*) FILTER (gender = 'male'),
+               count(*) FILTER (gender NOT IN ('female', 'male')), 0
+        FROM quoted GROUP BY ALL
+    )
+    SELECT period, precision, outlet,
+           sum(mentioned_female) AS mentioned_female, sum(mentioned_male) AS mentioned_male,
+           sum(mentioned_unknown) AS mentioned_unknown,
+           sum(mentioned_male) / nullif(sum(mentioned_male) + sum(mentioned_female), 0)
+               AS masculinity_mentioned,
+           sum(quoted_female) AS quoted_female, sum(quoted_male) AS quoted_male,
+           sum(quoted_unknown) AS quoted_unknown,
+           sum(quoted_male) / nullif(sum(quoted_male) + sum(quoted_female), 0)
+               AS masculinity_quoted,
+           sum(conflicting) AS conflicting
+    FROM counted GROUP BY ALL
+    ORDER BY period NULLS LAST, precision, outlet
+"""
 
 
 @dataclass(frozen=True)
@@ -167,12 +222,27 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
             """
         )
         con.execute(ONE_NAME_PER_HOST)
+        present_entities = _columns(con, "entities")
+        gender = "e.gender" if "gender" in present_entities else "NULL"
+        country = "e.country" if "country" in present_entities else "NULL"
+        place_kind = "e.place_kind" if "place_kind" in present_entities else "NULL"
+        speaker_gender = "speaker_gender" if "speaker_gender" in _columns(con, "quotes") else "NULL"
         con.execute(
             f"""
             CREATE TEMP TABLE mentions AS
             SELECT e.doc_id, e.label, {name} AS name, d.period, d.precision, d.outlet,
-                   d.published_date
+                   d.published_date, {gender} AS gender, {country} AS country,
+                   {place_kind} AS place_kind
             FROM entities e JOIN docs d USING (doc_id)
+            """
+        )
+        con.execute(PERSON_GENDERS)
+        con.execute(
+            f"""
+            CREATE TEMP TABLE speakers AS
+            SELECT DISTINCT doc_id, coalesce(speaker_canonical, '#' || quote_id) AS speaker,
+                   speaker_canonical, {speaker_gender} AS gender
+            FROM quotes WHERE speaker_kind = 'person'
             """
         )
         queries = {
@@ -247,6 +317,14 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
                 JOIN kinds k ON k.speaker = q.speaker_canonical
                 GROUP BY ALL
                 ORDER BY quotes DESC, speaker
+            """,
+            VOICES_DAILY: VOICES,
+            PLACES_DAILY: """
+                SELECT period, precision, outlet, country, count(DISTINCT doc_id) AS articles,
+                       count(*) AS mentions, count(*) FILTER (place_kind = 'demonym') AS demonyms
+                FROM mentions WHERE label = 'LOC'
+                GROUP BY ALL
+                ORDER BY period NULLS LAST, precision, outlet, country NULLS LAST
             """,
         }
         return {

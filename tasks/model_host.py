@@ -171,7 +171,7 @@ def main(name: str, fd: int) -> None:
     workers forked from here."""
     # first, so that a run stopped while spaCy still imports has its host go at once
     threading.Thread(target=_exit_with_parent, daemon=True).start()
-    from tasks.annotate import _annotate_in_workers, load_model
+    from tasks.annotate import _annotate_in_workers, load_model, load_references
 
     connection = Connection(fd)
     try:
@@ -179,6 +179,7 @@ def main(name: str, fd: int) -> None:
     except Exception as error:  # ModelNotInstalled: said by the stage that needs it
         connection.send(("error", error))
         return
+    load_references()  # first names and gazetteers: loaded once, shared by the workers
     gc.collect()
     gc.freeze()  # the model's objects, shared by the workers: never walked, never copied
     pipeline = {

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tasks.gender import AGREEMENT, FEMALE, MALE, ROLE, TITLE, Cue, agreement
+
 TITLES = frozenset(
     "m. m mm. mme mme. mmes mlle mlle. me me. mgr mgr. pr pr. dr dr. monsieur madame "
     "mademoiselle maître professeur docteur".split()
@@ -124,6 +126,7 @@ class Identity:
     mentions: list[int] = field(default_factory=list)  # entity indexes, in text order
     roles: set[str] = field(default_factory=set)  # descriptive words found around it
     gender: str | None = None  # "f", "m", or None when the text does not say
+    cues: list[Cue] = field(default_factory=list)  # every cue of its gender, as read
 
     @property
     def is_person(self) -> bool:
@@ -245,20 +248,34 @@ def _descriptors(text: str, mention: Mention) -> tuple[list[str], list[str], str
     return before, after, title
 
 
-def _gender(before: list[str], after: list[str], title: str | None) -> str | None:
-    feminine = title in FEMININE_TITLES
-    masculine = title in MASCULINE_TITLES
-    if before:
-        determiner = before[0].lower()
+def _cues(before: list[str], after: list[str], title: str | None) -> list[Cue]:
+    """What a title and the words describing a name say of the person's gender: the
+    title (`Mme`), and the role or apposition (`la ministre`, `, professeure`)."""
+    cues = []
+    if title in FEMININE_TITLES | MASCULINE_TITLES:
+        cues.append(Cue(FEMALE if title in FEMININE_TITLES else MALE, TITLE))
+    feminine = masculine = False
+    # the determiner of the phrase before the name, or of an apposition after it
+    # (`Dewayne Johnson, un jardinier californien`)
+    for phrase in (before, after):
+        determiner = phrase[0].lower() if phrase else ""
         feminine |= determiner in FEMININE_DETERMINERS
         masculine |= determiner in MASCULINE_DETERMINERS
     for word in (*before[1:], *after):
         lowered = word.lower()
         feminine |= lowered in FEMININE_WORDS
         masculine |= lowered in MASCULINE_WORDS
-    if feminine == masculine:
+    if feminine != masculine:
+        cues.append(Cue(FEMALE if feminine else MALE, ROLE))
+    return cues
+
+
+def _gender(cues: list[Cue]) -> str | None:
+    """ "f" or "m" when the cues agree, else None."""
+    genders = {cue.gender for cue in cues}
+    if len(genders) != 1:
         return None
-    return "f" if feminine else "m"
+    return "f" if genders == {FEMALE} else "m"
 
 
 def _nearest(candidates: list[list[str]], names_at: dict[str, list[int]], position: int) -> str:
@@ -315,7 +332,12 @@ def identities(text: str, mentions: list[Mention]) -> People:
         before, after, title = _descriptors(text, mention)
         words = (w.lower() for w in (*before, *after))
         identity.roles.update(w for w in words if w not in _STOP_WORDS)
-        gender = _gender(before, after, title)
+        cues = _cues(before, after, title)
+        identity.cues.extend(cues)
+        agreed = agreement(text, mention.end) if identity.label == "PER" else None
+        if agreed is not None:
+            identity.cues.append(Cue(agreed, AGREEMENT))
+        gender = _gender(cues)
         if gender is not None and identity.gender not in (None, gender):
             identity.gender = "?"  # contradicting cues: say nothing
         elif gender is not None and identity.gender is None:

@@ -31,6 +31,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 
+from tasks.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
 from tasks.people import (
     DETERMINERS,
     FEMININE_DETERMINERS,
@@ -264,6 +265,14 @@ _PARAGRAPH = re.compile(r"\n\n")
 _YEUX = re.compile(
     r"\b[AÀàa](?:ux yeux d[eu']\s*|\s+(?P<pos>ses|son|leur|leurs)\s+(?:yeux|avis|sens))"
 )
+
+
+def _pronoun_cue(text: str, start: int, word: str) -> Cue:
+    """The gender a speaker's pronoun gives: the attribution agrees with the speaker
+    when the pronoun is inverted (`a-t-elle expliqué`), else it is a pronoun resolved
+    to them (`elle a expliqué`)."""
+    inverted = text[max(0, start - 1) : start] == "-"
+    return Cue(FEMALE if word == "elle" else MALE, AGREEMENT if inverted else PRONOUN)
 
 
 @dataclass(frozen=True)
@@ -1284,6 +1293,8 @@ class _Resolver:
             elif source.kind == "pronoun":
                 resolved = self.pronoun(source, found.position)
                 word = doc.text[source.start : source.end].lower()
+                if resolved is not None and word in ("il", "elle"):
+                    resolved[0].cues.append(_pronoun_cue(doc.text, source.start, word))
                 if resolved is not None and resolved[0].gender is None and word in ("il", "elle"):
                     resolved[0].gender = "f" if word == "elle" else "m"  # read from the pronoun
             elif source.kind == "role":

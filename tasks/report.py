@@ -16,7 +16,15 @@ from typing import Any
 import duckdb
 
 from schemas import QUARANTINE, STAGES
-from schemas.marts import MARTS, MENTIONS_DAILY, QUALITY_DAILY, QUOTES_BY_SPEAKER, SOURCES_DAILY
+from schemas.marts import (
+    MARTS,
+    MENTIONS_DAILY,
+    PLACES_DAILY,
+    QUALITY_DAILY,
+    QUOTES_BY_SPEAKER,
+    SOURCES_DAILY,
+    VOICES_DAILY,
+)
 from tasks.marts import ALL, published_partitions
 from tasks.records import StatusRow
 from tasks.storage import Lake
@@ -46,6 +54,11 @@ class ReportData:
     status: list[StatusRow] = field(default_factory=list)
     marts_status: str = ""
     left_out: dict[str, str] = field(default_factory=dict)
+    # outlet → per day, the share of men among the people it quotes, in percent
+    masculinity: dict[str, list[tuple[date, int]]] = field(default_factory=dict)
+    # outlet, then women, men, unknown named and quoted: the counts behind the rates
+    voices: list[tuple[Any, ...]] = field(default_factory=list)
+    countries: list[tuple[str, int]] = field(default_factory=list)  # articles per country
 
 
 TOTAL_LABELS = {
@@ -147,6 +160,15 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
                 "ORDER BY quotes DESC, speaker LIMIT 12",
             )
         ]
+        masculinity, voices = _voices(con)
+        countries = [
+            (country, int(n))
+            for country, n in _rows(
+                con,
+                f"SELECT country, sum(articles) AS n FROM {PLACES_DAILY.name} "
+                "WHERE country IS NOT NULL GROUP BY 1 ORDER BY n DESC, country LIMIT 12",
+            )
+        ]
         quality: dict[str, list[tuple[date, int]]] = {}
         for series, day, value in _rows(
             con,
@@ -178,6 +200,63 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
         status=lake.status(STAGES),
         marts_status=marts_status,
         left_out=left_out,
+        masculinity=masculinity,
+        voices=voices,
+        countries=countries,
+    )
+
+
+# the outlets quoting the most people, their totals and their rate per day
+VOICES_BY_OUTLET = f"""
+    SELECT outlet, sum(mentioned_female), sum(mentioned_male), sum(mentioned_unknown),
+           sum(quoted_female), sum(quoted_male), sum(quoted_unknown)
+    FROM {VOICES_DAILY.name} GROUP BY outlet
+    ORDER BY sum(quoted_female + quoted_male + quoted_unknown) DESC,
+             sum(mentioned_female + mentioned_male + mentioned_unknown) DESC, outlet
+"""
+MASCULINITY_PER_DAY = f"""
+    SELECT period, round(100 * masculinity_quoted)::INT FROM {VOICES_DAILY.name}
+    WHERE outlet = ? AND precision = 'day' AND masculinity_quoted IS NOT NULL ORDER BY period
+"""
+
+
+def _voices(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[dict[str, list[tuple[date, int]]], list[tuple[Any, ...]]]:
+    """Per outlet, the masculinity rate of the people quoted per day (the first `TOP`
+    outlets by people quoted), and every outlet's counts, unknowns included."""
+    voices = [
+        tuple(int(n) if i else n for i, n in enumerate(row)) for row in _rows(con, VOICES_BY_OUTLET)
+    ]
+    masculinity = {
+        row[0]: [
+            (day, int(rate)) for day, rate in con.execute(MASCULINITY_PER_DAY, [row[0]]).fetchall()
+        ]
+        for row in voices[:TOP]
+    }
+    return {k: v for k, v in masculinity.items() if v}, voices
+
+
+def _rate(men: int, women: int) -> str:
+    return "–" if men + women == 0 else f"{men / (men + women):.0%}"
+
+
+def voices_table(voices: Sequence[tuple[Any, ...]]) -> str:
+    """Per outlet, the women, men and people of unknown gender named and quoted, and the
+    masculinity rates (men / (men + women)): the unknowns shown beside the rate."""
+    if not voices:
+        return _empty("Women and men named and quoted")
+    rows = "".join(
+        f"<tr><td>{e(outlet)}</td><td>{nf}</td><td>{nm}</td><td>{nu}</td>"
+        f"<td>{_rate(nm, nf)}</td><td>{qf}</td><td>{qm}</td><td>{qu}</td>"
+        f"<td>{_rate(qm, qf)}</td></tr>"
+        for outlet, nf, nm, nu, qf, qm, qu in voices
+    )
+    return (
+        '<table id="voices"><tr><th rowspan="2">outlet</th><th colspan="4">people named</th>'
+        '<th colspan="4">people quoted</th></tr><tr><th>women</th><th>men</th>'
+        "<th>unknown</th><th>men / (men + women)</th><th>women</th><th>men</th>"
+        f"<th>unknown</th><th>men / (men + women)</th></tr>{rows}</table>"
     )
 
 
@@ -404,6 +483,22 @@ def render_report(data: ReportData) -> str:
             "chart-speakers",
         ),
         "</div>",
+        bar_chart(
+            "Attention by country: articles naming one of its places",
+            data.countries,
+            "articles (summed over days and outlets)",
+            "chart-countries",
+        ),
+        "<h2>Women and men among the voices</h2>",
+        time_chart(
+            "Share of men among the people quoted, per outlet",
+            data.masculinity,
+            "men / (men + women) quoted, %",
+            "chart-masculinity",
+        ),
+        "<p>People whose gender the text does not give are left out of the rate and "
+        "counted here as unknown (see README, Women and men among the voices).</p>",
+        voices_table(data.voices),
         "<h2>Data quality</h2>",
         time_chart(
             "Rows quarantined and gates, per day the gates ran",

@@ -41,6 +41,19 @@ def lake_totals(lake: Path) -> dict[str, int]:
         con.close()
 
 
+def lake_voices(lake: Path) -> dict[str, tuple[int, int, int]]:
+    """Per outlet, the women, men and unknown people named, from the entities."""
+    con = connect_catalog(lake / "depeche.duckdb")
+    try:
+        rows = con.execute(
+            "SELECT outlet, sum(mentioned_female), sum(mentioned_male), sum(mentioned_unknown) "
+            "FROM voices_daily GROUP BY outlet"
+        ).fetchall()
+        return {outlet: (int(f), int(m), int(u)) for outlet, f, m, u in rows}
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
@@ -75,7 +88,7 @@ def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
 
     assert requests == [] and errors == []
     charts = page.locator("svg.chart")
-    assert charts.count() == 8
+    assert charts.count() == 10
     for index in range(charts.count()):
         chart = charts.nth(index)
         marks = chart.locator(".mark").count()
@@ -93,6 +106,12 @@ def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
     assert "Not in the marts" in text and "sans-entites-" in text
     assert "2021-03-15" in page.locator("#chart-articles-per-day").text_content()
     assert "Emmanuel Macron" in page.locator("#chart-speakers").text_content()
+    # the masculinity rate per outlet, and beside it the counts with the unknowns
+    voices = page.locator("#voices").inner_text()
+    assert "unknown" in voices and "men / (men + women)" in voices
+    shown_outlets = {row.split("\t")[0] for row in voices.splitlines()[2:]}
+    assert shown_outlets == set(lake_voices(analytics_lake))
+    assert "FR" in page.locator("#chart-countries").text_content()  # Paris, Lyon…
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

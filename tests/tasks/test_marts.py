@@ -23,9 +23,11 @@ from schemas.marts import (
     COOCCURRENCE,
     MARTS,
     MENTIONS_DAILY,
+    PLACES_DAILY,
     QUALITY_DAILY,
     QUOTES_BY_SPEAKER,
     SOURCES_DAILY,
+    VOICES_DAILY,
 )
 from tasks.gate import check_table
 from tasks.marts import (
@@ -397,3 +399,101 @@ def test_an_article_named_by_its_host_takes_the_one_name_its_host_states(tmp_pat
         "example.org": 1,  # its host states two names: which would be a guess
         "127.0.0.1:8080": 1,
     }
+
+
+def test_voices_count_people_by_one_gender_across_the_lake(tmp_path) -> None:
+    def document(doc_id: str, outlet: str) -> dict:
+        return {
+            "doc_id": doc_id, "story_id": doc_id, "source_path": f"{doc_id}.txt",
+            "published_date": MARCH_15, "date_precision": "day", "agency": outlet, "outlet": outlet,
+            "text": "texte", "sentence_count": 1, "token_count": 1, "entity_count": 3,
+            "quote_count": 1, "model": "fr_core_news_sm", "model_version": "3.8.0",
+        }  # fmt: skip
+
+    def person(doc_id: str, index: int, name: str, gender: str, label: str = "PER") -> dict:
+        return {
+            "doc_id": doc_id, "entity_index": index, "sentence_index": 0, "start_char": index,
+            "end_char": index + 1, "text": name, "normalized": name, "canonical": name,
+            "label": label, "gender": gender, "gender_source": None,
+        }  # fmt: skip
+
+    def quote(doc_id: str, index: int, speaker: str | None, gender: str) -> dict:
+        return {
+            "doc_id": doc_id, "quote_index": index, "start_char": 0, "end_char": 1, "text": "x",
+            "kind": "direct", "speaker_canonical": speaker, "speaker_kind": "person",
+            "quote_id": index, "speaker_gender": gender,
+        }  # fmt: skip
+
+    a, b = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
+    entities = [
+        person(a, 0, "Anne Roy", "female"),
+        person(a, 1, "Anne Roy", "female"),  # named twice, one person of the article
+        person(a, 2, "Claude Petit", "male"),
+        person(a, 3, "Paul Durand", "male", label="LOC"),  # a person the model took for a place
+        person(b, 0, "Anne Roy", "unknown"),  # her gender, from the lake's other article
+        person(b, 1, "Claude Petit", "female"),  # the lake disagrees: unknown
+        {**person(b, 2, "Irak", "male", label="LOC"), "gender": None},  # not a person
+    ]
+    quotes = [quote(a, 0, "Anne Roy", "female"), quote(b, 0, None, "unknown")]
+    batch = tmp_path / "batch=p"
+    marts = build_marts(
+        MartInputs(
+            documents=[
+                _file(batch / "documents", DOCUMENTS, [document(a, "AFP"), document(b, "AP")])
+            ],
+            entities=[_file(batch / "entities", ENTITIES, entities)],
+            quarantine=[],
+            checks=[],
+            quotes=[_file(batch / "quotes", QUOTES, quotes)],
+        )
+    )
+    voices = {row["outlet"]: row for row in marts[VOICES_DAILY].to_pylist()}
+    afp, ap = voices["AFP"], voices["AP"]
+    assert (afp["mentioned_female"], afp["mentioned_male"], afp["mentioned_unknown"]) == (1, 1, 1)
+    assert afp["masculinity_mentioned"] == 0.5
+    assert (afp["quoted_female"], afp["quoted_male"], afp["quoted_unknown"]) == (1, 0, 0)
+    assert afp["masculinity_quoted"] == 0.0
+    assert afp["conflicting"] == 1
+    assert (ap["mentioned_female"], ap["mentioned_male"], ap["mentioned_unknown"]) == (1, 0, 1)
+    assert (ap["quoted_unknown"], ap["masculinity_quoted"]) == (1, None)
+    assert ap["conflicting"] == 1
+
+
+def test_places_count_mentions_per_country_and_demonyms_apart(tmp_path) -> None:
+    doc_id = "cccccccccccccccc"
+    document = {
+        "doc_id": doc_id, "story_id": doc_id, "source_path": "c.txt", "published_date": MARCH_15,
+        "date_precision": "day", "agency": "AFP", "outlet": "AFP", "text": "texte",
+        "sentence_count": 1, "token_count": 1, "entity_count": 4, "quote_count": 0,
+        "model": "fr_core_news_sm", "model_version": "3.8.0",
+    }  # fmt: skip
+
+    def place(index: int, name: str, country: str | None, kind: str | None, label="LOC") -> dict:
+        return {
+            "doc_id": doc_id, "entity_index": index, "sentence_index": 0, "start_char": index,
+            "end_char": index + 1, "text": name, "normalized": name, "canonical": name,
+            "label": label, "country": country, "place_kind": kind,
+        }  # fmt: skip
+
+    entities = [
+        place(0, "Irak", "IQ", "country"),
+        place(1, "Bagdad", "IQ", "city"),
+        place(2, "Bruxelles", "BE", "city"),
+        place(3, "Américains", None, "demonym"),
+        place(4, "la Ville", None, None),
+        place(5, "Jens Stoltenberg", None, None, label="PER"),  # no place: not counted
+    ]
+    batch = tmp_path / "batch=p"
+    marts = build_marts(
+        MartInputs(
+            documents=[_file(batch / "documents", DOCUMENTS, [document])],
+            entities=[_file(batch / "entities", ENTITIES, entities)],
+            quarantine=[],
+            checks=[],
+        )
+    )
+    found = {
+        row["country"]: (row["articles"], row["mentions"], row["demonyms"])
+        for row in marts[PLACES_DAILY].to_pylist()
+    }
+    assert found == {"IQ": (1, 2, 0), "BE": (1, 1, 0), None: (1, 2, 1)}
