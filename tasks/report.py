@@ -78,6 +78,11 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
     return con.execute(sql).fetchall()
 
 
+def _counted(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, int]]:
+    """The rows of `sql`, a label and a count each, the count as an int."""
+    return [(label, int(n)) for label, n in _rows(con, sql)]
+
+
 def report_data(lake: Lake, generated_at: str) -> ReportData:
     """Everything the report shows, from the committed marts and the manifests."""
     included, left_out = published_partitions(lake)
@@ -118,7 +123,7 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
             f"ELSE strftime(period, '%Y-%m') END, '—'), precision, sum(articles) FROM {sources} "
             "WHERE precision <> 'day' GROUP BY 1, 2 ORDER BY 1",
         )
-        outlets = _rows(
+        outlets = _counted(
             con,
             f"SELECT outlet, sum(articles) AS n FROM {sources} GROUP BY 1 "
             "ORDER BY n DESC, outlet LIMIT 15",
@@ -144,31 +149,22 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
                 ]
                 for name in names
             }
-        pairs = [
-            (f"{a} — {b}", int(n))
-            for a, b, n in _rows(
-                con,
-                "SELECT name_a, name_b, articles FROM cooccurrence "
-                "ORDER BY articles DESC, name_a, name_b LIMIT 12",
-            )
-        ]
-        most_quoted = [
-            (name, int(n))
-            for name, n in _rows(
-                con,
-                f"SELECT speaker, quotes FROM {speakers} WHERE speaker_kind IN {WHO_SPEAKS} "
-                "ORDER BY quotes DESC, speaker LIMIT 12",
-            )
-        ]
+        pairs = _counted(
+            con,
+            "SELECT name_a || ' — ' || name_b, articles FROM cooccurrence "
+            "ORDER BY articles DESC, name_a, name_b LIMIT 12",
+        )
+        most_quoted = _counted(
+            con,
+            f"SELECT speaker, quotes FROM {speakers} WHERE speaker_kind IN {WHO_SPEAKS} "
+            "ORDER BY quotes DESC, speaker LIMIT 12",
+        )
         masculinity, voices = _voices(con)
-        countries = [
-            (country, int(n))
-            for country, n in _rows(
-                con,
-                f"SELECT country, sum(articles) AS n FROM {PLACES_DAILY.name} "
-                "WHERE country IS NOT NULL GROUP BY 1 ORDER BY n DESC, country LIMIT 12",
-            )
-        ]
+        countries = _counted(
+            con,
+            f"SELECT country, sum(articles) AS n FROM {PLACES_DAILY.name} "
+            "WHERE country IS NOT NULL GROUP BY 1 ORDER BY n DESC, country LIMIT 12",
+        )
         quality: dict[str, list[tuple[date, int]]] = {}
         for series, day, value in _rows(
             con,
@@ -192,7 +188,7 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
         totals={key: int(value) for key, value in totals.items()},
         articles_per_day=[(d, int(n)) for d, n in per_day],
         articles_coarse=[(p, precision, int(n)) for p, precision, n in coarse],
-        outlets=[(o, int(n)) for o, n in outlets],
+        outlets=outlets,
         top_entities=top,
         pairs=pairs,
         quality=quality,
