@@ -172,6 +172,12 @@ def _columns(con: duckdb.DuckDBPyConnection, view: str) -> set[str]:
     return {row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()}
 
 
+def _column_or(columns: set[str], column: str, expression: str, fallback: str = "NULL") -> str:
+    """`expression` where a view has `column`; `fallback` where its files come from a
+    lake made before the column was."""
+    return expression if column in columns else fallback
+
+
 def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
     """Every mart, computed by DuckDB from the published files in `inputs`."""
     con = duckdb.connect()
@@ -182,15 +188,15 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
         _source(con, "checks", inputs.checks, CHECKS)
         _source(con, "quotes", inputs.quotes, QUOTES)
         con.register("gate_days", inputs.gate_days)
-        present = _columns(con, "documents")
+        documents, entities = _columns(con, "documents"), _columns(con, "entities")
         # documents name their outlet (the clean table's `outlet`); those of a lake
         # made before it are counted by agency, then host
-        stated = "nullif(trim(outlet), '')" if "outlet" in present else "NULL"
-        story = "story_id" if "story_id" in present else "doc_id"
+        stated = _column_or(documents, "outlet", "nullif(trim(outlet), '')")
+        story = _column_or(documents, "story_id", "story_id", "doc_id")
         # entities of a lake made before `canonical` count by their normalized name
-        name = "coalesce(e.canonical, e.normalized)"
-        if "canonical" not in _columns(con, "entities"):
-            name = "e.normalized"
+        name = _column_or(
+            entities, "canonical", "coalesce(e.canonical, e.normalized)", "e.normalized"
+        )
         con.execute(
             rf"""
             CREATE TEMP TABLE docs AS
@@ -222,11 +228,10 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
             """
         )
         con.execute(ONE_NAME_PER_HOST)
-        present_entities = _columns(con, "entities")
-        gender = "e.gender" if "gender" in present_entities else "NULL"
-        country = "e.country" if "country" in present_entities else "NULL"
-        place_kind = "e.place_kind" if "place_kind" in present_entities else "NULL"
-        speaker_gender = "speaker_gender" if "speaker_gender" in _columns(con, "quotes") else "NULL"
+        gender = _column_or(entities, "gender", "e.gender")
+        country = _column_or(entities, "country", "e.country")
+        place_kind = _column_or(entities, "place_kind", "e.place_kind")
+        speaker_gender = _column_or(_columns(con, "quotes"), "speaker_gender", "speaker_gender")
         con.execute(
             f"""
             CREATE TEMP TABLE mentions AS
