@@ -102,12 +102,12 @@ class ModelHost:
             while True:
                 if not self._connection.poll(POLL_SECONDS):
                     if not self.alive:
-                        raise RuntimeError(
-                            f"the process holding the model {self.name} exited "
-                            f"(code {self._process.returncode})"
-                        )
+                        raise RuntimeError(self._exited())
                     continue
-                kind, *message = self._connection.recv()
+                try:
+                    kind, *message = self._connection.recv()
+                except EOFError:  # the host is gone: its end of the socket closed
+                    raise RuntimeError(self._exited()) from None
                 if kind != "progress":
                     break
                 if progress is not None:
@@ -118,6 +118,12 @@ class ModelHost:
         if kind == "error":  # a worker's, or the model's load
             raise message[0]
         return message[0]
+
+    def _exited(self) -> str:
+        """Why the host stopped answering: it exited, with this code."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(POLL_SECONDS)  # a closed socket comes just before the exit
+        return f"the process holding the model {self.name} exited (code {self._process.returncode})"
 
     def close(self, *, wait_seconds: float = 0.0) -> None:
         """Stop the host: at once, its workers with it; or, given `wait_seconds`, by
@@ -171,15 +177,15 @@ def main(name: str, fd: int) -> None:
     workers forked from here."""
     # first, so that a run stopped while spaCy still imports has its host go at once
     threading.Thread(target=_exit_with_parent, daemon=True).start()
-    from tasks.annotate import _annotate_in_workers, load_model, load_references
-
     connection = Connection(fd)
     try:
+        from tasks.annotate import _annotate_in_workers, load_model, load_references
+
         nlp = load_model(name)
-    except Exception as error:  # ModelNotInstalled: said by the stage that needs it
-        connection.send(("error", error))
+        load_references()  # first names and gazetteers: loaded once, shared by the workers
+    except Exception as error:  # ModelNotInstalled, or a package that cannot import:
+        connection.send(("error", error))  # said by the stage that needs the model
         return
-    load_references()  # first names and gazetteers: loaded once, shared by the workers
     gc.collect()
     gc.freeze()  # the model's objects, shared by the workers: never walked, never copied
     pipeline = {

