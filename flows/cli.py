@@ -372,7 +372,7 @@ def _run_flow(
     meanwhile (None: the stage-partitions run on a cluster)."""
     if not verbose:
         _quiet_libraries()
-    from flows.pipeline import depeche_pipeline
+    from flows.pipeline import depeche_pipeline, summary_of
     from tasks.resources import Resources, using
 
     with Progress(
@@ -396,7 +396,7 @@ def _run_flow(
             resources.warm_up(used_model)
             _use_server(server)
             state = depeche_pipeline(**parameters, return_state=True)
-    summary = state.result(raise_on_failure=False)
+    summary = summary_of(state)
     if isinstance(summary, OSError) and summary.errno == errno.ENOSPC:
         raise summary  # main() says the disk is full
     if isinstance(summary, BaseException):  # a bug, not the user's doing: exit 1

@@ -34,7 +34,7 @@ from tasks import fetch
 from tasks.annotate import installed_version
 from tasks.contract import Stage, blocked, decide
 from tasks.dates import DateWindow
-from tasks.errors import EXIT_FAILED, DepecheError
+from tasks.errors import EXIT_FAILED, DepecheError, RunFailed
 from tasks.marts import marts_are_current, marts_task
 from tasks.records import StageReport, Status
 from tasks.resources import current
@@ -346,8 +346,15 @@ def run_pipeline(
     if summary.error:
         get_run_logger().error("depeche did not run: %s", summary.error)
     if not summary.ok:
-        return Failed(message=describe(summary), data=summary)
+        return Failed(message=describe(summary), data=RunFailed(describe(summary), summary))
     return summary
+
+
+def summary_of(state: State) -> RunSummary | BaseException:
+    """What a finished run's state says: its summary, failed or not, or the exception
+    that stopped it (a bug, or the disk full)."""
+    result = state.result(raise_on_failure=False)
+    return result.summary if isinstance(result, RunFailed) else result
 
 
 def _for_workers(lake: str, settings: Settings) -> str:

@@ -15,6 +15,17 @@ class DepecheError(Exception):
     exit_code = EXIT_USAGE
 
 
+class RunFailed(Exception):
+    """The data of a failed run's state: an exception, as Prefect wants of a failed
+    state (a served run, whose engine raises it, logs why the run failed), carrying
+    the run's summary. Here, not with the flow, so that it is one class however the
+    flow's file was loaded (a deployment loads it from its path)."""
+
+    def __init__(self, message: str, summary: object) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
 class UnknownPartition(DepecheError):
     """A partition named that the lake does not have."""
 

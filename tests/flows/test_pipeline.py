@@ -10,8 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from flows.pipeline import depeche_pipeline
+from flows.pipeline import depeche_pipeline, summary_of
 from schemas import STAGES
+from tasks.errors import RunFailed
 from tasks.storage import Lake
 
 
@@ -152,7 +153,7 @@ def test_a_partition_that_fails_validation_is_not_published(
     )
     assert state.is_failed()
     assert "validate failed for partition calme-" in state.message
-    summary = state.result(raise_on_failure=False)
+    summary = summary_of(state)
     failed = summary.failures[0]
     assert failed.stage == "validate"
     assert "share_without_entities_at_most" in failed.message
@@ -164,6 +165,22 @@ def test_a_partition_that_fails_validation_is_not_published(
     )
     assert [r.status for r in rerun.reports] == ["skipped", "skipped", "skipped", "committed"]
     assert pq.read_table(lake / "annotated" / "documents").num_rows == 1
+
+
+def test_a_failed_run_raises_why_from_the_engine_as_a_served_run_does(
+    prefect_harness, calm_source: Path, tmp_path: Path
+) -> None:
+    """A deployment's run is the engine asked for the flow's result: it raises the
+    run's failure (where, why, how to rerun), not a TypeError about the state."""
+    with pytest.raises(RunFailed) as raised:
+        depeche_pipeline(
+            sources=[str(calm_source)],
+            lake=str(tmp_path / "lake"),
+            settings={"max_share_without_entities": 0.0},
+        )
+    assert "validate failed for partition calme-" in str(raised.value)
+    assert "rerun it with: depeche rerun --failed" in str(raised.value)
+    assert raised.value.summary.failures[0].stage == "validate"
 
 
 def test_task_runs_are_named_and_log_a_line_per_stage_partition(sample_run) -> None:

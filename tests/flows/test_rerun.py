@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.pipeline import depeche_pipeline
+from flows.pipeline import depeche_pipeline, summary_of
 from tasks.storage import Lake
 
 
@@ -63,7 +63,7 @@ def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, calm_source
         return_state=True,
     )
     assert state.is_failed()
-    failing = state.result(raise_on_failure=False)
+    failing = summary_of(state)
     [bad] = failing.planned
     assert [(r.partition, r.stage) for r in failing.failures] == [(bad, "validate")]
     store = Lake(lake)
@@ -77,8 +77,8 @@ def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, calm_source
         settings={"max_share_without_entities": 0.0},
         return_state=True,
     )
-    assert executed(again.result(raise_on_failure=False)) == []
-    assert "unchanged since" in again.result(raise_on_failure=False).failures[0].message
+    assert executed(summary_of(again)) == []
+    assert "unchanged since" in summary_of(again).failures[0].message
 
     rerun = depeche_pipeline(
         lake=lake, rerun_failed=True, settings={"max_share_without_entities": 1.0}
@@ -164,7 +164,7 @@ def test_a_second_run_waits_or_refuses(prefect_harness, wire, tmp_path):
     with Lake(lake).lock():
         state = depeche_pipeline(sources=[str(wire)], lake=lake, return_state=True)
     assert state.is_failed()
-    summary = state.result(raise_on_failure=False)
+    summary = summary_of(state)
     assert "in use" in summary.error and summary.reports == []
     assert not (Path(lake) / "_partitions").exists()
 

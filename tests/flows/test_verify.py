@@ -12,7 +12,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from flows.pipeline import depeche_pipeline
+from flows.pipeline import depeche_pipeline, summary_of
 from schemas import CLEAN, ENTITIES, STAGES
 from tasks.records import Status
 from tasks.storage import Lake
@@ -200,7 +200,7 @@ def test_a_model_that_is_not_installed_is_refused_before_the_lake_changes(
     state = depeche_pipeline(
         sources=[str(source)], lake=str(root), settings={"model": "fr_nope_x"}, return_state=True
     )
-    summary = state.result(raise_on_failure=False)
+    summary = summary_of(state)
     assert state.is_failed() and summary.exit_code == 2
     assert "fr_nope_x" in summary.error and "not installed" in summary.error
     assert (root / "_settings.json").read_text(encoding="utf-8") == settings_before
@@ -237,7 +237,7 @@ def test_a_damaged_footer_the_sizes_miss_fails_the_marts_in_plain_words(
     report = depeche("report", "--lake", str(root), env=harness_env)
     assert report.returncode == 1 and "depeche status --verify" in one_line(report)
     state = depeche_pipeline(sources=[str(source)], lake=str(root), return_state=True)
-    summary = state.result(raise_on_failure=False)
+    summary = summary_of(state)
     assert state.is_failed() and summary.marts is not None
     assert f"depeche status --verify --lake {root}" in summary.marts.message
     repaired = depeche_pipeline(sources=[str(source)], lake=str(root), verify=True)
