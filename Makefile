@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LAKE   ?= data/lake
 
-.PHONY: setup run test lint format bench clean chromium
+.PHONY: setup run test docs lint format bench clean chromium
 
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # pip's and the build backend's chatter goes to a log, shown only when a step fails
@@ -41,6 +41,10 @@ test: $(STAMP) chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# the manual as a site, into site/; strict: a broken link or anchor fails the build
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -57,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.lake_age
 
 clean:
-	rm -rf $(VENV) $(LAKE)
+	rm -rf $(VENV) $(LAKE) site

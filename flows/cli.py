@@ -634,25 +634,30 @@ def serve(
 
 @app.command()
 def dictionary(
-    readme: Annotated[
+    write: Annotated[
         Path | None,
-        typer.Option(help="Rewrite the generated sections of this Markdown file instead."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Rewrite the generated sections of this Markdown file instead "
+            "(docs/data-dictionary.md).",
+        ),
     ] = None,
 ) -> None:
     """Print the data dictionary of every table (Markdown), generated from schemas/;
-    with --readme, rewrite it and the table of settings in that file."""
+    with --write, rewrite it and the table of settings in that file."""
     from schemas.dictionary import data_dictionary, replace_section
 
-    if readme is None:
+    if write is None:
         typer.echo(data_dictionary(), nl=False)
         return
-    text = readme.read_text(encoding="utf-8")
+    text = write.read_text(encoding="utf-8")
     for section, body in (("data-dictionary", data_dictionary()), ("settings", _settings_doc())):
         try:
             text = replace_section(text, section, body)
         except KeyError:
-            raise CommandError(f"{readme} has no {section} markers") from None
-    readme.write_text(text, encoding="utf-8")
+            raise CommandError(f"{write} has no {section} markers") from None
+    write.write_text(text, encoding="utf-8")
 
 
 def _settings_doc() -> str:

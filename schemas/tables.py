@@ -1,6 +1,6 @@
 """Every depeche table, declared once.
 
-The pyarrow schema, the data dictionary in the README and the Great Expectations
+The pyarrow schema, the data dictionary (docs/data-dictionary.md) and the Great Expectations
 suites (schemas/suites.py) are all derived from the definitions below, so a column
 is named in exactly one place.
 """

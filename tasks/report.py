@@ -493,7 +493,8 @@ def render_report(data: ReportData) -> str:
             "chart-masculinity",
         ),
         "<p>People whose gender the text does not give are left out of the rate and "
-        "counted here as unknown (see README, Women and men among the voices).</p>",
+        "counted here as unknown (see docs/quotes-and-people.md, Women and men among the "
+        "voices).</p>",
         voices_table(data.voices),
         "<h2>Data quality</h2>",
         time_chart(

@@ -1,7 +1,7 @@
 """Every run setting, declared once: type, bounds, default and help.
 
 The flows' and deployments' `settings` parameter, the CLI's options and their help,
-the lake's `_settings.json` and the README's table of settings are all derived
+the lake's `_settings.json` and the docs' table of settings are all derived
 from `Settings`. A setting left out of a run keeps the lake's last run's value, so
 `SettingsGiven` is the same model with every field optional (None: not given).
 Which stages' outputs a setting changes is declared by the stages themselves
@@ -230,8 +230,8 @@ def setting_bounds(name: str) -> dict[str, Any]:
 
 
 def bounds_text(name: str) -> str:
-    """A setting's bounds in words, for the README: `≥ 1 and ≤ 1,000,000,000`, `≤ 500
-    characters`; `-` for a setting without any."""
+    """A setting's bounds in words, for the table of settings: `≥ 1 and ≤ 1,000,000,000`,
+    `≤ 500 characters`; `-` for a setting without any."""
     sign = {"ge": "≥", "le": "≤"}
     words = [
         f"{sign[key]} {format(value, ',' if isinstance(value, int) else 'g')}"
@@ -245,7 +245,7 @@ def bounds_text(name: str) -> str:
 
 
 def settings_table(affects: dict[str, list[str]]) -> str:
-    """The README's table of settings (Markdown); `affects` names, for each setting,
+    """The table of settings (Markdown); `affects` names, for each setting,
     the stages whose output it changes."""
     lines = [
         "| option | setting | default | bounds | reruns | meaning |",

@@ -1,8 +1,8 @@
 """The quotes table against the gold of bench/gold (development and test sets), with the
 real model: a regression of the quote rules fails here, not only in `make bench`. The
-floors sit a little under the figures the README gives, so that a lost quote or speaker
-shows; the texts are in ../shared/corpus (skipped, saying so, when it is absent) and in
-data/sample."""
+floors sit a little under the figures docs/quotes-and-people.md gives, so that a lost
+quote or speaker shows; the texts are in ../shared/corpus (skipped, saying so, when it is
+absent) and in data/sample."""
 
 from __future__ import annotations
 

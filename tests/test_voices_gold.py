@@ -1,8 +1,8 @@
 """The gender of people and the country of places against the gold of bench/gold/voices
 (development and test parts), with the real model: a regression of the rules fails here,
-not only in `make bench`. The floors sit a little under the figures the README gives;
-the texts are in ../shared/corpus (skipped, saying so, when it is absent) and in
-data/sample."""
+not only in `make bench`. The floors sit a little under the figures
+docs/quotes-and-people.md gives; the texts are in ../shared/corpus (skipped, saying so,
+when it is absent) and in data/sample."""
 
 from __future__ import annotations
 

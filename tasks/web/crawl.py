@@ -314,7 +314,7 @@ class Crawler:
 
     def _may_follow(self, host: _Host) -> Callable[[str], FetchFailed | None]:
         """The robots.txt check of a redirect hop on the same host (another host's
-        robots.txt is not read for a redirect: see the README)."""
+        robots.txt is not read for a redirect: see docs/sources.md)."""
 
         def check(url: str) -> FetchFailed | None:
             return self._refusal(host, url) if origin(url) == host.origin else None

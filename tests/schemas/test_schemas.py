@@ -1,4 +1,4 @@
-"""schemas/ is the single source: Arrow schemas, suites and the README's data dictionary."""
+"""schemas/ is the single source: Arrow schemas, suites and the docs' data dictionary."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from schemas import ALL_TABLES, DOCUMENTS, ENTITIES, ENTITY_LABELS, QUARANTINE_REASONS, SENTENCES
-from schemas.dictionary import BEGIN, END, readme_section
+from schemas.dictionary import BEGIN, END, PAGE, generated_section
 from schemas.suites import expectation_suite
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def test_the_readme_data_dictionary_is_generated_from_schemas() -> None:
-    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
-    start, end = readme.index(BEGIN), readme.index(END) + len(END)
-    assert readme[start:end] == readme_section(), "run: depeche dictionary, and paste it"
+def test_the_data_dictionary_page_is_generated_from_schemas() -> None:
+    page = (PROJECT / PAGE).read_text(encoding="utf-8")
+    start, end = page.index(BEGIN), page.index(END) + len(END)
+    assert page[start:end] == generated_section(), f"run: depeche dictionary --write {PAGE}"
 
 
 @pytest.mark.parametrize("table", ALL_TABLES, ids=lambda t: t.name)
@@ -62,3 +62,28 @@ def test_every_quarantine_reason_the_code_gives_is_declared() -> None:
     given |= set(re.findall(r"\"reason\": \"([a-z_]+)\"", source))
     assert given, "no reason codes found: the pattern is out of date"
     assert given <= set(QUARANTINE_REASONS)
+
+
+def test_depeche_dictionary_rewrites_the_generated_sections_of_a_page(
+    tmp_path, subprocess_env, depeche
+) -> None:
+    page = tmp_path / "dictionary.md"
+    current = (PROJECT / PAGE).read_text(encoding="utf-8")
+    start, end = current.index(BEGIN) + len(BEGIN), current.index(END)
+    page.write_text(current[:start] + "\nstale\n" + current[end:], encoding="utf-8")
+
+    result = depeche("dictionary", "--write", str(page), env=subprocess_env)
+
+    assert result.returncode == 0, result.stderr
+    assert page.read_text(encoding="utf-8") == current
+
+
+def test_depeche_dictionary_refuses_a_page_without_its_sections(
+    tmp_path, subprocess_env, depeche
+) -> None:
+    page = tmp_path / "notes.md"
+    page.write_text("# Notes\n", encoding="utf-8")
+    result = depeche("dictionary", "--write", str(page), env=subprocess_env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"depeche: error: {page} has no data-dictionary markers"
+    assert page.read_text(encoding="utf-8") == "# Notes\n"

@@ -15,7 +15,7 @@ from prefect.flows import load_flow_from_entrypoint
 from prefect.utilities.callables import parameter_schema
 from pydantic import ValidationError
 
-from schemas.dictionary import markers
+from schemas.dictionary import PAGE, markers
 from tasks.settings import (
     InvalidSettings,
     Settings,
@@ -73,13 +73,13 @@ def test_every_flow_takes_every_setting(entrypoint: str) -> None:
         assert fields[name]["default"] is None  # left out: the lake's last value
 
 
-def test_the_readme_table_of_settings_is_generated_from_the_model() -> None:
+def test_the_table_of_settings_is_generated_from_the_model() -> None:
     from tasks.settings import settings_table
 
-    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    page = (PROJECT / PAGE).read_text(encoding="utf-8")
     begin, end = markers("settings")
-    body = readme[readme.index(begin) + len(begin) + 1 : readme.index(end)]
-    assert body == settings_table(settings_affect()), "run: depeche dictionary --readme README.md"
+    body = page[page.index(begin) + len(begin) + 1 : page.index(end)]
+    assert body == settings_table(settings_affect()), f"run: depeche dictionary --write {PAGE}"
     for name in SETTINGS:
         assert f"`{name}`" in body
 
@@ -139,7 +139,7 @@ def test_every_setting_has_bounds_a_machine_can_honour(name: str) -> None:
                 resolve_settings({name: _past(bounds[key], step)}, None)
             with pytest.raises(ValidationError):
                 SettingsGiven(**{name: _past(bounds[key], step)})
-        shown = "," if field.annotation is int else "g"  # what the README table shows
+        shown = "," if field.annotation is int else "g"  # what the table of settings shows
         assert bounds_text(name) == f"≥ {bounds['ge']:{shown}} and ≤ {bounds['le']:{shown}}"
         return
     limits = [m.max_length for m in field.metadata if getattr(m, "max_length", None)]
