@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cluster
 	$(BIN)/python -m bench.pages
 	$(BIN)/python -m bench.lake_age
+	$(BIN)/python -m bench.code_shape
 
 clean:
 	rm -rf $(VENV) $(LAKE) site
