@@ -683,6 +683,5 @@ STAGE = Stage(
     reads=(CLEAN,),
     writes=(DOCUMENTS, SENTENCES, ENTITIES, QUOTES),
     settings=("model",),
-    code=(gender, people, places, quotes),
     extra_parameters=lambda settings: {"model_version": installed_version(settings.model)},
 )

@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from schemas import QUARANTINE, RAW, Rejected, quarantine_row
-from tasks import charsets
 from tasks.charsets import decode, repair_mojibake
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import DateWindow, latest_date, plausible
@@ -625,7 +624,6 @@ STAGE = Stage(
     produce=fetch_partition,
     writes=(RAW,),
     settings=("max_bytes",),
-    code=(charsets,),  # the encodings believed, the repairs made
     extra_inputs=lambda lake, partition: [lake.partition(partition).fingerprint],
     ordered=True,  # one fetch at a time: the hosts' delays hold across workers
 )

@@ -57,7 +57,7 @@ from schemas.marts import (
     SOURCES_DAILY,
     VOICES_DAILY,
 )
-from tasks.contract import code_version
+from tasks.code_version import code_version
 from tasks.errors import DepecheError, LakeNotWritable
 from tasks.gate import SuiteRunner, gate
 from tasks.records import Manifest, StageKey, StageReport, Status
@@ -344,7 +344,9 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
 
 def marts_key(lake: Lake) -> StageKey:
     """What the marts depend on: the lake's stage-partitions, this code, no setting."""
-    return StageKey(marts_fingerprint(lake), code_version(sys.modules[__name__], schemas.marts), {})
+    return StageKey(
+        marts_fingerprint(lake), code_version(sys.modules[__name__], schemas.marts.MARTS), {}
+    )
 
 
 def _made_from(lake: Lake, manifest: Manifest | None, key: StageKey) -> bool:
