@@ -28,6 +28,7 @@ from typing import Any
 from tasks.errors import DepecheError
 from tasks.records import StageKey, StageReport, Status
 from tasks.settings import Settings
+from tasks.stages import stage_task
 
 Execute = Callable[[str, str, str, Settings, StageKey], StageReport]
 """(lake, stage, partition, settings, key) → the stage-partition's report."""
@@ -55,8 +56,6 @@ def run_here(
     lake: str, stage: str, partition: str, settings: Settings, key: StageKey
 ) -> StageReport:
     """Run a stage-partition in this process (the `local` runner)."""
-    from tasks.stages import stage_task
-
     return stage_task(lake, stage, partition, settings, key)
 
 
@@ -101,8 +100,6 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
         def execute(
             lake: str, stage: str, partition: str, settings: Settings, key: StageKey
         ) -> StageReport:
-            from tasks.stages import stage_task
-
             if client.status != "running":  # the scheduler went away: nothing more runs
                 return _not_finished(stage, partition, f"not run: {_gone(address)}")
             try:

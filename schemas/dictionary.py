@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.tables import ALL_TABLES, QUARANTINE_REASONS
+from schemas import ALL_TABLES, QUARANTINE_REASONS
 
 
 def markers(section: str) -> tuple[str, str]:

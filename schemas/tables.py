@@ -793,18 +793,3 @@ CHECKS = Table(
         Column("observed", pa.string(), "Observed value, as JSON."),
     ),
 )
-
-from schemas.marts import MARTS  # noqa: E402  (the marts are Tables too)
-
-ALL_TABLES: tuple[Table, ...] = (
-    RAW,
-    CLEAN,
-    STORIES,
-    DOCUMENTS,
-    SENTENCES,
-    ENTITIES,
-    QUOTES,
-    QUARANTINE,
-    CHECKS,
-    *MARTS,
-)

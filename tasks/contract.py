@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -27,10 +27,13 @@ from tasks.errors import GateFailed, PartitionNotCommitted
 from tasks.faults import fault_point
 from tasks.gate import Check, gate, stage_checks
 from tasks.processes import give_back_memory
+from tasks.progress import ProgressFn
 from tasks.records import Manifest, StageKey, StageReport, Status, Validation
-from tasks.resources import ProgressFn, Resources
 from tasks.settings import Settings
 from tasks.storage import Lake
+
+if TYPE_CHECKING:  # a type only: the resources load what the stages need, stages included
+    from tasks.resources import Resources
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -48,7 +48,6 @@ from schemas.marts import (
     ATTENTION_DAILY,
     CO_LABELS,
     COOCCURRENCE,
-    MART_PARTITION,
     MART_STAGE,
     MENTIONS_DAILY,
     PLACES_DAILY,
@@ -60,15 +59,12 @@ from schemas.marts import (
 from tasks.code_version import code_version
 from tasks.errors import DepecheError, LakeNotWritable
 from tasks.gate import SuiteRunner, gate
+from tasks.published import ALL, PUBLISHER, published_partitions
 from tasks.records import Manifest, StageKey, StageReport, Status
+from tasks.report import ReportData, render_report, report_data
 from tasks.resources import current
 from tasks.storage import Lake
 
-if TYPE_CHECKING:  # tasks.report reads the marts: imported by name only
-    from tasks.report import ReportData
-
-PUBLISHER = "validate"  # the stage that publishes documents and entities
-ALL = MART_PARTITION
 GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])
 
 
@@ -360,20 +356,6 @@ def _made_from(lake: Lake, manifest: Manifest | None, key: StageKey) -> bool:
     )
 
 
-def published_partitions(lake: Lake) -> tuple[list[str], dict[str, str]]:
-    """The partitions validate committed, in order, and the others with why they
-    are not in the marts."""
-    included, left_out = [], {}
-    for spec in lake.partitions():
-        state, _, problem = lake.state(PUBLISHER, spec.partition)
-        if state == Status.COMMITTED:
-            included.append(spec.partition)
-        else:
-            why = (problem or "").removeprefix(f"{state}: ")  # said once
-            left_out[spec.partition] = f"validate {state}" + (f": {why}" if why else "")
-    return included, left_out
-
-
 def marts_fingerprint(lake: Lake) -> str:
     """What the marts depend on: each published partition's output fingerprint, and
     where every stage-partition stands (quality_daily counts failed gates too)."""
@@ -603,8 +585,6 @@ class LakeViews:
 def refresh_lake_views(lake: Lake, suites: SuiteRunner, generated_at: str) -> LakeViews:
     """Bring the marts, the catalog and the report up to date; what stops them is a
     failed marts report with its cause, never an exception."""
-    from tasks.report import render_report, report_data
-
     try:
         marts = refresh_marts(lake, suites)
         if not marts.ok:

@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from tasks.processes import leave_stopping_to_parent
-from tasks.resources import ProgressFn
+from tasks.progress import ProgressFn
 
 POLL_SECONDS = 0.5  # how often a waiting partition thread can hear of an interruption
 
@@ -171,7 +171,8 @@ def main(name: str, fd: int) -> None:
     workers forked from here."""
     # first, so that a run stopped while spaCy still imports has its host go at once
     threading.Thread(target=_exit_with_parent, daemon=True).start()
-    from tasks.annotate import _annotate_in_workers, load_model, load_references
+    # the work the host runs; imported here, in the host, after the watch above
+    from tasks.annotate import annotate_in_workers, load_model, load_references
 
     connection = Connection(fd)
     try:
@@ -198,7 +199,7 @@ def main(name: str, fd: int) -> None:
             connection.send(("progress", done, total))
 
         try:
-            answer = ("done", _annotate_in_workers(nlp, articles, batch_size, n_process, progress))
+            answer = ("done", annotate_in_workers(nlp, articles, batch_size, n_process, progress))
         except Exception as error:
             answer = ("error", error)
         try:
