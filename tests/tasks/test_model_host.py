@@ -9,13 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tasks.annotate import DEFAULT_MODEL, ModelNotInstalled, annotate_articles, model_id
 from tasks.model_host import ModelHost, host
+from tests.helpers import wait_until
 from tests.processes import alive, descendants
 from tests.tasks.test_annotate import TEXTS, articles
 
@@ -79,18 +79,14 @@ def test_the_host_and_its_workers_go_with_the_process_that_started_it(tmp_path) 
     )  # fmt: skip
     started: set[int] = set()
     try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert starter.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_until(marker.exists, timeout=60, what="the worker to start", process=starter)
         started = descendants(starter.pid)
         assert len(started) == 2  # the host and its worker
         starter.send_signal(signal.SIGKILL)
         starter.wait()
-        deadline = time.monotonic() + 10
-        while any(map(alive, started)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(map(alive, started))
+        wait_until(
+            lambda: not any(map(alive, started)), timeout=10, what="the host and worker to end"
+        )
     finally:
         starter.kill()
         for pid in started:
