@@ -87,6 +87,7 @@ def code_version(
         return known[2]
     modules, packages = reach(entry)
     files = tuple(sorted({*(_source_file(m) for m in modules), *_data_files(modules)}))
+    identities = _identities(files)  # before reading: an edit meanwhile is seen next time
     digest = hashlib.sha256(bump.encode())
     for file in files:
         digest.update(file.relative_to(PROJECT).as_posix().encode() + b"\0")
@@ -95,7 +96,7 @@ def code_version(
         digest.update(f"{name}=={_package_version(name)}\0".encode())
     digest.update(repr(_structure((*tables, *_declarations_used(modules)))).encode())
     version = digest.hexdigest()[:16]
-    _CODE_VERSIONS[key] = (_identities(files), files, version)
+    _CODE_VERSIONS[key] = (identities, files, version)
     return version
 
 
