@@ -28,7 +28,6 @@ from typing import Any
 from tasks.errors import DepecheError
 from tasks.records import StageKey, StageReport, Status
 from tasks.settings import Settings
-from tasks.stages import stage_task
 
 Execute = Callable[[str, str, str, Settings, StageKey], StageReport]
 """(lake, stage, partition, settings, key) → the stage-partition's report."""
@@ -56,6 +55,10 @@ def run_here(
     lake: str, stage: str, partition: str, settings: Settings, key: StageKey
 ) -> StageReport:
     """Run a stage-partition in this process (the `local` runner)."""
+    # imported when a stage runs, not with this module: a Dask worker unpickles this
+    # module's fitness probe, and where spaCy is missing the probe must say so itself
+    from tasks.stages import stage_task
+
     return stage_task(lake, stage, partition, settings, key)
 
 
@@ -100,6 +103,8 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
         def execute(
             lake: str, stage: str, partition: str, settings: Settings, key: StageKey
         ) -> StageReport:
+            from tasks.stages import stage_task  # (see run_here)
+
             if client.status != "running":  # the scheduler went away: nothing more runs
                 return _not_finished(stage, partition, f"not run: {_gone(address)}")
             try:

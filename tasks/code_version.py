@@ -28,6 +28,7 @@ import importlib.metadata
 import inspect
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import CodeType, ModuleType
@@ -85,6 +86,15 @@ def code_version(
     known = _CODE_VERSIONS.get(key)
     if known is not None and known[0] == _identities(known[1]):
         return known[2]
+    # a run asks from a thread per partition; CPython 3.11's parser is not safe across
+    # threads ("AST constructor recursion depth mismatch"), and once is enough anyway
+    with _DERIVING:
+        return _derive(entry, tables, bump, key)
+
+
+def _derive(
+    entry: Callable[..., Any] | ModuleType, tables: Iterable[Any], bump: str, key: tuple
+) -> str:
     modules, packages = reach(entry)
     files = tuple(sorted({*(_source_file(m) for m in modules), *_data_files(modules)}))
     identities = _identities(files)  # before reading: an edit meanwhile is seen next time
@@ -100,6 +110,7 @@ def code_version(
     return version
 
 
+_DERIVING = threading.Lock()
 _CODE_VERSIONS: dict[tuple[str, tuple[str, ...], str], tuple[tuple, tuple[Path, ...], str]] = {}
 
 
