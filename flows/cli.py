@@ -27,6 +27,9 @@ from tasks.errors import EXIT_FAILED, EXIT_USAGE, DepecheError
 from tasks.processes import STOP_SIGNALS
 from tasks.settings import Settings, SettingsGiven, describe_problems, setting_bounds
 
+# the rest is imported inside the command that needs it: `depeche --help` and a usage
+# error answer at once, without loading Prefect, spaCy or Great Expectations
+
 if TYPE_CHECKING:
     from flows.pipeline import RunSummary
     from flows.serving import PrefectServer

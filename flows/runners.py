@@ -55,6 +55,8 @@ def run_here(
     lake: str, stage: str, partition: str, settings: Settings, key: StageKey
 ) -> StageReport:
     """Run a stage-partition in this process (the `local` runner)."""
+    # imported when a stage runs, not with this module: a Dask worker unpickles this
+    # module's fitness probe, and where spaCy is missing the probe must say so itself
     from tasks.stages import stage_task
 
     return stage_task(lake, stage, partition, settings, key)
@@ -101,7 +103,7 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
         def execute(
             lake: str, stage: str, partition: str, settings: Settings, key: StageKey
         ) -> StageReport:
-            from tasks.stages import stage_task
+            from tasks.stages import stage_task  # (see run_here)
 
             if client.status != "running":  # the scheduler went away: nothing more runs
                 return _not_finished(stage, partition, f"not run: {_gone(address)}")

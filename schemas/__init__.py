@@ -1,7 +1,7 @@
 """Table definitions, Arrow schemas, expectation suites and the data dictionary."""
 
+from schemas.marts import MARTS
 from schemas.tables import (
-    ALL_TABLES,
     CHECKS,
     CLEAN,
     DOCUMENTS,
@@ -41,3 +41,18 @@ __all__ = [
     "Table",
     "quarantine_row",
 ]
+
+# here, above both: the marts (schemas/marts.py) are Tables built from schemas/tables.py
+ALL_TABLES: tuple[Table, ...] = (
+    RAW,
+    CLEAN,
+    STORIES,
+    DOCUMENTS,
+    SENTENCES,
+    ENTITIES,
+    QUOTES,
+    QUARANTINE,
+    CHECKS,
+    *MARTS,
+)
+"""Every table of the lake, the marts included."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.tables import ALL_TABLES, QUARANTINE_REASONS
+from schemas import ALL_TABLES, QUARANTINE_REASONS
 
 # The docs page that holds the generated sections, relative to the project's folder.
 PAGE = "docs/data-dictionary.md"

@@ -164,7 +164,8 @@ MOJIBAKE: dict[str, str] = {
 stands for. Every sequence starts with `Ã`, `Â`, `â€`, `Å`, `Æ` or `Ë` followed by
 Windows-1252 signs, which French text never writes: where one is found, the text is
 garbled for certain, and what it stood for is known."""
-MOJIBAKE_MARKERS = "|".join(re.escape(k) for k in sorted(MOJIBAKE, key=len, reverse=True))
+# longest first, and in one order whatever the process (the stages' code versions read it)
+MOJIBAKE_MARKERS = "|".join(re.escape(k) for k in sorted(sorted(MOJIBAKE), key=len, reverse=True))
 CONTROL_CHARACTERS = "[\x00-\x09\x0b-\x1f\x7f-\x9f]"
 """Unicode's control characters (category Cc) but the line feed between paragraphs."""
 NOT_TEXT = f"{CONTROL_CHARACTERS}|{MOJIBAKE_MARKERS}"
@@ -791,19 +792,4 @@ CHECKS = Table(
         Column("unexpected_count", pa.int64(), "Rows that broke the check, when counted."),
         Column("observed", pa.string(), "Observed value, as JSON."),
     ),
-)
-
-from schemas.marts import MARTS  # noqa: E402  (the marts are Tables too)
-
-ALL_TABLES: tuple[Table, ...] = (
-    RAW,
-    CLEAN,
-    STORIES,
-    DOCUMENTS,
-    SENTENCES,
-    ENTITIES,
-    QUOTES,
-    QUARANTINE,
-    CHECKS,
-    *MARTS,
 )

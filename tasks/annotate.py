@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,10 +48,12 @@ from tasks import gender, people, places, quotes
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.errors import ModelNotInstalled
 from tasks.faults import fault_point
-from tasks.model_host import ModelHost
 from tasks.processes import die_with_parent, glibc, leave_stopping_to_parent
-from tasks.resources import ProgressFn
+from tasks.progress import ProgressFn
 from tasks.settings import Settings
+
+if TYPE_CHECKING:  # a type only: the model host runs this module's workers
+    from tasks.model_host import ModelHost
 
 DEFAULT_MODEL = Settings().model
 UNUSED_COMPONENTS = ["lemmatizer", "morphologizer", "attribute_ruler", "parser"]
@@ -462,7 +464,7 @@ def _in_article_order(tables: _Tables, doc_ids: list[str]) -> _Tables:
     )
 
 
-def _annotate_in_workers(
+def annotate_in_workers(
     nlp: Language,
     articles: list[dict[str, Any]],
     batch_size: int,
@@ -608,12 +610,12 @@ def annotate_articles(
 
     if not accepted:
         tables = _Rows().tables()
-    elif isinstance(nlp, ModelHost):
+    elif not isinstance(nlp, Language):  # a model host: its workers fork from there
         with _WORKERS_IN_USE:
             tables = nlp.annotate(accepted, batch_size, n_process, progress)
     elif _workers_can_fork():
         with _WORKERS_IN_USE:  # the partition before may still be writing and gating
-            tables = _annotate_in_workers(nlp, accepted, batch_size, n_process, progress)
+            tables = annotate_in_workers(nlp, accepted, batch_size, n_process, progress)
     else:
         tables = _annotate_here(nlp, accepted, batch_size, progress)
     return AnnotateResult(
@@ -683,6 +685,5 @@ STAGE = Stage(
     reads=(CLEAN,),
     writes=(DOCUMENTS, SENTENCES, ENTITIES, QUOTES),
     settings=("model",),
-    code=(gender, people, places, quotes),
     extra_parameters=lambda settings: {"model_version": installed_version(settings.model)},
 )

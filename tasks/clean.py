@@ -31,7 +31,7 @@ from py3langid.langid import LanguageIdentifier
 
 from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
 from schemas.tables import CONTROL_CHARACTERS
-from tasks import charsets, dates, pages, stories
+from tasks import pages, stories
 from tasks.charsets import repair_mojibake
 from tasks.contract import Stage, StageContext, StageOutput, fingerprint
 from tasks.dates import (
@@ -668,7 +668,6 @@ STAGE = Stage(
     reads=(RAW,),
     writes=(CLEAN, STORIES),
     settings=("story_threshold",),
-    code=(stories, pages, dates, charsets),  # page extraction, date rules, text repairs
     extra_inputs=_earlier_chain,
     extra_parameters=lambda settings: {"language_margin": LANGUAGE_MARGIN},
     ordered=True,

@@ -10,9 +10,6 @@ the output → gate it → commit, or record the failure → manifest.
 from __future__ import annotations
 
 import hashlib
-import inspect
-import os
-import sys
 import time
 import traceback
 from collections import Counter
@@ -20,21 +17,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-import schemas.tables
 from schemas import CHECKS, QUARANTINE, Table
+from tasks.code_version import code_version
 from tasks.errors import GateFailed, PartitionNotCommitted
 from tasks.faults import fault_point
 from tasks.gate import Check, gate, stage_checks
 from tasks.processes import give_back_memory
+from tasks.progress import ProgressFn
 from tasks.records import Manifest, StageKey, StageReport, Status, Validation
-from tasks.resources import ProgressFn, Resources
 from tasks.settings import Settings
 from tasks.storage import Lake
+
+if TYPE_CHECKING:  # a type only: the resources load what the stages need, stages included
+    from tasks.resources import Resources
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,11 @@ class Stage:
     partition; their stages' outputs are its input. `writes`: the tables it
     commits (a checkpoint table lands where no reader looks). `publishes`: the
     checkpoint tables it publishes, as they are, once its own checks pass.
-    `settings`: the settings its output depends on. `produce`: the pure work.
-    `code`: the modules besides its own whose source its output depends on.
-    `extra_inputs` and `extra_parameters` add what else its output depends on
-    (the partition's items; earlier partitions; the model's version).
+    `settings`: the settings its output depends on. `produce`: the pure work; its
+    code version is derived from what it can reach (tasks/code_version.py), and
+    `bump` changes it on purpose. `extra_inputs` and `extra_parameters` add what
+    else its output depends on (the partition's items; earlier partitions; the
+    model's version).
     """
 
     name: str
@@ -91,7 +91,7 @@ class Stage:
     writes: tuple[Table, ...] = ()
     publishes: tuple[Table, ...] = ()
     settings: tuple[str, ...] = ()
-    code: tuple[ModuleType, ...] = ()
+    bump: str = ""
     extra_inputs: Callable[[Lake, str], list[str]] | None = None
     extra_parameters: Callable[[Settings], dict[str, Any]] | None = None
     # a run takes its partitions through it one at a time, in plan order, even when
@@ -118,31 +118,10 @@ class Stage:
 
     @property
     def code_version(self) -> str:
-        """Hash of the stage's modules and the table definitions it writes."""
-        return code_version(sys.modules[self.produce.__module__], *self.code)
-
-
-def code_version(*modules: ModuleType) -> str:
-    """Hash of the source of `modules` and of the table definitions."""
-    modules = (*modules, schemas.tables)
-    # every stage-partition's key asks it: worked out again only when a file changed
-    files = tuple(_file_identity(module) for module in modules)
-    known = _CODE_VERSIONS.get(files)
-    if known is None:
-        digest = hashlib.sha256()
-        for module in modules:
-            digest.update(inspect.getsource(module).encode())
-        known = _CODE_VERSIONS[files] = digest.hexdigest()[:16]
-    return known
-
-
-_CODE_VERSIONS: dict[tuple[tuple[str, int, int], ...], str] = {}
-
-
-def _file_identity(module: ModuleType) -> tuple[str, int, int]:
-    path = inspect.getsourcefile(module) or module.__name__
-    info = os.stat(path)
-    return path, info.st_mtime_ns, info.st_size
+        """The version of the code, packages, data files and table structures the
+        stage's output depends on."""
+        tables = (*self.reads, *self.writes, *self.publishes, QUARANTINE)
+        return code_version(self.produce, tables, self.bump)
 
 
 def fingerprint(*parts: str) -> str:

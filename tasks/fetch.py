@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from schemas import QUARANTINE, RAW, Rejected, quarantine_row
-from tasks import charsets
 from tasks.charsets import decode, repair_mojibake
+from tasks.clean import published_period
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import DateWindow, latest_date, plausible
 from tasks.errors import SourceNotFound
@@ -424,11 +424,9 @@ def _chunks(keys: list[ItemKey], size: int | None) -> list[list[ItemKey]]:
 
 def _item_period(item: Item, now: datetime | None) -> tuple[date, str] | None:
     """When a file item was published, read as clean will read it of an item fetched
-    `now` (for a backfill)."""
+    `now` (for a backfill: it reads dates as clean will)."""
     if item.rejected is not None:
         return None
-    from tasks.clean import published_period  # a backfill reads dates as clean will
-
     return published_period(item.format, item.text, now)
 
 
@@ -625,7 +623,6 @@ STAGE = Stage(
     produce=fetch_partition,
     writes=(RAW,),
     settings=("max_bytes",),
-    code=(charsets,),  # the encodings believed, the repairs made
     extra_inputs=lambda lake, partition: [lake.partition(partition).fingerprint],
     ordered=True,  # one fetch at a time: the hosts' delays hold across workers
 )

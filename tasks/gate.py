@@ -76,6 +76,7 @@ class SuiteRunner:
     definition and suite per table, made the first time that table is gated."""
 
     def __init__(self) -> None:
+        # Great Expectations takes seconds to import: only once a gate runs
         from schemas.suites import new_context
 
         self._context = new_context()
@@ -84,7 +85,7 @@ class SuiteRunner:
         self._lock = threading.Lock()  # GX contexts are not safe across threads
 
     def _batch_definition(self, table: Table) -> tuple[Any, Any]:
-        from schemas.suites import expectation_suite
+        from schemas.suites import expectation_suite  # (loaded with the context above)
 
         if table.name not in self._tables:
             asset = self._source.add_dataframe_asset(table.name)

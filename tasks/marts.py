@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -48,7 +48,6 @@ from schemas.marts import (
     ATTENTION_DAILY,
     CO_LABELS,
     COOCCURRENCE,
-    MART_PARTITION,
     MART_STAGE,
     MENTIONS_DAILY,
     PLACES_DAILY,
@@ -57,18 +56,15 @@ from schemas.marts import (
     SOURCES_DAILY,
     VOICES_DAILY,
 )
-from tasks.contract import code_version
+from tasks.code_version import code_version
 from tasks.errors import DepecheError, LakeNotWritable
 from tasks.gate import SuiteRunner, gate
+from tasks.published import ALL, PUBLISHER, published_partitions
 from tasks.records import Manifest, StageKey, StageReport, Status
+from tasks.report import ReportData, render_report, report_data
 from tasks.resources import current
 from tasks.storage import Lake
 
-if TYPE_CHECKING:  # tasks.report reads the marts: imported by name only
-    from tasks.report import ReportData
-
-PUBLISHER = "validate"  # the stage that publishes documents and entities
-ALL = MART_PARTITION
 GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])
 
 
@@ -344,7 +340,9 @@ def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
 
 def marts_key(lake: Lake) -> StageKey:
     """What the marts depend on: the lake's stage-partitions, this code, no setting."""
-    return StageKey(marts_fingerprint(lake), code_version(sys.modules[__name__], schemas.marts), {})
+    return StageKey(
+        marts_fingerprint(lake), code_version(sys.modules[__name__], schemas.marts.MARTS), {}
+    )
 
 
 def _made_from(lake: Lake, manifest: Manifest | None, key: StageKey) -> bool:
@@ -356,20 +354,6 @@ def _made_from(lake: Lake, manifest: Manifest | None, key: StageKey) -> bool:
         and manifest.made_from(key)
         and not lake.verify(manifest, deep=True)
     )
-
-
-def published_partitions(lake: Lake) -> tuple[list[str], dict[str, str]]:
-    """The partitions validate committed, in order, and the others with why they
-    are not in the marts."""
-    included, left_out = [], {}
-    for spec in lake.partitions():
-        state, _, problem = lake.state(PUBLISHER, spec.partition)
-        if state == Status.COMMITTED:
-            included.append(spec.partition)
-        else:
-            why = (problem or "").removeprefix(f"{state}: ")  # said once
-            left_out[spec.partition] = f"validate {state}" + (f": {why}" if why else "")
-    return included, left_out
 
 
 def marts_fingerprint(lake: Lake) -> str:
@@ -601,8 +585,6 @@ class LakeViews:
 def refresh_lake_views(lake: Lake, suites: SuiteRunner, generated_at: str) -> LakeViews:
     """Bring the marts, the catalog and the report up to date; what stops them is a
     failed marts report with its cause, never an exception."""
-    from tasks.report import render_report, report_data
-
     try:
         marts = refresh_marts(lake, suites)
         if not marts.ok:

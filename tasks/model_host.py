@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from tasks.processes import leave_stopping_to_parent
-from tasks.resources import ProgressFn
+from tasks.progress import ProgressFn
 
 POLL_SECONDS = 0.5  # how often a waiting partition thread can hear of an interruption
 
@@ -179,7 +179,8 @@ def main(name: str, fd: int) -> None:
     threading.Thread(target=_exit_with_parent, daemon=True).start()
     connection = Connection(fd)
     try:
-        from tasks.annotate import _annotate_in_workers, load_model, load_references
+        # the work the host runs; imported here, in the host, after the watch above
+        from tasks.annotate import annotate_in_workers, load_model, load_references
 
         nlp = load_model(name)
         load_references()  # first names and gazetteers: loaded once, shared by the workers
@@ -204,7 +205,7 @@ def main(name: str, fd: int) -> None:
             connection.send(("progress", done, total))
 
         try:
-            answer = ("done", _annotate_in_workers(nlp, articles, batch_size, n_process, progress))
+            answer = ("done", annotate_in_workers(nlp, articles, batch_size, n_process, progress))
         except Exception as error:
             answer = ("error", error)
         try:

@@ -25,7 +25,7 @@ from schemas.marts import (
     SOURCES_DAILY,
     VOICES_DAILY,
 )
-from tasks.marts import ALL, published_partitions
+from tasks.published import ALL, published_partitions
 from tasks.records import StatusRow
 from tasks.storage import Lake
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
+
+from tasks.progress import ProgressFn, ProgressSink
 
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
@@ -41,12 +43,6 @@ and all) add 20 to 220 strings each, about one word in ten: a reload every 500 t
 benchmarks add one string in four articles; articles of random words (450 strings
 each), a reload every 220 articles. A process that annotates in forked workers (the
 local runner) never grows its model."""
-
-ProgressSink = Callable[[str, str, int, int], None]
-"""(stage, partition, done, total): how a front end learns of a stage's progress."""
-
-ProgressFn = Callable[[int, int], None]
-"""(done, total) of one stage-partition."""
 
 
 class Resources:
@@ -69,6 +65,7 @@ class Resources:
         strings since (it annotated in this process, as on a Dask worker), in which
         case it is dropped, its memory given back, and the model loaded afresh. The
         annotations do not depend on the vocabulary a model has grown."""
+        # the loaders import spaCy (seconds): on first use, not when resources are made
         from tasks.annotate import load_model
         from tasks.processes import give_back_memory
 
@@ -88,13 +85,13 @@ class Resources:
     def model_host(self, name: str) -> ModelHost:
         """The process holding the named model, from which a local run's annotate
         workers fork (tasks/model_host.py): one a process, shared by its resources."""
-        from tasks.model_host import host
+        from tasks.model_host import host  # on first use: it starts a process
 
         return host(name)
 
     def language_identifier(self) -> LanguageIdentifier:
         """py3langid's bundled model (a second of work)."""
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier  # on first use, as all here
 
         with self._locks["language"]:
             if self._language is None:
@@ -103,7 +100,7 @@ class Resources:
 
     def suites(self) -> SuiteRunner:
         """The Great Expectations context with a suite per table (seconds to import)."""
-        from tasks.gate import SuiteRunner
+        from tasks.gate import SuiteRunner  # on first use: Great Expectations is slow to import
 
         with self._locks["suites"]:
             if self._suites is None:
@@ -113,7 +110,7 @@ class Resources:
     def web_hosts(self) -> Hosts:
         """What the web crawls of this process remember of each host: its robots.txt
         (read once a run), its delay, when it may be asked next."""
-        from tasks.web.crawl import Hosts
+        from tasks.web.crawl import Hosts  # on first use: only web runs need it
 
         with self._locks["suites"]:
             if self._web_hosts is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from bench.corpus import write_corpus
 from schemas import STAGES
 from tasks.storage import Lake
 from tests.conftest import DEPECHE, snapshot
+from tests.helpers import free_port, listening, wait_until
 
 ARTICLES, PARTITION_SIZE = 300, 50  # six partitions
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -63,12 +63,6 @@ def _run(articles: Path, lake: Path, *options: str) -> list[str]:
     return ["run", str(articles), "--lake", str(lake), "--partition-size", size, *options]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_local_cluster_gives_the_tables_of_a_local_run(
     articles, env, depeche, local_tables, same_tables, tmp_path
 ):
@@ -96,20 +90,13 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     )
 
 
-def _wait_for(path: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} did not appear"
-        time.sleep(0.2)
-
-
 class Cluster:
     """A `dask scheduler` and `dask worker`s on 127.0.0.1, processes of their own
     (each its own process group, nanny and worker killed together)."""
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.folder, self.env = folder, env
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        self.address = f"tcp://127.0.0.1:{free_port()}"
         self.processes: dict[str, subprocess.Popen] = {}
 
     def scheduler(self) -> None:
@@ -118,7 +105,10 @@ class Cluster:
         self.processes["scheduler"] = _start(
             [DASK, "scheduler", *args], self.env, self.folder / "scheduler.log"
         )
-        time.sleep(2)
+        wait_until(
+            lambda: listening(int(port)), timeout=60, what="the Dask scheduler to listen",
+            process=self.processes["scheduler"],
+        )  # fmt: skip
 
     def worker(self, name: str, *options: str, env: dict[str, str] | None = None) -> None:
         args = ["--name", name, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1"]
@@ -166,7 +156,7 @@ def test_a_worker_killed_while_it_annotates_loses_nothing_and_doubles_nothing(
         text=True,
         stdin=subprocess.DEVNULL,
     )
-    _wait_for(pause, 180)
+    wait_until(pause.exists, timeout=180, what=f"{pause} to appear", every=0.2)
     cluster.kill("doomed")
     stdout, stderr = run.communicate(timeout=300)
     assert "Traceback" not in stdout + stderr
@@ -286,7 +276,7 @@ def test_the_scheduler_going_away_fails_the_run_cleanly_and_a_rerun_completes(
         text=True,
         stdin=subprocess.DEVNULL,
     )
-    _wait_for(pause, 180)
+    wait_until(pause.exists, timeout=180, what=f"{pause} to appear", every=0.2)
     cluster.kill("scheduler")
     killed = time.monotonic()
     stdout, stderr = run.communicate(timeout=300)
@@ -339,7 +329,7 @@ def test_an_address_where_no_scheduler_answers_is_one_line_and_exit_2(
         "--runner",
         "dask",
         "--dask-address",
-        f"tcp://127.0.0.1:{_free_port()}",
+        f"tcp://127.0.0.1:{free_port()}",
         env=env,
     )
     assert result.returncode == 2

@@ -55,11 +55,20 @@ def test_a_changed_cleaning_rule_reruns_clean_and_what_follows(harness_env, tmp_
     assert ran() == list(STAGES)
     assert ran() == []
 
-    rules = code / "tasks" / "clean.py"
-    text = rules.read_text(encoding="utf-8")
-    edited = text.replace('"\\r": "\\n",', '"\\r": "\\n",\n        "œ": "oe",')
-    assert edited != text
-    rules.write_text(edited, encoding="utf-8")
+    def edit(path: str, old: str | None, new: str) -> None:
+        file = code / path
+        text = file.read_text(encoding="utf-8")
+        edited = text + new if old is None else text.replace(old, new, 1)
+        assert edited != text
+        file.write_text(edited, encoding="utf-8")
+
+    # (a column's description reruns nothing: tests/tasks/test_code_version.py, without runs)
+    # clean's url column is made there: clean runs again, and gives the same rows here
+    # (a wire story has no url), so the stages after it have nothing new to do
+    edit("tasks/web/urls.py", None, "\n# touched\n")
+    assert ran() == ["clean"]
+
+    edit("tasks/clean.py", '"\\r": "\\n",', '"\\r": "\\n",\n        "œ": "oe",')
 
     assert ran() == list(STAGES[STAGES.index("clean") :])
     [partition] = [spec.partition for spec in store.partitions()]

@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +18,7 @@ import pytest
 
 from schemas import STAGES
 from tasks.storage import Lake
+from tests.helpers import wait_until
 from tests.processes import alive, children, command_line, descendants
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -38,14 +38,12 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
 
 
 def kill_when_paused(process: subprocess.Popen, marker: Path, timeout: float = 240) -> str:
-    deadline = time.monotonic() + timeout
-    while not marker.exists():
-        if process.poll() is not None:
-            raise AssertionError(f"the run ended before its pause: {process.communicate()}")
-        if time.monotonic() > deadline:
+    try:
+        wait_until(marker.exists, timeout=timeout, what="its pause point", process=process)
+    except AssertionError:
+        with contextlib.suppress(ProcessLookupError):  # the run may have ended on its own
             os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError("the run never reached its pause point")
-        time.sleep(0.1)
+        raise
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     return marker.read_text()
@@ -152,11 +150,7 @@ def test_annotate_workers_die_with_a_killed_run(
     env = {**harness_env, "DEPECHE_PAUSE_AT": "annotate:worker", "DEPECHE_PAUSE_FILE": str(marker)}
     killed = start(["run", str(source), "--lake", str(lake)], env)
     try:
-        deadline = time.monotonic() + 240
-        while not marker.exists():
-            assert killed.poll() is None, killed.communicate()
-            assert time.monotonic() < deadline, "the run never reached its annotate worker"
-            time.sleep(0.1)
+        wait_until(marker.exists, timeout=240, what="its annotate worker", process=killed)
         workers = {pid for pid in descendants(killed.pid) if "uvicorn" not in command_line(pid)}
         hosts = {pid for pid in children(killed.pid) if "tasks.model_host" in command_line(pid)}
         assert len(hosts) == 1, "the run's model host is a child of the run"
@@ -164,10 +158,9 @@ def test_annotate_workers_die_with_a_killed_run(
         assert Lake(lake).is_locked()
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(alive(pid) for pid in workers)
+        wait_until(
+            lambda: not any(alive(pid) for pid in workers), timeout=10, what="its workers to end"
+        )
         assert not Lake(lake).is_locked()
     finally:
         with contextlib.suppress(ProcessLookupError):

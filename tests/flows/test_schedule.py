@@ -8,10 +8,8 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
@@ -21,15 +19,10 @@ import pytest
 
 from schemas import STAGES
 from tasks.storage import Lake
+from tests.helpers import free_port, wait_until
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -62,16 +55,8 @@ def started(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
 
 
 def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-        except Exception:  # the server may not answer yet
-            found = None
-        if found:
-            return found
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
+    # the server may not answer yet
+    return wait_until(check, timeout=timeout, what=what, every=0.5, tolerate=Exception)
 
 
 def api(api_url: str, call):
@@ -288,13 +273,11 @@ def test_depeche_serve_stops_within_seconds_after_serving_a_run(
         assert any("server start" in command_line(pid) for pid in children), "its server"
         os.killpg(serve.pid, sig)
         serve.wait(timeout=20)
-        deadline = time.monotonic() + 5
-        while any(Path(f"/proc/{pid}").exists() for pid in children) and (
-            time.monotonic() < deadline
-        ):
-            time.sleep(0.1)
-        left = [command_line(pid) for pid in children if Path(f"/proc/{pid}").exists()]
-        assert not left, "a child lives on, or a zombie"
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in children),
+            timeout=5,
+            what="the children to end, zombies reaped",
+        )
     finally:
         with suppress(ProcessLookupError):
             os.killpg(serve.pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ import pytest
 from schemas import STAGES
 from tasks.storage import Lake
 from tests.conftest import snapshot
+from tests.helpers import wait_until
 from tests.processes import command_line, descendants
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -60,11 +61,11 @@ def _stopped(run: subprocess.Popen, children: set[int], send, sig: int) -> tuple
     its group and its `children` are gone (asserted)."""
     send(run.pid, sig)
     stdout, stderr = run.communicate(timeout=60)
-    deadline = time.monotonic() + 5
-    while (_group_alive(run.pid) or any(map(_exists, children))) and (time.monotonic() < deadline):
-        time.sleep(0.1)
-    assert not _group_alive(run.pid), "a process of the run's group lives on"
-    assert not [pid for pid in children if _exists(pid)], "a child lives on, or a zombie"
+    wait_until(
+        lambda: not (_group_alive(run.pid) or any(map(_exists, children))),
+        timeout=5,
+        what="every process of the run's group and every child to end (no zombie left)",
+    )
     return stdout, stderr
 
 
@@ -126,11 +127,7 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
     )
     children: set[int] = set()
     try:
-        deadline = time.monotonic() + 240
-        while not marker.exists():
-            assert run.poll() is None, run.communicate()
-            assert time.monotonic() < deadline, "the run never reached its annotate worker"
-            time.sleep(0.1)
+        wait_until(marker.exists, timeout=240, what="its annotate worker", process=run)
         children = descendants(run.pid)  # the server, the model host and its worker
         assert any("uvicorn" in command_line(pid) for pid in children), "its temporary server"
         assert any("tasks.model_host" in command_line(pid) for pid in children), "its model host"
@@ -199,12 +196,12 @@ def test_ctrl_c_at_any_instant_of_a_run_is_one_line_from_the_run_alone(
     children: set[int] = set()
     try:
         reached = lake if instant is _gating else run.pid
-        deadline = time.monotonic() + 240
-        while not instant(reached):
-            assert run.poll() is None, run.communicate()
-            assert time.monotonic() < deadline, f"the run never reached {instant.__name__}"
-            children |= descendants(run.pid)
-            time.sleep(0.02)
+
+        def there() -> bool:
+            children.update(descendants(run.pid))  # each process it started on the way
+            return instant(reached)
+
+        wait_until(there, timeout=240, what=instant.__name__, every=0.02, process=run)
         children |= descendants(run.pid)
         stdout, stderr = _stopped(run, children, os.killpg, signal.SIGINT)
     finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-import socket
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape
@@ -22,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers import free_port
 from tests.websites import Answer, Asked, Site, gzip_bomb, page
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -45,12 +45,6 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <rss version="2.0"><channel><title>&lol2;</title></channel></rss>"""
 
 FEED_DATE = datetime(2024, 3, 5, 8, 30, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _rss(items: list[tuple[str, str]], site: Site) -> bytes:
@@ -272,7 +266,7 @@ def first_run(web, web_lake, depeche, prefect_harness, tmp_path_factory):
         "COLUMNS": "200",
     }
     env.pop("PREFECT_LOGGING_LEVEL", None)
-    dead = _free_port()
+    dead = free_port()
     result = depeche("run", *_sources(web, dead), "--lake", str(web_lake), *OPTIONS, env=env)
     return {"result": result, "env": env, "dead": dead}
 

@@ -186,7 +186,7 @@ def test_worker_processes_give_the_same_tables(nlp) -> None:
 def test_without_fork_the_same_tables_come_from_this_process(nlp, monkeypatch) -> None:
     forked = annotate_articles(articles(TEXTS), nlp)
     monkeypatch.setattr(annotate, "CAN_FORK", False)
-    monkeypatch.setattr(annotate, "_annotate_in_workers", None)  # would fail if called
+    monkeypatch.setattr(annotate, "annotate_in_workers", None)  # would fail if called
     here = annotate_articles(articles(TEXTS), nlp)
     assert here.entities.equals(forked.entities)
     assert here.sentences.equals(forked.sentences)

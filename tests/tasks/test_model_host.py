@@ -10,13 +10,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tasks.annotate import DEFAULT_MODEL, ModelNotInstalled, annotate_articles, model_id
 from tasks.model_host import ModelHost, host
+from tests.helpers import wait_until
 from tests.processes import alive, descendants
 from tests.tasks.test_annotate import TEXTS, articles
 
@@ -99,9 +99,7 @@ def test_a_host_that_dies_while_it_annotates_is_said_with_its_exit_code(tmp_path
 
 
 def _kill_when_paused(dying: ModelHost, marker: Path) -> None:
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(marker.exists, timeout=60, what="the worker to pause")
     os.kill(dying._process.pid, signal.SIGKILL)
 
 
@@ -121,18 +119,14 @@ def test_the_host_and_its_workers_go_with_the_process_that_started_it(tmp_path) 
     )  # fmt: skip
     started: set[int] = set()
     try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert starter.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_until(marker.exists, timeout=60, what="the worker to start", process=starter)
         started = descendants(starter.pid)
         assert len(started) == 2  # the host and its worker
         starter.send_signal(signal.SIGKILL)
         starter.wait()
-        deadline = time.monotonic() + 10
-        while any(map(alive, started)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(map(alive, started))
+        wait_until(
+            lambda: not any(map(alive, started)), timeout=10, what="the host and worker to end"
+        )
     finally:
         starter.kill()
         for pid in started:

@@ -299,23 +299,6 @@ def test_quotes_are_stable(nlp) -> None:
     assert first.equals(annotate_articles(articles([text]), nlp).quotes)
 
 
-def test_a_change_of_the_quote_rules_reruns_annotate(monkeypatch) -> None:
-    """annotate's code version covers the modules its output depends on, not only its own."""
-    import inspect
-
-    from tasks import annotate, contract, people, quotes
-
-    assert {quotes, people} <= set(annotate.STAGE.code)
-    before = annotate.STAGE.code_version
-    real = inspect.getsource
-    monkeypatch.setattr(
-        inspect, "getsource", lambda module: real(module) + ("#" if module is quotes else "")
-    )
-    # the versions are kept by file identity: the edit here is in memory only
-    monkeypatch.setattr(contract, "_CODE_VERSIONS", {})
-    assert annotate.STAGE.code_version != before
-
-
 @pytest.mark.parametrize(
     "text",
     [

@@ -1,0 +1,367 @@
+"""A stage's code version, derived from what its output depends on.
+
+Nothing is listed by hand: starting from the stage's produce function, the version
+covers
+- the source of every project module it can reach: in the stage's own module, the
+  functions the produce function calls (a stage module may also hold planning or
+  helpers of other commands); from there, every project module they import, at any
+  depth, imports inside functions included (read from the source, not from what
+  happens to be loaded);
+- the installed versions of the third-party packages those modules import;
+- the data files those modules name (a first-names list, a gazetteer);
+- of `schemas/`, only the structure of what they use: a table's name, columns and
+  types and rules, never its descriptions (the data dictionary's words rerun
+  nothing);
+- a deliberate bump (`Stage.bump`).
+
+`RUNTIME_ONLY` names, once, the machinery whose edits cannot change a row.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import hashlib
+import importlib
+import importlib.metadata
+import inspect
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import CodeType, ModuleType
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+PACKAGES = ("tasks", "schemas", "flows")
+DECLARATIONS = "schemas"  # hashed by structure, not by source
+
+RUNTIME_ONLY = frozenset(
+    {
+        # how a stage is run, not what it makes: the contract (mark, stage, gate,
+        # commit), its records and errors, the fault points of the kill tests
+        "tasks.contract",
+        "tasks.records",
+        "tasks.errors",
+        "tasks.faults",
+        # the gate (its checks, its Great Expectations suites): whether rows commit,
+        # never what they are; the rules declared with a table's columns count
+        "tasks.gate",
+        "schemas.suites",
+        # where rows are kept, not what they are
+        "tasks.storage",
+        "tasks.lake_index",
+        # loading and running: the model host, process pools, memory given back
+        "tasks.resources",
+        "tasks.model_host",
+        "tasks.processes",
+        # settings plumbing: the values a stage's output depends on are its parameters
+        "tasks.settings",
+        # downloading: a page fetched before is read back from the lake as it was
+        # answered, so an edit here cannot change the rows of a partition made before
+        "tasks.web.ingest",
+        "tasks.web.crawl",
+        "tasks.web.client",
+        "tasks.web.address",
+        # the registry and the orchestration above the stages
+        "tasks.stages",
+        "flows",
+        # third-party runtime: the engine, the cluster
+        "prefect",
+        "distributed",
+        "dask",
+    }
+)
+
+
+def code_version(
+    entry: Callable[..., Any] | ModuleType, tables: Iterable[Any] = (), bump: str = ""
+) -> str:
+    """The version of what `entry` (a produce function, or a whole module) makes from
+    and into `tables`: worked out again only when one of its files changed, since
+    every stage-partition's key asks it."""
+    key = (_name(entry), tuple(t.name for t in tables), bump)
+    known = _CODE_VERSIONS.get(key)
+    if known is not None and known[0] == _identities(known[1]):
+        return known[2]
+    # a run asks from a thread per partition; CPython 3.11's parser is not safe across
+    # threads ("AST constructor recursion depth mismatch"), and once is enough anyway
+    with _DERIVING:
+        return _derive(entry, tables, bump, key)
+
+
+def _derive(
+    entry: Callable[..., Any] | ModuleType, tables: Iterable[Any], bump: str, key: tuple
+) -> str:
+    modules, packages = reach(entry)
+    files = tuple(sorted({*(_source_file(m) for m in modules), *_data_files(modules)}))
+    identities = _identities(files)  # before reading: an edit meanwhile is seen next time
+    digest = hashlib.sha256(bump.encode())
+    for file in files:
+        digest.update(file.relative_to(PROJECT).as_posix().encode() + b"\0")
+        digest.update(file.read_bytes())
+    for name in sorted(packages):
+        digest.update(f"{name}=={_package_version(name)}\0".encode())
+    digest.update(repr(_structure((*tables, *_declarations_used(modules)))).encode())
+    version = digest.hexdigest()[:16]
+    _CODE_VERSIONS[key] = (identities, files, version)
+    return version
+
+
+_DERIVING = threading.Lock()
+_CODE_VERSIONS: dict[tuple[str, tuple[str, ...], str], tuple[tuple, tuple[Path, ...], str]] = {}
+
+
+def reach(entry: Callable[..., Any] | ModuleType) -> tuple[set[str], set[str]]:
+    """The project modules (runtime machinery and declarations left out) and the
+    third-party packages that `entry` can reach."""
+    modules: set[str] = set()
+    packages: set[str] = set()
+    if isinstance(entry, ModuleType):
+        todo = [entry.__name__]
+    else:
+        # of the stage's own module, what the produce function calls, not all it imports
+        modules.add(entry.__module__)
+        packages |= _third_party(_imports(entry.__module__))
+        todo = [m for m in _called_from(entry) if _counted(m)]
+    while todo:
+        module = todo.pop()
+        if module in modules:
+            continue
+        modules.add(module)
+        imported = _imports(module)
+        packages |= _third_party(imported)
+        todo += [m for m in imported if _is_project(m) and _counted(m)]
+    return modules, packages
+
+
+def _third_party(modules: Iterable[str]) -> set[str]:
+    """The top-level packages of `modules` that are neither the project's nor the
+    standard library's nor runtime machinery."""
+    tops = {module.partition(".")[0] for module in modules}
+    return {
+        top
+        for top in tops
+        if top not in PACKAGES and top not in sys.stdlib_module_names and top not in RUNTIME_ONLY
+    }
+
+
+def _called_from(produce: Callable[..., Any]) -> set[str]:
+    """The project modules named by the code `produce` runs in its own module: its
+    body, and the bodies of that module's functions and classes it calls, at any
+    depth (a function of the module it never calls does not count)."""
+    module = sys.modules[produce.__module__]
+    names = _imported_names(module.__name__)
+    found: set[str] = set()
+    seen: set[CodeType] = set()
+    todo = [produce.__code__]
+    while todo:
+        code = todo.pop()
+        if code in seen:
+            continue
+        seen.add(code)
+        todo += [const for const in code.co_consts if isinstance(const, CodeType)]
+        for name in code.co_names:
+            if name in names:
+                found.add(names[name])
+            elif _is_project(name):  # a module imported inside the function
+                found.add(name)
+            value = vars(module).get(name)
+            if getattr(value, "__module__", None) == module.__name__:
+                todo += _code_of(value)
+    return found
+
+
+def _code_of(value: Any) -> list[CodeType]:
+    if inspect.isfunction(value):
+        return [value.__code__]
+    if inspect.isclass(value):
+        return [f.__code__ for f in vars(value).values() if inspect.isfunction(f)]
+    return []
+
+
+def _imported_names(module: str) -> dict[str, str]:
+    """What each name a module imports from the project is bound to: the module it
+    comes from (or is)."""
+    names: dict[str, str] = {}
+    for node in ast.walk(_tree(module)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[(alias.asname or alias.name).partition(".")[0]] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                names[alias.asname or alias.name] = (
+                    submodule if _source_path(submodule) else node.module
+                )
+    return {name: target for name, target in names.items() if _is_project(target)}
+
+
+def _imports(module: str) -> set[str]:
+    """Every module `module` imports, at the top or inside a function; a name taken
+    from a package counts as its submodule when it is one."""
+    found: set[str] = set()
+    for node in ast.walk(_tree(module)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found |= {
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if _source_path(f"{node.module}.{alias.name}")
+            }
+    return found
+
+
+def _tree(module: str) -> ast.Module:
+    path = _source_path(module)
+    assert path is not None, f"{module} is not a module of the project"
+    return _parsed(path, _identities([path]))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(path: Path, identity: tuple) -> ast.Module:
+    """The syntax tree of a file, kept while the file is unchanged (`identity`)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _source_path(module: str) -> Path | None:
+    base = PROJECT.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _source_file(module: str) -> Path:
+    path = _source_path(module)
+    assert path is not None
+    return path
+
+
+def _is_project(module: str) -> bool:
+    return module.partition(".")[0] in PACKAGES and _source_path(module) is not None
+
+
+def _in(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def _counted(module: str) -> bool:
+    """Whether a project module's source counts: not runtime machinery, and not a
+    declaration (whose structure counts instead)."""
+    return not any(_in(module, excluded) for excluded in (*RUNTIME_ONLY, DECLARATIONS))
+
+
+def _declaration(module: str) -> bool:
+    """Whether a module declares tables whose structure counts (not runtime machinery)."""
+    return _in(module, DECLARATIONS) and not any(_in(module, e) for e in RUNTIME_ONLY)
+
+
+def _data_files(modules: Iterable[str]) -> set[Path]:
+    """The files beside the modules' source (in any folder of their package) that a
+    module names in a string: the data it reads."""
+    found: set[Path] = set()
+    for module in modules:
+        strings = {
+            node.value
+            for node in ast.walk(_tree(module))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+        for path in _source_file(module).parent.rglob("*"):
+            if path.is_file() and path.suffix not in (".py", ".pyc") and path.name in strings:
+                found.add(path)
+    return found
+
+
+def _declarations_used(modules: Iterable[str]) -> list[Any]:
+    """The objects the modules take from `schemas`, by name: the tables, vocabularies
+    and rules their code reads."""
+    used: dict[str, Any] = {}
+    for module in modules:
+        for node in ast.walk(_tree(module)):
+            if isinstance(node, ast.ImportFrom) and node.module and _declaration(node.module):
+                used |= _declared(node.module, [alias.name for alias in node.names])
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    used |= _declared(alias.name) if _declaration(alias.name) else {}
+    return [(name, used[name]) for name in sorted(used)]
+
+
+def _declared(module: str, names: list[str] | None = None) -> dict[str, Any]:
+    """The named objects of a declarations module (all its public ones by default),
+    a submodule taken by name counting as all of its own."""
+    declared = importlib.import_module(module)
+    found: dict[str, Any] = {}
+    public = [n for n, v in vars(declared).items() if not n.startswith("_") and _declares(v)]
+    for name in names or public:
+        value = getattr(declared, name)
+        if isinstance(value, ModuleType):
+            found |= _declared(value.__name__) if _declaration(value.__name__) else {}
+        else:
+            found[f"{module}.{name}"] = value
+    return found
+
+
+def _declares(value: Any) -> bool:
+    """Whether a module's attribute is a declaration of the project (not an import of
+    a library's function or type)."""
+    return _in(getattr(value, "__module__", None) or DECLARATIONS, DECLARATIONS)
+
+
+def _structure(value: Any) -> Any:
+    """What of a declaration shapes the rows: all but its descriptions (a dataclass's
+    `doc`); a function's or class's source."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            *(
+                (f.name, _structure(getattr(value, f.name)))
+                for f in dataclasses.fields(value)
+                if f.name != "doc"
+            ),
+        )
+    if inspect.isfunction(value) or inspect.isclass(value):
+        return inspect.getsource(value)
+    if isinstance(value, dict):
+        return sorted((repr(k), _structure(v)) for k, v in value.items())
+    if isinstance(value, set | frozenset):
+        return sorted(repr(_structure(v)) for v in value)
+    if isinstance(value, tuple | list):
+        return [_structure(v) for v in value]
+    return repr(value)
+
+
+@functools.cache
+def _package_version(package: str) -> str:
+    """The installed version of the distribution an import name comes from (most
+    are named alike; the others are looked up among every distribution's files)."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    distributions = importlib.metadata.packages_distributions().get(package, [])
+    return (
+        ", ".join(f"{d} {importlib.metadata.version(d)}" for d in sorted(set(distributions)))
+        or "not installed"
+    )
+
+
+def _identities(files: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    identities = []
+    for file in files:
+        info = os.stat(file)
+        identities.append((str(file), info.st_mtime_ns, info.st_size))
+    return tuple(identities)
+
+
+def _name(entry: Callable[..., Any] | ModuleType) -> str:
+    return (
+        entry.__name__
+        if isinstance(entry, ModuleType)
+        else f"{entry.__module__}.{entry.__qualname__}"
+    )

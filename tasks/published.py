@@ -1,0 +1,25 @@
+"""Which partitions the lake has published: what the marts are built from and what
+the report counts (below both, so that neither imports the other for it)."""
+
+from __future__ import annotations
+
+from schemas.marts import MART_PARTITION
+from tasks.records import Status
+from tasks.storage import Lake
+
+PUBLISHER = "validate"  # the stage that publishes documents and entities
+ALL = MART_PARTITION
+
+
+def published_partitions(lake: Lake) -> tuple[list[str], dict[str, str]]:
+    """The partitions validate committed, in order, and the others with why they
+    are not in the marts."""
+    included, left_out = [], {}
+    for spec in lake.partitions():
+        state, _, problem = lake.state(PUBLISHER, spec.partition)
+        if state == Status.COMMITTED:
+            included.append(spec.partition)
+        else:
+            why = (problem or "").removeprefix(f"{state}: ")  # said once
+            left_out[spec.partition] = f"validate {state}" + (f": {why}" if why else "")
+    return included, left_out

@@ -1,0 +1,133 @@
+"""A stage's code version is derived from what its output depends on: real edits of a
+copy of the project, seen by one live process (as a long run would see them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tasks.clean import STAGE as CLEAN_STAGE
+from tasks.code_version import reach
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+# asked a line on stdin, prints each stage's code version (and the marts') as JSON
+ASK_VERSIONS = """
+import json, sys
+import schemas.marts, tasks.marts
+from tasks.code_version import code_version
+from tasks.stages import REGISTRY
+for _ in sys.stdin:
+    versions = {stage.name: stage.code_version for stage in REGISTRY}
+    versions["marts"] = code_version(tasks.marts, schemas.marts.MARTS)
+    print(json.dumps(versions), flush=True)
+"""
+
+
+class Project:
+    """A copy of the project's code, and a process that reads its code versions."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for package in ("flows", "tasks", "schemas"):
+            shutil.copytree(PROJECT / package, root / package)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", ASK_VERSIONS], **self._where(), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def _where(self) -> dict:
+        return {"cwd": self.root, "env": {"PYTHONPATH": str(self.root), "PATH": "/usr/bin:/bin"}}
+
+    def versions(self, *, fresh: bool = False) -> dict[str, str]:
+        """The versions the live process sees, or (`fresh`) a new process: a table
+        declaration is read as the process imported it."""
+        if fresh:
+            asked = subprocess.run(
+                [sys.executable, "-c", ASK_VERSIONS], **self._where(), input="?\n",
+                capture_output=True, text=True, check=True, timeout=120,
+            )  # fmt: skip
+            return json.loads(asked.stdout)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("?\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def changed_by(self, path: str, old: str | None, new: str, *, fresh: bool = False) -> list[str]:
+        """The versions an edit of `path` (`old` replaced by `new`, or `new` appended)
+        changes; the file is put back after, and every version comes back."""
+        file = self.root / path
+        text = file.read_bytes()
+        before = self.versions()
+        edited = text.decode() + new if old is None else text.decode().replace(old, new, 1)
+        assert edited != text.decode(), f"{old!r} is not in {path}"
+        file.write_text(edited, encoding="utf-8")
+        after = self.versions(fresh=fresh)
+        file.write_bytes(text)
+        assert self.versions() == before
+        return sorted(name for name in before if after[name] != before[name])
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Iterator[Project]:
+    copy = Project(tmp_path_factory.mktemp("project"))
+    yield copy
+    copy.process.stdin.close()
+    copy.process.wait(timeout=30)
+
+
+def test_an_edit_of_the_url_rules_changes_clean_not_fetch(project):
+    """tasks/web/urls.py makes clean's `url` column: clean runs again on an edit there
+    (and what follows, when clean's rows change); fetch does not."""
+    assert project.changed_by("tasks/web/urls.py", None, "\n# edited\n") == ["clean"]
+
+
+def test_a_column_description_changes_no_version(project):
+    """(read by a new process, with its own hash seed: the versions do not depend on it)"""
+    old = '"Input format."'
+    assert project.changed_by("schemas/tables.py", old, '"The input format."', fresh=True) == []
+
+
+def test_a_column_type_changes_the_stages_that_read_or_write_its_table(project):
+    """raw's `line` column: fetch writes raw, clean reads it, the marts view every table."""
+    old = 'Column("line", pa.int32(), "Line number in a .jsonl file (1-based); null otherwise.")'
+    new = old.replace("int32", "int64")
+    assert project.changed_by("schemas/tables.py", old, new, fresh=True) == [
+        "clean",
+        "fetch",
+        "marts",
+    ]
+
+
+def test_an_edit_of_runtime_machinery_changes_no_version(project):
+    for module in ("tasks/processes.py", "tasks/storage.py", "tasks/model_host.py"):
+        assert project.changed_by(module, None, "\n# edited\n") == [], module
+
+
+def test_the_quote_rules_count_for_annotate_and_what_reads_its_functions(project):
+    """validate reads annotate's quote figures: an edit of annotate's modules is its too."""
+    assert project.changed_by("tasks/quotes.py", None, "\n# edited\n") == ["annotate", "validate"]
+
+
+def test_a_data_file_a_stage_reads_counts(project):
+    added = '"zoéline";1;12;"Femme"\n'
+    changed = project.changed_by("tasks/reference/prenoms-insee.csv", None, added)
+    assert changed == ["annotate", "validate"]
+
+
+def test_a_stage_version_can_be_bumped_on_purpose():
+    bumped = dataclasses.replace(CLEAN_STAGE, bump="a new reading of dates")
+    assert bumped.code_version != CLEAN_STAGE.code_version
+
+
+def test_the_packages_that_shape_the_output_count():
+    _, packages = reach(CLEAN_STAGE.produce)
+    assert {"trafilatura", "py3langid", "charset_normalizer"} <= packages
+    assert "prefect" not in packages
