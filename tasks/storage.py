@@ -15,6 +15,8 @@ Layout under the lake root:
     _partitions/<p>.json                what each partition is: its items, its order
     _index/<folder>.json                the records of each folder above, read in one go
                                         (a cache of them: see tasks/lake_index.py)
+    _index/<state>.parquet              states derived from committed partitions, such
+                                        as clean's earlier articles (tasks/earlier.py)
     marts/<mart>/                       aggregates over every published partition
     _manifests/marts.json               what the marts were made from
     _manifests/derived.json             size and hash of the catalog and the report
@@ -62,7 +64,8 @@ from tasks.errors import (
     UnknownPartition,
 )
 from tasks.faults import fault_point
-from tasks.lake_index import Record, read_folder
+from tasks.known_hashes import KnownHashes
+from tasks.lake_index import INDEX_DIR, Record, read_folder
 from tasks.records import WEB_ITEM, ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
 from tasks.settings import InvalidSettings, remembered_settings
 
@@ -165,6 +168,7 @@ class Lake:
         self.root = Path(root)
         # set by `indexed`: the partition records and manifests, read once
         self._records = records
+        self._known_hashes: KnownHashes | None = None  # read when first asked
 
     def indexed(self) -> Lake:
         """This lake with its partition records and manifests read once, through the
@@ -330,12 +334,12 @@ class Lake:
                 rows.append(StatusRow(MART_PARTITION, output.path, Status.COMMITTED))
         return rows
 
-    def derived_problems(self, *, deep: bool = False) -> list[str]:
+    def derived_problems(self, *, deep: bool = False, remembered: bool = False) -> list[str]:
         """What is wrong with the recorded catalog and report (and their record)."""
         derived = self._derived_files()
         if derived is None:
             return [f"{self.derived_record_path} is damaged"]
-        return self.check_files(derived, deep=deep)
+        return self.check_files(derived, deep=deep, remembered=remembered)
 
     def exists(self) -> bool:
         """Whether a depeche run has made partitions here."""
@@ -375,6 +379,27 @@ class Lake:
         except (OSError, ValueError):  # none yet, or damaged: written again whole
             return {}
         return reports if isinstance(reports, dict) else {}
+
+    # -- derived states --------------------------------------------------------
+
+    def _derived_table_path(self, name: str) -> Path:
+        return self.root / INDEX_DIR / f"{name}.parquet"
+
+    def read_derived_table(self, name: str) -> pa.Table | None:
+        """A state derived from the committed partitions; None when missing or damaged
+        (its owner rebuilds it from them)."""
+        try:
+            return pq.read_table(self._derived_table_path(name))
+        except (OSError, pa.ArrowException):
+            return None
+
+    def write_derived_table(self, name: str, rows: pa.Table) -> None:
+        """Keep a derived state, replaced atomically; a lake that cannot be written
+        keeps the old one (it is rebuilt when stale)."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(rows, sink, compression="zstd")
+        with contextlib.suppress(OSError):
+            _atomic_write(self._derived_table_path(name), sink.getvalue().to_pybytes())
 
     # -- partitions ------------------------------------------------------------
 
@@ -581,16 +606,23 @@ class Lake:
     def _load_manifest(path: Path) -> Manifest:
         return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
 
-    def verify(self, manifest: Manifest, *, deep: bool = False) -> list[str]:
+    def verify(
+        self, manifest: Manifest, *, deep: bool = False, remembered: bool = False
+    ) -> list[str]:
         """What is wrong with the files a stage-partition committed: missing, or of
         another size; with `deep`, also changed (content hash). Empty when intact."""
         if not manifest.outputs:  # an older depeche recorded no files
             return ["its files were not recorded (written by an older depeche)"]
-        return self.check_files([*manifest.outputs, *manifest.reports], deep=deep)
+        files = [*manifest.outputs, *manifest.reports]
+        return self.check_files(files, deep=deep, remembered=remembered)
 
-    def check_files(self, recorded: list[OutputFile], *, deep: bool = False) -> list[str]:
+    def check_files(
+        self, recorded: list[OutputFile], *, deep: bool = False, remembered: bool = False
+    ) -> list[str]:
         """What is wrong with `recorded` files: missing, or of another size (or not a
-        file); with `deep`, also changed (content hash). Empty when all are intact."""
+        file); with `deep`, also changed (content hash). With `remembered` too, a file
+        whose hash matched before and whose identity is unchanged since is not read
+        again (see tasks/known_hashes.py). Empty when all are intact."""
         problems = []
         for output in recorded:
             if GX_ENTRY in output.path:
@@ -605,9 +637,18 @@ class Lake:
                 problems.append(
                     f"{output.path} has {size} bytes where {output.size} were committed"
                 )
-            elif deep and sha256_file(path) != output.sha256:
+            elif deep and not self._has_content(output, path, remembered=remembered):
                 problems.append(f"{output.path} changed since it was committed")
+        if remembered and self._known_hashes is not None:
+            self._known_hashes.save()
         return problems
+
+    def _has_content(self, output: OutputFile, path: Path, *, remembered: bool) -> bool:
+        if not remembered:
+            return sha256_file(path) == output.sha256
+        if self._known_hashes is None:
+            self._known_hashes = KnownHashes(self.root)
+        return self._known_hashes.matches(output.path, path, output.sha256, sha256_file)
 
     def _check_gx_entry(self, output: OutputFile, *, deep: bool) -> list[str]:
         """A stage's entry in a partition's Great Expectations file: the file is there
