@@ -347,14 +347,17 @@ def marts_key(lake: Lake) -> StageKey:
     return StageKey(marts_fingerprint(lake), code_version(sys.modules[__name__], schemas.marts), {})
 
 
-def _made_from(lake: Lake, manifest: Manifest | None, key: StageKey) -> bool:
+def _made_from(
+    lake: Lake, manifest: Manifest | None, key: StageKey, *, verify: bool = False
+) -> bool:
     """Whether `manifest` committed the marts from `key`, and their files are intact:
-    their content hashes too, as every reader of the lake reads them (small files)."""
+    their content hashes too, as every reader of the lake reads them; a file hashed
+    before and unchanged since is not read again, unless `verify`."""
     return (
         manifest is not None
         and manifest.status == Status.COMMITTED
         and manifest.made_from(key)
-        and not lake.verify(manifest, deep=True)
+        and not lake.verify(manifest, deep=True, remembered=not verify)
     )
 
 
@@ -421,20 +424,23 @@ def marts_are_current(lake: Lake) -> bool:
         _made_from(lake, lake.read_marts_manifest(), marts_key(lake))
         and catalog_is_current(lake)
         and lake.report_path.exists()
-        and not lake.derived_problems(deep=True)
+        and not lake.derived_problems(deep=True, remembered=True)
     )
 
 
-def refresh_marts(lake: Lake, suites: SuiteRunner, *, force: bool = False) -> StageReport:
+def refresh_marts(
+    lake: Lake, suites: SuiteRunner, *, force: bool = False, verify: bool = False
+) -> StageReport:
     """Recompute, gate and commit the marts unless the published partitions are as
-    they were when the marts were last made; then refresh the catalog either way."""
+    they were when the marts were last made; then refresh the catalog either way.
+    `verify`: hash every mart, not only those changed since last hashed."""
     clock = time.perf_counter()
     lake = lake.indexed()  # the stage-partitions' state, read once
     included, left_out = published_partitions(lake)
     previous = lake.read_marts_manifest()
     key = marts_key(lake)
     details: dict[str, Any] = {"partitions": included, "left_out": left_out}
-    if not force and _made_from(lake, previous, key):
+    if not force and _made_from(lake, previous, key, verify=verify):
         write_catalog(lake)
         report = StageReport.from_manifest(previous, Status.SKIPPED)
         report.seconds = round(time.perf_counter() - clock, 3)
@@ -598,13 +604,15 @@ class LakeViews:
     report: Path | None = None
 
 
-def refresh_lake_views(lake: Lake, suites: SuiteRunner, generated_at: str) -> LakeViews:
+def refresh_lake_views(
+    lake: Lake, suites: SuiteRunner, generated_at: str, *, verify: bool = False
+) -> LakeViews:
     """Bring the marts, the catalog and the report up to date; what stops them is a
-    failed marts report with its cause, never an exception."""
+    failed marts report with its cause, never an exception. `verify`: see refresh_marts."""
     from tasks.report import render_report, report_data
 
     try:
-        marts = refresh_marts(lake, suites)
+        marts = refresh_marts(lake, suites, verify=verify)
         if not marts.ok:
             return LakeViews(marts)
         data = report_data(lake, generated_at)
@@ -615,12 +623,12 @@ def refresh_lake_views(lake: Lake, suites: SuiteRunner, generated_at: str) -> La
 
 
 @task(name="marts", cache_policy=NO_CACHE)
-def marts_task(lake: str) -> StageReport:
+def marts_task(lake: str, verify: bool = False) -> StageReport:
     """Bring the marts, the catalog and the report up to date, and tell the run's
     Prefect artifact the lake's totals and where the report is."""
     store = Lake(lake)
     made = refresh_lake_views(
-        store, current().suites(), datetime.now(UTC).isoformat(timespec="seconds")
+        store, current().suites(), datetime.now(UTC).isoformat(timespec="seconds"), verify=verify
     )
     report = made.marts
     logger = get_run_logger()
