@@ -9,6 +9,7 @@ the output → gate it → commit, or record the failure → manifest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import os
@@ -125,7 +126,12 @@ class Stage:
 def code_version(*modules: ModuleType) -> str:
     """Hash of the source of `modules` and of the table definitions."""
     modules = (*modules, schemas.tables)
-    # every stage-partition's key asks it: worked out again only when a file changed
+    # every stage-partition's key asks it: the files are looked at again only once a
+    # second (thousands of keys in a command), and hashed only when one changed
+    names = tuple(module.__name__ for module in modules)
+    looked = _CODE_VERSIONS.get(names)
+    if looked is not None and time.monotonic() - looked[0] < CODE_LOOK_SECONDS:
+        return looked[1]
     files = tuple(_file_identity(module) for module in modules)
     known = _CODE_VERSIONS.get(files)
     if known is None:
@@ -133,16 +139,25 @@ def code_version(*modules: ModuleType) -> str:
         for module in modules:
             digest.update(inspect.getsource(module).encode())
         known = _CODE_VERSIONS[files] = digest.hexdigest()[:16]
+    _CODE_VERSIONS[names] = (time.monotonic(), known)
     return known
 
 
-_CODE_VERSIONS: dict[tuple[tuple[str, int, int], ...], str] = {}
+CODE_LOOK_SECONDS = 1.0
+# by the files' identities: the version; by the modules' names: when last looked, and it
+_CODE_VERSIONS: dict[tuple, Any] = {}
 
 
 def _file_identity(module: ModuleType) -> tuple[str, int, int]:
-    path = inspect.getsourcefile(module) or module.__name__
+    path = _source_file(module)
     info = os.stat(path)
     return path, info.st_mtime_ns, info.st_size
+
+
+@functools.cache
+def _source_file(module: ModuleType) -> str:
+    # where a module's source is does not change; finding it again for every key did
+    return inspect.getsourcefile(module) or module.__name__
 
 
 def fingerprint(*parts: str) -> str:

@@ -42,6 +42,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -169,6 +170,8 @@ class Lake:
         # set by `indexed`: the partition records and manifests, read once
         self._records = records
         self._known_hashes: KnownHashes | None = None  # read when first asked
+        # when indexed: each manifest parsed once, kept with the record it was read from
+        self._parsed: dict[tuple[str, str], tuple[Record, Manifest]] = {}
 
     def indexed(self) -> Lake:
         """This lake with its partition records and manifests read once, through the
@@ -452,13 +455,21 @@ class Lake:
         return specs
 
     def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, Exception]]]:
-        specs, damaged = [], []
-        for name, record in sorted(self._folder(PARTITIONS_DIR).items()):
-            try:
-                specs.append(_read_spec(record))
-            except (ValueError, KeyError, TypeError) as error:
-                damaged.append((self._partitions_dir / f"{name}.json", error))
-        return sorted(specs, key=lambda spec: spec.seq), damaged
+        """Every partition record, parsed once for each state of the records (a command
+        asks for them several times), and those that cannot be read."""
+        folder = self._folder(PARTITIONS_DIR)
+        cached = _SPECS.get(self.root)
+        # a new mapping once the records changed (see `_recorded` and `read_folder`)
+        if cached is None or cached[0] is not folder:
+            specs, damaged = [], []
+            for name, record in sorted(folder.items()):
+                try:
+                    specs.append(_read_spec(record))
+                except (ValueError, KeyError, TypeError) as error:
+                    damaged.append((self._partitions_dir / f"{name}.json", error))
+            cached = (folder, sorted(specs, key=lambda spec: spec.seq), damaged)
+            _SPECS[self.root] = cached
+        return list(cached[1]), list(cached[2])
 
     def next_seq(self) -> int:
         return 1 + max((spec.seq for spec in self.partitions()), default=0)
@@ -581,10 +592,23 @@ class Lake:
     def read_manifest(self, stage: str, partition: str) -> Manifest | None:
         """The stage-partition's manifest; None when it has none, or one that cannot be
         read (`manifest_problem` says why): either way the stage-partition is redone."""
+        folder = _manifests_dir(stage)
         try:
-            return _manifest_of(self._record(_manifests_dir(stage), partition))
+            return self._manifest(folder, partition, self._record(folder, partition))
         except (ValueError, KeyError, TypeError):
             return None
+
+    def _manifest(self, folder: str, name: str, record: Record | None) -> Manifest | None:
+        """The manifest `record` holds: parsed once per record when indexed (every
+        stage-partition's key and skip decision read the same manifests again)."""
+        if self._records is None or record is None:
+            return _manifest_of(record)
+        kept = self._parsed.get((folder, name))
+        if kept is not None and kept[0] is record:
+            return kept[1]
+        manifest = _manifest_of(record)
+        self._parsed[folder, name] = (record, manifest)
+        return manifest
 
     def manifest_problem(self, stage: str, partition: str) -> str | None:
         """Why the stage-partition's manifest cannot be read, if it cannot."""
@@ -628,12 +652,18 @@ class Lake:
             if GX_ENTRY in output.path:
                 problems += self._check_gx_entry(output, deep=deep)
                 continue
-            path = self.root / output.path
-            if not path.exists():
+            # one stat a file, by its path as text: a status of thousands of
+            # partitions checks tens of thousands of files
+            path = os.path.join(self.root, output.path)
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:
+                info = None
+            if info is None:
                 problems.append(f"{output.path} is missing")
-            elif not path.is_file():
+            elif not stat.S_ISREG(info.st_mode):
                 problems.append(f"{output.path} is not a file")
-            elif (size := path.stat().st_size) != output.size:
+            elif (size := info.st_size) != output.size:
                 problems.append(
                     f"{output.path} has {size} bytes where {output.size} were committed"
                 )
@@ -643,7 +673,8 @@ class Lake:
             self._known_hashes.save()
         return problems
 
-    def _has_content(self, output: OutputFile, path: Path, *, remembered: bool) -> bool:
+    def _has_content(self, output: OutputFile, text: str, *, remembered: bool) -> bool:
+        path = Path(text)
         if not remembered:
             return sha256_file(path) == output.sha256
         if self._known_hashes is None:
@@ -655,8 +686,7 @@ class Lake:
         (a plain check costs one stat, like a table's); with `deep`, the entry is
         what was committed."""
         file, stage = output.path.split(GX_ENTRY, 1)
-        path = self.root / file
-        if not path.is_file():
+        if not os.path.isfile(os.path.join(self.root, file)):
             return [f"{file} is missing"]
         if not deep:
             return []
@@ -704,9 +734,10 @@ class Lake:
         """Every readable manifest (of one stage, or all), by stage, then partition."""
         found = []
         for name in sorted((stage,) if stage else STAGES):
-            for _, record in sorted(self._folder(_manifests_dir(name)).items()):
+            folder = _manifests_dir(name)
+            for partition, record in sorted(self._folder(folder).items()):
                 with contextlib.suppress(ValueError, KeyError, TypeError):
-                    found.append(_manifest_of(record))
+                    found.append(self._manifest(folder, partition, record))
         return found
 
     def state(
@@ -917,6 +948,7 @@ class Lake:
 
 
 _PLAN_ORDER: dict[Path, tuple[dict[str, Record], list[str], dict[str, int]]] = {}
+_SPECS: dict[Path, tuple[dict[str, Record], list[PartitionSpec], list[tuple[Path, Exception]]]] = {}
 
 
 def _manifest_of(record: Record | None) -> Manifest | None:
