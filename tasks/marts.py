@@ -501,15 +501,50 @@ def _lake_root(root: Path, *, temporary: bool = False) -> str:
 
 def catalog_views(lake: Lake) -> dict[str, str]:
     """The SQL of each view of the catalog, for the tables and marts that have files;
-    globs relative to `lake_root()`."""
+    globs relative to `lake_root()`. A table whose files all have its schema is read
+    as such: DuckDB binds it from one file's footer. Only one whose files differ (a
+    lake made by an older depeche) has its columns matched by name, which reads every
+    file's footer at each query."""
     views = {}
+    known = lake.read_derived_record(FILE_SCHEMAS)
+    learned = dict(known)
     for table in ALL_TABLES:
-        pattern = lake.relative_glob(table)
-        if not any(lake.root.glob(pattern)):
+        files = lake.visible_files(table)
+        if not files:
             continue
-        options = ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
-        views[table.name] = f"FROM read_parquet(lake_files('{pattern}'){options})"
+        options = ""
+        if table.partitioned:
+            options = ", hive_partitioning = true"
+            if not _one_schema(lake, table, files, learned):
+                options += ", union_by_name = true"
+        views[table.name] = f"FROM read_parquet(lake_files('{lake.relative_glob(table)}'){options})"
+    if learned != known:
+        lake.write_derived_record(FILE_SCHEMAS, learned)
     return views
+
+
+FILE_SCHEMAS = "schemas"  # by table schema and file content hash: whether they agree
+
+
+def _one_schema(lake: Lake, table: Table, files: dict[str, str | None], learned: dict) -> bool:
+    """Whether every file has the table's schema. A file's footer is read once: what
+    it said is kept in `learned` under the table's schema and the file's content hash
+    (a file no manifest records is read every time)."""
+    schema = table.schema.to_string(show_field_metadata=False, show_schema_metadata=False)
+    expected = hashlib.sha256(schema.encode()).hexdigest()[:16]
+    for path, content in files.items():
+        key = f"{expected}/{content}"
+        agrees = learned.get(key) if content is not None else None
+        if agrees is None:
+            try:
+                agrees = pq.read_schema(lake.root / path).equals(table.schema)
+            except (OSError, pa.ArrowException):  # damaged: the query will say so
+                return False
+            if content is not None:
+                learned[key] = agrees
+        if not agrees:
+            return False
+    return True
 
 
 def write_catalog(lake: Lake) -> Path:

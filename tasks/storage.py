@@ -172,6 +172,7 @@ class Lake:
         self._known_hashes: KnownHashes | None = None  # read when first asked
         # when indexed: each manifest parsed once, kept with the record it was read from
         self._parsed: dict[tuple[str, str], tuple[Record, Manifest]] = {}
+        self._output_hashes: dict[str, str] | None = None  # every recorded file's hash
 
     def indexed(self) -> Lake:
         """This lake with its partition records and manifests read once, through the
@@ -385,14 +386,14 @@ class Lake:
 
     # -- derived states --------------------------------------------------------
 
-    def _derived_table_path(self, name: str) -> Path:
-        return self.root / INDEX_DIR / f"{name}.parquet"
+    def _index_file(self, name: str) -> Path:
+        return self.root / INDEX_DIR / name
 
     def read_derived_table(self, name: str) -> pa.Table | None:
         """A state derived from the committed partitions; None when missing or damaged
         (its owner rebuilds it from them)."""
         try:
-            return pq.read_table(self._derived_table_path(name))
+            return pq.read_table(self._index_file(f"{name}.parquet"))
         except (OSError, pa.ArrowException):
             return None
 
@@ -402,7 +403,32 @@ class Lake:
         sink = pa.BufferOutputStream()
         pq.write_table(rows, sink, compression="zstd")
         with contextlib.suppress(OSError):
-            _atomic_write(self._derived_table_path(name), sink.getvalue().to_pybytes())
+            _atomic_write(self._index_file(f"{name}.parquet"), sink.getvalue().to_pybytes())
+
+    def read_derived_record(self, name: str) -> dict[str, Any]:
+        """A JSON object derived from the lake's files; empty when missing or damaged."""
+        try:
+            found = json.loads(self._index_file(f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def write_derived_record(self, name: str, record: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            _atomic_write_text(self._index_file(f"{name}.json"), json.dumps(record))
+
+    def visible_files(self, table: Table) -> dict[str, str | None]:
+        """Every file of `table` readers may see (its path relative to the root), with
+        the content hash a manifest recorded for it (None where none does)."""
+        if self._output_hashes is None:  # the manifests as this object first read them
+            self._output_hashes = {
+                output.path: output.sha256
+                for manifest in self.manifests()
+                for output in (*manifest.outputs, *manifest.reports)
+            }
+        found = sorted(self.root.glob(self.relative_glob(table)))
+        relative = [path.relative_to(self.root).as_posix() for path in found]
+        return {path: self._output_hashes.get(path) for path in relative}
 
     # -- partitions ------------------------------------------------------------
 
