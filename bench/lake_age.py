@@ -4,11 +4,12 @@
 
 Each lake is made by depeche's own run: P short generated wire stories, cut into
 partitions of one article (`--partition-size 1`), so the lake holds P partitions,
-as P hourly runs would leave it (one run makes 1,000 partitions in about half an
-hour on two cores). On each lake, in this order: a run with nothing new, `status`,
-`report`, the idle check, `status` and the marts step alone in a process whose
-imports are done, three catalog queries, the files and bytes of the lake, then a
-run with one new article (one new partition). Every measure is set against the
+as P hourly runs would leave it (about 2 s a partition on two idle cores: 1,000
+take over half an hour). On each lake, in this order: a run with nothing new,
+`status`, `report`, the idle check, `status` and the marts step (forced, and with
+nothing new) alone in a process whose imports are done (wall and CPU time), three
+catalog queries, the files and bytes of the lake, then a run with one new article
+(one new partition). Every measure is set against the
 smallest lake of the same run (its ratio), then fitted over the sizes by least
 squares as cost = a + b·P (the cost of a run must not grow faster: a quadratic
 term would show as ratios growing faster than P between sizes), and that line
@@ -101,8 +102,8 @@ def query_ms(lake: Path, sql: str, repeat: int = 5) -> float:
 # What depends on the lake's age, timed alone in a fresh process once its imports are
 # done (a command's fixed cost, its imports and Prefect's, hides it at small sizes)
 TIMED = (
-    "import sys, time\n{setup}\nclock = time.perf_counter()\n{work}\n"
-    "print(time.perf_counter() - clock)"
+    "import sys, time\n{setup}\nclock, cpu = time.perf_counter(), time.process_time()\n{work}\n"
+    "print(time.perf_counter() - clock, time.process_time() - cpu)"
 )
 STEPS = {
     "idle check": (
@@ -118,10 +119,19 @@ STEPS = {
         "from tasks.storage import Lake; suites = SuiteRunner()",
         "refresh_marts(Lake(sys.argv[1]), suites, force=True)",
     ),
+    # what a run with work pays when the published partitions did not change: the
+    # marts checked against their hashes, the catalog written
+    "marts step, nothing new": (
+        "from tasks.marts import refresh_marts; from tasks.gate import SuiteRunner; "
+        "from tasks.storage import Lake; suites = SuiteRunner()",
+        "assert refresh_marts(Lake(sys.argv[1]), suites).status == 'skipped'",
+    ),
 }
 
 
-def step_seconds(step: str, lake: Path, corpus: Path) -> float:
+def step_seconds(step: str, lake: Path, corpus: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of `step` alone (the CPU time is what a busy machine
+    changes least)."""
     setup, work = STEPS[step]
     code = TIMED.format(setup=setup, work=work)
     done = subprocess.run(
@@ -129,7 +139,8 @@ def step_seconds(step: str, lake: Path, corpus: Path) -> float:
     )
     if done.returncode != 0:
         raise SystemExit(f"{step} failed:\n{done.stderr[-2000:]}")
-    return float(done.stdout.strip().splitlines()[-1])
+    wall, cpu = done.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def measure(size: int, work: Path) -> dict[str, float]:
@@ -145,7 +156,9 @@ def measure(size: int, work: Path) -> dict[str, float]:
     found["status, wall s"] = timed([DEPECHE, "status", "--lake", str(lake)])[0]
     found["report, wall s"] = timed([DEPECHE, "report", "--lake", str(lake)])[0]
     for step in STEPS:
-        found[f"{step} alone, s"] = step_seconds(step, lake, corpus)
+        found[f"{step} alone, wall s"], found[f"{step} alone, CPU s"] = step_seconds(
+            step, lake, corpus
+        )
     for name, sql in QUERIES.items():
         found[f"catalog: {name}, ms"] = query_ms(lake, sql)
     files, size_bytes = files_and_bytes(lake)

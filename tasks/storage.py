@@ -75,13 +75,15 @@ _PARTITION = f"{PARTITION_KEY}="  # how a partition folder's name begins
 _FORGET_WEB_STATE = "delete it, and the next run asks every web source without validators"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, *, pause: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    if pause is not None:
+        fault_point(pause)  # written, not yet in place
     os.replace(tmp, path)
 
 
@@ -402,8 +404,9 @@ class Lake:
         keeps the old one (it is rebuilt when stale)."""
         sink = pa.BufferOutputStream()
         pq.write_table(rows, sink, compression="zstd")
+        path = self._index_file(f"{name}.parquet")
         with contextlib.suppress(OSError):
-            _atomic_write(self._index_file(f"{name}.parquet"), sink.getvalue().to_pybytes())
+            _atomic_write(path, sink.getvalue().to_pybytes(), pause=f"derived:{name}")
 
     def read_derived_record(self, name: str) -> dict[str, Any]:
         """A JSON object derived from the lake's files; empty when missing or damaged."""
