@@ -4,14 +4,19 @@
 
 Each lake is made by depeche's own run: P short generated wire stories, cut into
 partitions of one article (`--partition-size 1`), so the lake holds P partitions,
-as P hourly runs would leave it. On each lake, in this order: a run with nothing
-new, `status`, `report`, the marts step alone (forced), three catalog queries, the
-files and bytes of the lake, then a run with one new article (one new partition).
-Every measure is set against the smallest lake of the same run (its ratio), then
-fitted over the sizes, cost = a + b·P (+ c·P² with three sizes or more, least
-squares), and that fit extrapolated to a year of hourly partitions (8,760).
-`--profile` runs the no-op run of the largest lake under cProfile and prints where
-its time went.
+as P hourly runs would leave it (about 2 s a partition on two idle cores: 1,000
+take over half an hour). On each lake, in this order: a run with nothing new,
+`status`, `report`, the idle check, `status` and the marts step (forced, and with
+nothing new) alone in a process whose imports are done (wall and CPU time), three
+catalog queries, the files and bytes of the lake, then a run with one new article
+(one new partition). Every measure is set against the
+smallest lake of the same run (its ratio), then fitted over the sizes by least
+squares as cost = a + b·P (the cost of a run must not grow faster: a quadratic
+term would show as ratios growing faster than P between sizes), and that line
+extrapolated to a year of hourly partitions (8,760). A table is printed after each
+lake, so the smaller sizes are known before the largest is made. `--profile` runs
+the no-op run's check on the largest lake under cProfile and prints where its time
+went.
 """
 
 from __future__ import annotations
@@ -97,8 +102,8 @@ def query_ms(lake: Path, sql: str, repeat: int = 5) -> float:
 # What depends on the lake's age, timed alone in a fresh process once its imports are
 # done (a command's fixed cost, its imports and Prefect's, hides it at small sizes)
 TIMED = (
-    "import sys, time\n{setup}\nclock = time.perf_counter()\n{work}\n"
-    "print(time.perf_counter() - clock)"
+    "import sys, time\n{setup}\nclock, cpu = time.perf_counter(), time.process_time()\n{work}\n"
+    "print(time.perf_counter() - clock, time.process_time() - cpu)"
 )
 STEPS = {
     "idle check": (
@@ -114,10 +119,19 @@ STEPS = {
         "from tasks.storage import Lake; suites = SuiteRunner()",
         "refresh_marts(Lake(sys.argv[1]), suites, force=True)",
     ),
+    # what a run with work pays when the published partitions did not change: the
+    # marts checked against their hashes, the catalog written
+    "marts step, nothing new": (
+        "from tasks.marts import refresh_marts; from tasks.gate import SuiteRunner; "
+        "from tasks.storage import Lake; suites = SuiteRunner()",
+        "assert refresh_marts(Lake(sys.argv[1]), suites).status == 'skipped'",
+    ),
 }
 
 
-def step_seconds(step: str, lake: Path, corpus: Path) -> float:
+def step_seconds(step: str, lake: Path, corpus: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of `step` alone (the CPU time is what a busy machine
+    changes least)."""
     setup, work = STEPS[step]
     code = TIMED.format(setup=setup, work=work)
     done = subprocess.run(
@@ -125,7 +139,8 @@ def step_seconds(step: str, lake: Path, corpus: Path) -> float:
     )
     if done.returncode != 0:
         raise SystemExit(f"{step} failed:\n{done.stderr[-2000:]}")
-    return float(done.stdout.strip().splitlines()[-1])
+    wall, cpu = done.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def measure(size: int, work: Path) -> dict[str, float]:
@@ -141,7 +156,9 @@ def measure(size: int, work: Path) -> dict[str, float]:
     found["status, wall s"] = timed([DEPECHE, "status", "--lake", str(lake)])[0]
     found["report, wall s"] = timed([DEPECHE, "report", "--lake", str(lake)])[0]
     for step in STEPS:
-        found[f"{step} alone, s"] = step_seconds(step, lake, corpus)
+        found[f"{step} alone, wall s"], found[f"{step} alone, CPU s"] = step_seconds(
+            step, lake, corpus
+        )
     for name, sql in QUERIES.items():
         found[f"catalog: {name}, ms"] = query_ms(lake, sql)
     files, size_bytes = files_and_bytes(lake)
@@ -153,13 +170,10 @@ def measure(size: int, work: Path) -> dict[str, float]:
 
 
 def fit(sizes: list[int], values: list[float]) -> tuple[str, float]:
-    """The least-squares fit of value over P (linear for two sizes, quadratic for
-    more), written out, and its value at a year of hourly partitions."""
-    degree = min(2, len(sizes) - 1)
-    coefficients = np.polyfit(np.array(sizes, float), np.array(values, float), degree)
-    terms = [f"{c:.3g}·P^{degree - i}" for i, c in enumerate(coefficients)]
-    text = " + ".join(terms).replace("·P^0", "").replace("P^1", "P")
-    return text, float(np.polyval(coefficients, YEAR))
+    """The least-squares line a + b·P through the values, written out, and its value
+    at a year of hourly partitions."""
+    slope, intercept = np.polyfit(np.array(sizes, float), np.array(values, float), 1)
+    return f"{intercept:.3g} + {slope:.3g}·P", float(intercept + slope * YEAR)
 
 
 def print_table(sizes: list[int], results: dict[int, dict[str, float]]) -> None:
@@ -174,6 +188,12 @@ def print_table(sizes: list[int], results: dict[int, dict[str, float]]) -> None:
         formula, year = fit(sizes, values)
         cells = [measure, *(f"{v:.3g}" for v in values), *ratios, formula, f"{year:.3g}"]
         print("| " + " | ".join(cells) + " |")
+
+
+def print_one(size: int, found: dict[str, float]) -> None:
+    print(f"| measure | P={size} |\n|---|---|")
+    for measure, value in found.items():
+        print(f"| {measure} | {value:.3g} |")
 
 
 def profile_noop(work: Path, size: int, top: int = 25) -> None:
@@ -197,15 +217,22 @@ def profile_noop(work: Path, size: int, top: int = 25) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--profile", action="store_true", help="profile the largest no-op run")
     args = parser.parse_args()
     sizes = sorted(args.sizes)
     with tempfile.TemporaryDirectory(prefix="depeche-lake-age-") as folder:
         work = Path(folder)
-        results = {size: measure(size, work) for size in sizes}
-        print(f"\nthe lake over time: lakes of {', '.join(map(str, sizes))} partitions\n")
-        print_table(sizes, results)
+        results: dict[int, dict[str, float]] = {}
+        for size in sizes:
+            results[size] = measure(size, work)
+            done = sorted(results)
+            print(f"\nthe lake over time: lakes of {', '.join(map(str, done))} partitions\n")
+            if len(done) > 1:
+                print_table(done, results)
+            else:
+                print_one(size, results[size])
+            sys.stdout.flush()
         if args.profile:
             # the one-partition run added a partition: run once more so it is a no-op
             largest = sizes[-1]

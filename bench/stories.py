@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from schemas import STORIES
 from tasks import stories
-from tasks.clean import _earlier_stories
+from tasks.earlier import earlier_state
 from tasks.records import Manifest, PartitionSpec, Status
 from tasks.storage import Lake
 
@@ -77,7 +77,7 @@ def build(root: Path, texts: list[str], threshold: float) -> tuple[list[str], fl
         batch = texts[first : first + PER_PARTITION]
         doc_ids = [f"{first + i:016x}" for i in range(len(batch))]
         clock = time.perf_counter()
-        earlier = _earlier_stories(lake, partition)
+        earlier = earlier_state(lake, partition).stories()
         signatures = stories.signatures(batch)
         story_ids = stories.assign_stories(doc_ids, signatures, earlier, threshold)
         last = time.perf_counter() - clock

@@ -335,7 +335,7 @@ def run_pipeline(
                 summary.reports += run_partitions(
                     _for_workers(lake, settings), targets, settings, request, runner
                 )
-            summary.marts = marts_task(lake)
+            summary.marts = marts_task(lake, request.verify)
     except DepecheError as error:
         summary.error, summary.error_code = str(error).strip("'\""), error.exit_code
     create_table_artifact(

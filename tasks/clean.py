@@ -31,9 +31,9 @@ from py3langid.langid import LanguageIdentifier
 
 from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
 from schemas.tables import CONTROL_CHARACTERS
-from tasks import pages, stories
+from tasks import earlier, pages, stories
 from tasks.charsets import repair_mojibake
-from tasks.contract import Stage, StageContext, StageOutput, fingerprint
+from tasks.contract import Stage, StageContext, StageOutput
 from tasks.dates import (
     InvalidDate,
     first_plausible,
@@ -42,8 +42,6 @@ from tasks.dates import (
     plausible,
     states_placeholder,
 )
-from tasks.records import Status
-from tasks.storage import Lake
 from tasks.web.urls import canonical_url, host_of
 
 # -- text normalization ------------------------------------------------------------
@@ -592,55 +590,17 @@ def _reject_row(item: dict[str, Any], error: Rejected) -> dict[str, Any]:
     )
 
 
-def _earlier_partitions(lake: Lake, partition: str) -> list[str]:
-    """The partitions made before this one whose articles are committed, in order."""
-    return [name for name in lake.before(partition) if lake.is_committed("clean", name)][::-1]
-
-
-def _earlier_chain(lake: Lake, partition: str) -> list[str]:
-    # the articles of every earlier partition decide the duplicates and the stories.
-    # The nearest committed one stands for them all: its input fingerprint holds the
-    # one before it, and so on back (a hash chain), so a change in any earlier
-    # partition reaches this key, which reads one manifest, not every earlier one
-    for name in lake.before(partition):
-        manifest = lake.read_manifest("clean", name)
-        if manifest is not None and manifest.status == Status.COMMITTED:
-            return [fingerprint(manifest.input_fingerprint, manifest.output_fingerprint or "")]
-    return []
-
-
-def _earlier_doc_ids(lake: Lake, partition: str) -> dict[str, str]:
-    """doc_ids of the partitions made before this one, and where each is."""
-    found: dict[str, str] = {}
-    for name in _earlier_partitions(lake, partition):
-        for earlier_id in lake.read(CLEAN, name, columns=["doc_id"]).column(0).to_pylist():
-            found.setdefault(earlier_id, f"partition {name}")
-    return found
-
-
-def _earlier_stories(lake: Lake, partition: str) -> stories.Earlier:
-    """The signatures and stories of the partitions made before this one, in order."""
-    doc_ids: list[str] = []
-    story_ids: list[str] = []
-    blobs: list[bytes] = []
-    for name in _earlier_partitions(lake, partition):
-        rows = lake.read(STORIES, name)
-        doc_ids += rows.column("doc_id").to_pylist()
-        story_ids += rows.column("story_id").to_pylist()
-        blobs += rows.column("minhash").to_pylist()
-    return stories.Earlier(doc_ids, story_ids, stories.from_bytes(blobs))
-
-
 def clean_partition(context: StageContext) -> StageOutput:
     """Clean the committed raw items of one partition."""
     raw = context.lake.read_rows(RAW, context.partition)  # a row group at a time
     clock = time.perf_counter()
-    earlier_stories = _earlier_stories(context.lake, context.partition)
+    before = earlier.earlier_state(context.lake, context.partition)
+    earlier_stories = before.stories()
     reading = time.perf_counter() - clock
     result = clean_items(
         raw,
         identifier=context.resources.language_identifier(),
-        earlier=_earlier_doc_ids(context.lake, context.partition),
+        earlier=before.doc_ids(),
         earlier_stories=earlier_stories,
         story_threshold=context.settings.story_threshold,
     )
@@ -668,7 +628,7 @@ STAGE = Stage(
     reads=(RAW,),
     writes=(CLEAN, STORIES),
     settings=("story_threshold",),
-    extra_inputs=_earlier_chain,
+    extra_inputs=earlier.nearest_link,
     extra_parameters=lambda settings: {"language_margin": LANGUAGE_MARGIN},
     ordered=True,
 )

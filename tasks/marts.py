@@ -345,14 +345,17 @@ def marts_key(lake: Lake) -> StageKey:
     )
 
 
-def _made_from(lake: Lake, manifest: Manifest | None, key: StageKey) -> bool:
+def _made_from(
+    lake: Lake, manifest: Manifest | None, key: StageKey, *, verify: bool = False
+) -> bool:
     """Whether `manifest` committed the marts from `key`, and their files are intact:
-    their content hashes too, as every reader of the lake reads them (small files)."""
+    their content hashes too, as every reader of the lake reads them; a file hashed
+    before and unchanged since is not read again, unless `verify`."""
     return (
         manifest is not None
         and manifest.status == Status.COMMITTED
         and manifest.made_from(key)
-        and not lake.verify(manifest, deep=True)
+        and not lake.verify(manifest, deep=True, remembered=not verify)
     )
 
 
@@ -405,20 +408,23 @@ def marts_are_current(lake: Lake) -> bool:
         _made_from(lake, lake.read_marts_manifest(), marts_key(lake))
         and catalog_is_current(lake)
         and lake.report_path.exists()
-        and not lake.derived_problems(deep=True)
+        and not lake.derived_problems(deep=True, remembered=True)
     )
 
 
-def refresh_marts(lake: Lake, suites: SuiteRunner, *, force: bool = False) -> StageReport:
+def refresh_marts(
+    lake: Lake, suites: SuiteRunner, *, force: bool = False, verify: bool = False
+) -> StageReport:
     """Recompute, gate and commit the marts unless the published partitions are as
-    they were when the marts were last made; then refresh the catalog either way."""
+    they were when the marts were last made; then refresh the catalog either way.
+    `verify`: hash every mart, not only those changed since last hashed."""
     clock = time.perf_counter()
     lake = lake.indexed()  # the stage-partitions' state, read once
     included, left_out = published_partitions(lake)
     previous = lake.read_marts_manifest()
     key = marts_key(lake)
     details: dict[str, Any] = {"partitions": included, "left_out": left_out}
-    if not force and _made_from(lake, previous, key):
+    if not force and _made_from(lake, previous, key, verify=verify):
         write_catalog(lake)
         report = StageReport.from_manifest(previous, Status.SKIPPED)
         report.seconds = round(time.perf_counter() - clock, 3)
@@ -479,15 +485,50 @@ def _lake_root(root: Path, *, temporary: bool = False) -> str:
 
 def catalog_views(lake: Lake) -> dict[str, str]:
     """The SQL of each view of the catalog, for the tables and marts that have files;
-    globs relative to `lake_root()`."""
+    globs relative to `lake_root()`. A table whose files all have its schema is read
+    as such: DuckDB binds it from one file's footer. Only one whose files differ (a
+    lake made by an older depeche) has its columns matched by name, which reads every
+    file's footer at each query."""
     views = {}
+    known = lake.read_derived_record(FILE_SCHEMAS)
+    learned = dict(known)
     for table in ALL_TABLES:
-        pattern = lake.relative_glob(table)
-        if not any(lake.root.glob(pattern)):
+        files = lake.visible_files(table)
+        if not files:
             continue
-        options = ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
-        views[table.name] = f"FROM read_parquet(lake_files('{pattern}'){options})"
+        options = ""
+        if table.partitioned:
+            options = ", hive_partitioning = true"
+            if not _one_schema(lake, table, files, learned):
+                options += ", union_by_name = true"
+        views[table.name] = f"FROM read_parquet(lake_files('{lake.relative_glob(table)}'){options})"
+    if learned != known:
+        lake.write_derived_record(FILE_SCHEMAS, learned)
     return views
+
+
+FILE_SCHEMAS = "schemas"  # by table schema and file content hash: whether they agree
+
+
+def _one_schema(lake: Lake, table: Table, files: dict[str, str | None], learned: dict) -> bool:
+    """Whether every file has the table's schema. A file's footer is read once: what
+    it said is kept in `learned` under the table's schema and the file's content hash
+    (a file no manifest records is read every time)."""
+    schema = table.schema.to_string(show_field_metadata=False, show_schema_metadata=False)
+    expected = hashlib.sha256(schema.encode()).hexdigest()[:16]
+    for path, content in files.items():
+        key = f"{expected}/{content}"
+        agrees = learned.get(key) if content is not None else None
+        if agrees is None:
+            try:
+                agrees = pq.read_schema(lake.root / path).equals(table.schema)
+            except (OSError, pa.ArrowException):  # damaged: the query will say so
+                return False
+            if content is not None:
+                learned[key] = agrees
+        if not agrees:
+            return False
+    return True
 
 
 def write_catalog(lake: Lake) -> Path:
@@ -582,11 +623,13 @@ class LakeViews:
     report: Path | None = None
 
 
-def refresh_lake_views(lake: Lake, suites: SuiteRunner, generated_at: str) -> LakeViews:
+def refresh_lake_views(
+    lake: Lake, suites: SuiteRunner, generated_at: str, *, verify: bool = False
+) -> LakeViews:
     """Bring the marts, the catalog and the report up to date; what stops them is a
-    failed marts report with its cause, never an exception."""
+    failed marts report with its cause, never an exception. `verify`: see refresh_marts."""
     try:
-        marts = refresh_marts(lake, suites)
+        marts = refresh_marts(lake, suites, verify=verify)
         if not marts.ok:
             return LakeViews(marts)
         data = report_data(lake, generated_at)
@@ -597,12 +640,12 @@ def refresh_lake_views(lake: Lake, suites: SuiteRunner, generated_at: str) -> La
 
 
 @task(name="marts", cache_policy=NO_CACHE)
-def marts_task(lake: str) -> StageReport:
+def marts_task(lake: str, verify: bool = False) -> StageReport:
     """Bring the marts, the catalog and the report up to date, and tell the run's
     Prefect artifact the lake's totals and where the report is."""
     store = Lake(lake)
     made = refresh_lake_views(
-        store, current().suites(), datetime.now(UTC).isoformat(timespec="seconds")
+        store, current().suites(), datetime.now(UTC).isoformat(timespec="seconds"), verify=verify
     )
     report = made.marts
     logger = get_run_logger()

@@ -9,6 +9,7 @@ stage-partition. Manifests and partition specs are stored as JSON in the lake:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -34,8 +35,14 @@ class Status(StrEnum):
 def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _field_names(cls)
     return {key: value for key, value in data.items() if key in names}
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    # asked for every record read: a status of thousands of partitions reads thousands
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ Layout under the lake root:
     _partitions/<p>.json                what each partition is: its items, its order
     _index/<folder>.json                the records of each folder above, read in one go
                                         (a cache of them: see tasks/lake_index.py)
+    _index/<state>.parquet              states derived from committed partitions, such
+                                        as clean's earlier articles (tasks/earlier.py)
     marts/<mart>/                       aggregates over every published partition
     _manifests/marts.json               what the marts were made from
     _manifests/derived.json             size and hash of the catalog and the report
@@ -40,6 +42,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -62,7 +65,8 @@ from tasks.errors import (
     UnknownPartition,
 )
 from tasks.faults import fault_point
-from tasks.lake_index import Record, read_folder
+from tasks.known_hashes import KnownHashes
+from tasks.lake_index import INDEX_DIR, Record, read_folder
 from tasks.records import WEB_ITEM, ItemKey, Manifest, OutputFile, PartitionSpec, Status, StatusRow
 from tasks.settings import InvalidSettings, remembered_settings
 
@@ -71,13 +75,15 @@ _PARTITION = f"{PARTITION_KEY}="  # how a partition folder's name begins
 _FORGET_WEB_STATE = "delete it, and the next run asks every web source without validators"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, *, pause: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    if pause is not None:
+        fault_point(pause)  # written, not yet in place
     os.replace(tmp, path)
 
 
@@ -165,6 +171,10 @@ class Lake:
         self.root = Path(root)
         # set by `indexed`: the partition records and manifests, read once
         self._records = records
+        self._known_hashes: KnownHashes | None = None  # read when first asked
+        # when indexed: each manifest parsed once, kept with the record it was read from
+        self._parsed: dict[tuple[str, str], tuple[Record, Manifest]] = {}
+        self._output_hashes: dict[str, str] | None = None  # every recorded file's hash
 
     def indexed(self) -> Lake:
         """This lake with its partition records and manifests read once, through the
@@ -330,12 +340,12 @@ class Lake:
                 rows.append(StatusRow(MART_PARTITION, output.path, Status.COMMITTED))
         return rows
 
-    def derived_problems(self, *, deep: bool = False) -> list[str]:
+    def derived_problems(self, *, deep: bool = False, remembered: bool = False) -> list[str]:
         """What is wrong with the recorded catalog and report (and their record)."""
         derived = self._derived_files()
         if derived is None:
             return [f"{self.derived_record_path} is damaged"]
-        return self.check_files(derived, deep=deep)
+        return self.check_files(derived, deep=deep, remembered=remembered)
 
     def exists(self) -> bool:
         """Whether a depeche run has made partitions here."""
@@ -375,6 +385,53 @@ class Lake:
         except (OSError, ValueError):  # none yet, or damaged: written again whole
             return {}
         return reports if isinstance(reports, dict) else {}
+
+    # -- derived states --------------------------------------------------------
+
+    def _index_file(self, name: str) -> Path:
+        return self.root / INDEX_DIR / name
+
+    def read_derived_table(self, name: str) -> pa.Table | None:
+        """A state derived from the committed partitions; None when missing or damaged
+        (its owner rebuilds it from them)."""
+        try:
+            return pq.read_table(self._index_file(f"{name}.parquet"))
+        except (OSError, pa.ArrowException):
+            return None
+
+    def write_derived_table(self, name: str, rows: pa.Table) -> None:
+        """Keep a derived state, replaced atomically; a lake that cannot be written
+        keeps the old one (it is rebuilt when stale)."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(rows, sink, compression="zstd")
+        path = self._index_file(f"{name}.parquet")
+        with contextlib.suppress(OSError):
+            _atomic_write(path, sink.getvalue().to_pybytes(), pause=f"derived:{name}")
+
+    def read_derived_record(self, name: str) -> dict[str, Any]:
+        """A JSON object derived from the lake's files; empty when missing or damaged."""
+        try:
+            found = json.loads(self._index_file(f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def write_derived_record(self, name: str, record: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            _atomic_write_text(self._index_file(f"{name}.json"), json.dumps(record))
+
+    def visible_files(self, table: Table) -> dict[str, str | None]:
+        """Every file of `table` readers may see (its path relative to the root), with
+        the content hash a manifest recorded for it (None where none does)."""
+        if self._output_hashes is None:  # the manifests as this object first read them
+            self._output_hashes = {
+                output.path: output.sha256
+                for manifest in self.manifests()
+                for output in (*manifest.outputs, *manifest.reports)
+            }
+        found = sorted(self.root.glob(self.relative_glob(table)))
+        relative = [path.relative_to(self.root).as_posix() for path in found]
+        return {path: self._output_hashes.get(path) for path in relative}
 
     # -- partitions ------------------------------------------------------------
 
@@ -427,13 +484,21 @@ class Lake:
         return specs
 
     def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, Exception]]]:
-        specs, damaged = [], []
-        for name, record in sorted(self._folder(PARTITIONS_DIR).items()):
-            try:
-                specs.append(_read_spec(record))
-            except (ValueError, KeyError, TypeError) as error:
-                damaged.append((self._partitions_dir / f"{name}.json", error))
-        return sorted(specs, key=lambda spec: spec.seq), damaged
+        """Every partition record, parsed once for each state of the records (a command
+        asks for them several times), and those that cannot be read."""
+        folder = self._folder(PARTITIONS_DIR)
+        cached = _SPECS.get(self.root)
+        # a new mapping once the records changed (see `_recorded` and `read_folder`)
+        if cached is None or cached[0] is not folder:
+            specs, damaged = [], []
+            for name, record in sorted(folder.items()):
+                try:
+                    specs.append(_read_spec(record))
+                except (ValueError, KeyError, TypeError) as error:
+                    damaged.append((self._partitions_dir / f"{name}.json", error))
+            cached = (folder, sorted(specs, key=lambda spec: spec.seq), damaged)
+            _SPECS[self.root] = cached
+        return list(cached[1]), list(cached[2])
 
     def next_seq(self) -> int:
         return 1 + max((spec.seq for spec in self.partitions()), default=0)
@@ -556,10 +621,23 @@ class Lake:
     def read_manifest(self, stage: str, partition: str) -> Manifest | None:
         """The stage-partition's manifest; None when it has none, or one that cannot be
         read (`manifest_problem` says why): either way the stage-partition is redone."""
+        folder = _manifests_dir(stage)
         try:
-            return _manifest_of(self._record(_manifests_dir(stage), partition))
+            return self._manifest(folder, partition, self._record(folder, partition))
         except (ValueError, KeyError, TypeError):
             return None
+
+    def _manifest(self, folder: str, name: str, record: Record | None) -> Manifest | None:
+        """The manifest `record` holds: parsed once per record when indexed (every
+        stage-partition's key and skip decision read the same manifests again)."""
+        if self._records is None or record is None:
+            return _manifest_of(record)
+        kept = self._parsed.get((folder, name))
+        if kept is not None and kept[0] is record:
+            return kept[1]
+        manifest = _manifest_of(record)
+        self._parsed[folder, name] = (record, manifest)
+        return manifest
 
     def manifest_problem(self, stage: str, partition: str) -> str | None:
         """Why the stage-partition's manifest cannot be read, if it cannot."""
@@ -581,41 +659,63 @@ class Lake:
     def _load_manifest(path: Path) -> Manifest:
         return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
 
-    def verify(self, manifest: Manifest, *, deep: bool = False) -> list[str]:
+    def verify(
+        self, manifest: Manifest, *, deep: bool = False, remembered: bool = False
+    ) -> list[str]:
         """What is wrong with the files a stage-partition committed: missing, or of
         another size; with `deep`, also changed (content hash). Empty when intact."""
         if not manifest.outputs:  # an older depeche recorded no files
             return ["its files were not recorded (written by an older depeche)"]
-        return self.check_files([*manifest.outputs, *manifest.reports], deep=deep)
+        files = [*manifest.outputs, *manifest.reports]
+        return self.check_files(files, deep=deep, remembered=remembered)
 
-    def check_files(self, recorded: list[OutputFile], *, deep: bool = False) -> list[str]:
+    def check_files(
+        self, recorded: list[OutputFile], *, deep: bool = False, remembered: bool = False
+    ) -> list[str]:
         """What is wrong with `recorded` files: missing, or of another size (or not a
-        file); with `deep`, also changed (content hash). Empty when all are intact."""
+        file); with `deep`, also changed (content hash). With `remembered` too, a file
+        whose hash matched before and whose identity is unchanged since is not read
+        again (see tasks/known_hashes.py). Empty when all are intact."""
         problems = []
         for output in recorded:
             if GX_ENTRY in output.path:
                 problems += self._check_gx_entry(output, deep=deep)
                 continue
-            path = self.root / output.path
-            if not path.exists():
+            # one stat a file, by its path as text: a status of thousands of
+            # partitions checks tens of thousands of files
+            path = os.path.join(self.root, output.path)
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:
+                info = None
+            if info is None:
                 problems.append(f"{output.path} is missing")
-            elif not path.is_file():
+            elif not stat.S_ISREG(info.st_mode):
                 problems.append(f"{output.path} is not a file")
-            elif (size := path.stat().st_size) != output.size:
+            elif (size := info.st_size) != output.size:
                 problems.append(
                     f"{output.path} has {size} bytes where {output.size} were committed"
                 )
-            elif deep and sha256_file(path) != output.sha256:
+            elif deep and not self._has_content(output, path, remembered=remembered):
                 problems.append(f"{output.path} changed since it was committed")
+        if remembered and self._known_hashes is not None:
+            self._known_hashes.save()
         return problems
+
+    def _has_content(self, output: OutputFile, text: str, *, remembered: bool) -> bool:
+        path = Path(text)
+        if not remembered:
+            return sha256_file(path) == output.sha256
+        if self._known_hashes is None:
+            self._known_hashes = KnownHashes(self.root)
+        return self._known_hashes.matches(output.path, path, output.sha256, sha256_file)
 
     def _check_gx_entry(self, output: OutputFile, *, deep: bool) -> list[str]:
         """A stage's entry in a partition's Great Expectations file: the file is there
         (a plain check costs one stat, like a table's); with `deep`, the entry is
         what was committed."""
         file, stage = output.path.split(GX_ENTRY, 1)
-        path = self.root / file
-        if not path.is_file():
+        if not os.path.isfile(os.path.join(self.root, file)):
             return [f"{file} is missing"]
         if not deep:
             return []
@@ -663,9 +763,10 @@ class Lake:
         """Every readable manifest (of one stage, or all), by stage, then partition."""
         found = []
         for name in sorted((stage,) if stage else STAGES):
-            for _, record in sorted(self._folder(_manifests_dir(name)).items()):
+            folder = _manifests_dir(name)
+            for partition, record in sorted(self._folder(folder).items()):
                 with contextlib.suppress(ValueError, KeyError, TypeError):
-                    found.append(_manifest_of(record))
+                    found.append(self._manifest(folder, partition, record))
         return found
 
     def state(
@@ -876,6 +977,7 @@ class Lake:
 
 
 _PLAN_ORDER: dict[Path, tuple[dict[str, Record], list[str], dict[str, int]]] = {}
+_SPECS: dict[Path, tuple[dict[str, Record], list[PartitionSpec], list[tuple[Path, Exception]]]] = {}
 
 
 def _manifest_of(record: Record | None) -> Manifest | None:

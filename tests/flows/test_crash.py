@@ -225,3 +225,40 @@ def test_a_run_killed_while_it_writes_the_state_index_leaves_a_lake_that_runs_on
     for stage in STAGES:
         index = json.loads((lake / "_index" / f"_manifests-{stage}.json").read_text())
         assert list(index["records"]) == [f"{partition}.json"]
+
+
+def test_a_run_killed_while_it_keeps_cleans_earlier_articles_gives_the_same_tables(
+    source, harness_env, tmp_path
+):
+    """Clean's earlier articles are a derived state: a run killed as it writes their
+    copy (written, not yet in place), then a run, gives the tables (and stories) of a
+    run never killed, and leaves no temporary file."""
+    one_each = ["--partition-size", "1"]
+    reference = tmp_path / "reference"
+    made = subprocess.run(
+        [DEPECHE, "run", str(source), "--lake", str(reference), *one_each],
+        cwd=PROJECT, env=harness_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    lake = tmp_path / "lake"
+    marker = tmp_path / "paused"
+    env = {
+        **harness_env,
+        "DEPECHE_PAUSE_AT": "derived:earlier",
+        "DEPECHE_PAUSE_FILE": str(marker),
+    }
+    killed = start(["run", str(source), "--lake", str(lake), *one_each], env)
+    assert kill_when_paused(killed, marker) == "derived:earlier"
+    assert any(p.name.startswith(".earlier.parquet.") for p in (lake / "_index").iterdir())
+
+    again = subprocess.run(
+        [DEPECHE, "run", str(source), "--lake", str(lake)],
+        cwd=PROJECT, env=harness_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert len(Lake(lake).partitions()) == len(list(source.glob("*.txt"))) > 2
+    for table in ("clean", "stories", "annotated/documents"):
+        ours = pq.read_table(lake / table).sort_by("doc_id").drop_columns(["batch"])
+        theirs = pq.read_table(reference / table).sort_by("doc_id").drop_columns(["batch"])
+        assert ours.equals(theirs), table
+    assert not [p for p in (lake / "_index").iterdir() if p.name.endswith(".tmp")]
