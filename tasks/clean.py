@@ -33,7 +33,7 @@ from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
 from schemas.tables import CONTROL_CHARACTERS
 from tasks import charsets, dates, pages, stories
 from tasks.charsets import repair_mojibake
-from tasks.contract import Stage, StageContext, StageOutput, fingerprint
+from tasks.contract import Stage, StageContext, StageOutput, chain_link
 from tasks.dates import (
     InvalidDate,
     first_plausible,
@@ -605,7 +605,7 @@ def _earlier_chain(lake: Lake, partition: str) -> list[str]:
     for name in lake.before(partition):
         manifest = lake.read_manifest("clean", name)
         if manifest is not None and manifest.status == Status.COMMITTED:
-            return [fingerprint(manifest.input_fingerprint, manifest.output_fingerprint or "")]
+            return [chain_link(manifest)]
     return []
 
 

@@ -153,6 +153,14 @@ def fingerprint(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def chain_link(manifest: Manifest) -> str:
+    """What the partitions made after this stage-partition hold of it in their keys:
+    its input and output, so a change of either reaches them."""
+    return manifest.chain or fingerprint(
+        manifest.input_fingerprint, manifest.output_fingerprint or ""
+    )
+
+
 def quarantine_reasons(quarantine: pa.Table) -> dict[str, int]:
     return dict(sorted(Counter(quarantine.column("reason").to_pylist()).items()))
 

@@ -494,15 +494,27 @@ def _lake_root(root: Path, *, temporary: bool = False) -> str:
 
 
 def catalog_views(lake: Lake) -> dict[str, str]:
-    """The SQL of each view of the catalog, for the tables and marts that have files;
-    globs relative to `lake_root()`."""
+    """The SQL of each view of the catalog, for the tables and marts that have files:
+    each view lists the files committed when it was written (relative to `lake_root()`),
+    never a glob, so that a reader of the catalog sees the lake as one commit left it,
+    whatever is moved in or out of the table folders after (a compaction, its clean-up)."""
+    lake = lake.indexed()
+    partitions = [spec.partition for spec in lake.partitions()]
     views = {}
     for table in ALL_TABLES:
-        pattern = lake.relative_glob(table)
-        if not any(lake.root.glob(pattern)):
+        if table.partitioned:
+            publisher = PUBLISHER if table.checkpoint else None
+            files = lake.published_files(table, partitions, publisher)
+        else:
+            files = [path for path in [lake.root / lake.relative_glob(table)] if path.exists()]
+        if not files:
             continue
+        listed = ", ".join(
+            "lake_files('" + path.relative_to(lake.root).as_posix().replace("'", "''") + "')"
+            for path in files
+        )
         options = ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
-        views[table.name] = f"FROM read_parquet(lake_files('{pattern}'){options})"
+        views[table.name] = f"FROM read_parquet([{listed}]{options})"
     return views
 
 
