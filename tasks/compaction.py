@@ -36,11 +36,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import PARTITION_KEY
 from tasks.contract import Stage, chain_link, decide, fingerprint
+from tasks.errors import CompactionStopped
 from tasks.faults import fault_point
 from tasks.records import Manifest, PartitionSpec, Status, Validation
 from tasks.settings import Settings
@@ -143,7 +145,17 @@ def compact(lake: Lake, settings: Settings, until: str) -> Compaction:
     groups, kept = plan_compaction(lake, settings, until)
     done = Compaction(kept=kept)
     for group in groups:
-        merge(lake, group, settings)
+        try:
+            merge(lake, group, settings)
+        except (pa.ArrowException, ValueError, KeyError) as error:
+            recover(lake)  # not switched: what it placed goes, the partitions stay
+            raise CompactionStopped(
+                f"the partitions of {group.month} were not compacted: a file of "
+                f"{group.members[0].partition} to {group.members[-1].partition} could not "
+                f"be merged ({type(error).__name__}: {error}); the lake is as it was: "
+                "`depeche status --verify` finds the damage, `depeche rerun --failed` "
+                "redoes it, then `depeche compact` merges them"
+            ) from None
         done.merged[group.partition] = len(group.members)
     return done
 
