@@ -587,13 +587,7 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
             store, Resources().suites(), datetime.now(UTC).isoformat(timespec="seconds")
         )
     if made.data is None or made.report is None:
-        err.print(
-            f"depeche: the marts, catalog and report were not brought up to date: "
-            f"{made.marts.message}",
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(EXIT_FAILED)
+        _views_not_made(made.marts.message)
     data, path = made.data, made.report
     totals = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in data.totals.items())
     out.print(f"marts {made.marts.status}; {totals}", soft_wrap=True)
@@ -650,13 +644,17 @@ def compact(lake: LakePath = Path("data/lake"), until: Until = None, wait: Wait 
     if not done.merged:
         out.print(f"nothing to compact up to {month}")
     if not made.marts.ok:
-        err.print(
-            f"depeche: the marts, catalog and report were not brought up to date: "
-            f"{made.marts.message}; the old files stay until they are",
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(EXIT_FAILED)
+        _views_not_made(f"{made.marts.message}; the old files stay until they are")
+
+
+def _views_not_made(why: str) -> NoReturn:
+    """Say in one line why the marts, catalog and report are not up to date; exit 1."""
+    err.print(
+        f"depeche: the marts, catalog and report were not brought up to date: {why}",
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

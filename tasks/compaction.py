@@ -263,14 +263,12 @@ def _write_merged_manifest(
     outputs = _described(view, manifests, went, "outputs")
     reports = _described(view, manifests, went, "reports")
     entry = view.describe_gx_entry(stage.name, merged)
-    manifest = Manifest(
-        stage=stage.name,
-        partition=merged,
-        status=Status.COMMITTED,
-        input_fingerprint=key.input_fingerprint,
-        code_version=key.version,
-        parameters=key.parameters,
-        started_at=manifests[0].started_at,
+    manifest = Manifest.of_key(
+        stage.name,
+        merged,
+        Status.COMMITTED,
+        key,
+        manifests[0].started_at,
         finished_at=manifests[-1].finished_at,
         seconds=round(sum(old.seconds for old in manifests), 3),
         gate_seconds=round(sum(old.gate_seconds for old in manifests), 3),

@@ -239,14 +239,8 @@ def run_stage(
 ) -> StageReport:
     """Run one stage on one partition under the contract of DESIGN.md."""
     clock = time.perf_counter()
-    manifest = Manifest(
-        stage=stage.name,
-        partition=partition,
-        status=Status.RUNNING,
-        input_fingerprint=key.input_fingerprint,
-        code_version=key.version,
-        parameters=key.parameters,
-        started_at=datetime.now(UTC).isoformat(),
+    manifest = Manifest.of_key(
+        stage.name, partition, Status.RUNNING, key, datetime.now(UTC).isoformat()
     )
     # until the stage commits, readers see it as not committed, even after a kill
     lake.write_manifest(manifest)

@@ -95,6 +95,29 @@ class Manifest:
     # partition it merged, so that merging changes no later key
     chain: str | None = None
 
+    @classmethod
+    def of_key(
+        cls,
+        stage: str,
+        partition: str,
+        status: Status,
+        key: StageKey,
+        started_at: str,
+        **books: Any,
+    ) -> Manifest:
+        """The manifest of a stage-partition made from `key`, with its `books` (counts,
+        timings, files)."""
+        return cls(
+            stage=stage,
+            partition=partition,
+            status=status,
+            input_fingerprint=key.input_fingerprint,
+            code_version=key.version,
+            parameters=key.parameters,
+            started_at=started_at,
+            **books,
+        )
+
     def made_from(self, key: StageKey) -> bool:
         return (
             self.input_fingerprint == key.input_fingerprint

@@ -155,9 +155,7 @@ def test_a_compacted_partition_is_rerun(how, compacted, uncompacted, tmp_path, p
 @pytest.mark.parametrize(
     ("point", "switched"),
     [
-        ("compact:staged", False),  # merged files written in staging
         ("compact:place", False),  # one merged folder in place, the others still staged
-        ("compact:switch", False),  # merged files and manifests in place, no record yet
         ("compact:switched", True),  # the merged record written, nothing collected
         ("compact:collect", True),  # one old folder collected, the others not
     ],
@@ -225,9 +223,7 @@ def test_a_reader_never_sees_a_partial_table_during_compaction(
     """A separate process reads the catalog's views and the published Parquet files
     (as the partition records and manifests name them) in a loop while `depeche compact`
     runs, pausing a second at each of its points so the reader sees each state."""
-    lake = copy(three_partitions, tmp_path)
-    made = depeche("report", "--lake", str(lake), env=harness_env)  # its catalog, here
-    assert made.returncode == 0, made.stderr
+    lake = copy(three_partitions, tmp_path)  # its catalog read through connect_catalog
     full = [
         len(pd.read_parquet(lake / "annotated" / "documents")),
         len(pd.read_parquet(lake / "annotated" / "entities")),
@@ -242,12 +238,14 @@ def test_a_reader_never_sees_a_partial_table_during_compaction(
     )
     try:
         time.sleep(3)  # the reader's imports, and reads of the lake before
-        points = "compact:staged,compact:place,compact:switch,compact:switched,compact:collect"
+        # paused a moment when staged, at each merged folder placed, before and after
+        # the switch; the collection after it is read unpaused
+        points = "compact:staged,compact:place,compact:switch,compact:switched"
         env = {
             **harness_env,
             "DEPECHE_PAUSE_AT": points,
             "DEPECHE_PAUSE_FILE": str(tmp_path / "paused"),
-            "DEPECHE_PAUSE_SECONDS": "1",
+            "DEPECHE_PAUSE_SECONDS": "0.3",
         }
         done = depeche("compact", "--lake", str(lake), "--until", THIS_MONTH, env=env)
         assert done.returncode == 0, done.stderr
@@ -263,3 +261,26 @@ def test_a_reader_never_sees_a_partial_table_during_compaction(
     seen = {len(read["partitions"]) for read in counted}
     assert seen == {3, 1}  # before the switch and after it
     assert len(counted) > 10 * max(1, len(reads) - len(counted))
+
+
+def test_a_run_compacts_the_months_that_have_ended(
+    three_partitions, uncompacted, source, tmp_path, prefect_harness
+):
+    """The policy is on by default: partitions fetched in a month that has ended (their
+    fetch manifests say so) are merged by the next run, and collected by it."""
+    from flows.pipeline import depeche_pipeline
+
+    lake = copy(three_partitions, tmp_path)
+    for path in (lake / "_manifests" / "fetch").glob("*.json"):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["started_at"] = "2020-01-31T23:00:00+00:00"  # fetched in January 2020
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    summary = depeche_pipeline(sources=[str(source)], lake=str(lake))
+    assert summary.ok
+    assert not any(report.ran for report in summary.reports)  # compacted, not redone
+    [merged] = partitions(lake)
+    assert merged.startswith("compacted-2020-01-")
+    assert summary.compaction is not None and summary.compaction.merged == {merged: 3}
+    assert rows(lake) == uncompacted
+    assert all_committed(lake) and no_intents(lake)
+    assert sorted(path.name for path in (lake / "clean").iterdir()) == [f"batch={merged}"]
