@@ -26,8 +26,10 @@ no later partition's key changes either.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -113,11 +115,13 @@ def plan_compaction(lake: Lake, settings: Settings, until: str) -> tuple[list[Gr
 
     for spec in lake.partitions():
         month = arrival_month(lake, spec.partition)
-        why = _not_current(lake, spec.partition, settings)
-        if month is None or month > until or why is not None:
+        if month is None or month > until:  # an open month: not asked whether current
             close()
-            if month is not None and month <= until and why is not None:
-                kept[spec.partition] = why
+            continue
+        why = _not_current(lake, spec.partition, settings)
+        if why is not None:
+            close()
+            kept[spec.partition] = why
             continue
         if month != run_month:
             close()
@@ -231,8 +235,10 @@ def _merge_files(lake: Lake, members: list[str], merged: str, staged: Path) -> d
         merge_parquet(files, path)
         digest = sha256_file(path)
         if digest in written:  # the same rows: linked, as validate publishes them
-            path.unlink()
-            path.hardlink_to(written[digest])
+            link = path.with_name(f".{path.name}.link")
+            with contextlib.suppress(OSError):  # no hard links on this file system: a copy
+                link.hardlink_to(written[digest])
+                os.replace(link, path)
         written.setdefault(digest, path)
     for stage_name, results in gx.items():
         lake.write_gx_report(stage_name, merged, results)
