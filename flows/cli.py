@@ -8,6 +8,7 @@ import functools
 import inspect
 import logging
 import os
+import re
 import signal
 import sys
 import typing
@@ -589,13 +590,7 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
             store, Resources().suites(), datetime.now(UTC).isoformat(timespec="seconds")
         )
     if made.data is None or made.report is None:
-        err.print(
-            f"depeche: the marts, catalog and report were not brought up to date: "
-            f"{made.marts.message}",
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(EXIT_FAILED)
+        _views_not_made(made.marts.message)
     data, path = made.data, made.report
     totals = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in data.totals.items())
     out.print(f"marts {made.marts.status}; {totals}", soft_wrap=True)
@@ -608,6 +603,61 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
     if damaged:
         out.print(f"damaged: redo with depeche rerun --failed --lake {lake}", soft_wrap=True)
     out.print(f"report: {path}\ncatalog: {store.catalog_path}")
+
+
+Until = Annotated[
+    str | None,
+    typer.Option(
+        help="YYYY-MM: compact the months up to this one, though it has not ended "
+        "(default: the last month that has ended).",
+    ),
+]
+
+
+@app.command()
+def compact(lake: LakePath = Path("data/lake"), until: Until = None, wait: Wait = 0.0) -> None:
+    """Merge the partitions fetched in each month up to --until into one partition per
+    month (their rows unchanged), bring the marts, catalog and report up to date, then
+    remove the merged partitions' old files. Partitions a run must bring up to date
+    first are left as they are."""
+    from datetime import UTC, datetime
+
+    from tasks import compaction
+    from tasks.marts import refresh_lake_views
+    from tasks.resources import Resources
+    from tasks.settings import resolve_settings
+    from tasks.storage import Lake
+
+    if until is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", until):
+        raise CommandError(f"--until {until!r} is not a month such as 2026-03")
+    store = Lake(lake).require()
+    now = datetime.now(UTC)
+    month = until or compaction.last_closed_month(now.date())
+    with store.lock(wait):
+        store.clear_leftovers()
+        settings = resolve_settings(store.last_settings(), SettingsGiven())
+        done = compaction.compact(store, settings, month)
+        made = refresh_lake_views(store, Resources().suites(), now.isoformat(timespec="seconds"))
+        if made.marts.ok:  # the catalog lists the merged files: the old ones may go
+            compaction.collect(store)
+    for merged, count in done.merged.items():
+        out.print(f"compacted {count} partitions into {merged}", soft_wrap=True)
+    for partition, why in done.kept.items():
+        out.print(f"not compacted: {partition} ({why})", soft_wrap=True)
+    if not done.merged:
+        out.print(f"nothing to compact up to {month}")
+    if not made.marts.ok:
+        _views_not_made(f"{made.marts.message}; the old files stay until they are")
+
+
+def _views_not_made(why: str) -> NoReturn:
+    """Say in one line why the marts, catalog and report are not up to date; exit 1."""
+    err.print(
+        f"depeche: the marts, catalog and report were not brought up to date: {why}",
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,7 @@ from flows.runners import Execute, Runner, Turns, check_cluster, open_runner, ru
 from schemas import STAGES
 from tasks import fetch
 from tasks.annotate import installed_version
+from tasks.compaction import Compaction, collect, compact_task, has_work, last_closed_month, recover
 from tasks.contract import Stage, blocked, decide
 from tasks.dates import DateWindow
 from tasks.errors import EXIT_FAILED, DepecheError, RunFailed
@@ -60,6 +62,7 @@ class RunSummary:
     workers: list[str] = field(default_factory=list)  # the Dask workers, on a cluster
     problems: list[SourceProblem] = field(default_factory=list)  # web sources not read
     not_modified: dict[str, int] = field(default_factory=dict)  # 304s per host
+    compaction: Compaction | None = None  # the months merged after the stages
 
     @property
     def hosts(self) -> dict[str, dict[str, int]]:
@@ -263,6 +266,8 @@ def idle_run(
         counts = None if plan.partitions else plan.counts
     if counts is None or not marts_are_current(store):
         return None
+    if settings.compact_months and has_work(store, settings, _closed_month()):
+        return None
     summary = RunSummary(lake=lake, settings=settings.model_dump(), plan=counts)
     for spec in store.partitions():
         for stage in REGISTRY:
@@ -319,6 +324,7 @@ def run_pipeline(
         current().warm_up(settings.model if settings.runner == "local" else None)
         with store.lock(wait_seconds):
             store.clear_leftovers()
+            recover(store)  # a compaction killed before its switch: what it placed goes
             store.write_settings(summary.settings)
             if request.sources:
                 plan = plan_task(lake, request, settings)
@@ -335,7 +341,11 @@ def run_pipeline(
                 summary.reports += run_partitions(
                     _for_workers(lake, settings), targets, settings, request, runner
                 )
+            if settings.compact_months:
+                summary.compaction = compact_task(lake, settings, _closed_month())
             summary.marts = marts_task(lake, request.verify)
+            if summary.marts.ok:  # the catalog lists the merged files: the old ones may go
+                collect(store)
     except DepecheError as error:
         summary.error, summary.error_code = str(error).strip("'\""), error.exit_code
     create_table_artifact(
@@ -355,6 +365,11 @@ def summary_of(state: State) -> RunSummary | BaseException:
     that stopped it (a bug, or the disk full)."""
     result = state.result(raise_on_failure=False)
     return result.summary if isinstance(result, RunFailed) else result
+
+
+def _closed_month() -> str:
+    """The last month that has ended: the automatic compaction merges up to it."""
+    return last_closed_month(datetime.now(UTC).date())
 
 
 def _for_workers(lake: str, settings: Settings) -> str:
@@ -428,6 +443,8 @@ def describe(summary: RunSummary) -> str:
     text = f"depeche on {summary.lake}: {counts or 'nothing to do'}"
     if summary.marts is not None and not summary.marts.ok:
         text += f"\nthe marts were not made: {summary.marts.message}"
+    for merged, count in (summary.compaction.merged if summary.compaction else {}).items():
+        text += f"\ncompacted {count} partitions into {merged}"
     for problem in summary.problems:
         text += f"\nsource not read: {problem.source}: {problem.reason} ({problem.detail})"
     for host, counts in summary.hosts.items():

@@ -132,6 +132,14 @@ def fingerprint(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def chain_link(manifest: Manifest) -> str:
+    """What the partitions made after this stage-partition hold of it in their keys:
+    its input and output, so a change of either reaches them."""
+    return manifest.chain or fingerprint(
+        manifest.input_fingerprint, manifest.output_fingerprint or ""
+    )
+
+
 def quarantine_reasons(quarantine: pa.Table) -> dict[str, int]:
     return dict(sorted(Counter(quarantine.column("reason").to_pylist()).items()))
 
@@ -210,14 +218,8 @@ def run_stage(
 ) -> StageReport:
     """Run one stage on one partition under the contract of DESIGN.md."""
     clock = time.perf_counter()
-    manifest = Manifest(
-        stage=stage.name,
-        partition=partition,
-        status=Status.RUNNING,
-        input_fingerprint=key.input_fingerprint,
-        code_version=key.version,
-        parameters=key.parameters,
-        started_at=datetime.now(UTC).isoformat(),
+    manifest = Manifest.of_key(
+        stage.name, partition, Status.RUNNING, key, datetime.now(UTC).isoformat()
     )
     # until the stage commits, readers see it as not committed, even after a kill
     lake.write_manifest(manifest)

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from schemas import STORIES
 from tasks import stories
-from tasks.contract import fingerprint
+from tasks.contract import chain_link
 from tasks.records import Status
 from tasks.storage import Lake
 
@@ -106,7 +106,7 @@ def link(lake: Lake, partition: str) -> str | None:
     manifest = lake.read_manifest(STAGE, partition)
     if manifest is None or manifest.status != Status.COMMITTED:
         return None
-    return fingerprint(manifest.input_fingerprint, manifest.output_fingerprint or "")
+    return chain_link(manifest)
 
 
 def nearest_link(lake: Lake, partition: str) -> list[str]:

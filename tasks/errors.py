@@ -77,6 +77,12 @@ class LakeNotWritable(DepecheError):
     exit_code = EXIT_FAILED
 
 
+class CompactionStopped(DepecheError):
+    """A compaction could not merge a month's files; the lake is left as it was."""
+
+    exit_code = EXIT_FAILED
+
+
 class PartitionNotCommitted(RuntimeError):
     """A stage asked for an input that its upstream stage has not committed."""
 

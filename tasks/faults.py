@@ -17,6 +17,12 @@ The points:
     annotate:worker   a forked annotate worker is about to annotate its share
     index:write       a folder's state index is written to its temporary file, not
                       yet renamed into place
+    compact:staged    a compaction's merged files are written in staging
+    compact:place     some merged folders are in place, not all; no manifest yet
+    compact:switch    the merged files and manifests are in place; the merged
+                      partition's record (the switch) is not written yet
+    compact:switched  the switch is written; the old partitions are not collected
+    compact:collect   some folders of an old partition are collected, not all
 """
 
 from __future__ import annotations

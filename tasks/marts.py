@@ -484,24 +484,38 @@ def _lake_root(root: Path, *, temporary: bool = False) -> str:
 
 
 def catalog_views(lake: Lake) -> dict[str, str]:
-    """The SQL of each view of the catalog, for the tables and marts that have files;
-    globs relative to `lake_root()`. A table whose files all have its schema is read
-    as such: DuckDB binds it from one file's footer. Only one whose files differ (a
-    lake made by an older depeche) has its columns matched by name, which reads every
-    file's footer at each query."""
+    """The SQL of each view of the catalog, for the tables and marts that have files:
+    each view lists the files committed when it was written (relative to `lake_root()`),
+    never a glob, so that a reader of the catalog sees the lake as one commit left it,
+    whatever is moved in or out of the table folders after (a compaction, its clean-up).
+    A table whose files all have its schema is read as such: DuckDB binds it from one
+    file's footer. Only one whose files differ (a lake made by an older depeche) has
+    its columns matched by name, which reads every file's footer at each query."""
+    lake = lake.indexed()
+    partitions = [spec.partition for spec in lake.partitions()]
     views = {}
     known = lake.read_derived_record(FILE_SCHEMAS)
     learned = dict(known)
     for table in ALL_TABLES:
-        files = lake.visible_files(table)
-        if not files:
+        if table.partitioned:
+            publisher = PUBLISHER if table.checkpoint else None
+            paths = lake.published_files(table, partitions, publisher)
+        else:
+            paths = [path for path in [lake.root / lake.relative_glob(table)] if path.exists()]
+        if not paths:
             continue
+        hashes = lake.visible_files(table)
+        files = {
+            relative: hashes.get(relative)
+            for relative in (path.relative_to(lake.root).as_posix() for path in paths)
+        }
+        listed = ", ".join("lake_files('" + path.replace("'", "''") + "')" for path in files)
         options = ""
         if table.partitioned:
             options = ", hive_partitioning = true"
             if not _one_schema(lake, table, files, learned):
                 options += ", union_by_name = true"
-        views[table.name] = f"FROM read_parquet(lake_files('{lake.relative_glob(table)}'){options})"
+        views[table.name] = f"FROM read_parquet([{listed}]{options})"
     if learned != known:
         lake.write_derived_record(FILE_SCHEMAS, learned)
     return views

@@ -97,6 +97,33 @@ class Manifest:
     # the gate's records (checks, Great Expectations results): checked like the outputs,
     # but not part of the output fingerprint (readers of the stage never read them)
     reports: list[OutputFile] = field(default_factory=list)
+    # what the partitions after this one hold of it in their keys (see
+    # contract.chain_link): set by compaction, which keeps the link of the last
+    # partition it merged, so that merging changes no later key
+    chain: str | None = None
+
+    @classmethod
+    def of_key(
+        cls,
+        stage: str,
+        partition: str,
+        status: Status,
+        key: StageKey,
+        started_at: str,
+        **books: Any,
+    ) -> Manifest:
+        """The manifest of a stage-partition made from `key`, with its `books` (counts,
+        timings, files)."""
+        return cls(
+            stage=stage,
+            partition=partition,
+            status=status,
+            input_fingerprint=key.input_fingerprint,
+            code_version=key.version,
+            parameters=key.parameters,
+            started_at=started_at,
+            **books,
+        )
 
     def made_from(self, key: StageKey) -> bool:
         return (
@@ -143,6 +170,9 @@ class PartitionSpec:
     # site_name, hint_source, listed_in), and how many earlier runs failed to fetch it
     hints: dict[str, dict[str, Any]] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
+    # the partitions this one was compacted from: once its record is written, they are
+    # no longer partitions of the lake (their leftovers are collected after)
+    compacts: list[str] = field(default_factory=list)
 
     @property
     def urls(self) -> list[str]:

@@ -75,6 +75,12 @@ class Settings(BaseModel):
         description="New items of a run (of each month, in a backfill) are split into "
         "partitions of at most this many, in a stable order: the units a cluster shares out.",
     )
+    compact_months: bool = Field(
+        True,
+        description="After a run, merge the partitions fetched in each month that has "
+        "ended into one partition: the same rows, a few files a month (`depeche compact` "
+        "does it on demand).",
+    )
     runner: str = Field(
         "local",
         pattern=r"^(local|dask)$",

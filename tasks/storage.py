@@ -54,7 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas import PARTITION_KEY, STAGES, Table
+from schemas import ALL_TABLES, PARTITION_KEY, STAGES, Table
 from schemas.marts import MART_PARTITION, MART_STAGE
 from tasks.errors import (
     DamagedLake,
@@ -122,20 +122,7 @@ class Staging:
         written as they come (each a row group, so that a reader can take them one
         at a time); the schema must match exactly."""
         path = self._table_dir(table) / PART_FILE
-        chunks = iter([rows] if isinstance(rows, pa.Table) else rows)
-        first = next(chunks, None)
-        first = table.schema.empty_table() if first is None else first
-        # which columns keep statistics is read off the first chunk (a stream's chunks
-        # are alike: the raw rows of one source)
-        statistics = _columns_with_statistics(first)
-        with pq.ParquetWriter(
-            path, table.schema, compression="zstd", write_statistics=statistics
-        ) as writer:
-            for chunk in itertools.chain([first], chunks):
-                writer.write_table(
-                    chunk if chunk.schema.equals(table.schema) else chunk.cast(table.schema)
-                )
-            fault_point(f"write:{table.name}")  # the footer is not written yet
+        write_parquet(path, table.schema, rows, fault=f"write:{table.name}")
         return path
 
     def link(self, table: Table, source: Path) -> Path:
@@ -152,6 +139,51 @@ class Staging:
         return sorted(
             relative for table, relative in self.staged.items() if table.report or not reports_only
         )
+
+
+def write_parquet(
+    path: Path, schema: pa.Schema, rows: pa.Table | Iterable[pa.Table], fault: str = ""
+) -> None:
+    """Write `rows` (a table, or a stream of tables, each a row group) to `path` with
+    `schema`, as every file of the lake is written."""
+    chunks = iter([rows] if isinstance(rows, pa.Table) else rows)
+    first = next(chunks, None)
+    first = schema.empty_table() if first is None else first
+    # which columns keep statistics is read off the first chunk (a stream's chunks
+    # are alike: the raw rows of one source)
+    statistics = _columns_with_statistics(first)
+    with pq.ParquetWriter(path, schema, compression="zstd", write_statistics=statistics) as writer:
+        for chunk in itertools.chain([first], chunks):
+            writer.write_table(chunk if chunk.schema.equals(schema) else chunk.cast(schema))
+        if fault:
+            fault_point(fault)  # the footer is not written yet
+
+
+def merge_parquet(sources: list[Path], path: Path) -> None:
+    """Write the rows of `sources`, one after the other, as one file at `path`: each
+    source's row groups stay row groups of their own (a reader takes them one at a
+    time). The schema is the first source's; a later one of an older depeche (a
+    column it did not have yet) is cast to it."""
+    schema = pq.read_schema(sources[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def groups() -> Iterator[pa.Table]:
+        for source in sources:
+            parquet = pq.ParquetFile(source)
+            for group in range(parquet.num_row_groups):
+                rows = parquet.read_row_group(group)
+                for field_ in schema:
+                    if field_.name not in rows.column_names:
+                        rows = rows.append_column(field_, pa.nulls(rows.num_rows, field_.type))
+                yield rows.select(schema.names)
+
+    write_parquet(path, schema, groups())
+
+
+def describe_file(root: Path, relative: Path) -> OutputFile:
+    """A file of the lake as a manifest records it: its path, size and content hash."""
+    path = root / relative
+    return OutputFile(relative.as_posix(), path.stat().st_size, sha256_file(path))
 
 
 PARTITIONS_DIR = "_partitions"
@@ -185,6 +217,14 @@ class Lake:
             return self
         folders = (PARTITIONS_DIR, *(_manifests_dir(stage) for stage in STAGES))
         return Lake(self.root, {folder: dict(read_folder(self.root, folder)) for folder in folders})
+
+    def assuming(self, spec: PartitionSpec) -> Lake:
+        """The lake's state, read once, as it will be once `spec` is recorded: what is
+        written through the returned object goes to the lake, and is read back."""
+        records = self.indexed()._records or {}
+        view = Lake(self.root, {folder: dict(found) for folder, found in records.items()})
+        view._recorded(PARTITIONS_DIR, spec.partition, spec.to_json())
+        return view
 
     def _record(self, folder: str, name: str) -> Record | None:
         """The record `name` of `folder`: from the index when indexed, else its file."""
@@ -484,8 +524,18 @@ class Lake:
         return specs
 
     def _read_partitions(self) -> tuple[list[PartitionSpec], list[tuple[Path, Exception]]]:
-        """Every partition record, parsed once for each state of the records (a command
-        asks for them several times), and those that cannot be read."""
+        """The partitions of the lake, and the records that cannot be read, parsed once
+        for each state of the records (a command asks for them several times). A
+        partition compacted into another is none: the record of the merged one is the
+        switch."""
+        specs, damaged, _ = self._parsed_partitions()
+        return specs, damaged
+
+    def _parsed_partitions(
+        self,
+    ) -> tuple[list[PartitionSpec], list[tuple[Path, Exception]], dict[str, str]]:
+        """The live partitions, the damaged records, and the partitions compacted into
+        another whose records are still there, with the one each was merged into."""
         folder = self._folder(PARTITIONS_DIR)
         cached = _SPECS.get(self.root)
         # a new mapping once the records changed (see `_recorded` and `read_folder`)
@@ -496,9 +546,18 @@ class Lake:
                     specs.append(_read_spec(record))
                 except (ValueError, KeyError, TypeError) as error:
                     damaged.append((self._partitions_dir / f"{name}.json", error))
-            cached = (folder, sorted(specs, key=lambda spec: spec.seq), damaged)
+            superseded = {
+                name: spec.partition for spec in specs for name in spec.compacts if name in folder
+            }
+            live = [spec for spec in specs if spec.partition not in superseded]
+            cached = (folder, sorted(live, key=lambda spec: spec.seq), damaged, superseded)
             _SPECS[self.root] = cached
-        return list(cached[1]), list(cached[2])
+        return list(cached[1]), list(cached[2]), dict(cached[3])
+
+    def superseded(self) -> dict[str, str]:
+        """The partitions compacted into another whose records are still there (a
+        compaction not yet collected), and the partition each was merged into."""
+        return self._parsed_partitions()[2]
 
     def next_seq(self) -> int:
         return 1 + max((spec.seq for spec in self.partitions()), default=0)
@@ -760,11 +819,15 @@ class Lake:
         return path
 
     def manifests(self, stage: str | None = None) -> list[Manifest]:
-        """Every readable manifest (of one stage, or all), by stage, then partition."""
+        """Every readable manifest (of one stage, or all), by stage, then partition; not
+        those of partitions compacted into another."""
         found = []
+        superseded = self.superseded()  # no longer partitions: their records wait for collection
         for name in sorted((stage,) if stage else STAGES):
             folder = _manifests_dir(name)
             for partition, record in sorted(self._folder(folder).items()):
+                if partition in superseded:
+                    continue
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     found.append(self._manifest(folder, partition, record))
         return found
@@ -903,25 +966,32 @@ class Lake:
         Each folder moves with one rename. A replaced folder is renamed aside first
         and deleted after; the manifest, written last, is what marks the commit.
         """
+        trash = self.place(staging.root, staging.folders(), f"commit:{staging.stage}")
+        manifest.outputs = [
+            self._describe(relative / PART_FILE)
+            for table, relative in sorted(staging.staged.items(), key=lambda kv: kv[1])
+            if not table.report
+        ]
+        manifest.output_fingerprint = fingerprint_outputs(manifest.outputs)
+        manifest.reports = self._describe_reports(staging)
+        self.write_manifest(manifest)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def place(self, staged_root: Path, folders: list[Path], fault: str) -> Path:
+        """Move each staged partition folder (relative) into place with one rename; a
+        folder it replaces is renamed aside into the returned trash folder, which the
+        caller deletes once its commit is recorded."""
         trash = self.root / "_trash" / uuid.uuid4().hex
-        for relative in staging.folders():
+        for relative in folders:
             final = self.root / relative
             final.parent.mkdir(parents=True, exist_ok=True)
             if final.exists():
                 aside = trash / relative
                 aside.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(final, aside)
-            os.replace(staging.root / relative, final)
-            fault_point(f"commit:{staging.stage}")
-        manifest.outputs = [
-            self._describe(relative / PART_FILE)
-            for table, relative in sorted(staging.staged.items(), key=lambda kv: kv[1])
-            if not table.report
-        ]
-        manifest.output_fingerprint = _fingerprint_outputs(manifest.outputs)
-        manifest.reports = self._describe_reports(staging)
-        self.write_manifest(manifest)
-        shutil.rmtree(trash, ignore_errors=True)
+            os.replace(staged_root / relative, final)
+            fault_point(fault)
+        return trash
 
     def record_failure(self, staging: Staging, manifest: Manifest) -> None:
         """Keep a failed gate's checks and report, not its tables, and mark it failed."""
@@ -935,8 +1005,7 @@ class Lake:
         self.write_manifest(manifest)
 
     def _describe(self, relative: Path) -> OutputFile:
-        path = self.root / relative
-        return OutputFile(relative.as_posix(), path.stat().st_size, sha256_file(path))
+        return describe_file(self.root, relative)
 
     def _describe_reports(self, staging: Staging) -> list[OutputFile]:
         """The gate's records of a stage-partition, now in place: its checks and its
@@ -945,14 +1014,49 @@ class Lake:
         described = [
             self._describe(relative) for relative in checks if (self.root / relative).exists()
         ]
-        results = self.gx_report(staging.stage, staging.partition)
-        if results is not None:  # one entry of the partition's file, which its stages share
-            gx = self.gx_report_path(staging.partition).relative_to(self.root).as_posix()
-            entry = _gx_entry_bytes(results)
-            described.append(
-                OutputFile(f"{gx}{GX_ENTRY}{staging.stage}", len(entry), _sha256(entry))
-            )
-        return described
+        entry = self.describe_gx_entry(staging.stage, staging.partition)
+        return described if entry is None else [*described, entry]
+
+    def describe_gx_entry(self, stage: str, partition: str) -> OutputFile | None:
+        """The Great Expectations results of a stage-partition as its manifest records
+        them: one entry of the partition's file, which its stages share."""
+        results = self.gx_report(stage, partition)
+        if results is None:
+            return None
+        gx = self.gx_report_path(partition).relative_to(self.root).as_posix()
+        entry = _gx_entry_bytes(results)
+        return OutputFile(f"{gx}{GX_ENTRY}{stage}", len(entry), _sha256(entry))
+
+    def partition_folders(self, partition: str) -> list[Path]:
+        """Every folder `partition` may have in the lake (relative), whichever stage
+        wrote or published it."""
+        return sorted(
+            {
+                self.relative_dir(table, partition, stage)
+                for table in ALL_TABLES
+                if table.partitioned
+                for stage in STAGES
+            }
+        )
+
+    def forget(self, partition: str, fault: str = "") -> None:
+        """Remove every file of `partition`: its folders (each renamed aside whole, so
+        no reader sees half of one), its Great Expectations results, its manifests,
+        and its record last: a process killed on the way leaves it to forget again."""
+        trash = self.root / "_trash" / uuid.uuid4().hex
+        for relative in self.partition_folders(partition):
+            folder = self.root / relative
+            if folder.exists():
+                aside = trash / relative
+                aside.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(folder, aside)
+                if fault:
+                    fault_point(fault)
+        self.gx_report_path(partition).unlink(missing_ok=True)
+        for stage in STAGES:
+            self.manifest_path(stage, partition).unlink(missing_ok=True)
+        (self._partitions_dir / f"{partition}.json").unlink(missing_ok=True)
+        shutil.rmtree(trash, ignore_errors=True)
 
     def clear_leftovers(self) -> list[Path]:
         """Remove what a killed or failed run left behind: staging and trash folders,
@@ -977,7 +1081,10 @@ class Lake:
 
 
 _PLAN_ORDER: dict[Path, tuple[dict[str, Record], list[str], dict[str, int]]] = {}
-_SPECS: dict[Path, tuple[dict[str, Record], list[PartitionSpec], list[tuple[Path, Exception]]]] = {}
+_SPECS: dict[
+    Path,
+    tuple[dict[str, Record], list[PartitionSpec], list[tuple[Path, Exception]], dict[str, str]],
+] = {}
 
 
 def _manifest_of(record: Record | None) -> Manifest | None:
@@ -1046,7 +1153,7 @@ def _damaged_record(path: Path, error: Exception) -> DamagedLake:
     )
 
 
-def _fingerprint_outputs(outputs: list[OutputFile]) -> str:
+def fingerprint_outputs(outputs: list[OutputFile]) -> str:
     """The content of a stage's committed files, as one hash."""
     digest = hashlib.sha256()
     for output in outputs:

@@ -130,6 +130,12 @@ def test_every_setting_has_bounds_a_machine_can_honour(name: str) -> None:
     refused; a text or a list has a longest length (or a closed choice of words)."""
     field = Settings.model_fields[name]
     bounds = setting_bounds(name)
+    if field.annotation is bool:  # on or off: nothing to bound, anything else refused
+        for value in (True, False):
+            assert getattr(Settings(**{name: value}), name) is value
+        with pytest.raises(InvalidSettings, match=name):
+            resolve_settings({name: "sometimes"}, None)
+        return
     if field.annotation in (int, float):
         assert set(bounds) == {"ge", "le"}, f"{name} needs both bounds"
         assert bounds["le"] <= 2**31 - 1  # what C libraries take (zlib's lengths, sockets)

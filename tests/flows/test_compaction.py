@@ -1,0 +1,286 @@
+"""Compaction: `depeche compact` as a real subprocess, killed (SIGKILL) at its named
+points, read by another process while it runs; then the lake's runs, reruns and
+checks on the compacted partition."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from schemas import STAGES
+from tasks.storage import Lake
+from tests.conftest import SNAPSHOT_TABLES
+from tests.flows.test_crash import kill_when_paused, start
+
+THIS_MONTH = datetime.now(UTC).strftime("%Y-%m")  # the lake's partitions are fetched now
+TABLES = [*SNAPSHOT_TABLES, "stories", "quarantine", "reports/checks"]
+
+
+def rows(lake: Path, tables: list[str] = TABLES) -> dict[str, list[str]]:
+    """Each table's rows, in a stable order, without what names the partition (the
+    `batch` folder) or differs between runs (fetch time)."""
+    found = {}
+    for name in tables:
+        frame = pd.read_parquet(lake / name).drop(columns=["batch", "fetched_at"], errors="ignore")
+        found[name] = sorted(map(repr, frame.itertuples(index=False)))
+    return found
+
+
+def partitions(lake: Path) -> list[str]:
+    return [spec.partition for spec in Lake(lake).partitions()]
+
+
+def no_intents(lake: Path) -> bool:
+    """Whether no compaction is left half done (rolled back or collected)."""
+    intents = lake / "_compacting"
+    return not intents.exists() or not any(intents.iterdir())
+
+
+def all_committed(lake: Path) -> bool:
+    rows_ = Lake(lake).status(STAGES, deep=True) + Lake(lake).lake_wide_status(deep=True)
+    return {str(row.status) for row in rows_} == {"committed"}
+
+
+@pytest.fixture(scope="module")
+def three_partitions(prefect_harness, source: Path, tmp_path_factory) -> Path:
+    """A lake of the six wire stories in three partitions of two, never compacted."""
+    from flows.pipeline import depeche_pipeline
+    from tasks.settings import SettingsGiven
+
+    lake = tmp_path_factory.mktemp("three") / "lake"
+    given = SettingsGiven(partition_size=2)
+    assert depeche_pipeline(sources=[str(source)], lake=str(lake), settings=given).ok
+    assert len(partitions(lake)) == 3  # this month's: the automatic policy left them
+    return lake
+
+
+@pytest.fixture(scope="module")
+def uncompacted(three_partitions: Path) -> dict[str, list[str]]:
+    return rows(three_partitions)
+
+
+def copy(lake: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "lake"
+    shutil.copytree(lake, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def compacted(three_partitions: Path, depeche, tmp_path_factory) -> Path:
+    """The three partitions compacted by `depeche compact` (which starts no Prefect)."""
+    lake = copy(three_partitions, tmp_path_factory.mktemp("compacted"))
+    env = {**os.environ, "PREFECT_HOME": str(lake.parent / "prefect-home"), "COLUMNS": "200"}
+    done = depeche("compact", "--lake", str(lake), "--until", THIS_MONTH, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "compacted 3 partitions into compacted-" in done.stdout
+    return lake
+
+
+def test_compact_merges_a_month_into_one_partition_of_the_same_rows(
+    compacted, uncompacted, depeche, harness_env, source
+):
+    from flows.pipeline import depeche_pipeline
+
+    [merged] = partitions(compacted)
+    assert merged.startswith(f"compacted-{THIS_MONTH}-")
+    assert rows(compacted) == uncompacted
+    # one file per table of the month (the folders of the old partitions collected)
+    for table in ("raw", "clean", "annotated/entities", "quarantine/clean", "reports/checks/clean"):
+        files = [path.relative_to(compacted / table) for path in (compacted / table).rglob("*.*")]
+        assert files == [Path(f"batch={merged}/part-0.parquet")], table
+    assert no_intents(compacted)
+    status = depeche("status", "--verify", "--lake", str(compacted), env=harness_env)
+    assert status.returncode == 0, status.stdout
+    assert "damaged" not in status.stdout and all_committed(compacted)
+    again = depeche("compact", "--lake", str(compacted), "--until", THIS_MONTH, env=harness_env)
+    assert again.returncode == 0 and f"nothing to compact up to {THIS_MONTH}" in again.stdout
+    # the compacted partition is current: a run redoes nothing
+    summary = depeche_pipeline(sources=[str(source)], lake=str(compacted))
+    assert summary.ok and {report.status for report in summary.reports} == {"skipped"}
+
+
+def test_a_later_duplicate_is_caught_against_compacted_data(
+    compacted, source, tmp_path, prefect_harness
+):
+    from flows.pipeline import depeche_pipeline
+
+    lake = copy(compacted, tmp_path)
+    [merged] = partitions(lake)
+    later = tmp_path / "later"
+    later.mkdir()
+    first = sorted(source.glob("*.txt"))[0]
+    shutil.copy(first, later / "repris.txt")  # the same story, filed again
+    summary = depeche_pipeline(sources=[str(later)], lake=str(lake))
+    assert summary.ok
+    clean = pd.read_parquet(lake / "quarantine" / "clean")
+    [duplicate] = clean[clean["source_path"].str.endswith("repris.txt")].to_dict("records")
+    assert duplicate["reason"] == "duplicate"
+    assert f"partition {merged}" in duplicate["detail"]
+
+
+@pytest.mark.parametrize("how", ["from-clean", "failed"])
+def test_a_compacted_partition_is_rerun(how, compacted, uncompacted, tmp_path, prefect_harness):
+    from flows.pipeline import depeche_pipeline
+
+    lake = copy(compacted, tmp_path)
+    [merged] = partitions(lake)
+    if how == "failed":  # a published file lost: validate is damaged, rerun --failed redoes it
+        (lake / "annotated" / "entities" / f"batch={merged}" / "part-0.parquet").unlink()
+        assert not all_committed(lake)
+        summary = depeche_pipeline(lake=str(lake), rerun_failed=True)
+    else:
+        summary = depeche_pipeline(lake=str(lake), from_stage="clean")
+    assert summary.ok, summary
+    ran = {report.stage for report in summary.reports if report.ran}
+    assert ran == ({"validate"} if how == "failed" else {"clean", "annotate", "validate"})
+    assert partitions(lake) == [merged]
+    # the same articles, annotations and reasons (a duplicate's detail now names its twin
+    # in the same partition)
+    published = [name for name in SNAPSHOT_TABLES if name != "raw"]
+    assert rows(lake, published) == {name: uncompacted[name] for name in published}
+    reasons = pd.read_parquet(lake / "quarantine")["reason"].value_counts().to_dict()
+    assert reasons == pd.read_parquet(compacted / "quarantine")["reason"].value_counts().to_dict()
+    assert all_committed(lake)
+
+
+@pytest.mark.parametrize(
+    ("point", "switched"),
+    [
+        ("compact:place", False),  # one merged folder in place, the others still staged
+        ("compact:switched", True),  # the merged record written, nothing collected
+        ("compact:collect", True),  # one old folder collected, the others not
+    ],
+)
+def test_a_compaction_killed_at_any_point_then_a_run_gives_the_uncompacted_tables(
+    point, switched, three_partitions, uncompacted, source, harness_env, tmp_path
+):
+    from flows.pipeline import depeche_pipeline
+
+    lake = copy(three_partitions, tmp_path)
+    marker = tmp_path / "paused"
+    env = {**harness_env, "DEPECHE_PAUSE_AT": point, "DEPECHE_PAUSE_FILE": str(marker)}
+    killed = start(["compact", "--lake", str(lake), "--until", THIS_MONTH], env)
+    assert kill_when_paused(killed, marker) == point
+    before = partitions(lake)
+    assert len(before) == (1 if switched else 3)
+    summary = depeche_pipeline(sources=[str(source)], lake=str(lake))
+    assert summary.ok
+    assert partitions(lake) == before
+    assert not any(report.ran for report in summary.reports)  # nothing redone
+    assert rows(lake) == uncompacted
+    assert all_committed(lake)
+    for table in ("raw", "annotated/documents", "quarantine/fetch"):
+        folders = sorted(path.name for path in (lake / table).iterdir())
+        assert folders == [f"batch={name}" for name in sorted(before)], table
+    assert no_intents(lake)
+
+
+READER = """
+import json, sys, time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from schemas import DOCUMENTS, ENTITIES
+from tasks.marts import PUBLISHER, connect_catalog
+from tasks.storage import Lake
+
+lake, log, stop = (Path(arg) for arg in sys.argv[1:4])
+with open(log, "w") as out:
+    while not stop.exists():
+        try:
+            con = connect_catalog(lake / "depeche.duckdb")
+            catalog = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                       for t in ("documents", "entities")]
+            con.close()
+            store = Lake(lake)
+            names = [spec.partition for spec in store.partitions()]
+            direct = [sum(pq.ParquetFile(path).metadata.num_rows
+                          for path in store.published_files(table, names, PUBLISHER))
+                      for table in (DOCUMENTS, ENTITIES)]
+        except (OSError, duckdb.Error) as error:  # a file collected as it was opened
+            out.write(json.dumps({"vanished": str(error)}) + "\\n")
+            continue
+        line = {"catalog": catalog, "direct": direct, "partitions": names}
+        out.write(json.dumps(line) + "\\n")
+        out.flush()
+"""
+
+
+def test_a_reader_never_sees_a_partial_table_during_compaction(
+    three_partitions, harness_env, depeche, tmp_path
+):
+    """A separate process reads the catalog's views and the published Parquet files
+    (as the partition records and manifests name them) in a loop while `depeche compact`
+    runs, pausing a second at each of its points so the reader sees each state."""
+    lake = copy(three_partitions, tmp_path)  # its catalog read through connect_catalog
+    full = [
+        len(pd.read_parquet(lake / "annotated" / "documents")),
+        len(pd.read_parquet(lake / "annotated" / "entities")),
+    ]
+    log, stop = tmp_path / "reads.jsonl", tmp_path / "stop"
+    script = tmp_path / "reader.py"
+    script.write_text(READER, encoding="utf-8")
+    reader = subprocess.Popen(
+        [sys.executable, str(script), str(lake), str(log), str(stop)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=harness_env,
+    )
+    try:
+        time.sleep(3)  # the reader's imports, and reads of the lake before
+        # paused a moment when staged, at each merged folder placed, before and after
+        # the switch; the collection after it is read unpaused
+        points = "compact:staged,compact:place,compact:switch,compact:switched"
+        env = {
+            **harness_env,
+            "DEPECHE_PAUSE_AT": points,
+            "DEPECHE_PAUSE_FILE": str(tmp_path / "paused"),
+            "DEPECHE_PAUSE_SECONDS": "0.3",
+        }
+        done = depeche("compact", "--lake", str(lake), "--until", THIS_MONTH, env=env)
+        assert done.returncode == 0, done.stderr
+        time.sleep(1)  # reads of the lake after
+    finally:
+        stop.touch()
+        reader.wait(timeout=60)
+    reads = [json.loads(line) for line in log.read_text().splitlines()]
+    counted = [read for read in reads if "catalog" in read]
+    assert all(read["catalog"] == full and read["direct"] == full for read in counted), [
+        read for read in counted if read["catalog"] != full or read["direct"] != full
+    ]
+    seen = {len(read["partitions"]) for read in counted}
+    assert seen == {3, 1}  # before the switch and after it
+    assert len(counted) > 10 * max(1, len(reads) - len(counted))
+
+
+def test_a_run_compacts_the_months_that_have_ended(
+    three_partitions, uncompacted, source, tmp_path, prefect_harness
+):
+    """The policy is on by default: partitions fetched in a month that has ended (their
+    fetch manifests say so) are merged by the next run, and collected by it."""
+    from flows.pipeline import depeche_pipeline
+
+    lake = copy(three_partitions, tmp_path)
+    for path in (lake / "_manifests" / "fetch").glob("*.json"):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["started_at"] = "2020-01-31T23:00:00+00:00"  # fetched in January 2020
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    summary = depeche_pipeline(sources=[str(source)], lake=str(lake))
+    assert summary.ok
+    assert not any(report.ran for report in summary.reports)  # compacted, not redone
+    [merged] = partitions(lake)
+    assert merged.startswith("compacted-2020-01-")
+    assert summary.compaction is not None and summary.compaction.merged == {merged: 3}
+    assert rows(lake) == uncompacted
+    assert all_committed(lake) and no_intents(lake)
+    assert sorted(path.name for path in (lake / "clean").iterdir()) == [f"batch={merged}"]
