@@ -169,6 +169,7 @@ QUALITY = f"""
     WHERE reason IS NULL GROUP BY 1, 2 ORDER BY 1, 2
 """
 COUNTRY_BARS = 12
+DATE_RANGE = "date-range"  # the slider narrowing the publication-date charts
 
 
 def _quarantined(con: duckdb.DuckDBPyConnection, lake: Lake) -> int:
@@ -279,7 +280,7 @@ STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1360px;color:#222}
 h1{font-size:24px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
 .grid2{display:flex;flex-wrap:wrap;gap:16px}
-.chart{background:#fff;border:1px solid #e4e4e4;padding:4px}
+.chart,.control{background:#fff;border:1px solid #e4e4e4;padding:4px}
 dl.totals{display:flex;flex-wrap:wrap;gap:12px}
 dl.totals div{border:1px solid #ddd;padding:8px 14px;border-radius:6px}
 dl.totals dt{font-size:12px;color:#555}dl.totals dd{margin:0;font-size:22px;font-weight:600}
@@ -311,13 +312,20 @@ def render_report(data: ReportData) -> str:
     charts = report_charts(data)
     scripts, placed = embed({chart_id: chart for chart_id, chart in charts.items() if chart})
     shown = {
-        chart_id: f'<div class="chart" id="{chart_id}">{placed[chart_id]}</div>'
+        chart_id: _placed(chart_id, placed[chart_id])
         if chart_id in placed
         else _empty(CHART_TITLES[chart_id])
         for chart_id in charts
     }
     body = "".join(section(data, shown) for section in SECTIONS)
     return PAGE.format(lake=e(data.lake), style=STYLE, scripts=scripts, body=body)
+
+
+def _placed(chart_id: str, element: str) -> str:
+    """A chart's element in a box the test and the style find by its class; the slider
+    is a control, not a chart."""
+    kind = "control" if chart_id == DATE_RANGE else "chart"
+    return f'<div class="{kind}" id="{chart_id}">{element}</div>'
 
 
 def report_charts(data: ReportData) -> dict[str, Any]:
@@ -332,7 +340,7 @@ def report_charts(data: ReportData) -> dict[str, Any]:
     charts: dict[str, Any] = {
         chart_id: _time_chart(chart_id, series, days) for chart_id, series in dated.items()
     }
-    charts["date-range"] = date_range(days) if any(charts.values()) else None
+    charts[DATE_RANGE] = date_range(days) if any(charts.values()) else None
     charts["chart-quality"] = _time_chart("chart-quality", data.quality, date_span([data.quality]))
     bars = {
         "chart-outlets": data.outlets,
@@ -372,7 +380,7 @@ CHART_TITLES = {
     "chart-countries": "Attention by country: articles naming one of its places",
     "chart-masculinity": "Share of men among the people quoted, per outlet",
     "chart-quality": "Rows quarantined and gates, per day the gates ran",
-    "date-range": "Publication dates shown",
+    DATE_RANGE: "Publication dates shown",
 }
 AXES = {
     "chart-articles-per-day": "articles",
@@ -396,7 +404,7 @@ def _head(data: ReportData, shown: dict[str, str]) -> str:
         f"<p>Generated {e(data.generated_at)} (UTC) from the published tables and marts; "
         f"marts {e(data.marts_status)}.</p>"
         f'<h2>Totals</h2><dl class="totals" id="totals">{totals}</dl>{_left_out(data)}'
-        f"{shown['date-range']}"
+        f"{shown[DATE_RANGE]}"
     )
 
 
