@@ -15,6 +15,8 @@ from datetime import date
 from typing import Any
 
 import duckdb
+from bokeh.models import Model, Range1d
+from bokeh.plotting import figure
 
 from schemas import QUARANTINE, STAGES
 from schemas.marts import (
@@ -328,7 +330,7 @@ def _placed(chart_id: str, element: str) -> str:
     return f'<div class="{kind}" id="{chart_id}">{element}</div>'
 
 
-def report_charts(data: ReportData) -> dict[str, Any]:
+def report_charts(data: ReportData) -> dict[str, Model | None]:
     """Every chart by its id (None where there is nothing to show), the publication-date
     charts sharing one date range and its slider."""
     dated = {
@@ -337,7 +339,7 @@ def report_charts(data: ReportData) -> dict[str, Any]:
         **{f"chart-top-{label.lower()}": data.top_entities.get(label, {}) for label in LABEL_NAMES},
     }
     days = date_span(list(dated.values()))
-    charts: dict[str, Any] = {
+    charts: dict[str, Model | None] = {
         chart_id: _time_chart(chart_id, series, days) for chart_id, series in dated.items()
     }
     charts[DATE_RANGE] = date_range(days) if any(charts.values()) else None
@@ -360,10 +362,11 @@ def report_charts(data: ReportData) -> dict[str, Any]:
     return charts
 
 
-def _time_chart(chart_id: str, series: dict[str, Any], days: Any) -> Any:
+def _time_chart(chart_id: str, series: dict[str, Any], days: Range1d) -> figure | None:
+    """A chart over days, or None when no series has a value."""
     if not any(series.values()):
         return None
-    x_label = "day the gates ran (UTC)" if chart_id == "chart-quality" else "publication date (UTC)"
+    x_label = X_AXES.get(chart_id, "publication date (UTC)")
     return time_chart(CHART_TITLES[chart_id], series, AXES[chart_id], chart_id, days, x_label)
 
 
@@ -382,6 +385,8 @@ CHART_TITLES = {
     "chart-quality": "Rows quarantined and gates, per day the gates ran",
     DATE_RANGE: "Publication dates shown",
 }
+# the time charts whose days are not publication days
+X_AXES = {"chart-quality": "day the gates ran (UTC)"}
 AXES = {
     "chart-articles-per-day": "articles",
     "chart-outlets": "articles",

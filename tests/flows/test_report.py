@@ -10,7 +10,9 @@ import datetime as dt
 import os
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +101,33 @@ BAR = f"""(id) => {{
 }}"""
 
 
+MODEL = "const model = (id) => Bokeh.documents.map((d) => d.get_model_by_name(id)).find((m) => m);"
+# the slider's start moved to the middle of its span (BokehJS runs the links it
+# triggers asynchronously: read the charts once the first has moved)
+NARROW = f"""() => {{
+  {MODEL}
+  const slider = model("date-range");
+  const [start, end] = slider.value;
+  const middle = start + Math.round((end - start) / 2 / 86400000) * 86400000;
+  slider.value = [middle, end];
+  return middle;
+}}"""
+MOVED = (
+    f"""(start) => {{ {MODEL} return model("chart-articles-per-day").x_range.start === start; }}"""
+)
+# where the time charts over publication dates start, and the quality chart
+STARTS = f"""() => {{
+  {MODEL}
+  const charts = {{}};
+  for (const box of document.querySelectorAll("div.chart")) {{
+    const chart = model(box.id);
+    const label = chart.below.find((m) => "axis_label" in m)?.axis_label ?? "";
+    if (label.startsWith("publication")) charts[box.id] = chart.x_range.start;
+  }}
+  return {{charts, quality: model("chart-quality").x_range.start}};
+}}"""
+
+
 def assert_hover_shows_a_tooltip(page, chart_id: str) -> None:
     """The mouse over the first bar of a chart: Bokeh's tooltip shows its name and value."""
     page.locator(f"#{chart_id}").scroll_into_view_if_needed()
@@ -110,28 +139,44 @@ def assert_hover_shows_a_tooltip(page, chart_id: str) -> None:
     page.mouse.move(0, 0)
 
 
-def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
-    report = analytics_lake / "reports" / "index.html"
-    url = report.resolve().as_uri()
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    requests, errors = [], []
+@dataclass
+class OpenedReport:
+    """The report open in the browser, and what it tried to fetch or logged as errors."""
+
+    page: Any
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def assert_quiet(self) -> None:
+        assert self.requests == [] and self.errors == []
+
+
+@pytest.fixture(scope="module")
+def opened(analytics_lake, browser):
+    url = (analytics_lake / "reports" / "index.html").resolve().as_uri()
+    report = OpenedReport(browser.new_page(viewport={"width": 1400, "height": 900}))
 
     def route(r) -> None:
         if r.request.url == url:
             r.continue_()
         else:  # anything else would leave the page: record it and block it
-            requests.append(r.request.url)
+            report.requests.append(r.request.url)
             r.abort()
 
+    page = report.page
     page.route("**/*", route)
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("requestfailed", lambda r: requests.append(r.url) if r.url != url else None)
+    page.on("console", lambda m: report.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: report.errors.append(str(e)))
+    page.on("requestfailed", lambda r: report.requests.append(r.url) if r.url != url else None)
     page.goto(url)
     page.wait_for_load_state("load")
-
-    assert requests == [] and errors == []
     page.wait_for_function(DRAWN)
+    yield report
+    page.close()
+
+
+def test_every_chart_has_marks(opened, tmp_path) -> None:
+    page = opened.page
     chart_ids = page.locator("div.chart").evaluate_all("(boxes) => boxes.map((b) => b.id)")
     assert len(chart_ids) == 11 and "chart-map" in chart_ids
     for chart_id in chart_ids:
@@ -139,9 +184,30 @@ def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
         assert marks["rows"] > 0, f"{chart_id} has no marks"
         assert marks["title"]
     assert page.evaluate(MARKS, "chart-map")["rows"] > 200  # every country's shape
-    assert_hover_shows_a_tooltip(page, "chart-outlets")
-    assert_hover_shows_a_tooltip(page, "chart-countries")
-    assert requests == [] and errors == []
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    opened.assert_quiet()
+
+
+def test_hovering_a_mark_shows_its_tooltip(opened) -> None:
+    assert_hover_shows_a_tooltip(opened.page, "chart-outlets")
+    assert_hover_shows_a_tooltip(opened.page, "chart-countries")
+    opened.assert_quiet()
+
+
+def test_the_date_range_narrows_the_publication_charts(opened) -> None:
+    start = opened.page.evaluate(NARROW)
+    opened.page.wait_for_function(MOVED, arg=start, timeout=5_000)
+    moved = opened.page.evaluate(STARTS)
+    assert moved["charts"] == {chart_id: start for chart_id in moved["charts"]}
+    assert len(moved["charts"]) == 5  # articles, people, organisations, places, masculinity
+    assert moved["quality"] != start  # the days the gates ran are not narrowed
+    opened.assert_quiet()
+
+
+def test_the_report_shows_the_lake(opened, analytics_lake) -> None:
+    page = opened.page
     shown = {
         cell.get_attribute("data-total"): int(cell.inner_text())
         for cell in page.locator("[data-total]").all()
@@ -155,18 +221,19 @@ def test_the_report_in_a_browser(analytics_lake, browser, tmp_path) -> None:
     assert "Not in the marts" in text and "sans-entites-" in text
     assert "2021-03-15" in page.evaluate(DAYS, "chart-articles-per-day")
     assert "Emmanuel Macron" in page.evaluate(COLUMN, ["chart-speakers", "name"])
-    # the masculinity rate per outlet, and beside it the counts with the unknowns
-    voices = page.locator("#voices").inner_text()
-    assert "unknown" in voices and "men / (men + women)" in voices
-    shown_outlets = {row.split("\t")[0] for row in voices.splitlines()[2:]}
-    assert shown_outlets == set(lake_voices(analytics_lake))
     assert "FR" in page.evaluate(COLUMN, ["chart-countries", "name"])  # Paris, Lyon…
     attention = dict(zip(*(page.evaluate(COLUMN, ["chart-map", c]) for c in MAP), strict=True))
     assert attention["FR"] > 0 and attention["FR"] == max(attention.values())
-    shot = tmp_path / "report.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-    page.close()
+    opened.assert_quiet()
+
+
+def test_the_voices_show_the_unknowns(opened, analytics_lake) -> None:
+    """The masculinity rate per outlet, and beside it the counts with the unknowns."""
+    voices = opened.page.locator("#voices").inner_text()
+    assert "unknown" in voices and "men / (men + women)" in voices
+    shown_outlets = {row.split("\t")[0] for row in voices.splitlines()[2:]}
+    assert shown_outlets == set(lake_voices(analytics_lake))
+    assert opened.page.evaluate(MARKS, "chart-masculinity")["rows"] > 0
 
 
 def test_names_are_escaped_in_the_page() -> None:
