@@ -81,7 +81,9 @@ def time_chart(
     chart = _figure(title, chart_id, x_axis_type="datetime", x_range=x_range)
     chart.xaxis.axis_label, chart.yaxis.axis_label = x_label, y_label
     points, items = [], []
-    for index, (name, values) in enumerate(series.items()):
+    # a series with no dated value (all its rows month- or un-dated) has no mark to show
+    drawn = {name: values for name, values in series.items() if values}
+    for index, (name, values) in enumerate(drawn.items()):
         source = ColumnDataSource(
             {
                 "day": [day_ms(d) for d, _ in values],
