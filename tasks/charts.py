@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
+from bokeh.document import Document
 from bokeh.embed import components
 from bokeh.embed.bundle import bundle_for_objs_and_resources
 from bokeh.models import (
@@ -179,6 +180,10 @@ def _figure(title: str, chart_id: str, **options: object) -> figure:
 def embed(charts: Mapping[str, Model]) -> tuple[str, dict[str, str]]:
     """BokehJS (only the parts these charts use) and their data as inline scripts, and
     the element that places each chart in the page, by chart id."""
+    document = Document()
+    with document.models.freeze():  # one walk over every model, not one per chart added
+        for chart in charts.values():
+            document.add_root(chart)
     script, divs = components(dict(charts))
     bundle = bundle_for_objs_and_resources(list(charts.values()), INLINE)
     return bundle.scripts() + script, divs
