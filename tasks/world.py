@@ -13,7 +13,6 @@ import math
 import re
 from collections.abc import Iterator
 from importlib.resources import files
-from typing import Any
 from xml.etree import ElementTree
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -46,7 +45,9 @@ def country_shapes() -> dict[str, list[Ring]]:
     return shapes
 
 
-def _walk(element: ElementTree.Element, affine: Affine) -> Iterator[tuple[Any, Affine]]:
+def _walk(
+    element: ElementTree.Element, affine: Affine
+) -> Iterator[tuple[ElementTree.Element, Affine]]:
     """Every element under `element` with the transform in force on it."""
     for child in element:
         inner = _compose(affine, _transform(child.get("transform")))
