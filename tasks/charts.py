@@ -180,6 +180,8 @@ def _figure(title: str, chart_id: str, **options: object) -> figure:
 def embed(charts: Mapping[str, Model]) -> tuple[str, dict[str, str]]:
     """BokehJS (only the parts these charts use) and their data as inline scripts, and
     the element that places each chart in the page, by chart id."""
+    if not charts:  # a lake with nothing published yet: no chart, no BokehJS
+        return "", {}
     document = Document()
     with document.models.freeze():  # one walk over every model, not one per chart added
         for chart in charts.values():

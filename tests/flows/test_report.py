@@ -128,6 +128,15 @@ STARTS = f"""() => {{
 }}"""
 
 
+# the first entry of a chart's legend: its label, and whether its series is shown
+LEGEND = f"""(id) => {{
+  {MODEL}
+  const legend = model(id).right.find((m) => "items" in m);
+  const item = legend.items[0];
+  return {{label: item.label.value, shown: item.renderers.every((r) => r.visible)}};
+}}"""
+
+
 def assert_hover_shows_a_tooltip(page, chart_id: str) -> None:
     """The mouse over the first bar of a chart: Bokeh's tooltip shows its name and value."""
     page.locator(f"#{chart_id}").scroll_into_view_if_needed()
@@ -203,6 +212,18 @@ def test_the_date_range_narrows_the_publication_charts(opened) -> None:
     assert moved["charts"] == {chart_id: start for chart_id in moved["charts"]}
     assert len(moved["charts"]) == 5  # articles, people, organisations, places, masculinity
     assert moved["quality"] != start  # the days the gates ran are not narrowed
+    opened.assert_quiet()
+
+
+def test_a_click_on_a_legend_entry_hides_its_series(opened) -> None:
+    page, chart_id = opened.page, "chart-top-per"
+    first = page.evaluate(LEGEND, chart_id)
+    assert first["shown"]
+    entry = page.locator(f"#{chart_id}").get_by_text(first["label"], exact=True)
+    entry.click()
+    page.wait_for_function(f"(id) => !({LEGEND})(id).shown", arg=chart_id, timeout=5_000)
+    entry.click()  # and a second click shows it again
+    page.wait_for_function(f"(id) => ({LEGEND})(id).shown", arg=chart_id, timeout=5_000)
     opened.assert_quiet()
 
 

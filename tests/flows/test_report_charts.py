@@ -11,10 +11,23 @@ import pycountry
 from bokeh.models import CustomJS, HoverTool, Legend, Range1d
 
 from tasks.charts import bar_chart, country_map, date_range, date_span, day_ms, time_chart
-from tasks.report import DATE_RANGE, ReportData, report_charts
+from tasks.report import DATE_RANGE, ReportData, render_report, report_charts
 from tasks.world import _path_rings, country_shapes
 
 DAY = dt.date(2026, 1, 1)
+
+
+def lake_report(**shown: object) -> ReportData:
+    """What a lake with nothing published shows, but for `shown`."""
+    nothing = {key: [] for key in ("articles_per_day", "articles_coarse", "outlets", "pairs")}
+    return ReportData(
+        lake="lac",
+        generated_at="2026-01-01T00:00:00+00:00",
+        totals={},
+        top_entities={},
+        quality={},
+        **{**nothing, **shown},  # type: ignore[arg-type]
+    )
 
 
 def centre(code: str) -> tuple[float, float]:
@@ -85,18 +98,15 @@ def test_the_map_colours_each_country_by_its_articles() -> None:
 
 
 def test_empty_charts_are_left_out_and_the_slider_only_with_dated_charts() -> None:
-    data = ReportData(
-        lake="lac",
-        generated_at="2026-01-01T00:00:00+00:00",
-        totals={},
-        articles_per_day=[],
-        articles_coarse=[],
-        outlets=[("Le Monde", 1)],
-        top_entities={},
-        pairs=[],
-        quality={},
-    )
+    data = lake_report(outlets=[("Le Monde", 1)])
     charts = report_charts(data)
     assert charts["chart-outlets"] is not None
     assert charts[DATE_RANGE] is None and charts["chart-map"] is None
     assert charts["chart-articles-per-day"] is None
+
+
+def test_a_lake_with_nothing_to_chart_gets_a_page_without_bokeh() -> None:
+    empty = lake_report()
+    page = render_report(empty)
+    assert "<script" not in page and 'class="chart"' not in page
+    assert "Published articles per outlet: nothing to show yet." in page
