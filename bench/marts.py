@@ -161,8 +161,11 @@ def main() -> None:
     args = parser.parse_args()
     suites = SuiteRunner()
     per_article = annotate_seconds_per_article(args.annotate_sample, args.seed)
-    print("| articles | marts (s) | report (s) | marts + report (s) | annotate (s, est.) | share |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| articles | marts (s) | report (s) | report (KB) | marts + report (s) "
+        "| annotate (s, est.) | share |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="depeche-bench-marts-") as folder:
             lake = generate_lake(Path(folder) / "lake", size, args.seed)
@@ -173,11 +176,12 @@ def main() -> None:
             clock = time.perf_counter()
             lake.write_report(render_report(report_data(lake, "bench")))
             report = time.perf_counter() - clock
+            report_kb = lake.report_path.stat().st_size / 1024
             annotate = per_article * size
             share = (marts + report) / (annotate + marts + report)
             print(
-                f"| {size:,} | {marts:.2f} | {report:.2f} | {marts + report:.2f} "
-                f"| {annotate:.0f} | {share:.1%} |"
+                f"| {size:,} | {marts:.2f} | {report:.2f} | {report_kb:,.0f} "
+                f"| {marts + report:.2f} | {annotate:.0f} | {share:.1%} |"
             )
 
 
