@@ -270,16 +270,11 @@ def _speakers(
         if identity.label == "ORG":
             continue
         speaking.add(id(identity))
-        named = mentions[quote.entity]
+        named = mentions[quote.entity]  # an entity's index is its place in the list
         start, end = quote.speaker_start, quote.speaker_end
-        if (
-            quote.speaker
-            and start is not None
-            and end is not None
-            and not start <= named.start < end
-        ):
-            cue = people.role_cue(quote.speaker)
-            identity.cues.extend([] if cue is None else [cue])
+        by_role = start is not None and end is not None and not start <= named.start < end
+        cue = people.role_cue(quote.speaker) if quote.speaker and by_role else None
+        identity.cues.extend([] if cue is None else [cue])
     return speaking
 
 
