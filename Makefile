@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.stories
 	$(BIN)/python -m bench.quotes
 	$(BIN)/python -m bench.voices
+	$(BIN)/python -m bench.voices_cost
 	$(BIN)/python -m bench.cluster
 	$(BIN)/python -m bench.pages
 	$(BIN)/python -m bench.lake_age

@@ -87,16 +87,19 @@ def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Tab
                     "speaker_gender": rng.choice(GENDERS),
                 }
             )
+        host = None if wire else rng.choice(HOSTS)
+        agency = rng.choice(OUTLETS) if wire else None
         documents.append(
             {
                 "doc_id": doc_id,
                 "story_id": doc_id,
                 "source_path": f"gen/{serial}.txt",
-                "url": None if wire else f"https://www.{rng.choice(HOSTS)}/a/{serial}.html",
+                "url": None if host is None else f"https://www.{host}/a/{serial}.html",
                 "title": f"Article {serial}",
                 "published_date": day,
                 "date_precision": precision,
-                "agency": rng.choice(OUTLETS) if wire else None,
+                "agency": agency,
+                "outlet": agency or host,
                 "text": text,
                 "sentence_count": 1,
                 "token_count": len(text.split()),

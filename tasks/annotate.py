@@ -244,13 +244,40 @@ class _Tables:
         )
 
 
-def _genders(who: people.People) -> dict[int, gender.Verdict]:
-    """Each person of the article (by identity) and their gender, from every cue."""
+def _genders(
+    who: people.People, found: list[quotes.Quote], mentions: list[people.Mention]
+) -> dict[int, gender.Verdict]:
+    """Each person of the article (by identity) and their gender, from every cue: the
+    model's persons, and the names quoted as a person whatever the model took them for
+    (`Pasiphae`, unclassed, then `dit-elle`)."""
+    speaking = _speakers(found, who, mentions)
     return {
         id(identity): gender.decide(identity.cues, identity.canonical)
         for identity in who.identities.values()
-        if identity.is_person
+        if identity.is_person or id(identity) in speaking
     }
+
+
+def _speakers(
+    found: list[quotes.Quote], who: people.People, mentions: list[people.Mention]
+) -> set[int]:
+    """The identities (by id) that speak as persons; one named by a role where it speaks
+    (`« … », s'inquiète la jeune femme`) takes the role's gender as a cue (its name's
+    own roles are read where it is named)."""
+    speaking = set()
+    for quote in found:
+        if quote.speaker_kind != "person" or quote.entity is None:
+            continue
+        identity = who.identity_of[quote.entity]
+        if identity.label == "ORG":
+            continue
+        speaking.add(id(identity))
+        named = mentions[quote.entity]  # an entity's index is its place in the list
+        start, end = quote.speaker_start, quote.speaker_end
+        by_role = start is not None and end is not None and not start <= named.start < end
+        cue = people.role_cue(quote.speaker) if quote.speaker and by_role else None
+        identity.cues.extend([] if cue is None else [cue])
+    return speaking
 
 
 def load_references() -> None:
@@ -280,9 +307,12 @@ def _speaker_gender(
     """The speaker's gender when the speaker is a person (unknown when the text does
     not say which), else nulls."""
     verdict = None
-    if quote.speaker_kind == "person":
-        identity = None if quote.entity is None else who.identity_of[quote.entity]
-        verdict = genders.get(id(identity), gender.NO_CUE)
+    if quote.speaker_kind == "person" and quote.entity is not None:
+        verdict = genders.get(id(who.identity_of[quote.entity]), gender.NO_CUE)
+    elif quote.speaker_kind == "person":
+        # a person the text names by a role only (`a déclaré la porte-parole`)
+        cue = people.role_cue(quote.speaker or "")
+        verdict = gender.NO_CUE if cue is None else gender.decide([cue], "")
     return {
         "speaker_gender": verdict and verdict.gender,
         "speaker_gender_source": verdict and verdict.source,
@@ -333,7 +363,7 @@ def _add_doc(rows: _Rows, article: dict[str, Any], doc: Doc, model: tuple[str, s
     ]
     who = people.identities(text, mentions)
     found = quotes.find_quotes(text, mentions, who)  # reads pronouns' genders too
-    genders = _genders(who)
+    genders = _genders(who, found, mentions)
     where = _places(entities, who)
     for entity, canonical in zip(entities, who.canonical, strict=True):
         entity["canonical"] = canonical

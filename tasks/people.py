@@ -183,11 +183,23 @@ def _looks_like_name(words: list[str]) -> bool:
     return bool(words) and all(word[:1].isupper() for word in words)
 
 
-def _person_name(words: list[str], full_names: list[list[str]]) -> list[list[str]]:
-    """The longer person names that `words` is the last or first part of."""
+def _full_names_at(mentions: list[Mention], label: str) -> dict[str, list[int]]:
+    """Where each name of the label starts (a person's without their title)."""
+    names_at: dict[str, list[int]] = {}
+    for mention in mentions:
+        if mention.label == label:
+            names_at.setdefault(" ".join(name_words(mention.normalized)), []).append(mention.start)
+    return names_at
+
+
+def _person_name(words: list[str], names_at: dict[str, list[int]]) -> list[list[str]]:
+    """The longer names (of two words and more, each capitalised) that `words` is the
+    last or first part of."""
     n = len(words)
     return [
-        full for full in full_names if len(full) > n and (full[-n:] == words or full[:n] == words)
+        full
+        for full in map(str.split, names_at)
+        if len(full) > n and _looks_like_name(full) and (full[-n:] == words or full[:n] == words)
     ]
 
 
@@ -248,26 +260,51 @@ def _descriptors(text: str, mention: Mention) -> tuple[list[str], list[str], str
     return before, after, title
 
 
-def _cues(before: list[str], after: list[str], title: str | None) -> list[Cue]:
+def _role_cue(phrases: tuple[list[str], ...], *, of_a_person: bool) -> Cue | None:
+    """What words describing someone say of their gender: the determiners that open
+    the phrases (`la ministre`, `, un jardinier californien`) and the gendered words
+    in them (`l'ambassadrice`, `, professeure`), when they agree. With `of_a_person`,
+    only phrases whose noun names a person answer (`le film`, `la société` do not)."""
+    feminine = masculine = human = False
+    for phrase in phrases:
+        words = [word.lower() for word in phrase]
+        determiner = words[0] if words else ""
+        feminine |= determiner in FEMININE_DETERMINERS
+        masculine |= determiner in MASCULINE_DETERMINERS
+        for word in words[1:] if determiner in DETERMINERS else words:
+            feminine |= word in FEMININE_WORDS
+            masculine |= word in MASCULINE_WORDS
+            human |= word in HUMAN_NOUNS
+    if feminine == masculine or (of_a_person and not human):
+        return None
+    return Cue(FEMALE if feminine else MALE, ROLE)
+
+
+def role_cue(phrase: str) -> Cue | None:
+    """The gender a noun phrase naming a person gives (`la jeune femme`, `un dirigeant
+    de LREM`), or None: a quote's speaker the text names by a role."""
+    return _role_cue((_words(phrase),), of_a_person=True)
+
+
+def _cues(
+    before: list[str], after: list[str], title: str | None, *, of_a_person: bool
+) -> list[Cue]:
     """What a title and the words describing a name say of the person's gender: the
     title (`Mme`), and the role or apposition (`la ministre`, `, professeure`)."""
     cues = []
     if title in FEMININE_TITLES | MASCULINE_TITLES:
         cues.append(Cue(FEMALE if title in FEMININE_TITLES else MALE, TITLE))
-    feminine = masculine = False
-    # the determiner of the phrase before the name, or of an apposition after it
-    # (`Dewayne Johnson, un jardinier californien`)
-    for phrase in (before, after):
-        determiner = phrase[0].lower() if phrase else ""
-        feminine |= determiner in FEMININE_DETERMINERS
-        masculine |= determiner in MASCULINE_DETERMINERS
-    for word in (*before[1:], *after):
-        lowered = word.lower()
-        feminine |= lowered in FEMININE_WORDS
-        masculine |= lowered in MASCULINE_WORDS
-    if feminine != masculine:
-        cues.append(Cue(FEMALE if feminine else MALE, ROLE))
+    role = _role_cue((before, after), of_a_person=of_a_person)
+    if role is not None:
+        cues.append(role)
     return cues
+
+
+def _presents_a_person(before: list[str], title: str | None) -> bool:
+    """Whether a title or a role just before a name (`M.`, `la ministre`, `l'étudiante`)
+    says it is a person's. Not the words after it: after a place they often open the
+    next clause (`À Bruxelles, le ministre a dit`)."""
+    return title is not None or any(word.lower() in HUMAN_NOUNS for word in before[1:])
 
 
 def _gender(cues: list[Cue]) -> str | None:
@@ -298,12 +335,10 @@ def identities(text: str, mentions: list[Mention]) -> People:
     named last before it. An organisation's acronym given in brackets after its name
     gets the name. Anything else is its own `normalized` form."""
     acronyms = _acronyms(text, mentions)
-    persons = [name_words(m.normalized) for m in mentions if m.label == "PER"]
-    full_names = [w for w in persons if len(w) > 1 and _looks_like_name(w)]
-    names_at: dict[str, list[int]] = {}
-    for mention in mentions:
-        if mention.label == "PER":
-            names_at.setdefault(" ".join(name_words(mention.normalized)), []).append(mention.start)
+    names_at = _full_names_at(mentions, "PER")
+    # a full name the model left unclassed is a person's when it also tags part of it
+    # as one: `du général iranien Qassem Soleimani` (MISC), later `Soleimani` (PER)
+    unclassed_at = _full_names_at(mentions, "MISC")
     canonical: list[str] = []
     for mention in mentions:
         words = name_words(mention.normalized)
@@ -311,13 +346,16 @@ def identities(text: str, mentions: list[Mention]) -> People:
         if mention.normalized in acronyms:
             name = acronyms[mention.normalized]
         elif mention.label != "ORG" and _looks_like_name(words):
-            longer = _person_name(words, full_names)
+            longer, at = _person_name(words, names_at), names_at
+            if not longer and mention.label == "PER":
+                longer, at = _person_name(words, unclassed_at), unclassed_at
             if longer:
-                name = _nearest(longer, names_at, mention.start)
+                name = _nearest(longer, at, mention.start)
         canonical.append(name)
 
     by_name: dict[str, Identity] = {}
     identity_of: dict[int, Identity] = {}
+    presented: list[Identity] = []  # names of another label the text presents as a person
     for mention, name in zip(mentions, canonical, strict=True):
         label = "PER" if name in names_at or mention.label == "PER" else mention.label
         identity = by_name.setdefault(name, Identity(name, label))
@@ -332,9 +370,11 @@ def identities(text: str, mentions: list[Mention]) -> People:
         before, after, title = _descriptors(text, mention)
         words = (w.lower() for w in (*before, *after))
         identity.roles.update(w for w in words if w not in _STOP_WORDS)
-        cues = _cues(before, after, title)
+        cues = _cues(before, after, title, of_a_person=not identity.is_person)
         identity.cues.extend(cues)
-        agreed = agreement(text, mention.end) if identity.label == "PER" else None
+        if not identity.is_person and _presents_a_person(before, title):
+            presented.append(identity)
+        agreed = agreement(text, mention.end)
         if agreed is not None:
             identity.cues.append(Cue(agreed, AGREEMENT))
         gender = _gender(cues)
@@ -345,4 +385,6 @@ def identities(text: str, mentions: list[Mention]) -> People:
     for identity in by_name.values():
         if identity.gender == "?":
             identity.gender = None
+    for identity in presented:
+        identity.label = "PER"  # a title or a role says it: a person the model mislabelled
     return People(canonical=canonical, identity_of=identity_of, identities=by_name)

@@ -114,3 +114,42 @@ def test_annotate_gives_people_and_speakers_their_gender_and_its_source(nlp) -> 
     assert speakers["Valérie Lemoine"] == ("female", "first_name")
     places = [row for row in result.entities.to_pylist() if row["label"] == "LOC"]
     assert all(row["gender"] is None for row in places)
+
+
+def test_speakers_the_model_does_not_tag_as_persons_get_their_gender(nlp) -> None:
+    stories = [
+        # `Zineb` is left unclassed by the model: as a quote's speaker, a person
+        "« Il faut agir », glisse Zineb. « Les cours continuent sans nous », a ajouté la "
+        "jeune femme.",
+        # `Camille`, a name of both sexes, answers nothing: the role she speaks by does
+        "Camille Berthier enseigne les lettres à Lyon depuis dix ans. « Les cours continuent "
+        "sans nous », a ajouté la jeune femme.",
+        # speakers the article names by their role only
+        "« Nous ne céderons pas », a déclaré la porte-parole du gouvernement. « Rien n'est "
+        "décidé », a ajouté un dirigeant du parti.",
+        # the full name unclassed, the last name a person: one person
+        "L'OTAN discutera de l'Irak après l'assassinat à Bagdad du général iranien Qassem "
+        "Soleimani. L'assassinat du général Soleimani par une frappe américaine a choqué.",
+    ]
+    result = annotate_articles(articles(stories), nlp)
+    quotes = result.quotes.to_pylist()
+    speakers = [
+        (q["speaker"], q["speaker_canonical"], q["speaker_gender"], q["speaker_gender_source"])
+        for q in quotes
+    ]
+    assert speakers == [
+        ("Zineb", "Zineb", "female", "role"),
+        ("la jeune femme", "Zineb", "female", "role"),
+        ("la jeune femme", "Camille Berthier", "female", "role"),
+        ("la porte-parole du gouvernement", None, "female", "role"),
+        ("un dirigeant du parti", None, "male", "role"),
+    ]
+    people = {
+        (row["label"], row["canonical"]): (row["gender"], row["gender_source"])
+        for row in result.entities.to_pylist()
+        if row["label"] in ("PER", "MISC")
+    }
+    assert people[("MISC", "Zineb")] == ("female", "role")
+    assert people[("PER", "Camille Berthier")] == ("female", "role")
+    assert people[("MISC", "Qassem Soleimani")] == ("male", "role")
+    assert people[("PER", "Qassem Soleimani")] == ("male", "role")

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tasks.people import Mention, identities, name_words
+from tasks.gender import FEMALE, MALE, ROLE, Cue
+from tasks.people import Mention, identities, name_words, role_cue
 
 
 def mentions(text: str, names: list[tuple[str, str]]) -> list[Mention]:
@@ -60,6 +61,18 @@ def mentions(text: str, names: list[tuple[str, str]]) -> list[Mention]:
              ("Macron", "PER")],
             ["Emmanuel Macron", "Brigitte Macron", "Brigitte Macron", "Brigitte Macron"],
         ),
+        (
+            # a full name the model left unclassed, then part of it tagged as a person
+            "L'assassinat du général iranien Qassem Soleimani a choqué. Soleimani était visé.",
+            [("Qassem Soleimani", "MISC"), ("Soleimani", "PER")],
+            ["Qassem Soleimani", "Qassem Soleimani"],
+        ),
+        (
+            # but a place is never a part of an unclassed name
+            "Le Paris Saint-Germain a joué à Paris.",
+            [("Paris Saint-Germain", "MISC"), ("Paris", "LOC")],
+            ["Paris Saint-Germain", "Paris"],
+        ),
     ],
 )  # fmt: skip
 def test_canonical_names(text: str, names, canonical) -> None:
@@ -99,3 +112,37 @@ def test_name_words_drop_titles_and_marks() -> None:
     assert name_words("Pr Joly-Gomez") == ["Joly-Gomez"]
     assert name_words("Antoine*") == ["Antoine"]
     assert name_words("Mme") == ["Mme"]  # a title alone stays what it is
+
+
+def test_a_name_of_another_label_that_a_title_or_role_presents_is_a_person() -> None:
+    text = (
+        "L'étudiante Zineb Alami est venue avec M. Fip. Le film Âge d'or passait. "
+        "À Bruxelles, le ministre a parlé."
+    )
+    names = [("Zineb Alami", "MISC"), ("M. Fip", "ORG"), ("Âge d'or", "MISC"), ("Bruxelles", "LOC")]
+    people = identities(text, mentions(text, names)).identities
+    assert people["Zineb Alami"].is_person and people["Zineb Alami"].gender == "f"
+    # what the model calls an organisation stays one; `le film` names no person
+    assert not people["Fip"].is_person
+    assert not people["Âge d'or"].is_person and people["Âge d'or"].cues == []
+    # the words after a place open the next clause: they say nothing of it
+    assert not people["Bruxelles"].is_person and people["Bruxelles"].cues == []
+
+
+@pytest.mark.parametrize(
+    ("phrase", "cue"),
+    [
+        ("la jeune femme", Cue(FEMALE, ROLE)),
+        ("un dirigeant du parti", Cue(MALE, ROLE)),
+        ("la porte-parole du gouvernement", Cue(FEMALE, ROLE)),
+        ("l'ambassadrice", Cue(FEMALE, ROLE)),
+        ("le porte-parole", Cue(MALE, ROLE)),
+        ("la chef du service", None),  # the determiner and the noun disagree: no answer
+        ("le rapport", None),  # no person
+        ("la Commission", None),
+        ("elle", None),  # a pronoun: resolved to a person, not read as a role
+        ("", None),
+    ],
+)
+def test_a_role_naming_a_speaker_gives_its_gender(phrase: str, cue: Cue | None) -> None:
+    assert role_cue(phrase) == cue
