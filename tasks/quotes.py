@@ -223,6 +223,7 @@ _MENTION_WORDS = re.compile(
     re.I,
 )
 # determiners that make a quoted word a name or a term (`un « mais »`)
+_DEFINITE = frozenset({"le", "la", "les", "l"})
 _NAMING_DETERMINERS = frozenset(
     "un une le la les l ce cette ces son sa ses leur leurs notre nos votre vos".split()
 )
@@ -865,8 +866,13 @@ def _names_a_thing(text: str, start: int, clause: str, words: int) -> bool:
     `un « mais »`."""
     if _MENTION_WORDS.search(clause.rstrip(' «"')):
         return True
-    before = _TOKEN.findall(text[max(0, start - 12) : start])
-    return words == 1 and bool(before) and before[-1].lower() in _NAMING_DETERMINERS
+    before = [w.lower() for w in _TOKEN.findall(text[max(0, start - 12) : start])]
+    if not before:
+        return False
+    # a definite article right before the guillemets makes a few quoted words a noun
+    # phrase of the journalist's own sentence, something named (`pour décerner la
+    # « qualification aux fonctions de… »`), not words quoted from a speaker
+    return (words == 1 and before[-1] in _NAMING_DETERMINERS) or before[-1] in _DEFINITE
 
 
 def _is_heading(text: str, span: tuple[int, int]) -> bool:

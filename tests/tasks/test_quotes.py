@@ -195,6 +195,13 @@ def test_titles_and_scare_quotes_are_not_quotes(nlp) -> None:
             "ou en « 1* » dominent ; toute revue « nouvelle » peine, pour eux, à survivre.",
             [],
         ),
+        # a definite article before the guillemets: a thing named in the journalist's
+        # sentence, however long, even after a reporting verb
+        (
+            "La sénatrice Claire Morel a évoqué mardi ces classements pour obtenir la « prime "
+            "d'encadrement doctoral et de recherche des enseignants » dès cette année.",
+            [],
+        ),
         # `ne … que` is `only`; `on note que` is the writer's own finding; `quelques`
         (
             "Le ministre Gérald Darmanin n'en retient que deux. On note que les chiffres "
