@@ -26,11 +26,17 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from bench.quotes import CORPUS, PROJECT, SETS, by_source, depeche_tables, texts_of
+from bench.quotes import CORPUS, PROJECT, by_source, depeche_tables, texts_of
 from tasks.gender import UNKNOWN, by_first_name
 from tasks.resources import Resources
 
 GOLD = PROJECT / "bench" / "gold" / "voices"
+# each part's texts (bench/gold/voices/README.md): the split the quote gold had when
+# this gold was written; the quote gold's sets have moved on since
+FOLDERS = {
+    "development": (CORPUS / "wire", CORPUS / "html", CORPUS / "more-html"),
+    "test": (CORPUS / "extra-html", PROJECT / "data" / "sample"),
+}
 
 
 @dataclass
@@ -117,8 +123,7 @@ def score_places(gold: list[dict], entities: dict[str, list[dict]]) -> dict[str,
 
 def evaluate(which: str, resources: Resources) -> tuple[dict[str, Tally], list[str]]:
     """Every tally of one set, and the sources whose text drifted from the gold's."""
-    _, folders = SETS[which]
-    result, names, hashes = depeche_tables(texts_of(folders), resources)
+    result, names, hashes = depeche_tables(texts_of(FOLDERS[which]), resources)
     entities = by_source(result.entities, names)
     people = [p for p in read("people") if p["set"] == which]
     places = [p for p in read("places") if p["set"] == which]
@@ -151,7 +156,7 @@ def main() -> int:
         print(f"reference corpus not found at {CORPUS}", file=sys.stderr)
         return 2
     resources = Resources()
-    for which in SETS:
+    for which in FOLDERS:
         tallies, drifted = evaluate(which, resources)
         if drifted:
             print(f"{which}: gold drifted from the texts of: {', '.join(drifted)}", file=sys.stderr)

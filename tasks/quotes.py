@@ -31,7 +31,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 
-from tasks.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
+from tasks.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue, first_names
 from tasks.people import (
     DETERMINERS,
     FEMININE_DETERMINERS,
@@ -223,6 +223,7 @@ _MENTION_WORDS = re.compile(
     re.I,
 )
 # determiners that make a quoted word a name or a term (`un « mais »`)
+_DEFINITE = frozenset({"le", "la", "les", "l"})
 _NAMING_DETERMINERS = frozenset(
     "un une le la les l ce cette ces son sa ses leur leurs notre nos votre vos".split()
 )
@@ -534,13 +535,21 @@ def _skip_adverbials(text: str, position: int) -> int:
 
 def _is_person_like(doc: _Text, mention: Mention) -> bool:
     identity = doc.people.identity_of[mention.index]
-    return identity.is_person or _misc_name(mention.label, mention.normalized)
+    return identity.is_person or _misc_name(identity, mention.label, mention.normalized)
 
 
-def _misc_name(label: str, name: str) -> bool:
-    """A name the model left unclassed that reads like a person's (`Tadej Pogačar`)."""
+def _misc_name(identity: Identity, label: str, name: str) -> bool:
+    """A name the model left unclassed that reads like a person's: two or three
+    capitalized words (`Tadej Pogačar`), or one that is a first name (`Zineb`) or that
+    the text calls by a word for a person (`Antoine, chargé de cours`). One capitalized
+    word alone is otherwise a network, a brand or a title (`Facebook ou Twitter`) as
+    often as a person."""
     words = name.split()
-    return label == "MISC" and 0 < len(words) <= 3 and all(w[:1].isupper() for w in words)
+    if label != "MISC" or not 0 < len(words) <= 3 or not all(w[:1].isupper() for w in words):
+        return False
+    return (
+        len(words) > 1 or words[0].casefold() in first_names() or bool(identity.roles & HUMAN_NOUNS)
+    )
 
 
 def _source_after(doc: _Text, position: int, limit: int) -> _Source | None:
@@ -857,8 +866,13 @@ def _names_a_thing(text: str, start: int, clause: str, words: int) -> bool:
     `un « mais »`."""
     if _MENTION_WORDS.search(clause.rstrip(' «"')):
         return True
-    before = _TOKEN.findall(text[max(0, start - 12) : start])
-    return words == 1 and bool(before) and before[-1].lower() in _NAMING_DETERMINERS
+    before = [w.lower() for w in _TOKEN.findall(text[max(0, start - 12) : start])]
+    if not before:
+        return False
+    # a definite article right before the guillemets makes a few quoted words a noun
+    # phrase of the journalist's own sentence, something named (`pour décerner la
+    # « qualification aux fonctions de… »`), not words quoted from a speaker
+    return (words == 1 and before[-1] in _NAMING_DETERMINERS) or before[-1] in _DEFINITE
 
 
 def _is_heading(text: str, span: tuple[int, int]) -> bool:
@@ -1339,7 +1353,7 @@ def _speaker_kind(doc: _Text, source: _Source | None, identity: Identity | None)
     if identity is not None and _is_medium(identity.canonical):
         return "media"
     if identity is not None and (
-        identity.is_person or _misc_name(identity.label, identity.canonical)
+        identity.is_person or _misc_name(identity, identity.label, identity.canonical)
     ):
         return "person"
     if head in HUMAN_NOUNS:

@@ -296,7 +296,8 @@ PAGE = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">
 """
 MAP_NOTE = (
     "<p>Countries are coloured by the articles naming one of their places (see "
-    "docs/quotes-and-people.md, Where the news is); grey: none. Shapes: pygal_maps_world (LGPL-3.0-or-later).</p>"
+    "docs/quotes-and-people.md, Where the news is); grey: none. "
+    "Shapes: pygal_maps_world (LGPL-3.0-or-later).</p>"
 )
 VOICES_NOTE = (
     "<p>People whose gender the text does not give are left out of the rate and "
