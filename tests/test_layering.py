@@ -24,8 +24,13 @@ LAYERS: list[tuple[str, set[str]]] = [
          "tasks.web.address", "tasks.web.client", "tasks.web.crawl", "tasks.web.feeds",
          "tasks.web.listing"},
     ),
-    ("lake", {"tasks.lake_index", "tasks.storage", "tasks.gate", "tasks.published"}),
-    ("contract", {"tasks.contract"}),
+    (
+        "lake",
+        {"tasks.lake_index", "tasks.known_hashes", "tasks.storage", "tasks.gate",
+         "tasks.published"},
+    ),
+    # clean's earlier articles follow the contract's chain links
+    ("contract", {"tasks.contract", "tasks.earlier"}),
     # the stages with the web half of fetch and the machinery that runs annotate: the
     # resources load the stages' models, the model host runs annotate's workers
     (
@@ -33,8 +38,10 @@ LAYERS: list[tuple[str, set[str]]] = [
         {"tasks.fetch", "tasks.clean", "tasks.annotate", "tasks.validate", "tasks.web.ingest",
          "tasks.resources", "tasks.model_host"},
     ),
-    ("analytics", {"tasks.report", "tasks.marts"}),
+    ("analytics", {"tasks.world", "tasks.charts", "tasks.report", "tasks.marts"}),
     ("registry", {"tasks.stages"}),
+    # merges partitions under the stages' own keys
+    ("lake upkeep", {"tasks.compaction"}),
     ("flows", {"flows", "flows.*"}),
 ]  # fmt: skip
 
