@@ -16,7 +16,6 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 DOCS = PROJECT / "docs"
-INCOMING = "_incoming"  # notes waiting to be placed in the pages; not part of the site
 LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)|<([a-z][a-z0-9+.-]*:[^>\s]*)>")
 
 
@@ -48,11 +47,11 @@ def test_the_site_builds_strict_with_the_readme_as_its_home(tmp_path) -> None:
 
 
 def copy_project(target: Path) -> Path:
-    """What the site is built from, copied (docs/_incoming left out, as the site does)."""
+    """What the site is built from, copied."""
     target.mkdir()
     shutil.copy(PROJECT / "mkdocs.yml", target)
     shutil.copy(PROJECT / "README.md", target)
-    shutil.copytree(DOCS, target / "docs", ignore=shutil.ignore_patterns(INCOMING))
+    shutil.copytree(DOCS, target / "docs")
     return target
 
 
