@@ -53,6 +53,7 @@ def measure(files: dict[str, str]) -> Shape:
     for folder, module, tree in sources(files):
         shape.modules_per_folder[folder] += 1
         imports[module] = set()
+        typing_only = {id(n) for block in type_checking(tree) for n in ast.walk(block)}
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 lines = node.end_lineno - node.lineno + 1
@@ -62,11 +63,21 @@ def measure(files: dict[str, str]) -> Shape:
                 methods = sum(isinstance(n, ast.FunctionDef) for n in node.body)
                 lines = node.end_lineno - node.lineno + 1
                 shape.classes.append((lines, methods, f"{module}.{node.name}"))
-            imports[module] |= imported(node, module)
+            if id(node) not in typing_only:  # an import for annotations runs never
+                imports[module] |= imported(node, module)
     shape.cycles = cycles({m: targets & imports.keys() for m, targets in imports.items()})
     shape.long_functions.sort(reverse=True)
     shape.classes.sort(reverse=True)
     return shape
+
+
+def type_checking(tree: ast.Module) -> list[ast.If]:
+    """The `if TYPE_CHECKING:` blocks of a module."""
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+    ]
 
 
 def imported(node: ast.AST, module: str) -> set[str]:
