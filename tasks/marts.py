@@ -63,7 +63,7 @@ from tasks.published import ALL, PUBLISHER, published_partitions
 from tasks.records import Manifest, StageKey, StageReport, Status
 from tasks.report import ReportData, render_report, report_data
 from tasks.resources import current
-from tasks.storage import Lake
+from tasks.storage import PART_FILE, Lake
 
 GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])
 
@@ -501,14 +501,10 @@ def catalog_views(lake: Lake) -> dict[str, str]:
             publisher = PUBLISHER if table.checkpoint else None
             paths = lake.published_files(table, partitions, publisher)
         else:
-            paths = [path for path in [lake.root / lake.relative_glob(table)] if path.exists()]
+            paths = [path for path in [lake.table_dir(table) / PART_FILE] if path.exists()]
         if not paths:
             continue
-        hashes = lake.visible_files(table)
-        files = {
-            relative: hashes.get(relative)
-            for relative in (path.relative_to(lake.root).as_posix() for path in paths)
-        }
+        files = lake.recorded_hashes(paths)  # the files listed, not a glob of the folder
         listed = ", ".join("lake_files('" + path.replace("'", "''") + "')" for path in files)
         options = ""
         if table.partitioned:

@@ -287,13 +287,6 @@ class Lake:
         """The DuckDB catalog: a view per table and mart, paths relative to the root."""
         return self.root / "depeche.duckdb"
 
-    def relative_glob(self, table: Table) -> str:
-        """Every file of `table` that readers may see, as a glob relative to the root."""
-        if not table.partitioned:
-            return f"{table.path}/{PART_FILE}"
-        stage = "*/" if table.per_stage else ""
-        return f"{table.path}/{stage}{PARTITION_KEY}=*/{PART_FILE}"
-
     def published_files(
         self, table: Table, partitions: list[str], publisher: str | None = None
     ) -> list[Path]:
@@ -460,17 +453,16 @@ class Lake:
         with contextlib.suppress(OSError):
             _atomic_write_text(self._index_file(f"{name}.json"), json.dumps(record))
 
-    def visible_files(self, table: Table) -> dict[str, str | None]:
-        """Every file of `table` readers may see (its path relative to the root), with
-        the content hash a manifest recorded for it (None where none does)."""
+    def recorded_hashes(self, paths: list[Path]) -> dict[str, str | None]:
+        """Each of `paths` relative to the root, with the content hash a manifest
+        recorded for it (None where none does)."""
         if self._output_hashes is None:  # the manifests as this object first read them
             self._output_hashes = {
                 output.path: output.sha256
                 for manifest in self.manifests()
                 for output in (*manifest.outputs, *manifest.reports)
             }
-        found = sorted(self.root.glob(self.relative_glob(table)))
-        relative = [path.relative_to(self.root).as_posix() for path in found]
+        relative = [path.relative_to(self.root).as_posix() for path in paths]
         return {path: self._output_hashes.get(path) for path in relative}
 
     # -- partitions ------------------------------------------------------------
