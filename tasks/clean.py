@@ -218,6 +218,31 @@ def _without_site(title: str, site: str | None) -> str:
 _EXTRACTION = {"include_comments": False, "include_tables": False, "include_images": False}
 
 
+def _extraction(html: str) -> tuple[Any, pages.PageMetadata, pages.Furniture]:
+    """trafilatura's reading of the page with its furniture pruned, what the publisher
+    states, and the furniture taken out (a page lxml cannot parse is read as it is)."""
+    tree = _page_tree(html)
+    if isinstance(tree, str):
+        document = trafilatura.bare_extraction(tree, with_metadata=True, **_EXTRACTION)
+        return document, pages.PageMetadata(), pages.Furniture()
+    page = copy.deepcopy(tree)
+    furniture = pages.prune_furniture(page)
+    stated = pages.read_metadata(tree, byline_tree=page)
+    return trafilatura.bare_extraction(page, with_metadata=True, **_EXTRACTION), stated, furniture
+
+
+def _paragraphs_and_credits(text: str) -> tuple[list[str], list[dict[str, str | None]]]:
+    """The extracted text's paragraphs, and the photo credit lines found among them."""
+    paragraphs, credits = [], []
+    for paragraph in text.split("\n"):
+        credit = pages.split_credit_line(paragraph)
+        if credit is not None:
+            credits.append(credit)
+        elif paragraph.strip():
+            paragraphs.append(paragraph)
+    return paragraphs, credits
+
+
 def extract_html(html: str) -> dict[str, Any] | None:
     """Main text and metadata of a page; None when no main text is found.
 
@@ -228,28 +253,11 @@ def extract_html(html: str) -> dict[str, Any] | None:
     whatever text there is (a menu, a footer): under MIN_PAGE_WORDS words, that is
     not an article.
     """
-    tree = _page_tree(html)
-    if isinstance(tree, str):
-        document, stated, furniture = (
-            trafilatura.bare_extraction(tree, with_metadata=True, **_EXTRACTION),
-            pages.PageMetadata(),
-            pages.Furniture(),
-        )
-    else:
-        page = copy.deepcopy(tree)
-        furniture = pages.prune_furniture(page)
-        stated = pages.read_metadata(tree, byline_tree=page)
-        document = trafilatura.bare_extraction(page, with_metadata=True, **_EXTRACTION)
+    document, stated, furniture = _extraction(html)
     if document is None:
         return None
     found = document.as_dict() if hasattr(document, "as_dict") else dict(document)
-    paragraphs, captions = [], list(furniture.captions)
-    for paragraph in (found.get("text") or "").split("\n"):
-        credit = pages.split_credit_line(paragraph)
-        if credit is not None:
-            captions.append(credit)
-        elif paragraph.strip():
-            paragraphs.append(paragraph)
+    paragraphs, credits = _paragraphs_and_credits(found.get("text") or "")
     text = "\n\n".join(paragraphs)
     if len(text.split()) < MIN_PAGE_WORDS:
         return None
@@ -270,7 +278,7 @@ def extract_html(html: str) -> dict[str, Any] | None:
         "url": found.get("url") or stated.url,
         "captions": [
             {k: normalize_text(v) if v else None for k, v in caption.items()}
-            for caption in captions
+            for caption in [*furniture.captions, *credits]
         ],
     }
 
@@ -367,37 +375,48 @@ def _as_str(value: Any) -> str | None:
     return value or None
 
 
-def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
-    """One raw item → the fields of one article (before language check and dedup)."""
-    fmt = item["format"]
-    fields: dict[str, Any] = {}
-    if fmt == "html":
-        page = extract_html(item["payload"])
-        if page is None:
-            raise Rejected(
-                "extraction_failed", f"no main text of {MIN_PAGE_WORDS} words or more in the page"
-            )
-        text = page.pop("text")
-        fields.update(page)
-        if item.get("url"):
-            fields = with_listing(fields, item)
-    elif fmt == "jsonl":
-        record = json.loads(item["payload"])
-        text = record["text"]
-        fields.update(
-            url=record.get("url"),
-            title=record.get("title"),
-            author=record.get("author"),
-            dates=[(record["date"], "jsonl")] if record.get("date") else [],
-            site_name=record.get("source") if isinstance(record.get("source"), str) else None,
-            site_source="jsonl",
+def _page_fields(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A web page's main text, and its metadata completed by its listing."""
+    page = extract_html(item["payload"])
+    if page is None:
+        raise Rejected(
+            "extraction_failed", f"no main text of {MIN_PAGE_WORDS} words or more in the page"
         )
-    else:
-        text = item["payload"]
-    wire = parse_wire(normalize_text(text))
-    if not wire.body:
-        raise Rejected("empty_text", "no body text once header, byline and captions are removed")
-    latest = latest_date(item["fetched_at"]) if item.get("fetched_at") else None
+    text = page.pop("text")
+    if item.get("url"):
+        page = with_listing(page, item)
+    return text, page
+
+
+def _json_line_fields(payload: str) -> tuple[str, dict[str, Any]]:
+    """A JSON line's text, and the fields it states besides."""
+    record = json.loads(payload)
+    text = record["text"]
+    return text, {
+        "url": record.get("url"),
+        "title": record.get("title"),
+        "author": record.get("author"),
+        "dates": [(record["date"], "jsonl")] if record.get("date") else [],
+        "site_name": record.get("source") if isinstance(record.get("source"), str) else None,
+        "site_source": "jsonl",
+    }
+
+
+def _decoded(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The text of a raw item, and what its format states besides it (a wire story
+    states everything in its text)."""
+    if item["format"] == "html":
+        return _page_fields(item)
+    if item["format"] == "jsonl":
+        return _json_line_fields(item["payload"])
+    return item["payload"], {}
+
+
+def _date_candidates(
+    fields: dict[str, Any], wire: WireParts, latest: date | None
+) -> list[tuple[str, str]]:
+    """The publication dates an item states, in the order of trust, with where each
+    was read."""
     candidates = list(fields.get("dates", []))
     # htmldate reads the tags the page states its dates in, and misreads a placeholder
     # there (`0001-01-01T00:00:00Z` next to an escaped `\u2019` becomes 2019-01-01)
@@ -405,17 +424,36 @@ def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
         candidates.append((fields["guessed_date"], "htmldate"))
     if wire.date:
         candidates.append((wire.date, "wire_header"))
+    return candidates
+
+
+def _modified_date(stated: Any, latest: date | None) -> date | None:
+    """The date a page says it was modified, when readable and plausible: an unreadable
+    or implausible modification date loses that date, not the article."""
+    if not stated:
+        return None
+    modified = None
+    with contextlib.suppress(InvalidDate):
+        modified = parse_date(str(stated))[0]
+    if modified is not None and not plausible(modified, latest):
+        return None
+    return modified
+
+
+def article_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """One raw item → the fields of one article (before language check and dedup)."""
+    text, fields = _decoded(item)
+    wire = parse_wire(normalize_text(text))
+    if not wire.body:
+        raise Rejected("empty_text", "no body text once header, byline and captions are removed")
+    latest = latest_date(item["fetched_at"]) if item.get("fetched_at") else None
     try:
-        (published, precision, date_source), refused = first_plausible(candidates, latest)
+        (published, precision, date_source), refused = first_plausible(
+            _date_candidates(fields, wire, latest), latest
+        )
     except InvalidDate as error:
         raise Rejected("invalid_date", str(error)) from None
-    modified = None
-    if fields.get("modified_date"):
-        # an unreadable or implausible modification date loses that date, not the article
-        with contextlib.suppress(InvalidDate):
-            modified = parse_date(str(fields["modified_date"]))[0]
-        if modified is not None and not plausible(modified, latest):
-            modified = None
+    modified = _modified_date(fields.get("modified_date"), latest)
     url = _as_str(fields.get("url"))
     outlet, outlet_source = outlet_of(
         fields.get("site_name"), fields.get("site_source"), url, wire.agency
@@ -511,71 +549,96 @@ def clean_items(
     The items are read one at a time, in the raw table's order (the order of their
     keys): only the articles, much smaller than their pages, are kept.
     """
-    if isinstance(raw, pa.Table):  # a table in any order: its items in their keys' order
-        items: Iterable[dict[str, Any]] = sorted(
-            raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0)
-        )
-    else:
-        items = raw
-    articles: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
-    seen: dict[str, str] = dict(earlier or {})
-    refused_dates = 0
-    rows_in = 0
-    for item in items:
-        rows_in += 1
-        try:
-            article = article_from_item(item)
-            language = detect_language(identifier, article["text"], language_margin)
-            if language.not_french is not None:
-                raise Rejected("not_french", language.not_french)
-            article_id = doc_id(article["text"])
-            if article_id in seen:
-                raise Rejected(
-                    "duplicate", f"same text as doc_id {article_id} ({seen[article_id]})"
-                )
-        except Rejected as error:
-            rejects.append(_reject_row(item, error))
-            continue
-        seen[article_id] = item["source_path"] + (f":{item['line']}" if item["line"] else "")
-        refused_dates += len(article.pop("refused_dates"))
-        articles.append(
-            {
-                "doc_id": article_id,
-                "story_id": article_id,  # until the stories are read below
-                "item_id": item["item_id"],
-                "source_path": item["source_path"],
-                "line": item["line"],
-                "format": item["format"],
-                **article,
-                "char_count": len(article["text"]),
-                "language": "fr",
-                "language_score": language.french_score,
-            }
-        )
+    articles, rejects = _sorted_out(_in_key_order(raw), identifier, language_margin, earlier)
+    refused_dates = sum(len(article.pop("refused_dates")) for article in articles)
     clock = time.perf_counter()
-    signatures = stories.signatures([a["text"] for a in articles])
-    story_ids = stories.assign_stories(
-        [a["doc_id"] for a in articles],
-        signatures,
-        earlier_stories or stories.Earlier.none(),
-        story_threshold,
-    )
-    for article, story_id in zip(articles, story_ids, strict=True):
+    story_table = _stories_of(articles, earlier_stories or stories.Earlier.none(), story_threshold)
+    for article, story_id in zip(articles, story_table["story_id"].to_pylist(), strict=True):
         article["story_id"] = story_id
-    story_rows = {
-        "doc_id": [a["doc_id"] for a in articles],
-        "story_id": story_ids,
-        "minhash": [stories.to_bytes(row) for row in signatures],
-    }
     return CleanResult(
         pa.Table.from_pylist(articles, schema=CLEAN.schema),
         pa.Table.from_pylist(rejects, schema=QUARANTINE.schema),
-        pa.Table.from_pydict(story_rows, schema=STORIES.schema),
+        story_table,
         story_seconds=time.perf_counter() - clock,
         refused_dates=refused_dates,
-        rows_in=rows_in,
+        rows_in=len(articles) + len(rejects),  # every item is one or the other
     )
+
+
+def _sorted_out(
+    items: Iterable[dict[str, Any]],
+    identifier: LanguageIdentifier,
+    language_margin: float,
+    earlier: dict[str, str] | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The articles of the items, and the quarantine rows of those that give none."""
+    articles: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    seen: dict[str, str] = dict(earlier or {})
+    for item in items:
+        try:
+            article = _new_french_article(item, identifier, language_margin, seen)
+        except Rejected as error:
+            rejects.append(_reject_row(item, error))
+            continue
+        seen[article["doc_id"]] = _where(item)
+        articles.append(article)
+    return articles, rejects
+
+
+def _in_key_order(raw: pa.Table | Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """The raw items in their keys' order: a table may come in any order, a stream of
+    items is read as it comes."""
+    if isinstance(raw, pa.Table):
+        return sorted(raw.to_pylist(), key=lambda r: (r["source_path"], r["line"] or 0))
+    return raw
+
+
+def _where(item: dict[str, Any]) -> str:
+    """Where an item was read: its file, and its line in a JSON lines file."""
+    return item["source_path"] + (f":{item['line']}" if item["line"] else "")
+
+
+def _new_french_article(
+    item: dict[str, Any], identifier: LanguageIdentifier, margin: float, seen: dict[str, str]
+) -> dict[str, Any]:
+    """An item's article as a row of the clean table, its story to be told; Rejected
+    when it has none, is not French, or has the text of an article `seen` before."""
+    article = article_from_item(item)
+    language = detect_language(identifier, article["text"], margin)
+    if language.not_french is not None:
+        raise Rejected("not_french", language.not_french)
+    article_id = doc_id(article["text"])
+    if article_id in seen:
+        raise Rejected("duplicate", f"same text as doc_id {article_id} ({seen[article_id]})")
+    return {
+        "doc_id": article_id,
+        "story_id": article_id,  # until the stories are read
+        "item_id": item["item_id"],
+        "source_path": item["source_path"],
+        "line": item["line"],
+        "format": item["format"],
+        **article,
+        "char_count": len(article["text"]),
+        "language": "fr",
+        "language_score": language.french_score,
+    }
+
+
+def _stories_of(
+    articles: list[dict[str, Any]], earlier_stories: stories.Earlier, threshold: float
+) -> pa.Table:
+    """The stories table of the articles: each one's MinHash signature and story (an
+    earlier article's when it is a near duplicate of it)."""
+    signatures = stories.signatures([a["text"] for a in articles])
+    doc_ids = [a["doc_id"] for a in articles]
+    story_ids = stories.assign_stories(doc_ids, signatures, earlier_stories, threshold)
+    story_rows = {
+        "doc_id": doc_ids,
+        "story_id": story_ids,
+        "minhash": [stories.to_bytes(row) for row in signatures],
+    }
+    return pa.Table.from_pydict(story_rows, schema=STORIES.schema)
 
 
 def _reject_row(item: dict[str, Any], error: Rejected) -> dict[str, Any]:
