@@ -112,21 +112,36 @@ def caption_of(figure: Any) -> dict[str, str | None] | None:
 
 def prune_furniture(tree: Any) -> Furniture:
     """Take the furniture out of the page tree, in place; the captions are kept."""
-    found = Furniture()
     body = tree.find("body")
     if body is None:
-        return found
+        return Furniture()
+    captions, figures = _prune_figures(body)
+    removed = figures + _prune_marked_blocks(body) + _prune_read_also_lines(body)
+    return Furniture(captions, removed)
+
+
+def _prune_figures(body: Any) -> tuple[list[dict[str, str | None]], int]:
+    """The captions of the page's figures, and how many figures went (all but those
+    that hold the article)."""
+    captions, removed = [], 0
     for figure in list(body.iter("figure")):
         caption = caption_of(figure)
         if caption is not None:
-            found.captions.append(caption)
+            captions.append(caption)
         if not _holds_article(figure):
             _drop(figure)
-            found.removed += 1
+            removed += 1
+    return captions, removed
+
+
+def _prune_marked_blocks(body: Any) -> int:
+    """Drop the asides, navigation and blocks whose class or id marks them as
+    furniture, unless they hold the article; how many went."""
     # the article's words: those of its largest <article> (teasers are <article>s too)
     articles = body.xpath(".//article | .//*[@itemprop='articleBody']")
     main = max(articles, key=_paragraph_words) if articles else body
     article_words = _paragraph_words(main)
+    removed = 0
     for element in list(body.iter()):
         if not isinstance(element.tag, str) or element.getparent() is None:
             continue
@@ -136,26 +151,40 @@ def prune_furniture(tree: Any) -> Furniture:
         inside = main is body or main in element.iterancestors()
         if furniture and not _holds_article(element, article_words if inside else 0):
             _drop(element)
-            found.removed += 1
+            removed += 1
+    return removed
+
+
+def _read_also_line(element: Any) -> Any | None:
+    """The line (a paragraph, item or heading) that the element opens a "lire aussi"
+    link in, or None: a bold `Lire aussi` stands for the line around it."""
+    text = _text(element)
+    if not _READ_ALSO.match(text) or len(text.split()) > _READ_ALSO_WORDS:
+        return None
+    if element.tag == "strong":
+        element = element.getparent()
+        if element is None or len(_text(element).split()) > _READ_ALSO_WORDS:
+            return None
+    return None if _holds_article(element) else element
+
+
+def _prune_read_also_lines(body: Any) -> int:
+    """Drop the "lire aussi" lines, and the list of links under such a heading; how
+    many lines went."""
+    removed = 0
     for element in list(body.iter("p", "li", "h2", "h3", "h4", "strong", "div")):
         if element.getparent() is None:
             continue
-        text = _text(element)
-        if not _READ_ALSO.match(text) or len(text.split()) > _READ_ALSO_WORDS:
+        line = _read_also_line(element)
+        if line is None:
             continue
-        if element.tag == "strong":
-            element = element.getparent()
-            if element is None or len(_text(element).split()) > _READ_ALSO_WORDS:
-                continue
-        if _holds_article(element):
-            continue
-        following = element.getnext()
-        heading = element.tag in ("h2", "h3", "h4")
+        following = line.getnext()
+        heading = line.tag in ("h2", "h3", "h4")
         if heading and following is not None and following.tag in ("ul", "ol"):
             _drop(following)
-        _drop(element)
-        found.removed += 1
-    return found
+        _drop(line)
+        removed += 1
+    return removed
 
 
 def split_credit_line(paragraph: str) -> dict[str, str | None] | None:

