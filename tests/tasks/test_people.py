@@ -9,94 +9,79 @@ import pytest
 from tasks.gender import FEMALE, MALE, ROLE, Cue
 from tasks.people import Mention, identities, name_words, role_cue
 
+MARK = re.compile(r"\[(?P<name>[^\]]+)\]\((?P<label>[A-Z]+)\)")
 
-def mentions(text: str, names: list[tuple[str, str]]) -> list[Mention]:
-    """The mentions of `names` (normalized form, label), found in order in the text."""
-    found, position = [], 0
-    for name, label in names:
-        match = re.compile(re.escape(name)).search(text, position)
-        assert match is not None, name
-        found.append(Mention(len(found), match.start(), match.end(), name, label))
-        position = match.end()
-    return found
+
+def marked(text: str) -> tuple[str, list[Mention]]:
+    """A text with its mentions marked `[name](LABEL)`: the plain text, and the mentions
+    (each one's normalized form is the name as written)."""
+    plain, found, position = "", [], 0
+    for mark in MARK.finditer(text):
+        plain += text[position : mark.start()]
+        name = mark["name"]
+        found.append(Mention(len(found), len(plain), len(plain) + len(name), name, mark["label"]))
+        plain += name
+        position = mark.end()
+    return plain + text[position:], found
 
 
 @pytest.mark.parametrize(
-    ("text", "names", "canonical"),
+    ("text", "canonical"),
     [
         (
-            "Jens Stoltenberg est à Bruxelles. M. Stoltenberg a parlé. Stoltenberg est reparti.",
-            [("Jens Stoltenberg", "PER"), ("Bruxelles", "LOC"), ("M. Stoltenberg", "PER"),
-             ("Stoltenberg", "PER")],
+            "[Jens Stoltenberg](PER) est à [Bruxelles](LOC). [M. Stoltenberg](PER) a parlé. "
+            "[Stoltenberg](PER) est reparti.",
             ["Jens Stoltenberg", "Bruxelles", "Jens Stoltenberg", "Jens Stoltenberg"],
         ),
         (
-            "M. Trump a reçu le président. Donald Trump a ensuite parlé.",
-            [("M. Trump", "PER"), ("Donald Trump", "PER")],
+            "[M. Trump](PER) a reçu le président. [Donald Trump](PER) a ensuite parlé.",
             ["Donald Trump", "Donald Trump"],
         ),
+        # a first name alone, whatever label the model gave it
         (
-            # a first name alone, whatever label the model gave it
-            "Marie-Pierre Dausse enseigne. Marie-Pierre ne fait plus cours.",
-            [("Marie-Pierre Dausse", "PER"), ("Marie-Pierre", "LOC")],
+            "[Marie-Pierre Dausse](PER) enseigne. [Marie-Pierre](LOC) ne fait plus cours.",
             ["Marie-Pierre Dausse", "Marie-Pierre Dausse"],
         ),
         (
-            "L'Organisation du traité de l'Atlantique nord (OTAN) se réunit. L'OTAN décidera.",
-            [("Organisation du traité de l'Atlantique nord", "ORG"), ("OTAN", "ORG"),
-             ("OTAN", "ORG")],
+            "L'[Organisation du traité de l'Atlantique nord](ORG) ([OTAN](ORG)) se réunit. "
+            "L'[OTAN](ORG) décidera.",
             ["Organisation du traité de l'Atlantique nord"] * 3,
         ),
+        # a bracket that is no acronym of the name before it stays apart
         (
-            # a bracket that is no acronym of the name before it stays apart
-            "Domdidier (FR) a réagi. FR est un canton.",
-            [("Domdidier", "LOC"), ("FR", "LOC"), ("FR", "LOC")],
+            "[Domdidier](LOC) ([FR](LOC)) a réagi. [FR](LOC) est un canton.",
             ["Domdidier", "FR", "FR"],
         ),
+        # of two people with one last name, the one named last before
         (
-            # of two people with one last name, the one named last before
-            "Emmanuel Macron et Brigitte Macron sont arrivés. Brigitte Macron a salué. "
-            "Macron a souri.",
-            [("Emmanuel Macron", "PER"), ("Brigitte Macron", "PER"), ("Brigitte Macron", "PER"),
-             ("Macron", "PER")],
+            "[Emmanuel Macron](PER) et [Brigitte Macron](PER) sont arrivés. "
+            "[Brigitte Macron](PER) a salué. [Macron](PER) a souri.",
             ["Emmanuel Macron", "Brigitte Macron", "Brigitte Macron", "Brigitte Macron"],
         ),
+        # a full name the model left unclassed, then part of it tagged as a person
         (
-            # a full name the model left unclassed, then part of it tagged as a person
-            "L'assassinat du général iranien Qassem Soleimani a choqué. Soleimani était visé.",
-            [("Qassem Soleimani", "MISC"), ("Soleimani", "PER")],
+            "L'assassinat du général iranien [Qassem Soleimani](MISC) a choqué. "
+            "[Soleimani](PER) était visé.",
             ["Qassem Soleimani", "Qassem Soleimani"],
         ),
-        (
-            # but a place is never a part of an unclassed name
-            "Le Paris Saint-Germain a joué à Paris.",
-            [("Paris Saint-Germain", "MISC"), ("Paris", "LOC")],
-            ["Paris Saint-Germain", "Paris"],
-        ),
+        # but a place is never a part of an unclassed name
+        ("Le [Paris Saint-Germain](MISC) a joué à [Paris](LOC).", ["Paris Saint-Germain", "Paris"]),
     ],
-)  # fmt: skip
-def test_canonical_names(text: str, names, canonical) -> None:
-    people = identities(text, mentions(text, names))
+)
+def test_canonical_names(text: str, canonical) -> None:
+    people = identities(*marked(text))
     assert people.canonical == canonical
     assert all(name.strip() for name in people.canonical)
 
 
 def test_roles_and_genders_are_read_around_the_names() -> None:
     text = (
-        "L'ambassadrice des États-Unis à l'OTAN, Kay Bailey Hutchison, est arrivée. Son "
-        "secrétaire général Jens Stoltenberg l'attendait, avec Zineb, étudiante en droit, et "
-        "M. Dupont. Devant le bâtiment B2, Marie Curie parlait."
+        "L'ambassadrice des [États-Unis](LOC) à l'[OTAN](ORG), [Kay Bailey Hutchison](PER), est "
+        "arrivée. Son secrétaire général [Jens Stoltenberg](PER) l'attendait, avec [Zineb](MISC), "
+        "étudiante en droit, et [M. Dupont](PER). Devant le bâtiment B2, [Marie Curie](PER) "
+        "parlait."
     )
-    names = [
-        ("États-Unis", "LOC"),
-        ("OTAN", "ORG"),
-        ("Kay Bailey Hutchison", "PER"),
-        ("Jens Stoltenberg", "PER"),
-        ("Zineb", "MISC"),
-        ("M. Dupont", "PER"),
-        ("Marie Curie", "PER"),
-    ]
-    people = identities(text, mentions(text, names)).identities
+    people = identities(*marked(text)).identities
     assert people["Kay Bailey Hutchison"].gender == "f"
     assert "ambassadrice" in people["Kay Bailey Hutchison"].roles
     assert people["Jens Stoltenberg"].gender == "m"
@@ -116,11 +101,10 @@ def test_name_words_drop_titles_and_marks() -> None:
 
 def test_a_name_of_another_label_that_a_title_or_role_presents_is_a_person() -> None:
     text = (
-        "L'étudiante Zineb Alami est venue avec M. Fip. Le film Âge d'or passait. "
-        "À Bruxelles, le ministre a parlé."
+        "L'étudiante [Zineb Alami](MISC) est venue avec [M. Fip](ORG). Le film [Âge d'or](MISC) "
+        "passait. À [Bruxelles](LOC), le ministre a parlé."
     )
-    names = [("Zineb Alami", "MISC"), ("M. Fip", "ORG"), ("Âge d'or", "MISC"), ("Bruxelles", "LOC")]
-    people = identities(text, mentions(text, names)).identities
+    people = identities(*marked(text)).identities
     assert people["Zineb Alami"].is_person and people["Zineb Alami"].gender == "f"
     # what the model calls an organisation stays one; `le film` names no person
     assert not people["Fip"].is_person
