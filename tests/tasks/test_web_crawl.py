@@ -30,6 +30,7 @@ from tests.websites import (
     page,
     redirect,
     robots,
+    site_fixture,
     sites,
 )
 
@@ -60,10 +61,7 @@ def gaps(asked: list[Asked]) -> list[float]:
     return [later.at - earlier.at for earlier, later in pairwise(asked)]
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with sites("127.0.0.1") as (started,):
-        yield started
+site = site_fixture("127.0.0.1")
 
 
 @pytest.fixture
