@@ -445,14 +445,13 @@ def main() -> None:
         print(json.dumps(fetch_alone(Path(args.fetch_alone), args.feeds, args.delay)))
         return
 
-    from bench.__main__ import machine, print_table
+    # bench.__main__ loads spaCy for its baseline: the --fetch-alone child above,
+    # whose peak memory is measured, must not
+    from bench.__main__ import print_report
 
     with tempfile.TemporaryDirectory(prefix="depeche-bench-web-") as folder:
         rows = measure(args, Path(folder))
-    for key, value in machine():
-        print(f"{key}: {value}")
-    print()
-    print_table(rows)
+    print_report(rows)
 
 
 if __name__ == "__main__":
