@@ -127,7 +127,8 @@ def retry_after(value: str | None) -> float | None:
 
 
 def _accept_encoding() -> str:
-    try:
+    """The codings to offer: brotli only where urllib3 can decode it."""
+    try:  # a probe for the decoder, not a dependency: imported where it is asked
         import brotli  # noqa: F401
     except ImportError:  # pragma: no cover - brotli is pinned
         return "gzip, deflate"
