@@ -26,6 +26,9 @@ import pytest
 SAMPLE_HTML = Path(__file__).resolve().parents[1] / "data" / "sample" / "html"
 CORPUS_HTML = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "html"
 
+AGENT = "depeche/0.1 (+https://depeche.example/robot)"
+"""The user agent of the web tests' clients and crawlers."""
+
 Framing = Literal["length", "chunked", "close"]
 """How the end of a body is told: a Content-Length (the body's own unless the
 headers give one, true or not), chunked transfer coding, or closing the connection."""

@@ -24,6 +24,7 @@ import pytest
 from tasks.web.address import AddressPolicy, parse_networks
 from tasks.web.client import Client, ClientPolicy, FetchFailed
 from tests.websites import (
+    AGENT,
     CORPUS_HTML,
     SAMPLE_HTML,
     Answer,
@@ -37,7 +38,6 @@ from tests.websites import (
     site_fixture,
 )
 
-AGENT = "depeche/0.1 (+https://depeche.example/robot)"
 ONLY_FIRST = AddressPolicy(allowed=parse_networks(["127.0.0.1/32"]))
 CAP = 1_000_000
 PAGES = sorted(SAMPLE_HTML.glob("*.html")) + sorted(CORPUS_HTML.glob("*.html"))
