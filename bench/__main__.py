@@ -565,6 +565,14 @@ def print_table(rows: list[Row]) -> None:
     print("\n".join(lines))
 
 
+def print_report(rows: list[Row]) -> None:
+    """The machine the measures were taken on, then their table."""
+    for key, value in machine():
+        print(f"{key}: {value}")
+    print()
+    print_table(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=500, help="N; end to end runs N and 4N")
@@ -580,10 +588,7 @@ def main() -> None:
         rows += small
         rows += fixed_costs(work, raw_cpu)
         rows += served_runs(work, args.seed, raw_wall, raw_cpu)
-    for key, value in machine():
-        print(f"{key}: {value}")
-    print()
-    print_table(rows)
+    print_report(rows)
 
 
 if __name__ == "__main__":

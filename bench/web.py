@@ -35,6 +35,7 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -289,51 +290,63 @@ def fetch_alone_side_by_side(
 # -- the measures --------------------------------------------------------------------
 
 
-def measure(args: argparse.Namespace, work: Path) -> list[Row]:
-    from bench.__main__ import Row
+@dataclass
+class Seen:
+    """What the runs came to: the servers' logs of the first run and of the rerun
+    (per host), their wall times, planning and fetch alone without and with the bomb,
+    and the client alone on the bomb."""
 
-    bomb = cached_bomb(args.bomb_mib * MIB)
-    newsroom = Newsroom(args.pages, args.hosts, args.latency, bomb)
+    first: dict[str, list[Asked]]
+    again: dict[str, list[Asked]]
+    first_seconds: float
+    again_seconds: float
+    alone: dict[str, dict]
+    traced: int  # tracemalloc's peak, bytes
+    traced_reason: str
+    cap: int  # the client's max_bytes
+
+    @property
+    def first_pages(self) -> Counter[tuple[str, str]]:
+        """The requests of the first run per (host, page)."""
+        return Counter(
+            (host, a.path) for host, asked in self.first.items() for a in asked if is_page(a.path)
+        )
+
+    @property
+    def again_paths(self) -> Counter[str]:
+        """The requests of the rerun per path."""
+        return Counter(a.path for requests in self.again.values() for a in requests)
+
+
+def observe(args: argparse.Namespace, work: Path, newsroom: Newsroom) -> Seen:
+    """Two `depeche run`s on the newsroom's feeds (into work/lake), planning and fetch
+    alone side by side, then the client alone on the bomb."""
     env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home")}
     env.pop("PREFECT_API_URL", None)
-    try:
-        lake = work / "lake"
-        first_mark = newsroom.mark()
-        first_seconds = depeche_run(newsroom.feeds(), lake, args.delay, env)
-        first = newsroom.asked_since(first_mark)
-        second_mark = newsroom.mark()
-        again_seconds = depeche_run(newsroom.feeds(), lake, args.delay, env)
-        again = newsroom.asked_since(second_mark)
-        alone = fetch_alone_side_by_side(
-            work,
-            {"feeds": newsroom.feeds(), "bomb": newsroom.feeds(bomb=True)},
-            args.delay,
-            env,
-        )
-        traced, traced_reason, cap = bomb_traced(newsroom.sites[0].url(BOMB))
-    finally:
-        newsroom.close()
-
-    manifest, raw_rows = fetch_manifest(lake)
-    busiest = max(len(paths) for paths in newsroom.pages.values())
-    floor = busiest * args.delay
-    first_pages = Counter(
-        (host, a.path) for host, asked in first.items() for a in asked if is_page(a.path)
+    lake = work / "lake"
+    first_mark = newsroom.mark()
+    first_seconds = depeche_run(newsroom.feeds(), lake, args.delay, env)
+    first = newsroom.asked_since(first_mark)
+    second_mark = newsroom.mark()
+    again_seconds = depeche_run(newsroom.feeds(), lake, args.delay, env)
+    again = newsroom.asked_since(second_mark)
+    alone = fetch_alone_side_by_side(
+        work,
+        {"feeds": newsroom.feeds(), "bomb": newsroom.feeds(bomb=True)},
+        args.delay,
+        env,
     )
-    again_paths = Counter(a.path for requests in again.values() for a in requests)
-    feeds_304 = sum(
-        1
-        for n, requests in enumerate(again.values())
-        for a in requests
-        if a.path == FEED and a.headers.get("if-none-match") == f'"feed-{n}"'
-    )
-    again_pages = sum(n for path, n in again_paths.items() if is_page(path))
-    gap = shortest_gap(first)
-    with_bomb, without = alone["bomb"], alone["feeds"]
-    extra = (with_bomb["peak_bytes"] - without["peak_bytes"]) / MIB
-    refused = with_bomb["reasons"].get("too_large", 0) == 1
+    traced, traced_reason, cap = bomb_traced(newsroom.sites[0].url(BOMB))
+    return Seen(first, again, first_seconds, again_seconds, alone, traced, traced_reason, cap)
 
-    print(f"depeche run (whole pipeline): first {first_seconds:.0f} s, rerun {again_seconds:.0f} s")
+
+def print_runs(seen: Seen, manifest: Manifest) -> None:
+    """What each run did, in words, before the table."""
+    first, first_pages = seen.first, seen.first_pages
+    print(
+        f"depeche run (whole pipeline): first {seen.first_seconds:.0f} s, "
+        f"rerun {seen.again_seconds:.0f} s"
+    )
     print(
         f"fetch stage: {manifest.status}, {manifest.rows_in} in, {manifest.rows_out} out, "
         f"quarantine {manifest.quarantine_reasons or 'empty'}; "
@@ -344,8 +357,8 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
         f"robots.txt {sum(1 for r in first.values() for a in r if a.path == ROBOTS)}, "
         f"feeds {sum(1 for r in first.values() for a in r if a.path == FEED)}"
     )
-    print(f"rerun asked: {dict(again_paths)}")
-    for name, result in alone.items():
+    print(f"rerun asked: {dict(seen.again_paths)}")
+    for name, result in seen.alone.items():
         print(
             f"plan + fetch stage alone ({name}): {result['status']}, {result['raw_rows']} raw "
             f"rows, quarantine {result['reasons'] or 'empty'}, {result['seconds']:.1f} s (gate, "
@@ -353,8 +366,43 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
             f"VmHWM {result['peak_bytes'] / MIB:.0f} MiB"
         )
     print()
+
+
+def measure(args: argparse.Namespace, work: Path) -> list[Row]:
+    bomb = cached_bomb(args.bomb_mib * MIB)
+    newsroom = Newsroom(args.pages, args.hosts, args.latency, bomb)
+    try:
+        seen = observe(args, work, newsroom)
+    finally:
+        newsroom.close()
+    manifest, raw_rows = fetch_manifest(work / "lake")
+    busiest = max(len(paths) for paths in newsroom.pages.values())
+    print_runs(seen, manifest)
     return [
-        Row(
+        *fetch_rows(args, seen, manifest, raw_rows, busiest),
+        *politeness_rows(args, seen),
+        *memory_rows(args, seen, len(bomb)),
+        *rerun_rows(args, seen),
+    ]
+
+
+def row(measure: str, depeche: str, baseline: str, ratio: float, target: str, met: bool) -> Row:
+    """A row of the table."""
+    # bench.__main__ loads spaCy for its baseline: the --fetch-alone child, whose peak
+    # memory is measured, must not
+    from bench.__main__ import Row
+
+    return Row(measure, depeche, baseline, ratio, target, met)
+
+
+def fetch_rows(
+    args: argparse.Namespace, seen: Seen, manifest: Manifest, raw_rows: int, busiest: int
+) -> list[Row]:
+    """The first run's fetch stage: its seconds against the politeness floor (the
+    busiest host's pages × the delay), and the pages it fetched."""
+    floor = busiest * args.delay
+    return [
+        row(
             f"fetch stage, seconds ({args.pages} pages, {args.hosts} hosts, "
             f"{args.latency:g} s latency, {args.delay:g} s delay)",
             f"{manifest.seconds:.1f}",
@@ -363,7 +411,7 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
             "≤ 1.2",
             manifest.seconds / floor <= 1.2,
         ),
-        Row(
+        row(
             "pages fetched (raw rows)",
             f"{raw_rows}",
             f"{args.pages} listed",
@@ -371,15 +419,24 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
             f"= {args.pages}",
             raw_rows == args.pages,
         ),
-        Row(
+    ]
+
+
+def politeness_rows(args: argparse.Namespace, seen: Seen) -> list[Row]:
+    """How the first run asked: each page once, no host faster than the delay."""
+    first_pages = seen.first_pages
+    most = max(first_pages.values(), default=0)
+    gap = shortest_gap(seen.first)
+    return [
+        row(
             "first run, requests per page",
-            f"{max(first_pages.values(), default=0)} at most",
+            f"{most} at most",
             "1",
-            max(first_pages.values(), default=0),
+            most,
             "= 1",
             len(first_pages) == args.pages and max(first_pages.values()) == 1,
         ),
-        Row(
+        row(
             "shortest gap between two requests to one host (server clock)",
             f"{gap:.3f} s",
             f"{args.delay:g} s min_delay",
@@ -387,32 +444,59 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
             f"≥ {args.delay - JITTER:g} s",
             gap >= args.delay - JITTER,
         ),
-        Row(
+    ]
+
+
+def memory_rows(args: argparse.Namespace, seen: Seen, bomb_bytes: int) -> list[Row]:
+    """Memory next to the bomb: planning and fetch alone with it listed against
+    without, and the client alone against its cap."""
+    with_bomb, without = seen.alone["bomb"], seen.alone["feeds"]
+    extra = (with_bomb["peak_bytes"] - without["peak_bytes"]) / MIB
+    refused = with_bomb["reasons"].get("too_large", 0) == 1
+    traced, cap = seen.traced, seen.cap
+    return [
+        row(
             f"peak RSS (VmHWM), plan + fetch stage alone, with a {args.bomb_mib} MiB gzip "
-            f"bomb ({len(bomb) / MIB:.1f} MiB) listed: refused as too_large",
+            f"bomb ({bomb_bytes / MIB:.1f} MiB) listed: refused as too_large",
             f"{with_bomb['peak_bytes'] / MIB:.0f} MiB, {'yes' if refused else 'NO'}",
             f"{without['peak_bytes'] / MIB:.0f} MiB without",
             with_bomb["peak_bytes"] / without["peak_bytes"],
             "≤ +50 MiB, too_large",
             refused and extra <= 50,
         ),
-        Row(
+        row(
             "client alone, Python memory while refusing the bomb (tracemalloc peak)",
-            f"{traced / MIB:.1f} MiB, {traced_reason}",
+            f"{traced / MIB:.1f} MiB, {seen.traced_reason}",
             f"{cap / MIB:.1f} MiB max_bytes",
             traced / cap,
             "≤ max_bytes + 1 MiB",
-            traced_reason == "too_large" and traced <= cap + MIB,
+            seen.traced_reason == "too_large" and traced <= cap + MIB,
         ),
-        Row(
+    ]
+
+
+def rerun_rows(args: argparse.Namespace, seen: Seen) -> list[Row]:
+    """The rerun on unchanged feeds: no page asked again, each feed answered 304 to
+    its ETag, robots.txt read at most once per host."""
+    again_paths = seen.again_paths
+    first_total = sum(seen.first_pages.values())
+    again_pages = sum(n for path, n in again_paths.items() if is_page(path))
+    feeds_304 = sum(
+        1
+        for n, requests in enumerate(seen.again.values())
+        for a in requests
+        if a.path == FEED and a.headers.get("if-none-match") == f'"feed-{n}"'
+    )
+    return [
+        row(
             "rerun on unchanged feeds, page requests",
             f"{again_pages}",
-            f"{sum(first_pages.values())} first run",
-            again_pages / max(1, sum(first_pages.values())),
+            f"{first_total} first run",
+            again_pages / max(1, first_total),
             "= 0",
             again_pages == 0,
         ),
-        Row(
+        row(
             "rerun, feeds asked with their ETag (answered 304)",
             f"{feeds_304} of {again_paths[FEED]}",
             f"{args.hosts} feeds",
@@ -420,7 +504,7 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
             f"= {args.hosts}",
             feeds_304 == again_paths[FEED] == args.hosts,
         ),
-        Row(
+        row(
             "rerun, robots.txt requests",
             f"{again_paths[ROBOTS]}",
             f"{args.hosts} hosts",
@@ -445,14 +529,11 @@ def main() -> None:
         print(json.dumps(fetch_alone(Path(args.fetch_alone), args.feeds, args.delay)))
         return
 
-    from bench.__main__ import machine, print_table
+    from bench.__main__ import print_report  # loads spaCy: see `row`
 
     with tempfile.TemporaryDirectory(prefix="depeche-bench-web-") as folder:
         rows = measure(args, Path(folder))
-    for key, value in machine():
-        print(f"{key}: {value}")
-    print()
-    print_table(rows)
+    print_report(rows)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,13 @@ from pathlib import Path
 from typing import Literal
 
 import brotli
+import pytest
 
 SAMPLE_HTML = Path(__file__).resolve().parents[1] / "data" / "sample" / "html"
 CORPUS_HTML = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "html"
+
+AGENT = "depeche/0.1 (+https://depeche.example/robot)"
+"""The user agent of the web tests' clients and crawlers."""
 
 Framing = Literal["length", "chunked", "close"]
 """How the end of a body is told: a Content-Length (the body's own unless the
@@ -139,6 +143,18 @@ def sites(*hosts: str) -> Iterator[list[Site]]:
     finally:
         for site in started:
             site.close()
+
+
+def site_fixture(host: str) -> Callable[[], Iterator[Site]]:
+    """A pytest fixture serving a `Site` on `host` for the length of one test, named
+    after the module variable it is assigned to (`site = site_fixture("127.0.0.1")`)."""
+
+    @pytest.fixture
+    def serving() -> Iterator[Site]:
+        with sites(host) as (started,):
+            yield started
+
+    return serving
 
 
 def page(path: Path) -> Answer:

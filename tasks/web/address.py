@@ -28,7 +28,7 @@ from ipaddress import (
     ip_network,
 )
 from typing import Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from tasks.web.urls import DEFAULT_PORTS, ascii_host
 
@@ -143,53 +143,43 @@ class AddressPolicy:
         resolves to are allowed; else Blocked (Unresolvable when the host resolves to
         nothing). The resolver is asked once, never for a host written as an address."""
         text = url.strip()
-        try:
-            parts = urlsplit(text)
-            port = parts.port
-        except ValueError as error:
-            raise Blocked("bad_url", f"{_shown(text)} cannot be read: {error}") from None
+        parts = _http_url(text)
         scheme = parts.scheme.lower()
-        if not scheme:
-            raise Blocked("bad_url", f"{_shown(text)} is not an absolute URL")
-        if scheme not in DEFAULT_PORTS:
-            raise Blocked(
-                "unsupported_scheme", f"{_shown(text)} is a {scheme}: URL, not http or https"
-            )
-        if "@" in parts.netloc:
-            userinfo = parts.netloc.rpartition("@")[0]
-            hidden = text.replace(f"{userinfo}@", "…@", 1)  # a password kept out of the record
-            raise Blocked(
-                "bad_url", f"{_shown(hidden)} holds credentials (user@), which are not ours to send"
-            )
-        if not parts.hostname:
-            raise Blocked("bad_url", f"{_shown(text)} names no host")
-        if port == 0:
-            raise Blocked("bad_url", f"{_shown(text)} names port 0")
         written = parts.hostname
+        assert written is not None  # _http_url refuses a URL without a host
         try:
             host = ascii_host(written)
         except ValueError as error:
             raise Blocked("bad_url", f"{_shown(text)}: {error}") from None
-        port = port or DEFAULT_PORTS[scheme]
+        port = parts.port or DEFAULT_PORTS[scheme]
+        host, addresses = self._addresses(text, written, host, port)
+        for address in addresses:
+            self._admit(address, written)
+        return Target(scheme, host, port, addresses, _request_target(parts.path, parts.query))
+
+    def _addresses(
+        self, text: str, written: str, host: str, port: int
+    ) -> tuple[str, tuple[IPAddress, ...]]:
+        """The host as the target names it, and the addresses to connect to: the one it
+        is written as, or those the resolver gives for its name."""
         literal = literal_address(host)
         if literal is not None:
-            host = str(literal)
-            addresses: tuple[IPAddress, ...] = (literal,)
-        elif _NUMERIC_LABEL.fullmatch(host.rstrip(".").rpartition(".")[2]):
+            return str(literal), (literal,)
+        if _NUMERIC_LABEL.fullmatch(host.rstrip(".").rpartition(".")[2]):
             # Browsers read a host ending in a number as an IPv4 address, or refuse it.
             raise Blocked("bad_url", f"{_shown(text)}: {written} is not a valid IPv4 address")
-        else:
-            addresses = self._resolved(host, port)
-        for address in addresses:
-            why = self.refusal(address)
-            if why is not None:
-                named = "" if written == str(address) else f" ({written})"
-                raise Blocked(
-                    "blocked_address",
-                    f"{address}{named} is {why}; allow it with "
-                    f"{ALLOW_OPTION} {address}/{address.max_prefixlen}",
-                )
-        return Target(scheme, host, port, addresses, _request_target(parts.path, parts.query))
+        return host, self._resolved(host, port)
+
+    def _admit(self, address: IPAddress, written: str) -> None:
+        """Blocked, saying how to allow it, unless `address` may be connected to."""
+        why = self.refusal(address)
+        if why is not None:
+            named = "" if written == str(address) else f" ({written})"
+            raise Blocked(
+                "blocked_address",
+                f"{address}{named} is {why}; allow it with "
+                f"{ALLOW_OPTION} {address}/{address.max_prefixlen}",
+            )
 
     def _resolved(self, host: str, port: int) -> tuple[IPAddress, ...]:
         answers = self.resolver(host, port)
@@ -200,6 +190,32 @@ class AddressPolicy:
         if not addresses:
             raise Unresolvable(f"{host} resolves to no address")
         return addresses
+
+
+def _http_url(text: str) -> SplitResult:
+    """The parts of `text`, an absolute http(s) URL naming a host (and no
+    credentials); else Blocked saying what is wrong with it."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as error:
+        raise Blocked("bad_url", f"{_shown(text)} cannot be read: {error}") from None
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise Blocked("bad_url", f"{_shown(text)} is not an absolute URL")
+    if scheme not in DEFAULT_PORTS:
+        raise Blocked("unsupported_scheme", f"{_shown(text)} is a {scheme}: URL, not http or https")
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rpartition("@")[0]
+        hidden = text.replace(f"{userinfo}@", "…@", 1)  # a password kept out of the record
+        raise Blocked(
+            "bad_url", f"{_shown(hidden)} holds credentials (user@), which are not ours to send"
+        )
+    if not parts.hostname:
+        raise Blocked("bad_url", f"{_shown(text)} names no host")
+    if port == 0:
+        raise Blocked("bad_url", f"{_shown(text)} names port 0")
+    return parts
 
 
 def literal_address(host: str) -> IPAddress | None:

@@ -127,7 +127,8 @@ def retry_after(value: str | None) -> float | None:
 
 
 def _accept_encoding() -> str:
-    try:
+    """The codings to offer: brotli only where urllib3 can decode it."""
+    try:  # a probe for the decoder, not a dependency: imported where it is asked
         import brotli  # noqa: F401
     except ImportError:  # pragma: no cover - brotli is pinned
         return "gzip, deflate"
@@ -159,42 +160,66 @@ class Client:
         redirects: list[str] = []
         current = url
         while True:
-            try:
-                target = self.policy.addresses.check(current)
-                status, answer, body = self._exchange(target, headers or {}, deadline, on_send)
-            except Blocked as error:
-                raise FetchFailed(error.reason, error.detail, redirects=tuple(redirects)) from None
-            except Unresolvable as error:
-                raise FetchFailed(
-                    "connection_failed", str(error), transient=True, redirects=tuple(redirects)
-                ) from None
-            except FetchFailed as error:
-                error.redirects = tuple(redirects)
-                raise
+            status, answer, body = self._hop(current, headers or {}, deadline, on_send, redirects)
             location = answer.get("location")
-            if status in _REDIRECTS and location:
-                if len(redirects) >= self.policy.max_redirects:
-                    raise FetchFailed(
-                        "too_many_redirects",
-                        f"more than {self.policy.max_redirects} redirects from {url}",
-                        redirects=tuple(redirects),
-                    )
-                current = urljoin(current, location.strip())
-                redirects.append(current)
-                refusal = may_follow(current) if may_follow is not None else None
-                if refusal is not None:
-                    refusal.redirects = tuple(redirects)
-                    raise refusal
-                continue
-            return Response(
-                url=url,
-                final_url=current,
-                status=status,
-                headers=answer,
-                body=body,
+            if status not in _REDIRECTS or not location:
+                return Response(
+                    url=url,
+                    final_url=current,
+                    status=status,
+                    headers=answer,
+                    body=body,
+                    redirects=tuple(redirects),
+                    fetched_at=datetime.now(UTC),
+                )
+            current = self._redirect(url, current, location, redirects, may_follow)
+
+    def _hop(
+        self,
+        url: str,
+        headers: dict[str, str],
+        deadline: float,
+        on_send: Callable[[], None] | None,
+        redirects: list[str],
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request of a redirect chain: `url` checked, then asked. A failure says
+        which redirects led to it."""
+        try:
+            target = self.policy.addresses.check(url)
+            return self._exchange(target, headers, deadline, on_send)
+        except Blocked as error:
+            raise FetchFailed(error.reason, error.detail, redirects=tuple(redirects)) from None
+        except Unresolvable as error:
+            raise FetchFailed(
+                "connection_failed", str(error), transient=True, redirects=tuple(redirects)
+            ) from None
+        except FetchFailed as error:
+            error.redirects = tuple(redirects)
+            raise
+
+    def _redirect(
+        self,
+        url: str,
+        current: str,
+        location: str,
+        redirects: list[str],
+        may_follow: Callable[[str], FetchFailed | None] | None,
+    ) -> str:
+        """The URL a redirect from `current` leads to, added to `redirects`; FetchFailed
+        past `max_redirects` or when `may_follow` refuses it."""
+        if len(redirects) >= self.policy.max_redirects:
+            raise FetchFailed(
+                "too_many_redirects",
+                f"more than {self.policy.max_redirects} redirects from {url}",
                 redirects=tuple(redirects),
-                fetched_at=datetime.now(UTC),
             )
+        following = urljoin(current, location.strip())
+        redirects.append(following)
+        refusal = may_follow(following) if may_follow is not None else None
+        if refusal is not None:
+            refusal.redirects = tuple(redirects)
+            raise refusal
+        return following
 
     def _connection(self, target: Target, address: str, timeout: float) -> Any:
         if target.scheme == "https":
@@ -217,15 +242,7 @@ class Client:
     ) -> tuple[int, dict[str, str], bytes]:
         """One request to the first of the target's addresses that takes it: status,
         headers and (for a 2xx answer) the body."""
-        sent = {
-            "Host": target.authority,
-            "User-Agent": self.policy.user_agent,
-            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.5",
-            "Accept-Encoding": self._accept_encoding,
-            "Accept-Language": "fr,fr-FR;q=0.9,en;q=0.5",
-            "Connection": "close",
-            **headers,
-        }
+        sent = self._request_headers(target, headers)
         failure = FetchFailed("timeout", f"{target.host}: no time left to connect", transient=True)
         for address in target.addresses:
             remaining = deadline - time.monotonic()
@@ -235,58 +252,69 @@ class Client:
                 target, str(address), min(self.policy.connect_timeout, remaining)
             )
             with _Watchdog(remaining) as watchdog:
-                try:
-                    connection.connect()
-                except (ConnectTimeoutError, NewConnectionError, OSError) as error:
-                    # urllib3's NewConnectionError is a ConnectTimeoutError too
-                    timed_out = not isinstance(error, NewConnectionError) and isinstance(
-                        error, ConnectTimeoutError | TimeoutError
-                    )
-                    failure = FetchFailed(
-                        "timeout" if timed_out else "connection_failed",
-                        f"{_named(target, address)}: {_plain(error)}",
-                        transient=True,
-                    )
-                    connection.close()
+                refused = _connect(connection, target, address)
+                if refused is not None:
+                    failure = refused
                     continue  # the host's next address
                 watchdog.watch(connection.sock)
                 try:
-                    connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
-                    connection.request(
-                        "GET",
-                        target.request_target,
-                        headers=sent,
-                        preload_content=False,
-                        decode_content=False,
-                    )
-                    if on_send is not None:
-                        on_send()
-                    response = connection.getresponse()
-                    answer = {name.lower(): value for name, value in response.headers.items()}
-                    body = b""
-                    if 200 <= response.status < 300:
-                        body = self._body(response, answer)
-                    if watchdog.fired:  # a body cut at the deadline is no body
-                        raise TimeoutError
-                    return response.status, answer, body
-                except SSLError as error:
-                    raise FetchFailed("tls_failed", f"{target.host}: {_plain(error)}") from None
-                except (ReadTimeoutError, ProtocolError, HTTPError, OSError) as error:
-                    if watchdog.fired or time.monotonic() >= deadline:
-                        raise FetchFailed(
-                            "timeout",
-                            f"{target.host} did not answer within {self.policy.timeout:g} s",
-                            transient=True,
-                        ) from None
-                    timed_out = isinstance(error, ReadTimeoutError | TimeoutError)
-                    raise FetchFailed(
-                        "timeout" if timed_out else "connection_failed",
-                        f"{target.host}: {_plain(error)}",
-                        transient=True,
-                    ) from None
+                    return self._answer(connection, target, sent, deadline, on_send, watchdog)
                 finally:
                     connection.close()
         raise failure
+
+    def _request_headers(self, target: Target, headers: dict[str, str]) -> dict[str, str]:
+        """What every request says, then the caller's own headers (conditional ones)."""
+        return {
+            "Host": target.authority,
+            "User-Agent": self.policy.user_agent,
+            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.5",
+            "Accept-Encoding": self._accept_encoding,
+            "Accept-Language": "fr,fr-FR;q=0.9,en;q=0.5",
+            "Connection": "close",
+            **headers,
+        }
+
+    def _answer(
+        self,
+        connection: Any,
+        target: Target,
+        sent: dict[str, str],
+        deadline: float,
+        on_send: Callable[[], None] | None,
+        watchdog: _Watchdog,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send the request on an open connection and read the answer: the status line,
+        the headers, and the body of a 2xx answer."""
+        try:
+            _send(connection, target, sent, deadline, on_send)
+            response = connection.getresponse()
+            answer = {name.lower(): value for name, value in response.headers.items()}
+            body = self._body(response, answer) if 200 <= response.status < 300 else b""
+            if watchdog.fired:  # a body cut at the deadline is no body
+                raise TimeoutError
+            return response.status, answer, body
+        except SSLError as error:
+            raise FetchFailed("tls_failed", f"{target.host}: {_plain(error)}") from None
+        except (ReadTimeoutError, ProtocolError, HTTPError, OSError) as error:
+            raise self._broken_off(error, target, deadline, watchdog) from None
+
+    def _broken_off(
+        self, error: BaseException, target: Target, deadline: float, watchdog: _Watchdog
+    ) -> FetchFailed:
+        """Why an exchange under way stopped: the deadline, or the connection."""
+        if watchdog.fired or time.monotonic() >= deadline:
+            return FetchFailed(
+                "timeout",
+                f"{target.host} did not answer within {self.policy.timeout:g} s",
+                transient=True,
+            )
+        timed_out = isinstance(error, ReadTimeoutError | TimeoutError)
+        return FetchFailed(
+            "timeout" if timed_out else "connection_failed",
+            f"{target.host}: {_plain(error)}",
+            transient=True,
+        )
 
     def _body(self, response: Any, headers: dict[str, str]) -> bytes:
         """The decoded body, read a bounded piece at a time up to the cap."""
@@ -314,6 +342,42 @@ class Client:
                     return b"".join(chunks)
                 raise FetchFailed("too_large", f"over {cap} bytes once decompressed: stopped there")
             chunks.append(chunk)
+
+
+def _connect(connection: Any, target: Target, address: object) -> FetchFailed | None:
+    """Open `connection` to one of the target's addresses; why it could not be (the
+    next address may do better), or None."""
+    try:
+        connection.connect()
+    except (ConnectTimeoutError, NewConnectionError, OSError) as error:
+        # urllib3's NewConnectionError is a ConnectTimeoutError too
+        timed_out = not isinstance(error, NewConnectionError) and isinstance(
+            error, ConnectTimeoutError | TimeoutError
+        )
+        connection.close()
+        return FetchFailed(
+            "timeout" if timed_out else "connection_failed",
+            f"{_named(target, address)}: {_plain(error)}",
+            transient=True,
+        )
+    return None
+
+
+def _send(
+    connection: Any,
+    target: Target,
+    sent: dict[str, str],
+    deadline: float,
+    on_send: Callable[[], None] | None,
+) -> None:
+    """Send the request line and headers, with the time left as the socket's timeout;
+    the body is left unread and undecoded, for `_body` to stream."""
+    connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
+    connection.request(
+        "GET", target.request_target, headers=sent, preload_content=False, decode_content=False
+    )
+    if on_send is not None:
+        on_send()
 
 
 def _named(target: Target, address: object) -> str:

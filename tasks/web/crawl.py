@@ -132,6 +132,23 @@ class Hosts:
             return host
 
 
+@dataclass
+class _Crawl:
+    """One call of `Crawler.fetch`: its hosts, the requests in flight, the answers
+    coming back from the pool's threads, and the outcomes so far."""
+
+    settle: Callable[[Outcome], Outcome]
+    hosts: list[_Host] = field(default_factory=list)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    done: queue.Queue[tuple[_Host, Request | None, int, object]] = field(
+        default_factory=queue.Queue
+    )
+    in_flight: int = 0
+
+    def record(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.url] = self.settle(outcome)
+
+
 class Crawler:
     """Fetches lists of URLs under one policy. `hosts` is what it remembers of the
     hosts (a process keeps one: tasks/resources.py); `log`, when given, receives a
@@ -165,80 +182,93 @@ class Crawler:
         """An outcome for every request (keyed by URL), each host fetched politely.
         `settle` is handed each outcome as it comes, and what it returns is kept: a
         caller that stores the answers elsewhere keeps no body in memory."""
-        outcomes: dict[str, Outcome] = {}
-        settle = settle or (lambda outcome: outcome)
-        hosts: list[_Host] = []
+        crawl = _Crawl(settle or (lambda outcome: outcome))
         for request in requests:
-            if not request.url.lower().startswith(("http://", "https://")):
-                scheme = request.url.split(":", 1)[0] if ":" in request.url else request.url
-                outcomes[request.url] = settle(
-                    Outcome(
-                        request.url,
-                        failure=FetchFailed(
-                            "unsupported_scheme", f"{request.url}: {scheme!r} is not http or https"
-                        ),
-                    )
-                )
-                continue
-            host = self._hosts.get(origin(request.url))
-            host.queue.append((request, 0))
-            if host not in hosts:
-                hosts.append(host)
-        done: queue.Queue[tuple[_Host, Request | None, int, object]] = queue.Queue()
-        in_flight = 0
+            self._enqueue(crawl, request)
         with ThreadPoolExecutor(max_workers=self.policy.max_connections) as pool:
-            while in_flight or any(h.queue for h in hosts):
+            while crawl.in_flight or any(host.queue for host in crawl.hosts):
                 now = time.monotonic()
-                for host in hosts:
-                    while (
-                        host.queue
-                        and in_flight < self.policy.max_connections
-                        and host.in_flight < self.policy.per_host
-                        and host.next_start <= now
-                    ):
-                        if host.robots is None:
-                            if host.robots_asked:
-                                break  # wait for robots.txt before anything else
-                            host.robots_asked = True
-                            job: tuple[Request | None, int] = (None, 0)
-                        else:
-                            request, tries = host.queue.popleft()
-                            refusal = self._refusal(host, request.url) or self._too_slow(host)
-                            if refusal is not None:
-                                outcomes[request.url] = settle(
-                                    Outcome(request.url, failure=refusal)
-                                )
-                                continue
-                            job = (request, tries)
-                        host.in_flight += 1
-                        in_flight += 1
-                        host.next_start = now + host.delay(self.policy)
-                        pool.submit(self._run, host, *job, done)
-                waits = [
-                    h.next_start - now
-                    for h in hosts
-                    if h.queue and h.in_flight < self.policy.per_host and h.robots is not None
-                ]
-                if in_flight >= self.policy.max_connections:
-                    waits = []  # every connection is busy: the next answer frees one
-                timeout = max(0.0, min(waits)) if waits else None
-                if in_flight == 0 and timeout is None:
+                self._start_due(crawl, pool, now)
+                timeout = self._next_wait(crawl, now)
+                if crawl.in_flight == 0 and timeout is None:
                     continue
-                try:  # the next answer, or the moment a waiting host may be asked again
-                    host, request, tries, result = done.get(
-                        timeout=None if timeout is None else max(timeout, 0.001)
-                    )
-                except queue.Empty:
-                    continue
-                host.in_flight -= 1
-                in_flight -= 1
-                if request is None:
-                    self._read_robots(host, result)
-                    continue
-                outcome = self._settle(host, request, tries + 1, result)
-                if outcome is not None:
-                    outcomes[request.url] = settle(outcome)
-        return outcomes
+                self._take_answer(crawl, timeout)
+        return crawl.outcomes
+
+    def _enqueue(self, crawl: _Crawl, request: Request) -> None:
+        """Queue `request` at its host; a URL that is not http(s) has its outcome at once."""
+        if not request.url.lower().startswith(("http://", "https://")):
+            scheme = request.url.split(":", 1)[0] if ":" in request.url else request.url
+            crawl.record(
+                Outcome(
+                    request.url,
+                    failure=FetchFailed(
+                        "unsupported_scheme", f"{request.url}: {scheme!r} is not http or https"
+                    ),
+                )
+            )
+            return
+        host = self._hosts.get(origin(request.url))
+        host.queue.append((request, 0))
+        if host not in crawl.hosts:
+            crawl.hosts.append(host)
+
+    def _start_due(self, crawl: _Crawl, pool: ThreadPoolExecutor, now: float) -> None:
+        """Start what each host may be asked now (its robots.txt first), within the
+        limits on requests in flight; a request robots.txt refuses is settled here."""
+        for host in crawl.hosts:
+            while (
+                host.queue
+                and crawl.in_flight < self.policy.max_connections
+                and host.in_flight < self.policy.per_host
+                and host.next_start <= now
+            ):
+                if host.robots is None:
+                    if host.robots_asked:
+                        break  # wait for robots.txt before anything else
+                    host.robots_asked = True
+                    job: tuple[Request | None, int] = (None, 0)
+                else:
+                    request, tries = host.queue.popleft()
+                    refusal = self._refusal(host, request.url) or self._too_slow(host)
+                    if refusal is not None:
+                        crawl.record(Outcome(request.url, failure=refusal))
+                        continue
+                    job = (request, tries)
+                host.in_flight += 1
+                crawl.in_flight += 1
+                host.next_start = now + host.delay(self.policy)
+                pool.submit(self._run, host, *job, crawl.done)
+
+    def _next_wait(self, crawl: _Crawl, now: float) -> float | None:
+        """Seconds until a waiting host may be asked again; None when only an answer
+        can let anything start."""
+        if crawl.in_flight >= self.policy.max_connections:
+            return None  # every connection is busy: the next answer frees one
+        waits = [
+            host.next_start - now
+            for host in crawl.hosts
+            if host.queue and host.in_flight < self.policy.per_host and host.robots is not None
+        ]
+        return max(0.0, min(waits)) if waits else None
+
+    def _take_answer(self, crawl: _Crawl, timeout: float | None) -> None:
+        """The next answer taken in (robots.txt read, or the request settled or queued
+        again), unless `timeout` seconds pass first: a waiting host may be asked then."""
+        try:
+            host, request, tries, result = crawl.done.get(
+                timeout=None if timeout is None else max(timeout, 0.001)
+            )
+        except queue.Empty:
+            return
+        host.in_flight -= 1
+        crawl.in_flight -= 1
+        if request is None:
+            self._read_robots(host, result)
+            return
+        outcome = self._settle(host, request, tries + 1, result)
+        if outcome is not None:
+            crawl.record(outcome)
 
     def _run(self, host: _Host, request: Request | None, tries: int, done: queue.Queue) -> None:
         url = request.url if request is not None else host.origin + "/robots.txt"

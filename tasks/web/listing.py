@@ -13,10 +13,12 @@ name; the others go on.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tasks.web.client import Response
 from tasks.web.crawl import Crawler, Outcome, Request, describe_status
 from tasks.web.feeds import Entry, NotAListing, parse_listing, parse_url_list, sniff
 from tasks.web.urls import canonical_url, host_of
@@ -48,6 +50,10 @@ class Listed:
     state: dict[str, dict[str, Any]] = field(default_factory=dict)  # per source URL
     not_modified: Counter[str] = field(default_factory=Counter)  # 304s per host
     since_skipped: int = 0  # listed with a date before `since`
+
+    def problem(self, source: str, reason: str, detail: str) -> None:
+        """Note that `source` gave nothing this run, and why."""
+        self.problems.append(SourceProblem(source, reason, detail))
 
 
 def _conditional(state: dict[str, Any] | None) -> dict[str, str]:
@@ -103,28 +109,9 @@ def _read(
     sitemap_depth: int,
 ) -> list[tuple[str, int]]:
     """Take one source's answer into `listed`; the child sitemaps to ask next."""
-    response = outcome.response
+    response = _answer(url, outcome, listed)
     if response is None:
-        assert outcome.failure is not None
-        listed.problems.append(SourceProblem(url, outcome.failure.reason, outcome.failure.detail))
         return []
-    if response.status == 304:
-        listed.not_modified[host_of(url)] += 1
-        record = listed.state.setdefault(url, {})
-        record.update(checked_at=_now(), status=304)
-        record["not_modified"] = int(record.get("not_modified", 0)) + 1
-        return []
-    problem = describe_status(response)
-    if problem is not None:
-        listed.problems.append(SourceProblem(url, problem.reason, problem.detail))
-        return []
-    listed.state[url] = {
-        "etag": response.etag,
-        "last_modified": response.last_modified,
-        "checked_at": _now(),
-        "status": response.status,
-        "not_modified": int(listed.state.get(url, {}).get("not_modified", 0)),
-    }
     kind = sniff(response.body)
     if kind == "html":
         _add(listed, Entry(url=response.final_url, hint_source="page"), url, since)
@@ -135,27 +122,62 @@ def _read(
             _add(listed, Entry(url=link, hint_source="list"), url, since)
         return []
     if kind not in ("xml", "gzip"):
-        listed.problems.append(
-            SourceProblem(
-                url, "not_a_feed", f"{url} is no feed, sitemap, URL list or page ({kind})"
-            )
-        )
+        listed.problem(url, "not_a_feed", f"{url} is no feed, sitemap, URL list or page ({kind})")
         return []
     try:
         found = parse_listing(response.body, response.final_url, max_bytes=max_bytes)
     except NotAListing as error:
-        listed.problems.append(SourceProblem(url, error.reason, error.detail))
+        listed.problem(url, error.reason, error.detail)
         return []
     for entry in found.entries:
         _add(listed, entry, url, since)
+    return _child_sitemaps(found.sitemaps, depth, listed, since, sitemap_depth)
+
+
+def _answer(url: str, outcome: Outcome, listed: Listed) -> Response | None:
+    """A source's answer to read, its validators kept for the next look; None when
+    there is nothing to read: a failure or an error status (a problem of the source),
+    or a `304 Not Modified` (counted)."""
+    response = outcome.response
+    if response is None:
+        assert outcome.failure is not None
+        listed.problem(url, outcome.failure.reason, outcome.failure.detail)
+        return None
+    if response.status == 304:
+        listed.not_modified[host_of(url)] += 1
+        record = listed.state.setdefault(url, {})
+        record.update(checked_at=_now(), status=304)
+        record["not_modified"] = int(record.get("not_modified", 0)) + 1
+        return None
+    problem = describe_status(response)
+    if problem is not None:
+        listed.problem(url, problem.reason, problem.detail)
+        return None
+    listed.state[url] = {
+        "etag": response.etag,
+        "last_modified": response.last_modified,
+        "checked_at": _now(),
+        "status": response.status,
+        "not_modified": int(listed.state.get(url, {}).get("not_modified", 0)),
+    }
+    return response
+
+
+def _child_sitemaps(
+    sitemaps: Iterable[tuple[str, datetime | None]],
+    depth: int,
+    listed: Listed,
+    since: datetime | None,
+    sitemap_depth: int,
+) -> list[tuple[str, int]]:
+    """The sitemaps a sitemap index at `depth` lists that are worth asking: modified
+    since `since` and no deeper than `sitemap_depth` (deeper ones are a problem)."""
     children = []
-    for child, lastmod in found.sitemaps:
+    for child, lastmod in sitemaps:
         if since is not None and lastmod is not None and lastmod < since:
             continue  # a sitemap not modified since: none of its pages is newer
         if depth + 1 > sitemap_depth:
-            listed.problems.append(
-                SourceProblem(child, "too_deep", f"sitemap index deeper than {sitemap_depth}")
-            )
+            listed.problem(child, "too_deep", f"sitemap index deeper than {sitemap_depth}")
             continue
         children.append((child, depth + 1))
     return children

@@ -24,6 +24,7 @@ import pytest
 from tasks.web.address import AddressPolicy, parse_networks
 from tasks.web.client import Client, ClientPolicy, FetchFailed
 from tests.websites import (
+    AGENT,
     CORPUS_HTML,
     SAMPLE_HTML,
     Answer,
@@ -34,10 +35,9 @@ from tests.websites import (
     gzip_bomb,
     page,
     redirect,
-    sites,
+    site_fixture,
 )
 
-AGENT = "depeche/0.1 (+https://depeche.example/robot)"
 ONLY_FIRST = AddressPolicy(allowed=parse_networks(["127.0.0.1/32"]))
 CAP = 1_000_000
 PAGES = sorted(SAMPLE_HTML.glob("*.html")) + sorted(CORPUS_HTML.glob("*.html"))
@@ -62,17 +62,8 @@ def failure(url: str, **policy: object) -> FetchFailed:
     return caught.value
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with sites("127.0.0.1") as (started,):
-        yield started
-
-
-@pytest.fixture
-def elsewhere() -> Iterator[Site]:
-    """Another host, outside what ONLY_FIRST allows."""
-    with sites("127.0.0.2") as (started,):
-        yield started
+site = site_fixture("127.0.0.1")
+elsewhere = site_fixture("127.0.0.2")  # another host, outside what ONLY_FIRST allows
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from tasks.web.address import AddressPolicy, parse_networks
 from tasks.web.client import ClientPolicy
 from tasks.web.crawl import Crawler, CrawlPolicy, Hosts, Outcome, Request, describe_status
 from tests.websites import (
+    AGENT,
     CORPUS_HTML,
     SAMPLE_HTML,
     Answer,
@@ -30,10 +31,10 @@ from tests.websites import (
     page,
     redirect,
     robots,
+    site_fixture,
     sites,
 )
 
-AGENT = "depeche/0.1 (+https://depeche.example/robot)"
 LOOPBACK = AddressPolicy(allowed=parse_networks(["127.0.0.0/29"]))
 ARTICLE = page(CORPUS_HTML / "ledevoir.com.trottinettes.html")
 ARTICLES = [page(path) for path in sorted(SAMPLE_HTML.glob("*.html"))]
@@ -60,10 +61,7 @@ def gaps(asked: list[Asked]) -> list[float]:
     return [later.at - earlier.at for earlier, later in pairwise(asked)]
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with sites("127.0.0.1") as (started,):
-        yield started
+site = site_fixture("127.0.0.1")
 
 
 @pytest.fixture

@@ -7,24 +7,19 @@ test_web_crawl.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tasks.web.address import AddressPolicy, parse_networks
 from tasks.web.client import Client, ClientPolicy, FetchFailed
 from tasks.web.crawl import Crawler, CrawlPolicy, Request
-from tests.websites import SAMPLE_HTML, Answer, Site, page, redirect, robots, sites
+from tests.websites import AGENT, SAMPLE_HTML, Answer, Site, page, redirect, robots, site_fixture
 
-AGENT = "depeche/0.1 (+https://depeche.example/robot)"
 LOOPBACK = AddressPolicy(allowed=parse_networks(["127.0.0.1/32"]))
 ARTICLE = page(SAMPLE_HTML / "lille-tramway.html")
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with sites("127.0.0.1") as (started,):
-        yield started
+site = site_fixture("127.0.0.1")
 
 
 def crawler() -> Crawler:
