@@ -4,6 +4,7 @@ attribution is inserted, and the attribution after, inside or before them."""
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from tasks.nlp.quotes.document import Found, Source, Text, Verb
 from tasks.nlp.quotes.phrases import (
@@ -15,31 +16,37 @@ from tasks.nlp.quotes.phrases import (
 )
 from tasks.nlp.quotes.spans import quoted_words
 from tasks.nlp.quotes.words import DEFINITE, NAMING_DETERMINERS, TOKEN, WORD
-from tasks.people import (
-    PREPOSITIONS,
-)
-
-_MENTION_WORDS = re.compile(
-    r"\b(?:mot|mots|terme|termes|slogan|nom|titre|intitulé|intitulée|hashtag|poncif|vocable|"
-    r"expression|expressions|qualificatif|formule|baptisée?s?|surnommée?s?|appelée?s?|"
-    r"dénommée?s?|nommée?s?|celui de|celle de|ceux de|(?<!s'est )(?<!se )dit|dite)\s*$",
-    re.I,
-)
+from tasks.people import PREPOSITIONS
 
 
-_SELON = re.compile(r"(?:selon|d'après)\s")
+class Attribution(NamedTuple):
+    """Who the text says a quote is from: the reporting verb and the speaker as written,
+    either or both missing."""
+
+    verb: Verb | None = None
+    source: Source | None = None
+
+    @property
+    def said(self) -> bool:
+        return self.verb is not None or self.source is not None
 
 
-_LEADING_PRONOUN = re.compile(r"\s*(Il|Elle)\b")
+NOBODY = Attribution()
 
 
-_LINK_WORDS = re.compile(r"\b(?:de|d'|comme|que|qu'|:)")
+class _Piece(NamedTuple):
+    """Quoted words of a span, with the attribution inserted right after them."""
+
+    start: int
+    end: int
+    attribution: Attribution
 
 
+# the end of an inserted attribution: a punctuation mark or a dash between spaces
 _INCISE_END = re.compile(r"[.,;!?](?=\s)|\s[–—]\s")
 
 
-def _pieces(doc: Text, start: int, end: int) -> list[tuple[int, int, Verb | None, Source | None]]:
+def _pieces(doc: Text, start: int, end: int) -> list[_Piece]:
     """The quoted words of a span, cut where an attribution is inserted into them
     (`« A, affirme-t-elle. B »`): each piece with the inserted verb and speaker."""
     text = doc.text
@@ -61,12 +68,12 @@ def _pieces(doc: Text, start: int, end: int) -> list[tuple[int, int, Verb | None
             continue
         source = verb.subject() or source_after(doc, verb.end, stop.start())
         piece_end = cursor + len(before.rstrip(",–—- "))
-        pieces.append((cursor, piece_end, verb, source))
+        pieces.append(_Piece(cursor, piece_end, Attribution(verb, source)))
         cursor = stop.end()
         while cursor < inner_end and text[cursor].isspace():
             cursor += 1
     if cursor < inner_end:
-        pieces.append((cursor, inner_end, None, None))
+        pieces.append(_Piece(cursor, inner_end, NOBODY))
     return pieces
 
 
@@ -82,7 +89,10 @@ def _kind(text: str, start: int, words: int, after_colon: bool) -> str:
     return "partial"
 
 
-def _attribution_after(doc: Text, close: int, limit: int) -> tuple[Verb | None, Source | None]:
+_SELON = re.compile(r"(?:selon|d'après)\s")
+
+
+def _attribution_after(doc: Text, close: int, limit: int) -> Attribution:
     """The attribution right after a quote's closing mark: `», a assuré X`, `»,
     a-t-elle expliqué`, `» selon X`, `" par X` (after `qualifié de`)."""
     text = doc.text
@@ -91,11 +101,11 @@ def _attribution_after(doc: Text, close: int, limit: int) -> tuple[Verb | None, 
         position += 1
     verb = doc.verb_at(position)
     if verb is not None and not verb.participle_only:
-        return verb, verb.subject() or source_after(doc, verb.end, limit)
+        return Attribution(verb, verb.subject() or source_after(doc, verb.end, limit))
     match = _SELON.match(text[position:limit])
     if match:
-        return None, source_after(doc, position + match.end(), limit)
-    return None, None
+        return Attribution(None, source_after(doc, position + match.end(), limit))
+    return NOBODY
 
 
 def quotes_in_span(doc: Text, span: tuple[int, int], group_end: int) -> list[Found]:
@@ -103,56 +113,62 @@ def quotes_in_span(doc: Text, span: tuple[int, int], group_end: int) -> list[Fou
     text = doc.text
     start, end = span
     sentence_start, sentence_end = doc.sentence_of(start)
-    limit = max(sentence_end, group_end)
     pieces = _pieces(doc, start, end)
-    after_verb, after_source = _attribution_after(doc, group_end, limit)
     # the clause before the quote: from the last quote or sentence start
     floor = max([sentence_start, *(e for s, e in doc.quoted if e <= start and e > sentence_start)])
-    clause = text[floor:start]
-    before_verb, before_source, colon = _attribution_before(doc, floor, start)
+    before, colon = _attribution_before(doc, floor, start)
+    # a piece without its own attribution takes the first inserted one, else the one
+    # after the quote (or after the last quote of its group), else the one before
+    inserted = next((p.attribution for p in pieces if p.attribution.said), NOBODY)
+    after = _attribution_after(doc, group_end, max(sentence_end, group_end))
     found = []
-    inserted = next(((v, s) for _, _, v, s in pieces if v is not None), (None, None))
     kind = None  # the pieces of one quotation are of one kind, the first's
-    for piece_start, piece_end, verb, source in pieces:
-        words = len(WORD.findall(text[piece_start:piece_end]))
-        if words == 0:
+    for piece in pieces:
+        words = len(WORD.findall(text[piece.start : piece.end]))
+        chosen = next((a for a in (piece.attribution, inserted, after, before) if a.said), NOBODY)
+        if is_the_writer(doc, chosen.verb, chosen.source):
+            chosen = NOBODY
+        if words == 0 or not _is_speech(doc, (floor, start), words, chosen, before):
             continue
-        chosen_verb, chosen = (verb, source) if verb is not None else inserted
-        if chosen_verb is None and chosen is None:
-            chosen_verb, chosen = (after_verb, after_source)
-        if chosen_verb is None and chosen is None:
-            chosen_verb, chosen = before_verb, before_source
-        if is_the_writer(doc, chosen_verb, chosen):
-            chosen_verb, chosen = None, None
-        attributed = chosen is not None or chosen_verb is not None
-        naming = _names_a_thing(text, start, clause, words)
-        if naming:
-            continue
-        in_brackets = clause.count("(") > clause.count(")")
-        if not attributed and (words < 7 or in_brackets):
-            continue  # a term, a title, a scare quote: not a quote
-        if words < 7 and chosen is None:
-            continue  # a verb nobody said: `les revues classées « top »`
-        if (
-            words < 7
-            and chosen_verb is None
-            and chosen is before_source
-            and not _opens_or_introduces(doc, floor, chosen, start)
-        ):
-            continue  # `qu'il y a, pour eux, à être nominés : toute revue « nouvelle »`
-        kind = kind or _kind(text, piece_start, words, colon)
+        kind = kind or _kind(text, piece.start, words, colon)
+        continues = not chosen.said and not colon and not _is_heading(text, span)
+        position = chosen.source.start if chosen.source else piece.start
         found.append(
-            Found(
-                piece_start,
-                piece_end,
-                kind,
-                verb=chosen_verb,
-                source=chosen,
-                continues=not attributed and not colon and not _is_heading(text, span),
-                position=(chosen.start if chosen else piece_start),
-            )
+            Found(piece.start, piece.end, kind, chosen.verb, chosen.source, continues, position)
         )
     return found
+
+
+def _is_speech(
+    doc: Text, clause: tuple[int, int], words: int, chosen: Attribution, before: Attribution
+) -> bool:
+    """Whether quoted words (after the clause `clause`) are someone's, rather than a
+    term, a title or a scare quote."""
+    text = doc.text
+    floor, start = clause
+    if _names_a_thing(text, start, text[floor:start], words):
+        return False
+    if not chosen.said:
+        in_brackets = text.count("(", floor, start) > text.count(")", floor, start)
+        return words >= 7 and not in_brackets
+    if words >= 7:
+        return True
+    if chosen.source is None:
+        return False  # a verb nobody said: `les revues classées « top »`
+    # `qu'il y a, pour eux, à être nominés : toute revue « nouvelle »`
+    return (
+        chosen.verb is not None
+        or chosen.source is not before.source
+        or _opens_or_introduces(doc, floor, chosen.source, start)
+    )
+
+
+_MENTION_WORDS = re.compile(
+    r"\b(?:mot|mots|terme|termes|slogan|nom|titre|intitulé|intitulée|hashtag|poncif|vocable|"
+    r"expression|expressions|qualificatif|formule|baptisée?s?|surnommée?s?|appelée?s?|"
+    r"dénommée?s?|nommée?s?|celui de|celle de|ceux de|(?<!s'est )(?<!se )dit|dite)\s*$",
+    re.I,
+)
 
 
 def _names_a_thing(text: str, start: int, clause: str, words: int) -> bool:
@@ -181,9 +197,11 @@ def _is_heading(text: str, span: tuple[int, int]) -> bool:
     return alone and not inner.endswith((".", "!", "?", "…"))
 
 
-def _attribution_before(
-    doc: Text, floor: int, start: int
-) -> tuple[Verb | None, Source | None, bool]:
+_LINK_WORDS = re.compile(r"\b(?:de|d'|comme|que|qu'|:)")
+_LEADING_PRONOUN = re.compile(r"\s*(Il|Elle)\b")
+
+
+def _attribution_before(doc: Text, floor: int, start: int) -> tuple[Attribution, bool]:
     """The attribution in the clause before a quote: a verb and its subject (`Il
     poursuit : «`, `Elle affirme «`), `pour X,` / `selon X :`, or a person named
     before a colon. Also says whether a colon introduces the quote."""
@@ -196,23 +214,25 @@ def _attribution_before(
         r"\w", _LINK_WORDS.sub("", text[last.end : start])
     )
     if last is not None and ends_with_verb:
-        return last, verb_subject(doc, floor, last), colon
+        return Attribution(last, verb_subject(doc, floor, last)), colon
     prepositional = preposition_source(doc, floor, start)
     if prepositional is not None:
-        return None, prepositional, colon
+        return Attribution(None, prepositional), colon
     if last is not None:
-        return last, verb_subject(doc, floor, last), colon
+        return Attribution(last, verb_subject(doc, floor, last)), colon
     if colon:
         for mention in doc.mentions_in(floor, start):
             preceding = TOKEN.findall(text[floor : mention.start])
             if is_person_like(doc, mention) and (
                 not preceding or preceding[-1].lower() not in PREPOSITIONS | {"du", "des"}
             ):
-                return None, Source(mention.start, mention.end, "entity", mention.index), colon
+                source = Source(mention.start, mention.end, "entity", mention.index)
+                return Attribution(None, source), colon
         lead = _LEADING_PRONOUN.match(clause)
         if lead:
-            return None, Source(floor + lead.start(1), floor + lead.end(1), "pronoun"), colon
-    return None, None, colon
+            source = Source(floor + lead.start(1), floor + lead.end(1), "pronoun")
+            return Attribution(None, source), colon
+    return NOBODY, colon
 
 
 def _opens_or_introduces(doc: Text, floor: int, source: Source, start: int) -> bool:
