@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
-from tasks.nlp.quotes.document import Found, Text
+from tasks.nlp.quotes.document import Found, Text, Verb
 from tasks.nlp.quotes.phrases import (
     AFTER_QUOTE,
     can_speak,
@@ -19,9 +19,7 @@ from tasks.nlp.quotes.phrases import (
 )
 from tasks.nlp.quotes.verbs import FINITE
 from tasks.nlp.quotes.words import AUXILIARIES, OPINION, POSSESSIVES, TOKEN, WORD
-from tasks.people import (
-    DETERMINERS,
-)
+from tasks.people import DETERMINERS
 
 _SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après)\s+")
 
@@ -40,51 +38,75 @@ _COLON_QUOTE = re.compile(r"\s*:\s*[«\"]")
 
 def indirect_quotes(doc: Text) -> list[Found]:
     """Reported speech outside the quotes."""
-    text = doc.text
-    found: list[Found] = []
-    inside = doc.inside_quote
-    for verb in doc.verbs:
-        if inside(verb.start) or verb.participle_only:
-            continue
-        sentence_start, sentence_end = doc.sentence_of(verb.start)
-        before = text[sentence_start : verb.start]
-        body_end = _content_end(text, sentence_start, sentence_end)
-        que = _QUE.match(text, verb.end)
-        if que and _relative(text, que.end()):
-            que = None  # `l'influence qu'a pu obtenir X`: a relative clause, not what was said
-        if que and _NE_BEFORE.search(before) and not _NEGATION.search(text, verb.end, que.end()):
-            continue
-        if que and verb.lemma not in ("demander",):
-            content = que.end()
-            while content < body_end and text[content] == " ":
-                content += 1
-            end = _clause_end(doc, content, body_end)
-            source = preposition_source(doc, verb.end, que.end())
-            if source is None:
-                source = verb_subject(doc, sentence_start, verb)
-            if end > content and source is not None and not is_the_writer(doc, verb, source):
-                found.append(Found(content, end, "indirect", verb, source, position=verb.start))
-            continue
-        if verb.lemma in OPINION and verb.pronoun is None:
-            continue
-        if _ENDS_WITH_COMMA.search(before) and not AFTER_QUOTE.search(before):
-            if _COMME.search(before):
-                continue  # `, comme le rappelle X` is read below
-            source = verb.subject() or source_after(doc, verb.end, sentence_end)
-            content_end = len(before.rstrip(" ,")) + sentence_start
-            if (
-                source is None
-                or not can_speak(doc, source)
-                or _apposition_before(doc, sentence_start, content_end)
-            ):
-                continue
-            start = _content_start(text, sentence_start, content_end)
-            if len(WORD.findall(text[start:content_end])) < 3:
-                continue
-            found.append(Found(start, content_end, "indirect", verb, source, position=verb.start))
+    found = [reported for verb in doc.verbs if (reported := _reported_by(doc, verb))]
     found += _prepositional_indirect(doc)
     found += _reported_before(doc)
     return found
+
+
+def _reported_by(doc: Text, verb: Verb) -> Found | None:
+    """What a reporting verb outside the quotes reports: `X a affirmé que P` or `P, a
+    averti X`."""
+    if doc.inside_quote(verb.start) or verb.participle_only:
+        return None
+    text = doc.text
+    before = text[doc.sentence_of(verb.start)[0] : verb.start]
+    que = _QUE.match(text, verb.end)
+    if que and _relative(text, que.end()):
+        que = None  # `l'influence qu'a pu obtenir X`: a relative clause, not what was said
+    if que and _NE_BEFORE.search(before) and not _NEGATION.search(text, verb.end, que.end()):
+        return None
+    if que and verb.lemma not in ("demander",):
+        return _that_clause(doc, verb, que.end())
+    if verb.lemma in OPINION and verb.pronoun is None:
+        return None
+    if _ENDS_WITH_COMMA.search(before) and not AFTER_QUOTE.search(before):
+        return _before_comma(doc, verb)
+    return None
+
+
+def _that_clause(doc: Text, verb: Verb, que_end: int) -> Found | None:
+    """`X a affirmé que P`: P, said by the verb's subject, or by `pour X` between the
+    verb and `que`."""
+    text = doc.text
+    sentence_start, sentence_end = doc.sentence_of(verb.start)
+    body_end = _content_end(text, sentence_start, sentence_end)
+    content = _skip_spaces(text, que_end, body_end)
+    end = _clause_end(doc, content, body_end)
+    source = preposition_source(doc, verb.end, que_end)
+    if source is None:
+        source = verb_subject(doc, sentence_start, verb)
+    if end > content and source is not None and not is_the_writer(doc, verb, source):
+        return Found(content, end, "indirect", verb, source, position=verb.start)
+    return None
+
+
+def _before_comma(doc: Text, verb: Verb) -> Found | None:
+    """`P, a averti X`: the words of the sentence before the comma, said by who the
+    verb names after it."""
+    text = doc.text
+    sentence_start, sentence_end = doc.sentence_of(verb.start)
+    before = text[sentence_start : verb.start]
+    if _COMME.search(before):
+        return None  # `, comme le rappelle X` is read by _reported_before
+    source = verb.subject() or source_after(doc, verb.end, sentence_end)
+    content_end = len(before.rstrip(" ,")) + sentence_start
+    if (
+        source is None
+        or not can_speak(doc, source)
+        or _apposition_before(doc, sentence_start, content_end)
+    ):
+        return None
+    start = _content_start(text, sentence_start, content_end)
+    if len(WORD.findall(text[start:content_end])) < 3:
+        return None
+    return Found(start, content_end, "indirect", verb, source, position=verb.start)
+
+
+def _skip_spaces(text: str, position: int, end: int) -> int:
+    while position < end and text[position] == " ":
+        position += 1
+    return position
 
 
 def _apposition_before(doc: Text, start: int, comma: int) -> bool:
@@ -140,52 +162,64 @@ def _clause_end(doc: Text, start: int, end: int) -> int:
     return end
 
 
+# a sentence that opens on whose view it gives: `Selon X,`, `Pour X,`, `À ses yeux,`
+_LEAD = re.compile(
+    r"(?:(?:Mais|Et|Or)\s+)?(?:Selon|D'après|Pour|Aux yeux d[eu']\s*"
+    r"|[AÀ] (?:ses|son|leur|leurs) (?:yeux|avis))\s*"
+)
+
+
 def _prepositional_indirect(doc: Text) -> list[Found]:
     """`Selon X, P`, `Pour X, P`, `À ses yeux, P`, `P, selon X`, `P selon X`."""
-    text = doc.text
-    inside = doc.inside_quote
     found = []
     for sentence_start, sentence_end in doc.sentences:
-        body_end = _content_end(text, sentence_start, sentence_end)
-        sentence = text[sentence_start:body_end]
-        lead = re.match(
-            r"(?:(?:Mais|Et|Or)\s+)?(?:Selon|D'après|Pour|Aux yeux d[eu']\s*"
-            r"|[AÀ] (?:ses|son|leur|leurs) (?:yeux|avis))\s*",
-            sentence,
-        )
+        body_end = _content_end(doc.text, sentence_start, sentence_end)
+        lead = _LEAD.match(doc.text[sentence_start:body_end])
         if lead:
-            comma = _top_level_comma(sentence, lead.end())
-            if comma is None:
-                continue
-            source = preposition_source(doc, sentence_start, sentence_start + comma)
-            content = sentence_start + comma + 1
-            while content < body_end and text[content] == " ":
-                content += 1
-            if source is None or text[content : content + 1] in '«"':
-                continue
-            if _verb_infinitive_after(text, sentence_start + lead.end()):
-                continue
-            end = _clause_end(doc, content, body_end)
-            found.append(Found(content, end, "indirect", None, source, position=content))
-            continue
-        for match in _SELON_INSIDE.finditer(sentence):
-            at = sentence_start + match.start()
-            if inside(at):
-                continue
-            source = speaker_after_preposition(doc, at, sentence_start + match.end(), body_end)
-            if source is None:
-                continue
-            tail = text[source.end : body_end].strip(" ,")
-            head = text[sentence_start:at].rstrip(" ,")
-            if not head or head[-1] in '»"' or not WORD.search(head):
-                continue  # `« … » selon X`: the quote's attribution
-            if tail.startswith(":") or not tail:
-                start = _content_start(text, sentence_start, at)
-                found.append(Found(start, at, "indirect", None, source, position=at))
-            else:
-                found.append(Found(sentence_start, body_end, "indirect", None, source, position=at))
-            break
+            reported = _after_lead(doc, sentence_start, body_end, lead.end())
+        else:
+            reported = _around_selon(doc, sentence_start, body_end)
+        if reported is not None:
+            found.append(reported)
     return found
+
+
+def _after_lead(doc: Text, sentence_start: int, body_end: int, lead_end: int) -> Found | None:
+    """`Selon X, P`: P, from the comma that ends the lead to the end of the clause."""
+    text = doc.text
+    comma = _top_level_comma(text[sentence_start:body_end], lead_end)
+    if comma is None:
+        return None
+    source = preposition_source(doc, sentence_start, sentence_start + comma)
+    content = _skip_spaces(text, sentence_start + comma + 1, body_end)
+    if source is None or text[content : content + 1] in '«"':
+        return None
+    if _verb_infinitive_after(text, sentence_start + lead_end):
+        return None
+    end = _clause_end(doc, content, body_end)
+    return Found(content, end, "indirect", None, source, position=content)
+
+
+def _around_selon(doc: Text, sentence_start: int, body_end: int) -> Found | None:
+    """`P, selon X` or `P selon X, Q`: the sentence, or what comes before `selon` when
+    nothing follows its speaker."""
+    text = doc.text
+    for match in _SELON_INSIDE.finditer(text[sentence_start:body_end]):
+        at = sentence_start + match.start()
+        if doc.inside_quote(at):
+            continue
+        source = speaker_after_preposition(doc, at, sentence_start + match.end(), body_end)
+        if source is None:
+            continue
+        tail = text[source.end : body_end].strip(" ,")
+        head = text[sentence_start:at].rstrip(" ,")
+        if not head or head[-1] in '»"' or not WORD.search(head):
+            continue  # `« … » selon X`: the quote's attribution
+        if tail.startswith(":") or not tail:
+            start = _content_start(text, sentence_start, at)
+            return Found(start, at, "indirect", None, source, position=at)
+        return Found(sentence_start, body_end, "indirect", None, source, position=at)
+    return None
 
 
 def _verb_infinitive_after(text: str, position: int) -> bool:
