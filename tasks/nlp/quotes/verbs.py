@@ -86,38 +86,50 @@ def reporting_verbs(text: str) -> list[Verb]:
     if not candidates:
         return []
     spans = [m.span() for m in TOKEN.finditer(lowered)]
-    found = []
-    skip_until = -1
+    found: list[Verb] = []
     for at in candidates:
-        word, (start, end) = words[at], spans[at]
-        if start < skip_until:
-            continue
-        before = words[at - 1] if at else ""
-        if word in INVERTED:
-            lemma, pronoun = INVERTED[word]
-            found.append(Verb(start, end, lemma, pronoun, pronoun_end=end))
-        elif word in AUXILIARIES or word in _INVERTED_AUX:
-            follow = at + 1
-            while follow < len(words) and words[follow] in ADVERBS and follow - at <= 3:
-                follow += 1
-            if follow < len(words) and words[follow] in PARTICIPLES:
-                reflexive = before in ("s", "se")
-                if word in ("est", "sont", "était") and not reflexive:
-                    continue  # a passive (`est considéré`), not a reporting verb
-                verb_end = spans[follow][1]
-                pronoun = _INVERTED_AUX.get(word)
-                lemma = PARTICIPLES[words[follow]]
-                first = spans[at - 1][0] if reflexive else start  # `s'est félicité`
-                found.append(Verb(first, verb_end, lemma, pronoun, pronoun_end=end))
-                skip_until = verb_end
-        elif word in FINITE:
-            earlier = words[at - 2] if at > 1 else ""
-            if (
-                before in DETERMINERS
-                or before in ("les", "des", "de", "d", "une", "ses", "ces", "en")
-            ) and earlier not in BEFORE_OBJECT_PRONOUN:
-                continue  # a noun: `une note`, `la demande`, `l'estime`; not `comme le dit`
-            found.append(Verb(start, end, FINITE[word], None))
-        elif word in PARTICIPLES and PARTICIPLES[word] in QUALIFYING and before not in AUXILIARIES:
-            found.append(Verb(start, end, PARTICIPLES[word], None, participle_only=True))
+        if found and spans[at][0] < found[-1].end:
+            continue  # the participle of a compound tense read with its auxiliary
+        verb = _verb_at(words, spans, at)
+        if verb is not None:
+            found.append(verb)
     return found
+
+
+def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | None:
+    """The reporting verb that starts at the word `at` (of `words`, at `spans` in the
+    text), if that word starts one there."""
+    word, (start, end) = words[at], spans[at]
+    before = words[at - 1] if at else ""
+    if word in INVERTED:
+        lemma, pronoun = INVERTED[word]
+        return Verb(start, end, lemma, pronoun, pronoun_end=end)
+    if word in AUXILIARIES or word in _INVERTED_AUX:
+        return _compound_tense(words, spans, at)
+    if word in FINITE:
+        earlier = words[at - 2] if at > 1 else ""
+        if (
+            before in DETERMINERS or before in ("les", "des", "de", "d", "une", "ses", "ces", "en")
+        ) and earlier not in BEFORE_OBJECT_PRONOUN:
+            return None  # a noun: `une note`, `la demande`, `l'estime`; not `comme le dit`
+        return Verb(start, end, FINITE[word], None)
+    if word in PARTICIPLES and PARTICIPLES[word] in QUALIFYING and before not in AUXILIARIES:
+        return Verb(start, end, PARTICIPLES[word], None, participle_only=True)
+    return None
+
+
+def _compound_tense(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | None:
+    """The reporting verb whose auxiliary is the word `at`: `a affirmé`, `a-t-il
+    déclaré`, `a aussi souligné`, `s'est félicité`; not a passive (`est considéré`)."""
+    follow = at + 1
+    while follow < len(words) and words[follow] in ADVERBS and follow - at <= 3:
+        follow += 1
+    if follow >= len(words) or words[follow] not in PARTICIPLES:
+        return None
+    word, (start, end) = words[at], spans[at]
+    reflexive = at > 0 and words[at - 1] in ("s", "se")
+    if word in ("est", "sont", "était") and not reflexive:
+        return None  # a passive (`est considéré`), not a reporting verb
+    first = spans[at - 1][0] if reflexive else start  # `s'est félicité`
+    lemma = PARTICIPLES[words[follow]]
+    return Verb(first, spans[follow][1], lemma, _INVERTED_AUX.get(word), pronoun_end=end)
