@@ -136,49 +136,70 @@ class Resolver:
         return None
 
     def resolve(self, found: Found) -> Quote:
-        doc = self.doc
+        """The quote with its speaker resolved; a speaker the text names (a name, a
+        pronoun, a role) is remembered as who spoke last."""
         source = found.source
-        resolved: tuple[Identity, int] | None = None
         if source is not None:
-            if source.kind == "entity":
-                resolved = doc.people.identity_of[source.entity], source.entity
-            elif source.kind == "pronoun":
-                resolved = self.pronoun(source, found.position)
-                word = doc.text[source.start : source.end].lower()
-                if resolved is not None and word in ("il", "elle"):
-                    resolved[0].cues.append(_pronoun_cue(doc.text, source.start, word))
-                if resolved is not None and resolved[0].gender is None and word in ("il", "elle"):
-                    resolved[0].gender = "f" if word == "elle" else "m"  # read from the pronoun
-            elif source.kind == "role":
-                resolved = self.role(source)
-        elif found.continues and self.last is not None:
-            position, identity, index = self.last
-            paragraphs = doc.paragraph_of(found.start) - doc.paragraph_of(position)
-            others = [
-                m
-                for m in doc.mentions
-                if position < m.start < found.start
-                and is_person_like(doc, m)
-                and doc.people.identity_of[m.index] is not identity
-                and not doc.inside_quote(m.start)
-            ]
-            if paragraphs <= 2 and not others:
-                resolved = identity, index
-        if resolved is not None and source is not None:
-            self.last = (found.position, resolved[0], resolved[1])
-        verb = found.verb
-        return Quote(
-            start=found.start,
-            end=found.end,
-            kind=found.kind,
-            verb=doc.text[verb.start : verb.end] if verb is not None else None,
-            speaker=doc.text[source.start : source.end] if source is not None else None,
-            speaker_start=source.start if source is not None else None,
-            speaker_end=source.end if source is not None else None,
-            entity=resolved[1] if resolved else None,
-            canonical=resolved[0].canonical if resolved else None,
-            speaker_kind=_speaker_kind(doc, source, resolved[0] if resolved else None),
-        )
+            resolved = self._named(source, found.position)
+            if resolved is not None:
+                self.last = (found.position, resolved[0], resolved[1])
+        else:
+            resolved = self._continued(found) if found.continues else None
+        return _quote(self.doc, found, resolved)
+
+    def _named(self, source: Source, position: int) -> tuple[Identity, int] | None:
+        """Who a source as written stands for: its entity, the person a pronoun or a
+        role refers to. A resolved `il` or `elle` is a cue of that person's gender."""
+        doc = self.doc
+        if source.kind == "entity":
+            return doc.people.identity_of[source.entity], source.entity
+        if source.kind == "role":
+            return self.role(source)
+        if source.kind != "pronoun":
+            return None
+        resolved = self.pronoun(source, position)
+        word = doc.text[source.start : source.end].lower()
+        if resolved is not None and word in ("il", "elle"):
+            resolved[0].cues.append(_pronoun_cue(doc.text, source.start, word))
+            if resolved[0].gender is None:
+                resolved[0].gender = "f" if word == "elle" else "m"  # read from the pronoun
+        return resolved
+
+    def _continued(self, found: Found) -> tuple[Identity, int] | None:
+        """The speaker of a quote that goes on from the one before: who spoke last, when
+        no other person is named between and at most two paragraphs part them."""
+        if self.last is None:
+            return None
+        doc = self.doc
+        position, identity, index = self.last
+        paragraphs = doc.paragraph_of(found.start) - doc.paragraph_of(position)
+        others = [
+            m
+            for m in doc.mentions
+            if position < m.start < found.start
+            and is_person_like(doc, m)
+            and doc.people.identity_of[m.index] is not identity
+            and not doc.inside_quote(m.start)
+        ]
+        return (identity, index) if paragraphs <= 2 and not others else None
+
+
+def _quote(doc: Text, found: Found, resolved: tuple[Identity, int] | None) -> Quote:
+    """A quote found, as published: its words, verb and speaker as written, and who the
+    speaker is."""
+    verb, source = found.verb, found.source
+    return Quote(
+        start=found.start,
+        end=found.end,
+        kind=found.kind,
+        verb=doc.text[verb.start : verb.end] if verb is not None else None,
+        speaker=doc.text[source.start : source.end] if source is not None else None,
+        speaker_start=source.start if source is not None else None,
+        speaker_end=source.end if source is not None else None,
+        entity=resolved[1] if resolved else None,
+        canonical=resolved[0].canonical if resolved else None,
+        speaker_kind=_speaker_kind(doc, source, resolved[0] if resolved else None),
+    )
 
 
 def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -> str:
