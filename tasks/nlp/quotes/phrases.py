@@ -120,15 +120,29 @@ def source_after(doc: Text, position: int, limit: int) -> Source | None:
     phrase = text[position:phrase_end].rstrip(" ,")
     if not phrase:
         return None
-    # a name after a comma goes on a role: `l'ambassadrice des États-Unis, Kay Hutchison`;
-    # not on a time or a circumstance (`la première fois du quinquennat, Emmanuel Macron`)
-    window_end = phrase_end
+    if first in INDEFINITE or text.startswith("d'", position):
+        return Source(position, position + len(phrase), "unnamed")
+    return _phrase_source(doc, position, phrase, _named_end(doc, position, phrase_end, limit))
+
+
+def _named_end(doc: Text, position: int, phrase_end: int, limit: int) -> int:
+    """Where the phrase from `position` ends with the name that follows it: a name after
+    a comma goes on a role (`l'ambassadrice des États-Unis, Kay Hutchison`), not on a
+    time or a circumstance (`la première fois du quinquennat, Emmanuel Macron`)."""
+    phrase = doc.text[position:phrase_end].rstrip(" ,")
     role = head_noun(phrase) in HUMAN_NOUNS or not TOKEN.match(phrase).group()[:1].islower()
+    window_end = phrase_end
     for mention in doc.mentions_in(position, limit):
         if role and mention.start <= window_end + 2 and is_person_like(doc, mention):
             window_end = max(window_end, mention.end)
-    if first in INDEFINITE or text.startswith("d'", position):
-        return Source(position, position + len(phrase), "unnamed")
+    return window_end
+
+
+def _phrase_source(doc: Text, position: int, phrase: str, window_end: int) -> Source:
+    """Who a noun phrase from `position` names (with the name apposed to it, up to
+    `window_end`): a person in it, an entity that opens it, the author of a document,
+    else the phrase itself, a role."""
+    text = doc.text
     inside = [m for m in doc.mentions_in(position, window_end) if m.start < window_end]
     persons = [m for m in inside if is_person_like(doc, m)]
     if not persons and head_noun(phrase) in HUMAN_NOUNS:
@@ -139,8 +153,7 @@ def source_after(doc: Text, position: int, limit: int) -> Source | None:
     leading = [m for m in inside if len(TOKEN.findall(text[position : m.start])) <= 1]
     if leading:
         return Source(position, leading[0].end, "entity", leading[0].index)
-    head = head_noun(phrase)
-    if head in DOCUMENT_NOUNS and inside:
+    if head_noun(phrase) in DOCUMENT_NOUNS and inside:
         return Source(position, inside[-1].end, "entity", inside[-1].index)
     return Source(position, position + len(phrase), "role")
 
