@@ -134,7 +134,7 @@ def quotes_in_span(doc: Text, span: tuple[int, int], group_end: int) -> list[Fou
         continues = not chosen.said and not colon and not _is_heading(text, span)
         position = chosen.source.start if chosen.source else piece.start
         found.append(
-            Found(piece.start, piece.end, kind, chosen.verb, chosen.source, continues, position)
+            Found(piece.start, piece.end, kind, position, chosen.verb, chosen.source, continues)
         )
     return found
 

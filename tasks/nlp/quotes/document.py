@@ -58,13 +58,15 @@ class Source:
 
 @dataclass
 class Found:
+    """A quote found, its speaker as written, before resolution."""
+
     start: int
     end: int
-    kind: str
+    kind: str  # direct, partial, indirect
+    position: int  # where the attribution is, for the order of resolution
     verb: Verb | None = None
     source: Source | None = None
     continues: bool = False  # may take the speaker of the quote before
-    position: int = 0  # where the attribution is, for the order of resolution
 
 
 @dataclass

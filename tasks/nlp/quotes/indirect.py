@@ -77,7 +77,7 @@ def _that_clause(doc: Text, verb: Verb, que_end: int) -> Found | None:
     if source is None:
         source = verb_subject(doc, sentence_start, verb)
     if end > content and source is not None and not is_the_writer(doc, verb, source):
-        return Found(content, end, "indirect", verb, source, position=verb.start)
+        return Found(content, end, "indirect", verb.start, verb, source)
     return None
 
 
@@ -100,7 +100,7 @@ def _before_comma(doc: Text, verb: Verb) -> Found | None:
     start = _content_start(text, sentence_start, content_end)
     if len(WORD.findall(text[start:content_end])) < 3:
         return None
-    return Found(start, content_end, "indirect", verb, source, position=verb.start)
+    return Found(start, content_end, "indirect", verb.start, verb, source)
 
 
 def _skip_spaces(text: str, position: int, end: int) -> int:
@@ -197,7 +197,7 @@ def _after_lead(doc: Text, sentence_start: int, body_end: int, lead_end: int) ->
     if _verb_infinitive_after(text, sentence_start + lead_end):
         return None
     end = _clause_end(doc, content, body_end)
-    return Found(content, end, "indirect", None, source, position=content)
+    return Found(content, end, "indirect", content, None, source)
 
 
 def _around_selon(doc: Text, sentence_start: int, body_end: int) -> Found | None:
@@ -217,8 +217,8 @@ def _around_selon(doc: Text, sentence_start: int, body_end: int) -> Found | None
             continue  # `« … » selon X`: the quote's attribution
         if tail.startswith(":") or not tail:
             start = _content_start(text, sentence_start, at)
-            return Found(start, at, "indirect", None, source, position=at)
-        return Found(sentence_start, body_end, "indirect", None, source, position=at)
+            return Found(start, at, "indirect", at, None, source)
+        return Found(sentence_start, body_end, "indirect", at, None, source)
     return None
 
 
@@ -292,13 +292,11 @@ def _reported_before(doc: Text) -> list[Found]:
                 continue
             previous_start, previous_end = sentences[index - 1]
             end = _content_end(text, previous_start, previous_end)
-            found.append(Found(previous_start, end, "indirect", verb, source, position=verb.start))
+            found.append(Found(previous_start, end, "indirect", verb.start, verb, source))
         else:
             end = sentence_start + as_said.start()
             if len(WORD.findall(text[sentence_start:end])) >= 3:
-                found.append(
-                    Found(sentence_start, end, "indirect", verb, source, position=verb.start)
-                )
+                found.append(Found(sentence_start, end, "indirect", verb.start, verb, source))
     return found
 
 
