@@ -22,6 +22,13 @@ is the person last named or quoted, of the pronoun's gender when the text gives
 theirs; a role (`la toxicologue`, `le secrétaire général`) is the person the
 article names with that role. An unnamed source (`a-t-on indiqué`, `un proche du
 ministre`) and a quote the text attributes to nobody get no speaker.
+
+The rules are in tasks/nlp/quotes/, one concern a module: the word lists
+(`words`, data in words.toml), reporting verbs (`verbs`), quotation marks
+(`spans`), the records they pass (`document`), speakers as written (`phrases`),
+direct and partial quotes (`direct`), reported speech (`indirect`), and speakers
+resolved (`speakers`). Here they are put together, and a quote's segments share an
+id.
 """
 
 from __future__ import annotations

@@ -7,10 +7,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from tasks.nlp.quotes.spans import Coverage
-from tasks.people import (
-    Mention,
-    People,
-)
+from tasks.people import Mention, People
 
 
 @dataclass(frozen=True)
@@ -32,6 +29,9 @@ class Quote:
 
 @dataclass(frozen=True)
 class Verb:
+    """A reporting verb in the text (`a-t-il affirmé`): where it stands, its lemma, and
+    its inverted subject."""
+
     start: int
     end: int
     lemma: str

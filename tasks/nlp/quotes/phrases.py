@@ -19,13 +19,7 @@ from tasks.nlp.quotes.words import (
     POSSESSIVES,
     TOKEN,
 )
-from tasks.people import (
-    DETERMINERS,
-    HUMAN_NOUNS,
-    PREPOSITIONS,
-    Identity,
-    Mention,
-)
+from tasks.people import DETERMINERS, HUMAN_NOUNS, PREPOSITIONS, Identity, Mention
 
 _ADVERBIAL = re.compile(
     r"(?:\s*,?\s*(?:quant à (?:elle|lui|eux|elles)|pour (?:sa|leur) part|de (?:son|leur) côté"

@@ -15,9 +15,7 @@ from tasks.nlp.quotes.words import (
     SUBJECTS,
     TOKEN,
 )
-from tasks.people import (
-    DETERMINERS,
-)
+from tasks.people import DETERMINERS
 
 
 def _first_group_forms(lemma: str) -> tuple[list[str], str]:
