@@ -76,66 +76,65 @@ def baseline(html: str) -> Found:
 
 
 @dataclass
+class Count:
+    """Of `total` checks of one kind, how many came out `hits`."""
+
+    hits: int = 0
+    total: int = 0
+
+    def add(self, hit: bool) -> bool:
+        self.total += 1
+        self.hits += hit
+        return hit
+
+    def __str__(self) -> str:
+        return f"{self.hits}/{self.total}"
+
+
+@dataclass
 class Score:
-    with_found: int = 0
-    with_total: int = 0
-    without_present: int = 0
-    without_total: int = 0
-    titles_right: int = 0
-    titles_total: int = 0
-    dates_right: int = 0
-    dates_total: int = 0
+    """One extractor on the pages: what it found of the gold, and its misses."""
+
+    with_found: Count = field(default_factory=Count)
+    without_present: Count = field(default_factory=Count)
+    titles_right: Count = field(default_factory=Count)
+    dates_right: Count = field(default_factory=Count)
     misses: list[str] = field(default_factory=list)
 
     def add(self, page: Page, found: Found) -> None:
-        name = page.path.name
-        for segment in page.gold.get("with", []):
-            self.with_total += 1
-            if normalize_text(segment) in found.text:
-                self.with_found += 1
-            else:
+        name, gold = page.path.name, page.gold
+        for segment in gold.get("with", []):
+            if not self.with_found.add(normalize_text(segment) in found.text):
                 self.misses.append(f"{name}: missing {segment!r}")
-        for segment in page.gold.get("without", []):
-            self.without_total += 1
-            if normalize_text(segment) in found.text:
-                self.without_present += 1
+        for segment in gold.get("without", []):
+            if self.without_present.add(normalize_text(segment) in found.text):
                 self.misses.append(f"{name}: has {segment!r}")
-        if page.gold.get("title"):
-            self.titles_total += 1
-            if found.title == normalize_text(page.gold["title"]):
-                self.titles_right += 1
-            else:
-                self.misses.append(f"{name}: title {found.title!r}")
-        if page.gold.get("date"):
-            self.dates_total += 1
-            if found.date == page.gold["date"]:
-                self.dates_right += 1
-            else:
-                self.misses.append(f"{name}: date {found.date!r}, not {page.gold['date']}")
+        title = gold.get("title")
+        if title and not self.titles_right.add(found.title == normalize_text(title)):
+            self.misses.append(f"{name}: title {found.title!r}")
+        date = gold.get("date")
+        if date and not self.dates_right.add(found.date == date):
+            self.misses.append(f"{name}: date {found.date!r}, not {date}")
 
     def cells(self) -> list[str]:
-        return [
-            f"{self.with_found}/{self.with_total}",
-            f"{self.without_present}/{self.without_total}",
-            f"{self.titles_right}/{self.titles_total}",
-            f"{self.dates_right}/{self.dates_total}",
-        ]
+        counts = (self.with_found, self.without_present, self.titles_right, self.dates_right)
+        return [str(count) for count in counts]
 
     def at_least_as_good_as(self, other: Score) -> bool:
         return (
-            self.with_found >= other.with_found
-            and self.without_present <= other.without_present
-            and self.titles_right >= other.titles_right
-            and self.dates_right >= other.dates_right
+            self.with_found.hits >= other.with_found.hits
+            and self.without_present.hits <= other.without_present.hits
+            and self.titles_right.hits >= other.titles_right.hits
+            and self.dates_right.hits >= other.dates_right.hits
         )
 
     @property
     def perfect(self) -> bool:
         return (
-            self.with_found == self.with_total
-            and self.without_present == 0
-            and self.titles_right == self.titles_total
-            and self.dates_right == self.dates_total
+            self.with_found.hits == self.with_found.total
+            and self.without_present.hits == 0
+            and self.titles_right.hits == self.titles_right.total
+            and self.dates_right.hits == self.dates_right.total
         )
 
 

@@ -66,8 +66,19 @@ NOT_QUOTE = "none"  # the gold kind of a span that is not a quote
 FAMILIES = ("name", "term", "pour", "selon")
 
 
+def ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _share(part: str, whole: str) -> property:
+    """A score's share: its count `part` over its count `whole` (0 without any)."""
+    return property(lambda score: ratio(getattr(score, part), getattr(score, whole)))
+
+
 @dataclass
 class Score:
+    """Quotes found against gold quotes: counts, the shares they give, the misses."""
+
     found: int = 0
     gold: int = 0
     matched: int = 0
@@ -76,26 +87,15 @@ class Score:
     kinds_right: int = 0
     misses: list[str] = field(default_factory=list)
 
-    @property
-    def precision(self) -> float:
-        return self.matched / self.found if self.found else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.matched / self.gold if self.gold else 0.0
+    precision = _share("matched", "found")
+    recall = _share("matched", "gold")
+    speaker_accuracy = _share("speakers_right", "matched")
+    kind_accuracy = _share("kinds_right", "kinds_scored")
 
     @property
     def f1(self) -> float:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def speaker_accuracy(self) -> float:
-        return self.speakers_right / self.matched if self.matched else 0.0
-
-    @property
-    def kind_accuracy(self) -> float:
-        return self.kinds_right / self.kinds_scored if self.kinds_scored else 0.0
 
 
 @dataclass

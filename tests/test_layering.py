@@ -20,7 +20,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     (
         "text rules and web client",
         {"tasks.charsets", "tasks.dates", "tasks.pages", "tasks.stories", "tasks.gender",
-         "tasks.people", "tasks.places", "tasks.quotes", "tasks.web", "tasks.web.urls",
+         "tasks.people", "tasks.places", "tasks.quotes", "tasks.nlp", "tasks.nlp.quotes",
+         "tasks.nlp.quotes.*", "tasks.web", "tasks.web.urls",
          "tasks.web.address", "tasks.web.client", "tasks.web.crawl", "tasks.web.feeds",
          "tasks.web.listing"},
     ),

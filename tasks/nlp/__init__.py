@@ -1,0 +1,1 @@
+"""Natural-language rules over an article's text and entities: quotes, people, places."""

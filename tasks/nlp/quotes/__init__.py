@@ -1,0 +1,1 @@
+"""Who said what: the quote rules, one concern a module."""

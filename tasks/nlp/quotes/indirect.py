@@ -1,0 +1,333 @@
+"""Indirect quotes: reported speech outside the quotes (`X a affirmé que P`, `P, a
+averti X`, `selon X, P`, `C'est ce qu'a annoncé X`)."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+
+from tasks.nlp.quotes.document import Found, Text, Verb
+from tasks.nlp.quotes.phrases import (
+    AFTER_QUOTE,
+    can_speak,
+    clause_parts,
+    is_the_writer,
+    preposition_source,
+    source_after,
+    speaker_after_preposition,
+    verb_subject,
+)
+from tasks.nlp.quotes.verbs import FINITE
+from tasks.nlp.quotes.words import AUXILIARIES, OPINION, POSSESSIVES, TOKEN, WORD
+from tasks.people import DETERMINERS
+
+_SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après)\s+")
+
+
+_ENDS_WITH_COMMA = re.compile(r",\s*$")
+
+
+_COMME = re.compile(r"\b[Cc]omme\s+(?:\w+\s+){0,3}$")
+
+
+_QUE_WORD = re.compile(r"\b(?:que|qu')\b")
+
+
+_COLON_QUOTE = re.compile(r"\s*:\s*[«\"]")
+
+
+def indirect_quotes(doc: Text) -> list[Found]:
+    """Reported speech outside the quotes."""
+    found = [reported for verb in doc.verbs if (reported := _reported_by(doc, verb))]
+    found += _prepositional_indirect(doc)
+    found += _reported_before(doc)
+    return found
+
+
+def _reported_by(doc: Text, verb: Verb) -> Found | None:
+    """What a reporting verb outside the quotes reports: `X a affirmé que P` or `P, a
+    averti X`."""
+    if doc.inside_quote(verb.start) or verb.participle_only:
+        return None
+    text = doc.text
+    before = text[doc.sentence_of(verb.start)[0] : verb.start]
+    que = _QUE.match(text, verb.end)
+    if que and _relative(text, que.end()):
+        que = None  # `l'influence qu'a pu obtenir X`: a relative clause, not what was said
+    if que and _NE_BEFORE.search(before) and not _NEGATION.search(text, verb.end, que.end()):
+        return None
+    if que and verb.lemma not in ("demander",):
+        return _that_clause(doc, verb, que.end())
+    if verb.lemma in OPINION and verb.pronoun is None:
+        return None
+    if _ENDS_WITH_COMMA.search(before) and not AFTER_QUOTE.search(before):
+        return _before_comma(doc, verb)
+    return None
+
+
+def _that_clause(doc: Text, verb: Verb, que_end: int) -> Found | None:
+    """`X a affirmé que P`: P, said by the verb's subject, or by `pour X` between the
+    verb and `que`."""
+    text = doc.text
+    sentence_start, sentence_end = doc.sentence_of(verb.start)
+    body_end = _content_end(text, sentence_start, sentence_end)
+    content = _skip_spaces(text, que_end, body_end)
+    end = _clause_end(doc, content, body_end)
+    source = preposition_source(doc, verb.end, que_end)
+    if source is None:
+        source = verb_subject(doc, sentence_start, verb)
+    if end > content and source is not None and not is_the_writer(doc, verb, source):
+        return Found(content, end, "indirect", verb.start, verb, source)
+    return None
+
+
+def _before_comma(doc: Text, verb: Verb) -> Found | None:
+    """`P, a averti X`: the words of the sentence before the comma, said by who the
+    verb names after it."""
+    text = doc.text
+    sentence_start, sentence_end = doc.sentence_of(verb.start)
+    before = text[sentence_start : verb.start]
+    if _COMME.search(before):
+        return None  # `, comme le rappelle X` is read by _reported_before
+    source = verb.subject() or source_after(doc, verb.end, sentence_end)
+    content_end = len(before.rstrip(" ,")) + sentence_start
+    if (
+        source is None
+        or not can_speak(doc, source)
+        or _apposition_before(doc, sentence_start, content_end)
+    ):
+        return None
+    start = _content_start(text, sentence_start, content_end)
+    if len(WORD.findall(text[start:content_end])) < 3:
+        return None
+    return Found(start, content_end, "indirect", verb.start, verb, source)
+
+
+def _skip_spaces(text: str, position: int, end: int) -> int:
+    while position < end and text[position] == " ":
+        position += 1
+    return position
+
+
+def _apposition_before(doc: Text, start: int, comma: int) -> bool:
+    """`Le maire de Paris, Anne Hidalgo, a annoncé…`: the comma before the verb closes a
+    name (or a participle phrase: `présidée par X,`) in apposition to its subject, not
+    reported words."""
+    offset, part = clause_parts(doc.text[start:comma])[-1]
+    part_start = start + offset
+    words = [w for w in TOKEN.finditer(part) if w.group().lower() not in ("et", "ou", "de", "d")]
+    if not words:
+        return False
+    covered = [
+        w for w in words if any(m.start <= part_start + w.start() < m.end for m in doc.mentions)
+    ]
+    participle = words[0].group().lower().endswith(("ée", "ées", "és", "é", "ie", "is"))
+    return len(covered) == len(words) or (participle and len(words) <= 5)
+
+
+def _relative(text: str, position: int) -> bool:
+    """Whether the `que` before `position` opens a relative clause (a verb right after
+    it), not reported content (a subject after it)."""
+    word = TOKEN.match(text, position + (1 if text[position : position + 1] == " " else 0))
+    return word is not None and (word.group().lower() in AUXILIARIES or word.group() in FINITE)
+
+
+def _content_start(text: str, start: int, end: int) -> int:
+    """Where reported content starts in a sentence: after a leading `Ainsi,`."""
+    lead = re.match(
+        r"(?:Ainsi|Mais|Et|Or|De plus|En outre|Enfin|Cependant|Pourtant),\s*", text[start:end]
+    )
+    return start + lead.end() if lead else start
+
+
+def _content_end(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1] in " .!?…\n":
+        end -= 1
+    return end
+
+
+def _clause_end(doc: Text, start: int, end: int) -> int:
+    """The end of reported content: the sentence, without a colon that opens a quote or
+    an attribution after it (`…, a déclaré son porte-parole`)."""
+    text = doc.text
+    colon = _COLON_QUOTE.search(text, start, end)
+    if colon:
+        end = colon.start()
+    for verb in doc.verbs_between(start + 1, end):
+        if _ENDS_WITH_COMMA.search(text[start : verb.start]):
+            tail = text[verb.end : end]
+            if not _QUE_WORD.search(tail):
+                end = len(text[start : verb.start].rstrip(" ,")) + start
+                break
+    return end
+
+
+# a sentence that opens on whose view it gives: `Selon X,`, `Pour X,`, `À ses yeux,`
+_LEAD = re.compile(
+    r"(?:(?:Mais|Et|Or)\s+)?(?:Selon|D'après|Pour|Aux yeux d[eu']\s*"
+    r"|[AÀ] (?:ses|son|leur|leurs) (?:yeux|avis))\s*"
+)
+
+
+def _prepositional_indirect(doc: Text) -> list[Found]:
+    """`Selon X, P`, `Pour X, P`, `À ses yeux, P`, `P, selon X`, `P selon X`."""
+    found = []
+    for sentence_start, sentence_end in doc.sentences:
+        body_end = _content_end(doc.text, sentence_start, sentence_end)
+        lead = _LEAD.match(doc.text[sentence_start:body_end])
+        if lead:
+            reported = _after_lead(doc, sentence_start, body_end, lead.end())
+        else:
+            reported = _around_selon(doc, sentence_start, body_end)
+        if reported is not None:
+            found.append(reported)
+    return found
+
+
+def _after_lead(doc: Text, sentence_start: int, body_end: int, lead_end: int) -> Found | None:
+    """`Selon X, P`: P, from the comma that ends the lead to the end of the clause."""
+    text = doc.text
+    comma = _top_level_comma(text[sentence_start:body_end], lead_end)
+    if comma is None:
+        return None
+    source = preposition_source(doc, sentence_start, sentence_start + comma)
+    content = _skip_spaces(text, sentence_start + comma + 1, body_end)
+    if source is None or text[content : content + 1] in '«"':
+        return None
+    if _verb_infinitive_after(text, sentence_start + lead_end):
+        return None
+    end = _clause_end(doc, content, body_end)
+    return Found(content, end, "indirect", content, None, source)
+
+
+def _around_selon(doc: Text, sentence_start: int, body_end: int) -> Found | None:
+    """`P, selon X` or `P selon X, Q`: the sentence, or what comes before `selon` when
+    nothing follows its speaker."""
+    text = doc.text
+    for match in _SELON_INSIDE.finditer(text[sentence_start:body_end]):
+        at = sentence_start + match.start()
+        if doc.inside_quote(at):
+            continue
+        source = speaker_after_preposition(doc, at, sentence_start + match.end(), body_end)
+        if source is None:
+            continue
+        tail = text[source.end : body_end].strip(" ,")
+        head = text[sentence_start:at].rstrip(" ,")
+        if not head or head[-1] in '»"' or not WORD.search(head):
+            continue  # `« … » selon X`: the quote's attribution
+        if tail.startswith(":") or not tail:
+            start = _content_start(text, sentence_start, at)
+            return Found(start, at, "indirect", at, None, source)
+        return Found(sentence_start, body_end, "indirect", at, None, source)
+    return None
+
+
+def _verb_infinitive_after(text: str, position: int) -> bool:
+    """`Pour prendre une image,`: a purpose, not a speaker."""
+    word = TOKEN.match(text, position)
+    return (
+        bool(word)
+        and word.group().lower().endswith(("er", "ir", "re"))
+        and not word.group()[:1].isupper()
+        and word.group().lower() not in DETERMINERS | POSSESSIVES | {"les", "lui", "eux"}
+    )
+
+
+def _top_level_comma(sentence: str, start: int) -> int | None:
+    depth = 0
+    for i in range(start, len(sentence)):
+        if sentence[i] == "(":
+            depth += 1
+        elif sentence[i] == ")":
+            depth -= 1
+        elif sentence[i] == "," and depth <= 0:
+            return i
+        elif sentence[i] in '«":':
+            return None
+    return None
+
+
+# a verb, up to a few words (`a déclaré mardi à la presse`, `confirme pour X`), then `que`;
+# not the `que` of a conjunction (`tandis que`, `alors que`)
+_QUE = re.compile(
+    r"\s*(?:[^.,;:!?«»\"]{0,60}?\s)??(?<!tandis )(?<!alors )(?<!parce )(?<!bien )(?<!ainsi )"
+    r"(?<!dès )(?<!avant )(?<!après )(?<!pour )(?<!sans )(?<!afin )(?<!même )"
+    r"(?:que(?=\s)|qu'(?=\w))"  # the word `que`, not the start of `quelques`
+)
+
+
+# `n'en mentionnent que deux`: `ne … que` is `only`, not what was said, unless a
+# negation of its own sits between (`ne dit pas que`)
+_NE_BEFORE = re.compile(r"\b(?:ne|n')\s*(?:(?:en|y|le|la|les|lui|leur|l')\s*)?$", re.I)
+
+
+_NEGATION = re.compile(r"\b(?:pas|plus|jamais|guère|point|rien|personne)\b")
+
+
+_REPORTED = re.compile(r"\b[Cc]'est (?:du moins |bien |en tout cas )?ce qu(?:e\s+|')")
+
+
+_AS_SAID = re.compile(r",\s*comme\s+(?:(?:nous|me|vous|l'|le|la|les|l'a|l'ont|lui)\s*)*$")
+
+
+def _reported_before(doc: Text) -> list[Found]:
+    """`C'est ce qu'a annoncé X` (the sentence before is what X said) and `P, comme le
+    rappelle X`."""
+    text = doc.text
+    found = []
+    sentences = doc.sentences
+    for verb in doc.verbs:
+        sentence_start, sentence_end = doc.sentence_of(verb.start)
+        before = text[sentence_start : verb.start]
+        reported = _REPORTED.search(before)
+        as_said = None if reported else _AS_SAID.search(before)
+        if not (reported and reported.end() == len(before)) and as_said is None:
+            continue
+        source = verb.subject() or source_after(doc, verb.end, sentence_end)
+        if source is None:
+            continue
+        if as_said is None:
+            index = sentences.index((sentence_start, sentence_end))
+            if index == 0:
+                continue
+            previous_start, previous_end = sentences[index - 1]
+            end = _content_end(text, previous_start, previous_end)
+            found.append(Found(previous_start, end, "indirect", verb.start, verb, source))
+        else:
+            end = sentence_start + as_said.start()
+            if len(WORD.findall(text[sentence_start:end])) >= 3:
+                found.append(Found(sentence_start, end, "indirect", verb.start, verb, source))
+    return found
+
+
+def overlaps_quotes(candidate: Found, quotes: list[Found], starts: list[int]) -> bool:
+    """Whether reported content is mostly quoted words already found (`quotes` in text
+    order, `starts` their starts)."""
+    length = max(1, candidate.end - candidate.start)
+    covered = 0
+    for quote in quotes[: bisect_left(starts, candidate.end)]:
+        if quote.end > candidate.start:
+            covered += min(candidate.end, quote.end) - max(candidate.start, quote.start)
+    return covered / length >= 0.6
+
+
+def overlaps(candidate: Found, found: list[Found]) -> bool:
+    """Whether another reading of the same reported content was kept already."""
+    for other in found:
+        if other.kind != "indirect":
+            continue
+        overlap = min(candidate.end, other.end) - max(candidate.start, other.start)
+        if overlap > 0.5 * min(candidate.end - candidate.start, other.end - other.start):
+            if (
+                candidate.source
+                and candidate.source.kind == "entity"
+                and (other.source is None or other.source.kind != "entity")
+            ):
+                other.start, other.end, other.source = (
+                    candidate.start,
+                    candidate.end,
+                    candidate.source,
+                )
+                other.verb = candidate.verb
+            return True
+    return False

@@ -1,0 +1,232 @@
+"""Speakers resolved: a pronoun, a role or a name as written becomes the person,
+organisation or medium it stands for, in text order."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tasks.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
+from tasks.nlp.quotes.document import Found, Quote, Source, Text
+from tasks.nlp.quotes.phrases import PHRASE_STOP, head_noun, is_person_like, misc_name
+from tasks.nlp.quotes.words import (
+    DOCUMENT_NOUNS,
+    GROUP_NOUNS,
+    MEDIA_NAMES,
+    MEDIA_NOUNS,
+    ORG_NOUNS,
+    PLURAL_PRONOUNS,
+    POSSESSIVES,
+    TOKEN,
+)
+from tasks.people import (
+    DETERMINERS,
+    FEMININE_DETERMINERS,
+    HUMAN_NOUNS,
+    MASCULINE_DETERMINERS,
+    PREPOSITIONS,
+    Identity,
+)
+
+
+def _pronoun_cue(text: str, start: int, word: str) -> Cue:
+    """The gender a speaker's pronoun gives: the attribution agrees with the speaker
+    when the pronoun is inverted (`a-t-elle expliqué`), else it is a pronoun resolved
+    to them (`elle a expliqué`)."""
+    inverted = text[max(0, start - 1) : start] == "-"
+    return Cue(FEMALE if word == "elle" else MALE, AGREEMENT if inverted else PRONOUN)
+
+
+@dataclass
+class Resolver:
+    """Resolves speakers in text order, remembering who spoke last."""
+
+    doc: Text
+    last: tuple[int, Identity, int] | None = None  # position, identity, entity index
+
+    def compatible(self, identity: Identity, gender: str | None) -> bool:
+        return gender is None or identity.gender in (None, gender)
+
+    def person_before(
+        self, position: int, gender: str | None, *, roles: set[str] | None = None
+    ) -> tuple[Identity, int] | None:
+        """The person named last before `position` (outside quotes), of that gender."""
+        doc = self.doc
+        inside = doc.inside_quote
+        candidates = [
+            m
+            for m in doc.mentions
+            if m.end <= position and not inside(m.start) and is_person_like(doc, m)
+        ]
+        for mention in reversed(candidates):
+            identity = doc.people.identity_of[mention.index]
+            if not self.compatible(identity, gender):
+                continue
+            if roles is not None and not roles <= identity.roles:
+                continue
+            return identity, mention.index
+        return None
+
+    def pronoun(self, source: Source, position: int) -> tuple[Identity, int] | None:
+        word = self.doc.text[source.start : source.end].lower()
+        if word in PLURAL_PRONOUNS:
+            return None
+        if word in POSSESSIVES:
+            return (self.last[1], self.last[2]) if self.last else None
+        gender = "f" if word == "elle" else "m" if word in ("il", "lui") else None
+        # who spoke in this sentence or the one before is who `il` most likely is
+        if (
+            self.last is not None
+            and self.last[0] >= self.doc.previous_sentence_start(position)
+            and self.compatible(self.last[1], gender)
+            and self.last[1].is_person
+        ):
+            return self.last[1], self.last[2]
+        found = self.person_before(source.start, gender)
+        if found is None and self.last is not None and self.compatible(self.last[1], gender):
+            return self.last[1], self.last[2]
+        return found
+
+    def role(self, source: Source) -> tuple[Identity, int] | None:
+        doc = self.doc
+        phrase = doc.text[source.start : source.end]
+        words = [w.lower() for w in TOKEN.findall(phrase)]
+        if not words:
+            return None
+        determiner = words[0]
+        gender = (
+            "f"
+            if determiner in FEMININE_DETERMINERS
+            else "m"
+            if determiner in MASCULINE_DETERMINERS
+            else None
+        )
+        head = head_noun(phrase)
+        if determiner in POSSESSIVES or determiner == "les":
+            return None
+        if head in ORG_NOUNS:
+            inside = doc.inside_quote
+            for mention in reversed([m for m in doc.mentions if m.end <= source.start]):
+                if mention.label == "ORG" and not inside(mention.start):
+                    return doc.people.identity_of[mention.index], mention.index
+            return None
+        if head in DOCUMENT_NOUNS or head not in HUMAN_NOUNS:
+            return None
+        content = {w for w in words[1:] if w not in PREPOSITIONS and w not in DETERMINERS}
+        content -= {"du", "des", "au", "aux", "les"}
+        matched = self.person_before(source.start, gender, roles=content)
+        if matched is None:
+            matched = self._role_after(source.start, gender, content)
+        if matched is not None:
+            return matched
+        has_complement = any(w in ("de", "du", "des", "d") for w in words[1:])
+        if has_complement:
+            return None  # `le conseiller du président`: someone the article does not name
+        return self.person_before(source.start, gender)
+
+    def _role_after(
+        self, position: int, gender: str | None, roles: set[str]
+    ) -> tuple[Identity, int] | None:
+        for mention in self.doc.mentions:
+            if mention.start <= position:
+                continue
+            identity = self.doc.people.identity_of[mention.index]
+            if identity.is_person and self.compatible(identity, gender) and roles <= identity.roles:
+                return identity, mention.index
+        return None
+
+    def resolve(self, found: Found) -> Quote:
+        """The quote with its speaker resolved; a speaker the text names (a name, a
+        pronoun, a role) is remembered as who spoke last."""
+        source = found.source
+        if source is not None:
+            resolved = self._named(source, found.position)
+            if resolved is not None:
+                self.last = (found.position, resolved[0], resolved[1])
+        else:
+            resolved = self._continued(found) if found.continues else None
+        return _quote(self.doc, found, resolved)
+
+    def _named(self, source: Source, position: int) -> tuple[Identity, int] | None:
+        """Who a source as written stands for: its entity, the person a pronoun or a
+        role refers to. A resolved `il` or `elle` is a cue of that person's gender."""
+        doc = self.doc
+        if source.kind == "entity":
+            return doc.people.identity_of[source.entity], source.entity
+        if source.kind == "role":
+            return self.role(source)
+        if source.kind != "pronoun":
+            return None
+        resolved = self.pronoun(source, position)
+        word = doc.text[source.start : source.end].lower()
+        if resolved is not None and word in ("il", "elle"):
+            resolved[0].cues.append(_pronoun_cue(doc.text, source.start, word))
+            if resolved[0].gender is None:
+                resolved[0].gender = "f" if word == "elle" else "m"  # read from the pronoun
+        return resolved
+
+    def _continued(self, found: Found) -> tuple[Identity, int] | None:
+        """The speaker of a quote that goes on from the one before: who spoke last, when
+        no other person is named between and at most two paragraphs part them."""
+        if self.last is None:
+            return None
+        doc = self.doc
+        position, identity, index = self.last
+        paragraphs = doc.paragraph_of(found.start) - doc.paragraph_of(position)
+        others = [
+            m
+            for m in doc.mentions
+            if position < m.start < found.start
+            and is_person_like(doc, m)
+            and doc.people.identity_of[m.index] is not identity
+            and not doc.inside_quote(m.start)
+        ]
+        return (identity, index) if paragraphs <= 2 and not others else None
+
+
+def _quote(doc: Text, found: Found, resolved: tuple[Identity, int] | None) -> Quote:
+    """A quote found, as published: its words, verb and speaker as written, and who the
+    speaker is."""
+    verb, source = found.verb, found.source
+    return Quote(
+        start=found.start,
+        end=found.end,
+        kind=found.kind,
+        verb=doc.text[verb.start : verb.end] if verb is not None else None,
+        speaker=doc.text[source.start : source.end] if source is not None else None,
+        speaker_start=source.start if source is not None else None,
+        speaker_end=source.end if source is not None else None,
+        entity=resolved[1] if resolved else None,
+        canonical=resolved[0].canonical if resolved else None,
+        speaker_kind=_speaker_kind(doc, source, resolved[0] if resolved else None),
+    )
+
+
+def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -> str:
+    """What the speaker is: a person, an organisation (a group of people too), a
+    publication or broadcaster (`media`: `Mediapart révèle que…`), or `unknown` (no
+    speaker, `on`, a document of nobody named)."""
+    phrase = doc.text[source.start : source.end] if source is not None else ""
+    head = head_noun(phrase)
+    nouns = set(TOKEN.findall(PHRASE_STOP.split(phrase.lower())[0]))
+    if identity is not None and _is_medium(identity.canonical):
+        return "media"
+    if identity is not None and (
+        identity.is_person or misc_name(identity, identity.label, identity.canonical)
+    ):
+        return "person"
+    if head in HUMAN_NOUNS:
+        return "person"
+    if head in MEDIA_NOUNS:
+        return "media"
+    if identity is not None or head in ORG_NOUNS or nouns & GROUP_NOUNS:
+        return "organisation"
+    if source is not None and source.kind == "pronoun" and phrase.lower() not in ("on", "nous"):
+        return "person"
+    return "unknown"
+
+
+def _is_medium(name: str) -> bool:
+    """Whether a name is a publication or broadcaster's (`Le Monde`, `l'AFP`)."""
+    key = re.sub(r"^(?:l'|le |la |les )", "", name.strip().lower())
+    return key in MEDIA_NAMES

@@ -1,0 +1,133 @@
+"""Reporting verbs: their conjugated forms, and where they stand in a text (`affirme`,
+`a affirmé`, `affirme-t-elle`, `s'est dit`, `qualifié`)."""
+
+from __future__ import annotations
+
+from tasks.nlp.quotes.document import Verb
+from tasks.nlp.quotes.words import (
+    ADVERBS,
+    AUXILIARIES,
+    BEFORE_OBJECT_PRONOUN,
+    FIRST_GROUP,
+    IRREGULAR,
+    PRESENT_STEMS,
+    QUALIFYING,
+    SUBJECTS,
+    TOKEN,
+)
+from tasks.people import DETERMINERS
+
+
+def _first_group_forms(lemma: str) -> tuple[list[str], str]:
+    stem = lemma[:-2]
+    present = PRESENT_STEMS.get(lemma, stem)
+    if stem.endswith("c"):
+        past = stem[:-1] + "ç"  # il annonçait, il annonça
+    elif stem.endswith("g"):
+        past = stem + "e"  # il jugeait
+    else:
+        past = stem
+    finite = [present + "e", present + "ent", past + "ait", past + "aient", past + "a"]
+    return finite, stem + "é"
+
+
+def _verb_forms() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
+    """(finite 3rd-person forms → lemma, past participles → lemma, inverted forms →
+    (lemma, pronoun)) of every reporting verb."""
+    finite: dict[str, str] = {}
+    participles: dict[str, str] = {}
+    inverted: dict[str, tuple[str, str]] = {}
+    conjugated = {lemma: _first_group_forms(lemma) for lemma in FIRST_GROUP}
+    conjugated |= {lemma: (forms.split(), pp) for lemma, (forms, pp) in IRREGULAR.items()}
+    conjugated["mettre"] = (["met", "mettait"], "mis")
+    for lemma, (forms, pp) in conjugated.items():
+        for form in forms:
+            if lemma != "mettre":
+                finite[form] = lemma
+            link = "-t-" if form[-1] in "ae" else "-"
+            for pronoun in SUBJECTS:
+                inverted[f"{form}{link}{pronoun}"] = (lemma, pronoun)
+        for ending in ("", "e", "s", "es"):
+            if not (pp.endswith("s") and ending.startswith("s")):
+                participles[pp + ending] = lemma
+    return finite, participles, inverted
+
+
+FINITE, PARTICIPLES, INVERTED = _verb_forms()
+
+
+_INVERTED_AUX: dict[str, str] = {
+    f"{aux}{'-t-' if aux[-1] in 'ae' else '-'}{pronoun}": pronoun
+    for aux in ("a", "ont", "avait", "avaient", "aurait", "auraient", "est", "sont", "était")
+    for pronoun in SUBJECTS
+}
+
+
+# the words a reporting verb can start with
+_KEYWORDS = (
+    frozenset(FINITE)
+    | frozenset(INVERTED)
+    | frozenset(_INVERTED_AUX)
+    | AUXILIARIES
+    | frozenset(p for p, lemma in PARTICIPLES.items() if lemma in QUALIFYING)
+)
+
+
+def reporting_verbs(text: str) -> list[Verb]:
+    """Every reporting verb of the text: `affirme`, `a affirmé`, `affirme-t-elle`,
+    `a-t-il affirmé`, `s'est dit`, `qualifié` (a participle alone)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer (İ): keep offsets
+        lowered = "".join(ch.lower()[0] for ch in text)
+    words = TOKEN.findall(lowered)
+    candidates = [at for at, word in enumerate(words) if word in _KEYWORDS]
+    if not candidates:
+        return []
+    spans = [m.span() for m in TOKEN.finditer(lowered)]
+    found: list[Verb] = []
+    for at in candidates:
+        if found and spans[at][0] < found[-1].end:
+            continue  # the participle of a compound tense read with its auxiliary
+        verb = _verb_at(words, spans, at)
+        if verb is not None:
+            found.append(verb)
+    return found
+
+
+def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | None:
+    """The reporting verb that starts at the word `at` (of `words`, at `spans` in the
+    text), if that word starts one there."""
+    word, (start, end) = words[at], spans[at]
+    before = words[at - 1] if at else ""
+    if word in INVERTED:
+        lemma, pronoun = INVERTED[word]
+        return Verb(start, end, lemma, pronoun, pronoun_end=end)
+    if word in AUXILIARIES or word in _INVERTED_AUX:
+        return _compound_tense(words, spans, at)
+    if word in FINITE:
+        earlier = words[at - 2] if at > 1 else ""
+        if (
+            before in DETERMINERS or before in ("les", "des", "de", "d", "une", "ses", "ces", "en")
+        ) and earlier not in BEFORE_OBJECT_PRONOUN:
+            return None  # a noun: `une note`, `la demande`, `l'estime`; not `comme le dit`
+        return Verb(start, end, FINITE[word], None)
+    if word in PARTICIPLES and PARTICIPLES[word] in QUALIFYING and before not in AUXILIARIES:
+        return Verb(start, end, PARTICIPLES[word], None, participle_only=True)
+    return None
+
+
+def _compound_tense(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | None:
+    """The reporting verb whose auxiliary is the word `at`: `a affirmé`, `a-t-il
+    déclaré`, `a aussi souligné`, `s'est félicité`; not a passive (`est considéré`)."""
+    follow = at + 1
+    while follow < len(words) and words[follow] in ADVERBS and follow - at <= 3:
+        follow += 1
+    if follow >= len(words) or words[follow] not in PARTICIPLES:
+        return None
+    word, (start, end) = words[at], spans[at]
+    reflexive = at > 0 and words[at - 1] in ("s", "se")
+    if word in ("est", "sont", "était") and not reflexive:
+        return None  # a passive (`est considéré`), not a reporting verb
+    first = spans[at - 1][0] if reflexive else start  # `s'est félicité`
+    lemma = PARTICIPLES[words[follow]]
+    return Verb(first, spans[follow][1], lemma, _INVERTED_AUX.get(word), pronoun_end=end)
