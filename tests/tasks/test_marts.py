@@ -29,7 +29,7 @@ from schemas.marts import (
     SOURCES_DAILY,
     VOICES_DAILY,
 )
-from tasks.gate import check_table
+from tasks.gate import check_table, gate
 from tasks.marts import (
     ALL,
     MartInputs,
@@ -125,6 +125,20 @@ def _file(path: Path, table, rows: list[dict]) -> Path:
     return path / "part-0.parquet"
 
 
+def _one_batch(
+    folder: Path, documents: list[dict], entities: list[dict], quotes: list[dict] | None = None
+) -> MartInputs:
+    """The marts' inputs of one published batch of these rows, and no gate run."""
+    batch = folder / "batch=p"
+    return MartInputs(
+        documents=[_file(batch / "documents", DOCUMENTS, documents)],
+        entities=[_file(batch / "entities", ENTITIES, entities)],
+        quarantine=[],
+        checks=[],
+        quotes=[_file(batch / "quotes", QUOTES, quotes)] if quotes is not None else [],
+    )
+
+
 def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
     text = "Jens Stoltenberg est venu. « Nous resterons », a dit M. Stoltenberg, « merci »."
     document = {
@@ -168,16 +182,7 @@ def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
     }
     # the quote goes on after its attribution: a second segment, the same quote
     rest = {**quote, "quote_index": 1, "start_char": 71, "end_char": 76, "text": text[71:76]}
-    batch = tmp_path / "batch=p"
-    marts = build_marts(
-        MartInputs(
-            documents=[_file(batch / "documents", DOCUMENTS, [document])],
-            entities=[_file(batch / "entities", ENTITIES, entities)],
-            quarantine=[],
-            checks=[],
-            quotes=[_file(batch / "quotes", QUOTES, [quote, rest])],
-        )
-    )
+    marts = build_marts(_one_batch(tmp_path, [document], entities, [quote, rest]))
     [named] = marts[MENTIONS_DAILY].to_pylist()
     assert (named["name"], named["mentions"], named["articles"]) == ("Jens Stoltenberg", 2, 1)
     [speaker] = marts[QUOTES_BY_SPEAKER].to_pylist()
@@ -255,6 +260,48 @@ def test_the_mart_gate_rejects_a_bad_row(suites) -> None:
     ]
     assert "expect_column_values_to_be_in_set" in failed
     assert "expect_column_values_to_be_between" in failed
+
+
+VOICES_ROW = {
+    "period": MARCH_15, "precision": "day", "outlet": "AFP", "mentioned_female": 1,
+    "mentioned_male": 1, "mentioned_unknown": 0, "masculinity_mentioned": 0.5,
+    "quoted_female": 0, "quoted_male": 1, "quoted_unknown": 0, "masculinity_quoted": 1.0,
+    "conflicting": 0,
+}  # fmt: skip
+PLACES_ROW = {
+    "period": MARCH_15, "precision": "day", "outlet": "AFP", "country": "IQ", "articles": 1,
+    "mentions": 2, "demonyms": 0,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("table", "good", "bad", "broken"),
+    [
+        (VOICES_DAILY, VOICES_ROW, {"mentioned_female": -1},
+         "voices_daily.mentioned_female: expect_column_values_to_be_between (1 rows)"),
+        (VOICES_DAILY, VOICES_ROW, {"masculinity_quoted": 1.5},
+         "voices_daily.masculinity_quoted: expect_column_values_to_be_between (1 rows)"),
+        (VOICES_DAILY, VOICES_ROW, {"outlet": None},
+         "voices_daily.outlet: expect_column_values_to_not_be_null (1 rows)"),
+        (PLACES_DAILY, PLACES_ROW, {"country": "Irak"},
+         "places_daily.country: expect_column_values_to_match_regex (1 rows)"),
+        (PLACES_DAILY, PLACES_ROW, {"mentions": 0},
+         "places_daily.mentions: expect_column_values_to_be_between (1 rows)"),
+        (PLACES_DAILY, PLACES_ROW, {"precision": "fortnight"},
+         "places_daily.precision: expect_column_values_to_be_in_set (1 rows)"),
+    ],
+    ids=lambda value: value.name if hasattr(value, "name") else None,
+)  # fmt: skip
+def test_the_marts_gate_names_the_rule_a_bad_row_breaks(table, good, bad, broken, suites) -> None:
+    """The marts' gate asks GX for verdicts only, then again in detail for a failing mart:
+    the rule broken is named with its count of rows, the good rows pass."""
+    passing = gate({table: pa.Table.from_pylist([good], schema=table.schema)}, [], suites,
+                   verdict_first=True)  # fmt: skip
+    assert passing.success, passing.failed
+    rows = pa.Table.from_pylist([good, {**good, "outlet": "AP", **bad}], schema=table.schema)
+    result = gate({table: rows}, [], suites, verdict_first=True)
+    assert not result.success
+    assert result.failed == [broken]
 
 
 QUERY_EVERY_VIEW = """
@@ -435,18 +482,8 @@ def test_voices_count_people_by_one_gender_across_the_lake(tmp_path) -> None:
         {**person(b, 2, "Irak", "male", label="LOC"), "gender": None},  # not a person
     ]
     quotes = [quote(a, 0, "Anne Roy", "female"), quote(b, 0, None, "unknown")]
-    batch = tmp_path / "batch=p"
-    marts = build_marts(
-        MartInputs(
-            documents=[
-                _file(batch / "documents", DOCUMENTS, [document(a, "AFP"), document(b, "AP")])
-            ],
-            entities=[_file(batch / "entities", ENTITIES, entities)],
-            quarantine=[],
-            checks=[],
-            quotes=[_file(batch / "quotes", QUOTES, quotes)],
-        )
-    )
+    documents = [document(a, "AFP"), document(b, "AP")]
+    marts = build_marts(_one_batch(tmp_path, documents, entities, quotes))
     voices = {row["outlet"]: row for row in marts[VOICES_DAILY].to_pylist()}
     afp, ap = voices["AFP"], voices["AP"]
     assert (afp["mentioned_female"], afp["mentioned_male"], afp["mentioned_unknown"]) == (1, 1, 1)
@@ -483,15 +520,7 @@ def test_places_count_mentions_per_country_and_demonyms_apart(tmp_path) -> None:
         place(4, "la Ville", None, None),
         place(5, "Jens Stoltenberg", None, None, label="PER"),  # no place: not counted
     ]
-    batch = tmp_path / "batch=p"
-    marts = build_marts(
-        MartInputs(
-            documents=[_file(batch / "documents", DOCUMENTS, [document])],
-            entities=[_file(batch / "entities", ENTITIES, entities)],
-            quarantine=[],
-            checks=[],
-        )
-    )
+    marts = build_marts(_one_batch(tmp_path, [document], entities))
     found = {
         row["country"]: (row["articles"], row["mentions"], row["demonyms"])
         for row in marts[PLACES_DAILY].to_pylist()
