@@ -25,11 +25,11 @@ from schemas.tables import EXPECTED_DROPS
 class Check:
     """One check of a gate, passed or failed."""
 
-    table: str
+    table: str  # the table checked; a stage's own checks name the stage
     expectation: str
     success: bool
-    column: str | None = None
-    unexpected_count: int | None = None
+    column: str | None = None  # the column, or the columns joined by commas, it reads
+    unexpected_count: int | None = None  # the rows that broke it, where GX counts them
     observed: Any = None
 
     @property
