@@ -1,12 +1,14 @@
 """The marts, the DuckDB catalog, and the step of the flow that keeps them current.
 
-`build_marts` is pure DuckDB SQL over the published files it is handed (documents,
-entities and quotes of the partitions validate committed, every committed quarantine file,
-every gate's checks) and returns one Arrow table per mart of schemas/marts.py.
+`build_marts` runs the marts' DuckDB SQL (tasks/analytics/mart_sql.py) over the
+published files it is handed (documents, entities and quotes of the partitions validate
+committed, every committed quarantine file, every gate's checks) and returns one Arrow
+table per mart of schemas/marts.py.
 `refresh_marts` is the step: skipped when nothing published changed since the marts
 were made (their manifest is keyed by the validate manifests' output fingerprints
 and every stage-partition's status), else recomputed, gated and committed like a
-stage (staging, rename, manifest last). `write_catalog` gives DuckDB users a view
+stage (staging, rename, manifest last; the gate asks Great Expectations for verdicts,
+and for the details of a mart that fails). `write_catalog` gives DuckDB users a view
 per table and mart over the lake's absolute path, rewritten by every refresh so a
 moved lake is right again after its next run or `depeche report`; `connect_catalog`
 reads a moved lake before that.
