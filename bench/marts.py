@@ -157,6 +157,8 @@ def annotate_seconds_per_article(sample: int, seed: int) -> float:
 
 
 def main() -> None:
+    """Time the marts step and the report on a generated lake of each size, beside what
+    annotate would take for as many articles."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 8000])
     parser.add_argument("--seed", type=int, default=1)

@@ -80,39 +80,31 @@ def _mart(name: str, doc: str, columns: tuple[Column, ...], key: tuple[str, ...]
     )
 
 
-MENTIONS_DAILY = _mart(
+def _per_entity(name: str, doc: str, *counts: Column) -> Table:
+    """A mart of one row per period and entity: the period, the entity, its `counts`."""
+    return _mart(
+        name, doc, (*_period(), *_entity(), *counts), ("period", "precision", "label", "name")
+    )
+
+
+MENTIONS_DAILY = _per_entity(
     "mentions_daily",
     "Mentions of each entity per period (see `precision`), over every published "
     "partition: how often, in how many articles, from how many outlets.",
-    (
-        *_period(),
-        *_entity(),
-        _total("mentions", "Times the entity is named in those articles.", 1),
-        _total("articles", "Articles that name it.", 1),
-        _total("outlets", "Distinct outlets of those articles (see `sources_daily`).", 1),
-    ),
-    ("period", "precision", "label", "name"),
+    _total("mentions", "Times the entity is named in those articles.", 1),
+    _total("articles", "Articles that name it.", 1),
+    _total("outlets", "Distinct outlets of those articles (see `sources_daily`).", 1),
 )
 
-ATTENTION_DAILY = _mart(
+ATTENTION_DAILY = _per_entity(
     "attention_daily",
     "Attention, Media Cloud's way: the share of a period's articles that name an "
     "entity (compare shares, not counts, across periods of different volume).",
-    (
-        *_period(),
-        *_entity(),
-        _total("articles", "Articles of the period that name the entity.", 1),
-        _total("period_articles", "Every published article of the period.", 1),
-        Column(
-            "share",
-            pa.float64(),
-            "`articles` / `period_articles`.",
-            False,
-            min_value=0,
-            max_value=1,
-        ),
+    _total("articles", "Articles of the period that name the entity.", 1),
+    _total("period_articles", "Every published article of the period.", 1),
+    Column(
+        "share", pa.float64(), "`articles` / `period_articles`.", False, min_value=0, max_value=1
     ),
-    ("period", "precision", "label", "name"),
 )
 
 COOCCURRENCE = _mart(

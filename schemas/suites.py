@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -12,7 +13,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from schemas.tables import Table
+from schemas.tables import Column, Table
 
 # GX sets this logger to INFO itself, and it then announces a temporary folder for
 # every context it creates.
@@ -34,44 +35,45 @@ def expectation_suite(table: Table, context: Any = None) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name=table.name)
     suite.add_expectation(gxe.ExpectTableColumnsToMatchOrderedList(column_list=table.column_names))
     for column in table.columns:
-        name = column.name
-        if not column.nullable:
-            suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=name))
-        if column.unique:
-            suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=name))
-        if column.values is not None:
-            suite.add_expectation(
-                gxe.ExpectColumnValuesToBeInSet(column=name, value_set=list(column.values))
-            )
-        if column.min_value is not None or column.max_value is not None:
-            suite.add_expectation(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=name, min_value=column.min_value, max_value=column.max_value
-                )
-            )
-        if column.regex is not None:
-            suite.add_expectation(
-                gxe.ExpectColumnValuesToMatchRegex(column=name, regex=column.regex)
-            )
-        if column.forbidden is not None:
-            suite.add_expectation(
-                gxe.ExpectColumnValuesToNotMatchRegex(column=name, regex=column.forbidden)
-            )
+        for expectation in _column_expectations(column):
+            suite.add_expectation(expectation)
+    for expectation in _row_expectations(table):
+        suite.add_expectation(expectation)
+    return suite
+
+
+def _column_expectations(column: Column) -> Iterator[gx.expectations.Expectation]:
+    """The expectations of one column's rules, in the order the rules are declared."""
+    name = column.name
+    if not column.nullable:
+        yield gxe.ExpectColumnValuesToNotBeNull(column=name)
+    if column.unique:
+        yield gxe.ExpectColumnValuesToBeUnique(column=name)
+    if column.values is not None:
+        yield gxe.ExpectColumnValuesToBeInSet(column=name, value_set=list(column.values))
+    if column.min_value is not None or column.max_value is not None:
+        yield gxe.ExpectColumnValuesToBeBetween(
+            column=name, min_value=column.min_value, max_value=column.max_value
+        )
+    if column.regex is not None:
+        yield gxe.ExpectColumnValuesToMatchRegex(column=name, regex=column.regex)
+    if column.forbidden is not None:
+        yield gxe.ExpectColumnValuesToNotMatchRegex(column=name, regex=column.forbidden)
+
+
+def _row_expectations(table: Table) -> Iterator[gx.expectations.Expectation]:
+    """The expectations across columns: the key unique, and the pairs of columns in
+    their declared order (a later one after an earlier, a value not after its bound)."""
     if len(table.key) > 1:
-        suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.key)))
+        yield gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.key))
     for later, earlier in table.ordered:
-        suite.add_expectation(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=later, column_B=earlier, or_equal=False
-            )
+        yield gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=later, column_B=earlier, or_equal=False
         )
     for column, bound in table.not_after:
-        suite.add_expectation(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=bound,
-                column_B=column,
-                or_equal=True,
-                ignore_row_if="either_value_is_missing",
-            )
+        yield gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=bound,
+            column_B=column,
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
         )
-    return suite

@@ -25,11 +25,11 @@ from schemas.tables import EXPECTED_DROPS
 class Check:
     """One check of a gate, passed or failed."""
 
-    table: str
+    table: str  # the table checked; a stage's own checks name the stage
     expectation: str
     success: bool
-    column: str | None = None
-    unexpected_count: int | None = None
+    column: str | None = None  # the column, or the columns joined by commas, it reads
+    unexpected_count: int | None = None  # the rows that broke it, where GX counts them
     observed: Any = None
 
     @property
@@ -70,6 +70,12 @@ class GateResult:
 
 # -- Great Expectations ----------------------------------------------------------
 
+# GX's result formats: BASIC, the counts and a sample of the values that failed (no
+# index lists); BOOLEAN_ONLY, each expectation's verdict alone, which spares GX the
+# metrics of the counts and samples (about a quarter of a suite's time)
+DETAILED = "BASIC"
+VERDICT_ONLY = "BOOLEAN_ONLY"
+
 
 class SuiteRunner:
     """One ephemeral Great Expectations context, with one dataframe asset, batch
@@ -96,32 +102,32 @@ class SuiteRunner:
             )
         return self._tables[table.name]
 
-    def run(self, table: Table, rows: pa.Table) -> GateResult:
+    def run(self, table: Table, rows: pa.Table, result_format: str = DETAILED) -> GateResult:
         """Validate `rows` against the table's Great Expectations suite."""
         frame = rows.to_pandas()
         with self._lock:
             batch_definition, suite = self._batch_definition(table)
             batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            # BASIC: counts and a sample of the values that failed, without the index lists
-            result = batch.validate(suite, result_format="BASIC")
-        checks = []
-        for outcome in result.results:
-            config = outcome.expectation_config
-            detail = outcome.result or {}
-            observed = detail.get("observed_value", detail.get("partial_unexpected_list"))
-            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-                observed = outcome.exception_info.get("exception_message")
-            checks.append(
-                Check(
-                    table=table.name,
-                    expectation=config.type,
-                    column=_gx_column(config.kwargs),
-                    success=bool(outcome.success),
-                    unexpected_count=detail.get("unexpected_count"),
-                    observed=observed,
-                )
-            )
+            result = batch.validate(suite, result_format=result_format)
+        checks = [_check(table, outcome) for outcome in result.results]
         return GateResult(checks, [result.to_json_dict()])
+
+
+def _check(table: Table, outcome: Any) -> Check:
+    """The Check of one expectation's outcome (a GX ExpectationValidationResult)."""
+    config = outcome.expectation_config
+    detail = outcome.result or {}
+    observed = detail.get("observed_value", detail.get("partial_unexpected_list"))
+    if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+        observed = outcome.exception_info.get("exception_message")
+    return Check(
+        table=table.name,
+        expectation=config.type,
+        column=_gx_column(config.kwargs),
+        success=bool(outcome.success),
+        unexpected_count=detail.get("unexpected_count"),
+        observed=observed,
+    )
 
 
 def _gx_column(kwargs: dict[str, Any]) -> str | None:
@@ -134,8 +140,13 @@ def _gx_column(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def check_table(table: Table, rows: pa.Table, suites: SuiteRunner) -> GateResult:
-    """Schema drift first (exact Arrow schema), then the expectation suite."""
+def check_table(
+    table: Table, rows: pa.Table, suites: SuiteRunner, *, verdict_first: bool = False
+) -> GateResult:
+    """Schema drift first (exact Arrow schema), then the expectation suite.
+    `verdict_first`: the suite is run for its verdict alone (VERDICT_ONLY), and again
+    in detail only when it fails, so a failed rule still comes with its counts and
+    values; for tables whose passing checks are kept nowhere but the GX report."""
     schema_ok = rows.schema.equals(table.schema)
     drift = Check(
         table=table.name,
@@ -143,7 +154,9 @@ def check_table(table: Table, rows: pa.Table, suites: SuiteRunner) -> GateResult
         success=schema_ok,
         observed=None if schema_ok else str(rows.schema),
     )
-    suite = suites.run(table, rows)
+    suite = suites.run(table, rows, VERDICT_ONLY if verdict_first else DETAILED)
+    if verdict_first and not suite.success:
+        suite = suites.run(table, rows, DETAILED)
     return GateResult([drift, *suite.checks], suite.gx_results)
 
 
@@ -255,17 +268,22 @@ def _unique_in_file(check: Check, path: Path) -> Check:
 
 
 def gate(
-    outputs: dict[Table, pa.Table | Path], extra: list[Check], suites: SuiteRunner
+    outputs: dict[Table, pa.Table | Path],
+    extra: list[Check],
+    suites: SuiteRunner,
+    *,
+    verdict_first: bool = False,
 ) -> GateResult:
     """Every check of a stage's output: per-table suites plus the stage's own checks;
-    a table given as a written file is read part by part (`check_file`)."""
+    a table given as a written file is read part by part (`check_file`).
+    `verdict_first`: see check_table (tables given as rows)."""
     checks: list[Check] = list(extra)
     gx_results: list[dict[str, Any]] = []
     for table, rows in outputs.items():
         if isinstance(rows, Path):
             result = check_file(table, rows, suites)
         else:
-            result = check_table(table, rows, suites)
+            result = check_table(table, rows, suites, verdict_first=verdict_first)
         checks.extend(result.checks)
         gx_results.extend(result.gx_results)
     return GateResult(checks, gx_results)

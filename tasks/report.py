@@ -18,16 +18,7 @@ import duckdb
 from bokeh.models import Model, Range1d
 from bokeh.plotting import figure
 
-from schemas import QUARANTINE, STAGES
-from schemas.marts import (
-    MARTS,
-    MENTIONS_DAILY,
-    PLACES_DAILY,
-    QUALITY_DAILY,
-    QUOTES_BY_SPEAKER,
-    SOURCES_DAILY,
-    VOICES_DAILY,
-)
+from schemas import QUARANTINE, STAGES, marts
 from tasks.charts import bar_chart, country_map, date_range, date_span, embed, time_chart
 from tasks.published import ALL, published_partitions
 from tasks.records import StatusRow
@@ -92,7 +83,7 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
     included, left_out = published_partitions(lake)
     con = duckdb.connect()
     try:
-        for mart in MARTS:
+        for mart in marts.MARTS:
             path = str(lake.committed_file(mart, ALL)).replace("'", "''")
             con.execute(f"CREATE VIEW {mart.name} AS FROM read_parquet('{path}')")
         totals = _totals(con, _quarantined(con, lake))
@@ -121,7 +112,8 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
         con.close()
 
 
-SOURCES, MENTIONS, SPEAKERS = SOURCES_DAILY.name, MENTIONS_DAILY.name, QUOTES_BY_SPEAKER.name
+SOURCES, MENTIONS = marts.SOURCES_DAILY.name, marts.MENTIONS_DAILY.name
+SPEAKERS = marts.QUOTES_BY_SPEAKER.name
 # the totals read from the marts (the partitions' come from the manifests)
 TOTALS = f"""
     SELECT (SELECT coalesce(sum(articles), 0) FROM {SOURCES}) AS articles,
@@ -159,15 +151,15 @@ MOST_QUOTED = f"""
 """
 # every country, for the map (the ranked bars show the first ones)
 COUNTRIES = f"""
-    SELECT country, sum(articles) AS n FROM {PLACES_DAILY.name}
+    SELECT country, sum(articles) AS n FROM {marts.PLACES_DAILY.name}
     WHERE country IS NOT NULL GROUP BY 1 ORDER BY n DESC, country
 """
 QUALITY = f"""
-    SELECT 'quarantined: ' || reason, day, sum(quarantined) FROM {QUALITY_DAILY.name}
+    SELECT 'quarantined: ' || reason, day, sum(quarantined) FROM {marts.QUALITY_DAILY.name}
     WHERE reason IS NOT NULL GROUP BY 1, 2
-    UNION ALL SELECT 'gates failed', day, sum(gates_failed) FROM {QUALITY_DAILY.name}
+    UNION ALL SELECT 'gates failed', day, sum(gates_failed) FROM {marts.QUALITY_DAILY.name}
     WHERE reason IS NULL GROUP BY 1, 2
-    UNION ALL SELECT 'gates passed', day, sum(gates_passed) FROM {QUALITY_DAILY.name}
+    UNION ALL SELECT 'gates passed', day, sum(gates_passed) FROM {marts.QUALITY_DAILY.name}
     WHERE reason IS NULL GROUP BY 1, 2 ORDER BY 1, 2
 """
 COUNTRY_BARS = 12
@@ -222,12 +214,12 @@ def _marts_status(lake: Lake) -> str:
 VOICES_BY_OUTLET = f"""
     SELECT outlet, sum(mentioned_female), sum(mentioned_male), sum(mentioned_unknown),
            sum(quoted_female), sum(quoted_male), sum(quoted_unknown)
-    FROM {VOICES_DAILY.name} GROUP BY outlet
+    FROM {marts.VOICES_DAILY.name} GROUP BY outlet
     ORDER BY sum(quoted_female + quoted_male + quoted_unknown) DESC,
              sum(mentioned_female + mentioned_male + mentioned_unknown) DESC, outlet
 """
 MASCULINITY_PER_DAY = f"""
-    SELECT period, round(100 * masculinity_quoted)::INT FROM {VOICES_DAILY.name}
+    SELECT period, round(100 * masculinity_quoted)::INT FROM {marts.VOICES_DAILY.name}
     WHERE outlet = ? AND precision = 'day' AND masculinity_quoted IS NOT NULL ORDER BY period
 """
 

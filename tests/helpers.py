@@ -1,12 +1,14 @@
-"""What every test module shares: waiting for a condition (never a fixed sleep), and
-a free port on the loopback."""
+"""What every test module shares: waiting for a condition (never a fixed sleep), a
+free port on the loopback, and the `depeche` command run as a user runs it."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -52,3 +54,12 @@ def listening(port: int) -> bool:
     """Whether something accepts connections on 127.0.0.1:`port`."""
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def depeche(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `depeche` command (the one beside this interpreter), its
+    output captured as text; its exit code is the caller's to check."""
+    argv = [str(Path(sys.executable).with_name("depeche")), *args]
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

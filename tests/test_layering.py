@@ -39,7 +39,11 @@ LAYERS: list[tuple[str, set[str]]] = [
         {"tasks.fetch", "tasks.clean", "tasks.annotate", "tasks.validate", "tasks.web.ingest",
          "tasks.resources", "tasks.model_host"},
     ),
-    ("analytics", {"tasks.world", "tasks.charts", "tasks.report", "tasks.marts"}),
+    (
+        "analytics",
+        {"tasks.world", "tasks.charts", "tasks.report", "tasks.marts", "tasks.analytics",
+         "tasks.analytics.mart_sql"},
+    ),
     ("registry", {"tasks.stages"}),
     # merges partitions under the stages' own keys
     ("lake upkeep", {"tasks.compaction"}),

@@ -18,6 +18,7 @@ import pytest
 
 from tasks.marts import connect_catalog
 from tasks.report import ReportData, render_report
+from tests.helpers import depeche
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -281,20 +282,10 @@ def test_names_are_escaped_in_the_page() -> None:
 
 
 def test_depeche_report_writes_the_report(analytics_lake, tmp_path, depeche_env) -> None:
-    import subprocess
-    import sys
-
     lake = tmp_path / "lake"
     shutil.copytree(analytics_lake, lake, ignore=shutil.ignore_patterns("_lock"))
     (lake / "reports" / "index.html").unlink()
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("depeche")), "report", "--lake", str(lake)],
-        env=depeche_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = depeche("report", "--lake", str(lake), env=depeche_env)
     assert done.returncode == 0, done.stderr
     assert "marts skipped" in done.stdout and "1 failed partitions" in done.stdout
     assert (lake / "reports" / "index.html").is_file()

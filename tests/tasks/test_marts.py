@@ -18,18 +18,8 @@ import pyarrow.parquet
 import pytest
 
 from schemas import DOCUMENTS, ENTITIES, QUOTES
-from schemas.marts import (
-    ATTENTION_DAILY,
-    COOCCURRENCE,
-    MARTS,
-    MENTIONS_DAILY,
-    PLACES_DAILY,
-    QUALITY_DAILY,
-    QUOTES_BY_SPEAKER,
-    SOURCES_DAILY,
-    VOICES_DAILY,
-)
-from tasks.gate import check_table
+from schemas import marts as declared
+from tasks.gate import check_table, gate
 from tasks.marts import (
     ALL,
     MartInputs,
@@ -44,6 +34,7 @@ from tasks.marts import (
 )
 from tasks.records import Status
 from tasks.storage import Lake
+from tests.helpers import depeche
 
 FEB_2020 = dt.date(2020, 2, 1)
 MARCH_15 = dt.date(2021, 3, 15)
@@ -60,7 +51,7 @@ def rows(frame: pd.DataFrame, **where) -> pd.DataFrame:
 
 
 def test_sources_count_each_article_in_its_period_and_outlet(analytics_lake) -> None:
-    sources = mart(analytics_lake, SOURCES_DAILY)
+    sources = mart(analytics_lake, declared.SOURCES_DAILY)
     found = {
         (r.period, r.precision, r.outlet): (r.articles, r.stories) for r in sources.itertuples()
     }
@@ -83,7 +74,7 @@ def test_mentions_and_attention_match_the_published_entities(analytics_lake) -> 
     entities = pd.read_parquet(analytics_lake / "annotated" / "entities")
     assert len(documents) == 4 and documents["entity_count"].eq(0).sum() == 1
     # by hand: the Paris story (month precision) names Emmanuel Macron twice
-    mentions = mart(analytics_lake, MENTIONS_DAILY)
+    mentions = mart(analytics_lake, declared.MENTIONS_DAILY)
     macron = rows(mentions, label="PER", name="Emmanuel Macron")
     assert {
         (r.period, r.precision, r.mentions, r.articles, r.outlets) for r in macron.itertuples()
@@ -97,7 +88,7 @@ def test_mentions_and_attention_match_the_published_entities(analytics_lake) -> 
     totals = mentions.groupby(["label", "name"])["mentions"].sum()
     assert dict(per_name) == dict(totals)
     # attention: a day's share of articles; 15 March 2021 has two, the calm one has none
-    attention = mart(analytics_lake, ATTENTION_DAILY)
+    attention = mart(analytics_lake, declared.ATTENTION_DAILY)
     march = rows(attention, period=MARCH_15, label="PER", name="Emmanuel Macron")
     assert (march["articles"].item(), march["period_articles"].item()) == (2, 2)
     assert march["share"].item() == 1.0
@@ -109,7 +100,7 @@ def test_mentions_and_attention_match_the_published_entities(analytics_lake) -> 
 
 def test_quotes_by_speaker_match_the_published_quotes(analytics_lake) -> None:
     quotes = pd.read_parquet(analytics_lake / "annotated" / "quotes")
-    speakers = mart(analytics_lake, QUOTES_BY_SPEAKER)
+    speakers = mart(analytics_lake, declared.QUOTES_BY_SPEAKER)
     # by hand: quoted in the Paris story (February 2020), reported by `selon` in Lyon's
     macron = rows(speakers, speaker="Emmanuel Macron")
     assert macron[["quotes", "articles", "outlets"]].values.tolist() == [[2, 2, 1]]
@@ -123,6 +114,20 @@ def _file(path: Path, table, rows: list[dict]) -> Path:
     path.mkdir(parents=True)
     pa.parquet.write_table(pa.Table.from_pylist(rows, schema=table.schema), path / "part-0.parquet")
     return path / "part-0.parquet"
+
+
+def _one_batch(
+    folder: Path, documents: list[dict], entities: list[dict], quotes: list[dict] | None = None
+) -> MartInputs:
+    """The marts' inputs of one published batch of these rows, and no gate run."""
+    batch = folder / "batch=p"
+    return MartInputs(
+        documents=[_file(batch / "documents", DOCUMENTS, documents)],
+        entities=[_file(batch / "entities", ENTITIES, entities)],
+        quarantine=[],
+        checks=[],
+        quotes=[_file(batch / "quotes", QUOTES, quotes)] if quotes is not None else [],
+    )
 
 
 def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
@@ -168,25 +173,16 @@ def test_mentions_and_quotes_count_a_person_by_canonical_name(tmp_path) -> None:
     }
     # the quote goes on after its attribution: a second segment, the same quote
     rest = {**quote, "quote_index": 1, "start_char": 71, "end_char": 76, "text": text[71:76]}
-    batch = tmp_path / "batch=p"
-    marts = build_marts(
-        MartInputs(
-            documents=[_file(batch / "documents", DOCUMENTS, [document])],
-            entities=[_file(batch / "entities", ENTITIES, entities)],
-            quarantine=[],
-            checks=[],
-            quotes=[_file(batch / "quotes", QUOTES, [quote, rest])],
-        )
-    )
-    [named] = marts[MENTIONS_DAILY].to_pylist()
+    marts = build_marts(_one_batch(tmp_path, [document], entities, [quote, rest]))
+    [named] = marts[declared.MENTIONS_DAILY].to_pylist()
     assert (named["name"], named["mentions"], named["articles"]) == ("Jens Stoltenberg", 2, 1)
-    [speaker] = marts[QUOTES_BY_SPEAKER].to_pylist()
+    [speaker] = marts[declared.QUOTES_BY_SPEAKER].to_pylist()
     assert (speaker["speaker"], speaker["quotes"], speaker["outlets"]) == ("Jens Stoltenberg", 1, 1)
     assert speaker["speaker_kind"] == "person"
 
 
 def test_cooccurrence_pairs_people_organisations_places_once(analytics_lake) -> None:
-    pairs = mart(analytics_lake, COOCCURRENCE)
+    pairs = mart(analytics_lake, declared.COOCCURRENCE)
     pair = rows(pairs, name_a="Angela Merkel", name_b="Emmanuel Macron")
     assert (pair["articles"].item(), pair["first_date"].item(), pair["last_date"].item()) == (
         2,
@@ -202,7 +198,7 @@ def test_cooccurrence_pairs_people_organisations_places_once(analytics_lake) -> 
 
 
 def test_quality_counts_quarantine_and_the_failed_gate(analytics_lake) -> None:
-    quality = mart(analytics_lake, QUALITY_DAILY)
+    quality = mart(analytics_lake, declared.QUALITY_DAILY)
     empty = rows(quality, stage="fetch", reason="empty")
     assert empty["quarantined"].sum() == 1
     gates = quality[quality["reason"].isna()].groupby("stage")[["gates_passed", "gates_failed"]]
@@ -224,10 +220,11 @@ def test_the_marts_manifest_names_the_partition_left_out(analytics_lake) -> None
 
 def test_the_marts_are_skipped_when_nothing_published_changed(analytics_lake, suites) -> None:
     store = Lake(analytics_lake)
-    before = {m.name: store.committed_file(m, ALL).stat().st_mtime_ns for m in MARTS}
+    before = {m.name: store.committed_file(m, ALL).stat().st_mtime_ns for m in declared.MARTS}
     report = refresh_marts(store, suites)
     assert report.status == Status.SKIPPED and not report.ran
-    assert {m.name: store.committed_file(m, ALL).stat().st_mtime_ns for m in MARTS} == before
+    after = {m.name: store.committed_file(m, ALL).stat().st_mtime_ns for m in declared.MARTS}
+    assert after == before
 
 
 def test_empty_lake_gives_empty_marts_of_the_declared_schema() -> None:
@@ -248,13 +245,54 @@ def test_the_mart_gate_rejects_a_bad_row(suites) -> None:
                 "words": 3,
             }
         ],
-        schema=SOURCES_DAILY.schema,
+        schema=declared.SOURCES_DAILY.schema,
     )
-    failed = [
-        c.expectation for c in check_table(SOURCES_DAILY, bad, suites).checks if not c.success
-    ]
+    checks = check_table(declared.SOURCES_DAILY, bad, suites).checks
+    failed = [c.expectation for c in checks if not c.success]
     assert "expect_column_values_to_be_in_set" in failed
     assert "expect_column_values_to_be_between" in failed
+
+
+VOICES_ROW = {
+    "period": MARCH_15, "precision": "day", "outlet": "AFP", "mentioned_female": 1,
+    "mentioned_male": 1, "mentioned_unknown": 0, "masculinity_mentioned": 0.5,
+    "quoted_female": 0, "quoted_male": 1, "quoted_unknown": 0, "masculinity_quoted": 1.0,
+    "conflicting": 0,
+}  # fmt: skip
+PLACES_ROW = {
+    "period": MARCH_15, "precision": "day", "outlet": "AFP", "country": "IQ", "articles": 1,
+    "mentions": 2, "demonyms": 0,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("table", "good", "bad", "broken"),
+    [
+        (declared.VOICES_DAILY, VOICES_ROW, {"mentioned_female": -1},
+         "voices_daily.mentioned_female: expect_column_values_to_be_between (1 rows)"),
+        (declared.VOICES_DAILY, VOICES_ROW, {"masculinity_quoted": 1.5},
+         "voices_daily.masculinity_quoted: expect_column_values_to_be_between (1 rows)"),
+        (declared.VOICES_DAILY, VOICES_ROW, {"outlet": None},
+         "voices_daily.outlet: expect_column_values_to_not_be_null (1 rows)"),
+        (declared.PLACES_DAILY, PLACES_ROW, {"country": "Irak"},
+         "places_daily.country: expect_column_values_to_match_regex (1 rows)"),
+        (declared.PLACES_DAILY, PLACES_ROW, {"mentions": 0},
+         "places_daily.mentions: expect_column_values_to_be_between (1 rows)"),
+        (declared.PLACES_DAILY, PLACES_ROW, {"precision": "fortnight"},
+         "places_daily.precision: expect_column_values_to_be_in_set (1 rows)"),
+    ],
+    ids=lambda value: value.name if hasattr(value, "name") else None,
+)  # fmt: skip
+def test_the_marts_gate_names_the_rule_a_bad_row_breaks(table, good, bad, broken, suites) -> None:
+    """The marts' gate asks GX for verdicts only, then again in detail for a failing mart:
+    the rule broken is named with its count of rows, the good rows pass."""
+    passing = gate({table: pa.Table.from_pylist([good], schema=table.schema)}, [], suites,
+                   verdict_first=True)  # fmt: skip
+    assert passing.success, passing.failed
+    rows = pa.Table.from_pylist([good, {**good, "outlet": "AP", **bad}], schema=table.schema)
+    result = gate({table: rows}, [], suites, verdict_first=True)
+    assert not result.success
+    assert result.failed == [broken]
 
 
 QUERY_EVERY_VIEW = """
@@ -283,11 +321,10 @@ def query_every_view(catalog: Path, cwd: Path) -> subprocess.CompletedProcess[st
 
 def assert_every_view_counted(counts: dict[str, int], lake: Path) -> None:
     assert set(counts) == set(catalog_views(Lake(lake)))
-    assert {t.name for t in MARTS} | {"documents", "entities", "quarantine", "checks"} <= set(
-        counts
-    )
+    tables = {"documents", "entities", "quarantine", "checks"}
+    assert {t.name for t in declared.MARTS} | tables <= set(counts)
     assert counts["documents"] == 4 and counts["quarantine"] == 1
-    assert counts["sources_daily"] == len(mart(lake, SOURCES_DAILY))
+    assert counts["sources_daily"] == len(mart(lake, declared.SOURCES_DAILY))
 
 
 def test_the_catalog_opens_plainly_from_another_folder(analytics_lake, tmp_path) -> None:
@@ -323,15 +360,7 @@ def test_a_moved_lake_is_read_through_connect_catalog_and_healed_by_depeche_repo
     finally:
         con.close()
     assert catalog.read_bytes() == before
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("depeche")), "report", "--lake", str(moved)],
-        cwd=elsewhere,
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = depeche("report", "--lake", str(moved), env=subprocess_env, cwd=elsewhere)
     assert done.returncode == 0, done.stderr
     healed = query_every_view(catalog, elsewhere)
     assert healed.returncode == 0, healed.stderr
@@ -351,7 +380,7 @@ def test_a_catalog_without_lake_root_is_not_current(tmp_path) -> None:
     assert catalog_root(lake.catalog_path) == lake.root.resolve() and catalog_is_current(lake)
 
 
-@pytest.mark.parametrize("table", MARTS, ids=lambda t: t.name)
+@pytest.mark.parametrize("table", declared.MARTS, ids=lambda t: t.name)
 def test_each_mart_is_a_declared_unpartitioned_table(table) -> None:
     assert table.location == f"marts/{table.name}/"
     assert set(table.key) <= set(table.column_names)
@@ -391,7 +420,7 @@ def test_an_article_named_by_its_host_takes_the_one_name_its_host_states(tmp_pat
             checks=[],
         )
     )
-    counts = {row["outlet"]: row["articles"] for row in marts[SOURCES_DAILY].to_pylist()}
+    counts = {row["outlet"]: row["articles"] for row in marts[declared.SOURCES_DAILY].to_pylist()}
     assert counts == {
         "Le Monde": 2,
         "Sud-Ouest Matin": 1,
@@ -435,19 +464,9 @@ def test_voices_count_people_by_one_gender_across_the_lake(tmp_path) -> None:
         {**person(b, 2, "Irak", "male", label="LOC"), "gender": None},  # not a person
     ]
     quotes = [quote(a, 0, "Anne Roy", "female"), quote(b, 0, None, "unknown")]
-    batch = tmp_path / "batch=p"
-    marts = build_marts(
-        MartInputs(
-            documents=[
-                _file(batch / "documents", DOCUMENTS, [document(a, "AFP"), document(b, "AP")])
-            ],
-            entities=[_file(batch / "entities", ENTITIES, entities)],
-            quarantine=[],
-            checks=[],
-            quotes=[_file(batch / "quotes", QUOTES, quotes)],
-        )
-    )
-    voices = {row["outlet"]: row for row in marts[VOICES_DAILY].to_pylist()}
+    documents = [document(a, "AFP"), document(b, "AP")]
+    marts = build_marts(_one_batch(tmp_path, documents, entities, quotes))
+    voices = {row["outlet"]: row for row in marts[declared.VOICES_DAILY].to_pylist()}
     afp, ap = voices["AFP"], voices["AP"]
     assert (afp["mentioned_female"], afp["mentioned_male"], afp["mentioned_unknown"]) == (1, 1, 1)
     assert afp["masculinity_mentioned"] == 0.5
@@ -483,17 +502,9 @@ def test_places_count_mentions_per_country_and_demonyms_apart(tmp_path) -> None:
         place(4, "la Ville", None, None),
         place(5, "Jens Stoltenberg", None, None, label="PER"),  # no place: not counted
     ]
-    batch = tmp_path / "batch=p"
-    marts = build_marts(
-        MartInputs(
-            documents=[_file(batch / "documents", DOCUMENTS, [document])],
-            entities=[_file(batch / "entities", ENTITIES, entities)],
-            quarantine=[],
-            checks=[],
-        )
-    )
+    marts = build_marts(_one_batch(tmp_path, [document], entities))
     found = {
         row["country"]: (row["articles"], row["mentions"], row["demonyms"])
-        for row in marts[PLACES_DAILY].to_pylist()
+        for row in marts[declared.PLACES_DAILY].to_pylist()
     }
     assert found == {"IQ": (1, 2, 0), "BE": (1, 1, 0), None: (1, 2, 1)}
