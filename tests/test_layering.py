@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {"tasks.charsets", "tasks.dates", "tasks.pages", "tasks.stories", "tasks.gender",
          "tasks.people", "tasks.places", "tasks.quotes", "tasks.web", "tasks.web.urls",
          "tasks.web.address", "tasks.web.client", "tasks.web.crawl", "tasks.web.feeds",
-         "tasks.web.listing"},
+         "tasks.web.listing", "tasks.nlp", "tasks.nlp.*"},
     ),
     (
         "lake",
@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     (
         "stages",
         {"tasks.fetch", "tasks.clean", "tasks.annotate", "tasks.validate", "tasks.web.ingest",
-         "tasks.resources", "tasks.model_host"},
+         "tasks.resources", "tasks.model_host", "tasks.execution", "tasks.execution.*"},
     ),
     ("analytics", {"tasks.world", "tasks.charts", "tasks.report", "tasks.marts"}),
     ("registry", {"tasks.stages"}),
