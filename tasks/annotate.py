@@ -83,12 +83,9 @@ def annotate_articles(
 def _too_long(article: Row) -> Row:
     """The quarantine row of an article longer than the model takes."""
     too_long = Rejected("too_long", f"{len(article['text'])} characters > nlp.max_length")
+    doc_id, source_path, line = article["doc_id"], article["source_path"], article["line"]
     return quarantine_row(
-        "annotate",
-        too_long,
-        record_id=article["doc_id"],
-        source_path=article["source_path"],
-        line=article["line"],
+        "annotate", too_long, record_id=doc_id, source_path=source_path, line=line
     )
 
 
