@@ -116,7 +116,8 @@ def _annotate_here(
     daemon process: the cluster is the parallelism there): in this process, outside
     a memory zone, which would give up the tokenizer's cache; the vocabulary the
     articles add stays until the process's `Resources` reloads the model (see
-    `Resources.model`)."""
+    `Resources.model`). Here rather than in tasks/execution/: the stage names the NLP
+    it runs, so that its code version covers it (tasks/code_version.py)."""
     with large_blocks_from_the_heap():
         tables = annotate_stream(nlp, articles, batch_size)
     if progress is not None:
