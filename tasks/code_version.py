@@ -53,10 +53,13 @@ RUNTIME_ONLY = frozenset(
         # where rows are kept, not what they are
         "tasks.storage",
         "tasks.lake_index",
-        # loading and running: the model host, process pools, memory given back
+        # loading and running: the model host, process pools, memory given back (all
+        # of tasks.execution: where and in how many processes the model runs, not what
+        # it makes; the NLP they run is reached from the stage itself, and hashed)
         "tasks.resources",
         "tasks.model_host",
         "tasks.processes",
+        "tasks.execution",
         # settings plumbing: the values a stage's output depends on are its parameters
         "tasks.settings",
         # downloading: a page fetched before is read back from the lake as it was

@@ -25,7 +25,7 @@ from schemas import CHECKS, QUARANTINE, Table
 from tasks.code_version import code_version
 from tasks.errors import GateFailed, PartitionNotCommitted
 from tasks.faults import fault_point
-from tasks.gate import Check, gate, stage_checks
+from tasks.gate import Check, GateResult, gate, stage_checks
 from tasks.processes import give_back_memory
 from tasks.progress import ProgressFn
 from tasks.records import Manifest, StageKey, StageReport, Status, Validation
@@ -33,7 +33,9 @@ from tasks.settings import Settings
 from tasks.storage import Lake
 
 if TYPE_CHECKING:  # a type only: the resources load what the stages need, stages included
+    from tasks.gate import SuiteRunner
     from tasks.resources import Resources
+    from tasks.storage import Staging
 
 
 @dataclass(frozen=True)
@@ -183,20 +185,56 @@ def decide(
         key = stage.key(lake, partition, settings)
     except PartitionNotCommitted as error:
         return Decision(report=blocked(stage.name, partition, str(error)))
-    manifest = lake.read_manifest(stage.name, partition)
-    if not force and manifest is not None and manifest.made_from(key):
-        if manifest.status == Status.COMMITTED:
-            problems = lake.verify(manifest, deep=verify)
-            if not problems:
-                return Decision(report=StageReport.from_manifest(manifest, Status.SKIPPED))
-            if not record_damage:
-                return Decision(key=key)
-            lake.mark_damaged(manifest, problems)  # and it is redone below
-        elif manifest.status == Status.FAILED and not rerun_failed:
-            report = StageReport.from_manifest(manifest)
-            report.message += f" (unchanged since {(manifest.finished_at or '?')[:19]})"
-            return Decision(report=report)
-    for upstream in stage.upstream if check_upstream else ():
+    if not force:
+        made = _as_made_before(
+            lake, stage.name, partition, key,
+            rerun_failed=rerun_failed, verify=verify, record_damage=record_damage,
+        )  # fmt: skip
+        if made is not None:
+            return made
+    if check_upstream:
+        damaged = _damaged_upstream(lake, stage, partition, record_damage=record_damage)
+        if damaged is not None:
+            return damaged
+    return Decision(key=key)
+
+
+def _as_made_before(
+    lake: Lake,
+    stage: str,
+    partition: str,
+    key: StageKey,
+    *,
+    rerun_failed: bool,
+    verify: bool,
+    record_damage: bool,
+) -> Decision | None:
+    """What the stage-partition's manifest decides when it shows it made from `key`:
+    skipped when it committed and its files are whole; not retried when it failed,
+    unless `rerun_failed`. None when it must run, its upstream checked first."""
+    manifest = lake.read_manifest(stage, partition)
+    if manifest is None or not manifest.made_from(key):
+        return None
+    if manifest.status == Status.COMMITTED:
+        problems = lake.verify(manifest, deep=verify)
+        if not problems:
+            return Decision(report=StageReport.from_manifest(manifest, Status.SKIPPED))
+        if not record_damage:
+            return Decision(key=key)
+        lake.mark_damaged(manifest, problems)  # and it is redone
+    elif manifest.status == Status.FAILED and not rerun_failed:
+        report = StageReport.from_manifest(manifest)
+        report.message += f" (unchanged since {(manifest.finished_at or '?')[:19]})"
+        return Decision(report=report)
+    return None
+
+
+def _damaged_upstream(
+    lake: Lake, stage: Stage, partition: str, *, record_damage: bool
+) -> Decision | None:
+    """The decision to redo the first upstream stage whose committed files, which this
+    stage would read, fail their content hashes; None when they are whole."""
+    for upstream in stage.upstream:
         committed = lake.read_manifest(upstream, partition)
         problems = lake.verify(committed, deep=True) if committed is not None else []
         if problems:
@@ -205,7 +243,7 @@ def decide(
             reason = f"not run: {upstream}'s files are damaged ({'; '.join(problems)})"
             report = StageReport(stage.name, partition, Status.DAMAGED, message=reason)
             return Decision(report=report, redo=upstream)
-    return Decision(key=key)
+    return None
 
 
 def run_stage(
@@ -261,28 +299,11 @@ def _gate_and_commit(
     once the gate's own records are kept."""
     clock = time.perf_counter()
     with lake.staging(stage.name, context.partition) as staging:
-        written = {table: staging.write(table, rows) for table, rows in output.outputs.items()}
-        # published files are the very files their own stage's gate passed: not gated again
-        for table in stage.publishes:
-            staging.link(table, lake.committed_file(table, context.partition))
-        staging.write(QUARANTINE, output.quarantine)
-        # the gate reads back what was written, so it sees the files a reader would
-        staged: dict[Table, pa.Table | Path] = dict(written)
-        rows_quarantined = output.quarantine.num_rows
-        reasons = quarantine_reasons(output.quarantine)
-        first_details: dict[str, str] = {}  # the first detail of each reason, for the message
-        for row in output.quarantine.select(["reason", "detail"]).to_pylist():
-            first_details.setdefault(row["reason"], row["detail"])
-        checks = stage_checks(stage.name, output.rows_in, output.rows_out, reasons, first_details)
-        result = gate(staged, [*checks, *output.checks], context.resources.suites())
+        staged = _staged(lake, stage, context.partition, staging, output)
+        result = _gate(stage.name, output, staged, context.resources.suites())
         staging.write(CHECKS, result.checks_table(stage.name))
         lake.write_gx_report(stage.name, context.partition, result.gx_results)
-        manifest.rows_in = output.rows_in
-        manifest.rows_out = output.rows_out
-        manifest.rows_quarantined = rows_quarantined
-        manifest.quarantine_reasons = reasons
-        manifest.details = output.details
-        manifest.validation = Validation(result.success, len(result.checks), result.failed)
+        _keep_books(manifest, output, result)
         manifest.finished_at = datetime.now(UTC).isoformat()
         manifest.gate_seconds = round(time.perf_counter() - clock, 3)
         manifest.seconds = round(time.perf_counter() - started, 3)
@@ -294,3 +315,38 @@ def _gate_and_commit(
         manifest.status, manifest.error = Status.FAILED, str(failure)
         lake.record_failure(staging, manifest)
     raise failure
+
+
+def _staged(
+    lake: Lake, stage: Stage, partition: str, staging: Staging, output: StageOutput
+) -> dict[Table, pa.Table | Path]:
+    """Write the output and its quarantine to `staging`; what the gate reads back of it
+    (the files a reader would see)."""
+    written = {table: staging.write(table, rows) for table, rows in output.outputs.items()}
+    # published files are the very files their own stage's gate passed: not gated again
+    for table in stage.publishes:
+        staging.link(table, lake.committed_file(table, partition))
+    staging.write(QUARANTINE, output.quarantine)
+    return dict(written)
+
+
+def _gate(
+    stage: str, output: StageOutput, staged: dict[Table, pa.Table | Path], suites: SuiteRunner
+) -> GateResult:
+    """The gate on the staged tables: their suites, the stage's books, its own checks."""
+    reasons = quarantine_reasons(output.quarantine)
+    first_details: dict[str, str] = {}  # the first detail of each reason, for the message
+    for row in output.quarantine.select(["reason", "detail"]).to_pylist():
+        first_details.setdefault(row["reason"], row["detail"])
+    checks = stage_checks(stage, output.rows_in, output.rows_out, reasons, first_details)
+    return gate(staged, [*checks, *output.checks], suites)
+
+
+def _keep_books(manifest: Manifest, output: StageOutput, result: GateResult) -> None:
+    """The manifest's rows in, out and quarantined (by reason), details and validation."""
+    manifest.rows_in = output.rows_in
+    manifest.rows_out = output.rows_out
+    manifest.rows_quarantined = output.quarantine.num_rows
+    manifest.quarantine_reasons = quarantine_reasons(output.quarantine)
+    manifest.details = output.details
+    manifest.validation = Validation(result.success, len(result.checks), result.failed)

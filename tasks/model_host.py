@@ -1,7 +1,7 @@
 """The model in a process of its own, from which annotate's workers fork.
 
 A local run annotates in worker processes forked with the model loaded (see
-tasks/annotate.py). Forked from the process that runs the flow, a worker would
+tasks/execution/pool.py). Forked from the process that runs the flow, a worker would
 start with all the flow holds (Prefect, Great Expectations, the partitions in
 flight) and copy each page of it that the flow writes while the worker lives; the
 flow would hold the model for nothing, and load it on its own critical path. So a
@@ -29,10 +29,13 @@ import subprocess
 import sys
 import threading
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks.processes import leave_stopping_to_parent
 from tasks.progress import ProgressFn
+
+if TYPE_CHECKING:  # a type only: spaCy is imported in the host, once it watches stdin
+    from spacy.language import Language
 
 POLL_SECONDS = 0.5  # how often a waiting partition thread can hear of an interruption
 
@@ -87,7 +90,7 @@ class ModelHost:
         n_process: int,
         progress: ProgressFn | None,
     ) -> Any:
-        """The annotated tables of `articles` (annotate's `_Tables`), from `n_process`
+        """The annotated tables of `articles` (tasks/nlp/rows.py's `Tables`), from `n_process`
         workers the host forks for them."""
         self._loaded()
         with self._lock:
@@ -178,14 +181,8 @@ def main(name: str, fd: int) -> None:
     # first, so that a run stopped while spaCy still imports has its host go at once
     threading.Thread(target=_exit_with_parent, daemon=True).start()
     connection = Connection(fd)
-    try:
-        # the work the host runs; imported here, in the host, after the watch above
-        from tasks.annotate import annotate_in_workers, load_model, load_references
-
-        nlp = load_model(name)
-        load_references()  # first names and gazetteers: loaded once, shared by the workers
-    except Exception as error:  # ModelNotInstalled, or a package that cannot import:
-        connection.send(("error", error))  # said by the stage that needs the model
+    nlp = _load(name, connection)
+    if nlp is None:
         return
     gc.collect()
     gc.freeze()  # the model's objects, shared by the workers: never walked, never copied
@@ -195,6 +192,31 @@ def main(name: str, fd: int) -> None:
         "max_length": nlp.max_length,
     }
     connection.send(("ready", pipeline))
+    _serve(nlp, connection)
+
+
+def _load(name: str, connection: Connection) -> Language | None:
+    """The loaded model, with what annotate reads besides (first names, gazetteers:
+    loaded once, shared by the workers); None when it cannot load, once the error is
+    sent (said by the stage that needs the model)."""
+    try:
+        # spaCy takes seconds to import: here, in the host, after the watch on stdin
+        from tasks.nlp.model import load_model, load_references
+
+        nlp = load_model(name)
+        load_references()
+    except Exception as error:  # ModelNotInstalled, or a package that cannot import
+        connection.send(("error", error))
+        return None
+    return nlp
+
+
+def _serve(nlp: Language, connection: Connection) -> None:
+    """Annotate each partition sent, in workers forked from here, until the socket
+    closes; send back the tables, or the error."""
+    # with spaCy, which it imports: after the watch on stdin, like the model's load
+    from tasks.execution.pool import annotate_in_workers
+
     while True:
         try:
             articles, batch_size, n_process = connection.recv()

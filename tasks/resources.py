@@ -66,7 +66,7 @@ class Resources:
         case it is dropped, its memory given back, and the model loaded afresh. The
         annotations do not depend on the vocabulary a model has grown."""
         # the loaders import spaCy (seconds): on first use, not when resources are made
-        from tasks.annotate import load_model
+        from tasks.nlp.model import load_model
         from tasks.processes import give_back_memory
 
         with self._locks["model"]:

@@ -1,1 +1,1 @@
-"""Natural-language rules over an article's text and entities: quotes, people, places."""
+"""The NLP of annotate: the model, a Doc's rows, quotes, people, genders and places."""

@@ -6,16 +6,12 @@ import pyarrow as pa
 import pytest
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUOTES, SENTENCES
-from tasks import annotate
-from tasks.annotate import (
-    ModelNotInstalled,
-    annotate_articles,
-    drop_reason,
-    load_model,
-    normalize_entity,
-    refine_span,
-)
+from tasks.annotate import annotate_articles
 from tasks.clean import doc_id, normalize_text
+from tasks.errors import ModelNotInstalled
+from tasks.execution import pool
+from tasks.nlp.entities import drop_reason, normalize_entity, refine_span
+from tasks.nlp.model import load_model
 
 TEXTS = [
     "Le secrétaire américain à la Défense Mark Esper va soumettre cette demande à ses "
@@ -185,8 +181,8 @@ def test_worker_processes_give_the_same_tables(nlp) -> None:
 
 def test_without_fork_the_same_tables_come_from_this_process(nlp, monkeypatch) -> None:
     forked = annotate_articles(articles(TEXTS), nlp)
-    monkeypatch.setattr(annotate, "CAN_FORK", False)
-    monkeypatch.setattr(annotate, "annotate_in_workers", None)  # would fail if called
+    monkeypatch.setattr(pool, "CAN_FORK", False)
+    monkeypatch.setattr(pool, "annotate_in_workers", None)  # would fail if called
     here = annotate_articles(articles(TEXTS), nlp)
     assert here.entities.equals(forked.entities)
     assert here.sentences.equals(forked.sentences)

@@ -107,8 +107,17 @@ def test_a_column_type_changes_the_stages_that_read_or_write_its_table(project):
 
 
 def test_an_edit_of_runtime_machinery_changes_no_version(project):
-    for module in ("tasks/processes.py", "tasks/storage.py", "tasks/model_host.py"):
+    machinery = ("tasks/processes.py", "tasks/storage.py", "tasks/model_host.py")
+    execution = ("tasks/execution/pool.py", "tasks/execution/heap.py")
+    for module in (*machinery, *execution):
         assert project.changed_by(module, None, "\n# edited\n") == [], module
+
+
+@pytest.mark.parametrize("module", ["model", "entities", "identities", "rows"])
+def test_the_nlp_counts_for_annotate_and_what_reads_its_functions(project, module):
+    """The NLP annotate runs (in its workers too) is reached from the stage itself."""
+    edited = project.changed_by(f"tasks/nlp/{module}.py", None, "\n# edited\n")
+    assert edited == ["annotate", "validate"]
 
 
 def test_the_quote_rules_count_for_annotate_and_what_reads_its_functions(project):

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.annotate import DEFAULT_MODEL, ModelNotInstalled, annotate_articles, model_id
+from tasks.annotate import annotate_articles
+from tasks.errors import ModelNotInstalled
 from tasks.model_host import ModelHost, host
+from tasks.nlp.model import DEFAULT_MODEL, model_id
 from tests.helpers import wait_until
 from tests.processes import alive, descendants
 from tests.tasks.test_annotate import TEXTS, articles

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tasks import annotate, resources
+from tasks import resources
 from tasks.annotate import DEFAULT_MODEL, annotate_articles
+from tasks.execution import pool
 from tasks.resources import Resources
 from tests.tasks.test_annotate import TEXTS, articles
 
@@ -14,7 +15,7 @@ from tests.tasks.test_annotate import TEXTS, articles
 @pytest.fixture
 def in_this_process(monkeypatch):
     """Annotate as a Dask worker does: no forked workers, and Dask's allocator setting."""
-    monkeypatch.setattr(annotate, "CAN_FORK", False)
+    monkeypatch.setattr(pool, "CAN_FORK", False)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
 
 

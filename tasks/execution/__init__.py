@@ -1,0 +1,1 @@
+"""How the stages' work runs: worker processes, the model host, memory given back."""
