@@ -82,12 +82,7 @@ def plan_partitions(
     files = FileSource(max_bytes, _item_files(sources, exclude))
     dated = since is not None or until is not None
     new = [_planned(found, now, dated) for found in _new_items([files, web], known)]
-    counts = PlanCounts(
-        found=files.found + web.found,
-        new=len(new) - len(web.attempts),
-        retried=len(web.attempts),
-        not_modified=sum(web.not_modified.values()),
-    )
+    counts = _counts(len(new), files, web)
     groups = _by_month(new, DateWindow.parse(since, until), counts) if dated else _one(new)
     partitions = [
         PartitionSpec(
@@ -103,12 +98,17 @@ def plan_partitions(
         )
         for offset, (month, keys) in enumerate(_cut(groups, partition_size))
     ]
-    return Plan(
-        partitions,
-        counts,
-        problems=web.problems,
-        web_state=web.state or None,
-        not_modified=dict(web.not_modified),
+    return Plan(partitions, counts, web.problems, web.state or None, dict(web.not_modified))
+
+
+def _counts(planned: int, files: FileSource, web: WebPlan) -> PlanCounts:
+    """What the listings found, and how many of the items planned are new (the others
+    are web pages tried again)."""
+    return PlanCounts(
+        found=files.found + web.found,
+        new=planned - len(web.attempts),
+        retried=len(web.attempts),
+        not_modified=sum(web.not_modified.values()),
     )
 
 
