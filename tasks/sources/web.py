@@ -397,7 +397,11 @@ class WebSource:
     (or read back from the lake when fetched before)."""
 
     def __init__(
-        self, lake: Lake, settings: Settings, hosts: Hosts, plan: WebPlan | None = None
+        self,
+        lake: Lake,
+        settings: Settings,
+        hosts: Hosts | None = None,
+        plan: WebPlan | None = None,
     ) -> None:
         self.lake = lake
         self.settings = settings
