@@ -153,7 +153,7 @@ def annotate_stage(work: Path, n: int, seed: int) -> list[Row]:
     """depeche's annotate stage (read, annotate, stage, gate, commit) against a plain
     nlp.pipe loop writing entities to Parquet, on the same clean texts and model."""
     from schemas import CLEAN
-    from tasks import fetch
+    from tasks import planning
     from tasks.contract import run_stage
     from tasks.records import StageReport
     from tasks.resources import Resources
@@ -165,8 +165,8 @@ def annotate_stage(work: Path, n: int, seed: int) -> list[Row]:
     store = Lake(work / f"annotate-lake-{n}")
     settings = Settings()
     resources = Resources()
-    plan = fetch.plan_for_lake(store, [str(source)], settings, None, None)
-    fetch.record_plan(store, plan)
+    plan = planning.plan_for_lake(store, [str(source)], settings, None, None)
+    planning.record_plan(store, plan)
     [spec] = plan.partitions
     partition = spec.partition
 

@@ -40,8 +40,8 @@ from typing import Any
 
 from tasks.annotate import annotate_articles
 from tasks.clean import clean_items
-from tasks.fetch import fetch_files
 from tasks.resources import Resources
+from tasks.sources.files import fetch_files
 
 PROJECT = Path(__file__).resolve().parents[1]
 CORPUS = PROJECT.parent / "shared" / "corpus"

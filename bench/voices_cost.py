@@ -79,10 +79,10 @@ def serve(corpus: Path, lake: Path, articles: int, seed: int, answers: IO[str]) 
     """Prepare, then time a step for every line naming one on stdin."""
     from tasks import annotate
     from tasks.clean import clean_items
-    from tasks.fetch import fetch_files
     from tasks.gate import SuiteRunner
     from tasks.marts import build_marts, mart_inputs, published_partitions, refresh_marts
     from tasks.resources import Resources
+    from tasks.sources.files import fetch_files
 
     resources = Resources()
     nlp = resources.model(annotate.DEFAULT_MODEL)

@@ -215,7 +215,7 @@ def fetch_manifest(lake: Path) -> tuple[Manifest, int]:
 def fetch_alone(lake: Path, feeds: list[str], delay: float) -> dict[str, object]:
     """Planning and the fetch stage in this process (as `depeche run` does them), and
     what they came to: peak memory, the quarantine's reasons, raw rows, seconds."""
-    from tasks import fetch
+    from tasks import planning
     from tasks.contract import run_stage
     from tasks.resources import current
     from tasks.settings import Settings
@@ -224,8 +224,8 @@ def fetch_alone(lake: Path, feeds: list[str], delay: float) -> dict[str, object]
 
     store = Lake(lake)
     settings = Settings(min_delay=delay, allow_private_network=[ALLOWED])
-    plan = fetch.plan_for_lake(store, feeds, settings, None, None)
-    fetch.record_plan(store, plan)
+    plan = planning.plan_for_lake(store, feeds, settings, None, None)
+    planning.record_plan(store, plan)
     [spec] = plan.partitions
     stage = BY_NAME["fetch"]
     key = stage.key(store, spec.partition, settings)
@@ -247,8 +247,8 @@ def bomb_traced(url: str) -> tuple[int, str, int]:
     """The client alone on the bomb, in this process: the Python memory it allocates
     (tracemalloc's peak), its quarantine reason, and its cap."""
     from tasks.settings import Settings
+    from tasks.sources.web import crawl_policy
     from tasks.web.client import Client, FetchFailed
-    from tasks.web.ingest import crawl_policy
 
     policy = crawl_policy(Settings(allow_private_network=[ALLOWED])).client
     client = Client(policy)

@@ -192,8 +192,8 @@ def _quiet_libraries() -> None:
 def _check_sources(sources: list[str], lake: Path, settings: SettingsGiven) -> None:
     """Paths that name files; a word to the user when web sources go out under a user
     agent that names no contact."""
-    from tasks.fetch import discover
     from tasks.settings import resolve_settings
+    from tasks.sources.files import discover
     from tasks.storage import Lake
     from tasks.web.listing import is_url
 
@@ -326,7 +326,7 @@ def _workers_line(summary: RunSummary) -> str:
 
 
 def _hosts_table(title: str, hosts: dict[str, dict[str, int]]) -> Table:
-    from tasks.web.ingest import OUTCOMES
+    from tasks.sources.web import OUTCOMES
 
     table = Table(title=title, title_justify="left")
     table.add_column("host")
@@ -542,8 +542,8 @@ def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
     """Where every partition stands, stage by stage, and the web pages host by host;
     exit code 1 when a committed stage-partition is damaged (the next run, or rerun
     --failed, redoes it)."""
+    from tasks.sources.web import web_status
     from tasks.storage import Lake
-    from tasks.web.ingest import web_status
 
     store = Lake(lake).require()
     rows = store.status(STAGES, deep=verify) + store.lake_wide_status(deep=verify)

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from flows.runners import Execute, Runner, Turns, check_cluster, open_runner, run_here
 from schemas import STAGES
-from tasks import fetch
+from tasks import planning
 from tasks.annotate import installed_version
 from tasks.compaction import Compaction, collect, compact_task, has_work, last_closed_month, recover
 from tasks.contract import Stage, blocked, decide
@@ -41,9 +41,9 @@ from tasks.marts import marts_are_current, marts_task
 from tasks.records import StageReport, Status
 from tasks.resources import current
 from tasks.settings import Settings, SettingsGiven, resolve_settings
+from tasks.sources.web import by_host, web_counts
 from tasks.stages import REGISTRY, RERUN_DEPLOYMENT, rerun_hint
 from tasks.storage import Lake
-from tasks.web.ingest import by_host, web_counts
 from tasks.web.listing import SourceProblem
 
 
@@ -54,7 +54,7 @@ class RunSummary:
     lake: str
     settings: dict[str, Any] = field(default_factory=dict)
     planned: list[str] = field(default_factory=list)
-    plan: fetch.PlanCounts | None = None
+    plan: planning.PlanCounts | None = None
     reports: list[StageReport] = field(default_factory=list)
     error: str | None = None
     error_code: int = 0  # the exit code `error` calls for
@@ -260,9 +260,9 @@ def idle_run(
     settings = resolve_settings(store.last_settings(), given)
     if since is None and until is None:
         # one pass that stops at the first new item: the common case of a run with work
-        counts = fetch.count_if_nothing_new(store, sources, settings)
+        counts = planning.count_if_nothing_new(store, sources, settings)
     else:
-        plan = fetch.plan_for_lake(store, sources, settings, since, until)
+        plan = planning.plan_for_lake(store, sources, settings, since, until)
         counts = None if plan.partitions else plan.counts
     if counts is None or not marts_are_current(store):
         return None
@@ -290,11 +290,11 @@ def _targets(store: Lake, request: RunRequest) -> list[str]:
 
 
 @task(name="plan", cache_policy=NO_CACHE)
-def plan_task(lake: str, request: RunRequest, settings: Settings) -> fetch.Plan:
+def plan_task(lake: str, request: RunRequest, settings: Settings) -> planning.Plan:
     """Record new partitions for what is new in the sources."""
     store = Lake(lake)
-    plan = fetch.plan_for_lake(store, request.sources, settings, request.since, request.until)
-    fetch.record_plan(store, plan)
+    plan = planning.plan_for_lake(store, request.sources, settings, request.since, request.until)
+    planning.record_plan(store, plan)
     return plan
 
 

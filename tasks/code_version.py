@@ -64,7 +64,7 @@ RUNTIME_ONLY = frozenset(
         "tasks.settings",
         # downloading: a page fetched before is read back from the lake as it was
         # answered, so an edit here cannot change the rows of a partition made before
-        "tasks.web.ingest",
+        "tasks.sources.web",
         "tasks.web.crawl",
         "tasks.web.client",
         "tasks.web.address",

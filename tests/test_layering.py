@@ -32,13 +32,17 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     # clean's earlier articles follow the contract's chain links
     ("contract", {"tasks.contract", "tasks.earlier"}),
-    # the stages with the web half of fetch and the machinery that runs annotate: the
-    # resources load the stages' models, the model host runs annotate's workers
+    # where fetch's items come from: local files, and the web pages kept in the lake
+    ("sources", {"tasks.sources", "tasks.sources.*"}),
+    # the stages and the machinery that runs annotate: the resources load the stages'
+    # models, the model host runs annotate's workers
     (
         "stages",
-        {"tasks.fetch", "tasks.clean", "tasks.annotate", "tasks.validate", "tasks.web.ingest",
+        {"tasks.fetch", "tasks.clean", "tasks.annotate", "tasks.validate",
          "tasks.resources", "tasks.model_host", "tasks.execution", "tasks.execution.*"},
     ),
+    # a run's new partitions: dates are read as clean reads them
+    ("planning", {"tasks.planning"}),
     (
         "analytics",
         {"tasks.world", "tasks.charts", "tasks.report", "tasks.marts", "tasks.analytics",

@@ -12,7 +12,7 @@ import pytest
 
 from tasks.annotate import annotate_articles
 from tasks.clean import clean_items, normalize_text
-from tasks.fetch import fetch_files
+from tasks.sources.files import fetch_files
 
 
 def clean_files(paths: list[Path], language):

@@ -350,7 +350,7 @@ def test_a_worker_that_cannot_see_the_lake_says_so(tmp_path):
 def test_a_run_is_split_in_partitions_of_at_most_the_size_and_always_the_same(
     articles, local_tables, tmp_path
 ):
-    from tasks.fetch import plan_partitions
+    from tasks.planning import plan_partitions
 
     sizes = local_tables["raw"].groupby("batch").size()
     assert len(sizes) == 6 and sizes.max() <= PARTITION_SIZE and sizes.sum() == ARTICLES

@@ -13,8 +13,8 @@ import pytest
 from schemas import CLEAN, RAW
 from tasks.clean import clean_items, extract_html, published_period
 from tasks.dates import latest_date, plausible
-from tasks.fetch import plan_partitions
 from tasks.gate import check_table
+from tasks.planning import plan_partitions
 from tasks.web.feeds import parse_listing
 from tests.tasks.test_web_listing import _list
 from tests.websites import Answer, Site

@@ -11,15 +11,11 @@ from pathlib import Path
 import pytest
 
 from schemas import QUARANTINE, RAW, Rejected
+from tasks.charsets import decode
 from tasks.errors import SourceNotFound
-from tasks.fetch import (
-    decode,
-    discover,
-    fetch_files,
-    item_id,
-    plan_partitions,
-    read_items,
-)
+from tasks.planning import plan_partitions
+from tasks.sources.files import discover, fetch_files, read_items
+from tasks.sources.rows import item_id
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 FRENCH = "L’équipe de France a gagné à Marseille, a déclaré le sélectionneur."
@@ -320,9 +316,10 @@ def test_fetch_streams_its_rows_and_clean_reads_them_a_row_group_at_a_time(
 ) -> None:
     import pyarrow.parquet as pq
 
-    from tasks import fetch as fetch_module
     from tasks.contract import run_stage
+    from tasks.planning import plan_for_lake, record_plan
     from tasks.settings import Settings
+    from tasks.sources import rows
     from tasks.stages import BY_NAME
     from tasks.storage import Lake
 
@@ -331,10 +328,10 @@ def test_fetch_streams_its_rows_and_clean_reads_them_a_row_group_at_a_time(
     for n, city in enumerate(["Brest", "Quimper", "Lorient", "Vannes", "Morlaix"]):
         text = f"{FRENCH} La mairie de {city} a présenté son budget numéro {n} jeudi soir."
         (source / f"{n}.txt").write_text(text, encoding="utf-8")
-    monkeypatch.setattr(fetch_module, "RAW_CHUNK_BYTES", 200)  # two items a row group
+    monkeypatch.setattr(rows, "RAW_CHUNK_BYTES", 200)  # two items a row group
     lake, settings = Lake(tmp_path / "lake"), Settings()
-    plan = fetch_module.plan_for_lake(lake, [str(source)], settings, None, None)
-    fetch_module.record_plan(lake, plan)
+    plan = plan_for_lake(lake, [str(source)], settings, None, None)
+    record_plan(lake, plan)
     [spec] = plan.partitions
     reports = {}
     for name in ("fetch", "clean"):

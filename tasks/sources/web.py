@@ -1,4 +1,4 @@
-"""Web pages in the fetch stage's terms: which URLs a run plans, and what each became.
+"""The web as a source: which URLs a run plans, and what each became.
 
 Planning lists the run's web sources (tasks/web/listing.py) and keeps the article
 URLs no partition holds yet, plus those whose earlier fetches failed for a passing
@@ -21,13 +21,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from schemas import Rejected
-from tasks.records import WEB_ITEM, Status
-from tasks.resources import current
+from tasks.records import WEB_ITEM, ItemKey, PartitionSpec, Status
 from tasks.settings import Settings
+from tasks.sources import NewItem
+from tasks.sources.rows import Item, page_item
 from tasks.storage import Lake
 from tasks.web.address import AddressPolicy, parse_networks
 from tasks.web.client import ClientPolicy, Response
-from tasks.web.crawl import Crawler, CrawlPolicy, Outcome, Request, describe_status
+from tasks.web.crawl import Crawler, CrawlPolicy, Hosts, Outcome, Request, describe_status
 from tasks.web.feeds import Entry, parse_url_list, sniff
 from tasks.web.listing import Listed, SourceProblem, list_sources
 from tasks.web.urls import canonical_url, host_of
@@ -134,6 +135,12 @@ class WebPlan:
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     not_modified: Counter[str] = field(default_factory=Counter)
 
+    def new_items(self, known: set[ItemKey]) -> Iterator[NewItem]:
+        """The pages planned (new, or to try again), in their URLs' order: listing
+        kept none that the lake holds already, and a page to retry is one it holds."""
+        for url in sorted(self.hints):
+            yield NewItem((url, None, WEB_ITEM), listed_date=self.published.get(url))
+
 
 def _hints(entry: Entry, listed_in: str) -> dict[str, Any]:
     return {
@@ -152,29 +159,26 @@ def plan_web(
     lists: list[Path],
     settings: Settings,
     *,
+    hosts: Hosts | None = None,
     since: datetime | None = None,
     log: Callable[[str], None] | None = None,
 ) -> WebPlan:
     """The web pages to fetch: listed by `urls` (feeds, sitemaps, pages) and the
-    `.urls` files `lists`, not yet in the lake; and those to try again."""
+    `.urls` files `lists`, not yet in the lake; and those to try again. `hosts`: what
+    this process's crawls remember of each host (robots.txt, delays)."""
     known = {key[0] for key in lake.known_items() if key[2] == WEB_ITEM}
     listed = Listed()
     if urls:
         listed = list_sources(
             urls,
-            Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts()),
+            Crawler(crawl_policy(settings), log=log, hosts=hosts),
             lake.web_state(),
             known=known,
             since=since,
             max_bytes=settings.max_bytes,
             sitemap_depth=settings.sitemap_depth,
         )
-    for path in lists:
-        for link in parse_url_list(path.read_text(encoding="utf-8", errors="replace")):
-            key = canonical_url(link)
-            if key not in listed.entries:
-                listed.entries[key] = Entry(url=link, hint_source="list")
-                listed.listed_in[key] = path.resolve().as_posix()
+    _add_url_lists(listed, lists)
     plan = WebPlan(
         found=len(listed.entries),
         problems=listed.problems,
@@ -185,12 +189,28 @@ def plan_web(
         if key not in known:
             plan.hints[key] = _hints(entry, listed.listed_in[key])
             plan.published[key] = entry.published
-    history = web_history(lake)
-    for url, failures in sorted(history.waiting(settings.fetch_attempts).items()):
+    _add_retries(plan, web_history(lake), settings.fetch_attempts)
+    return plan
+
+
+def _add_url_lists(listed: Listed, lists: list[Path]) -> None:
+    """The links of the `.urls` files, as listed entries (a link a feed or sitemap
+    listed already keeps what they said of it)."""
+    for path in lists:
+        for link in parse_url_list(path.read_text(encoding="utf-8", errors="replace")):
+            key = canonical_url(link)
+            if key not in listed.entries:
+                listed.entries[key] = Entry(url=link, hint_source="list")
+                listed.listed_in[key] = path.resolve().as_posix()
+
+
+def _add_retries(plan: WebPlan, history: WebHistory, attempts: int) -> None:
+    """The pages that failed for a passing reason fewer than `attempts` times, planned
+    again with the hints they had."""
+    for url, failures in sorted(history.waiting(attempts).items()):
         plan.hints.setdefault(url, history.hints.get(url, {}))
         plan.attempts[url] = failures
         plan.published.setdefault(url, _when(history.hints.get(url, {})))
-    return plan
 
 
 def _when(hints: dict[str, Any]) -> datetime | None:
@@ -255,6 +275,7 @@ def fetch_pages(
     urls: Iterable[str],
     settings: Settings,
     *,
+    hosts: Hosts | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Iterator[Page]:
     """Every URL's page (or why not), one at a time in the URLs' order: as this
@@ -281,7 +302,7 @@ def fetch_pages(
                 lake.land(key, {"failure": failure})
             return Outcome(outcome.url, tries=outcome.tries)  # the body is in the lake
 
-        crawler = Crawler(crawl_policy(settings), log=log, hosts=current().web_hosts())
+        crawler = Crawler(crawl_policy(settings), log=log, hosts=hosts)
         crawler.fetch((Request(url) for url in wanted), settle=land)
     for url in urls:
         yield _kept(partition, url, lake) or _lost_page(url)
@@ -366,3 +387,43 @@ def outcome_of(page: Page, failures: int, attempts: int) -> str:
     if page.rejected.reason == "robots_disallowed":
         return "disallowed"
     return "waiting" if page.transient and failures + 1 < attempts else "failed"
+
+
+# -- the source ------------------------------------------------------------------------
+
+
+class WebSource:
+    """The web pages of a run: those its plan lists, and those of a partition, fetched
+    (or read back from the lake when fetched before)."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        settings: Settings,
+        hosts: Hosts | None = None,
+        plan: WebPlan | None = None,
+    ) -> None:
+        self.lake = lake
+        self.settings = settings
+        self.hosts = hosts
+        self.plan = plan or WebPlan()
+        self.found = self.plan.found
+
+    def new_items(self, known: set[ItemKey]) -> Iterator[NewItem]:
+        return self.plan.new_items(known)
+
+    def read(self, spec: PartitionSpec, details: dict[str, Any]) -> Iterator[Item]:
+        """The web pages of a partition as items, one at a time; once they are all
+        read, the books of the fetch in `details["web"]`: each URL's outcome
+        (`waiting`: a later run tries it again), and their counts per host."""
+        if not spec.urls:
+            return
+        attempts = self.settings.fetch_attempts
+        outcomes: dict[str, str] = {}
+        pages = fetch_pages(self.lake, spec.partition, spec.urls, self.settings, hosts=self.hosts)
+        for page in pages:
+            failures = spec.attempts.get(page.url, 0)
+            outcomes[page.url] = outcome_of(page, failures, attempts)
+            note = attempt_note(failures, attempts)
+            yield page_item(page, spec.hints.get(page.url, {}), note)
+        details["web"] = {"outcomes": outcomes, "hosts": by_host(outcomes)}
