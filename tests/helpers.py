@@ -1,12 +1,16 @@
-"""What every test module shares: waiting for a condition (never a fixed sleep), and
-a free port on the loopback."""
+"""What every test module shares: waiting for a condition (never a fixed sleep), a
+free port on the loopback, a folder of sample wire stories, and a Python process run
+as the command line is."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -52,3 +56,27 @@ def listening(port: int) -> bool:
     """Whether something accepts connections on 127.0.0.1:`port`."""
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wire_stories(sample: Path, folder: Path, pattern: str) -> Path:
+    """`folder`, made, with the wire stories of the sample whose names match `pattern`."""
+    folder.mkdir()
+    for name in sorted(p.name for p in (sample / "wire").glob(pattern)):
+        shutil.copy(sample / "wire" / name, folder / name)
+    return folder
+
+
+def run_python(
+    args: list[str], *, code: Path, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """Python with `args`, importing depeche from `code`, in `cwd`, as a cron job would
+    run it: no input, its output captured, five minutes at most."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(code)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )

@@ -362,14 +362,9 @@ def test_quote_offsets_cut_the_quote_and_its_speaker_out_of_the_text() -> None:
     assert not speaker["quotes:speaker_offsets_match_document_text"].success
     half = annotations(quote_rows=quotes(speaker_start=None))
     assert not half["quotes:speaker_offsets_match_document_text"].success
-    unattributed = quotes(
-        speaker=None,
-        speaker_start=None,
-        speaker_end=None,
-        speaker_entity_index=None,
-        speaker_canonical=None,
-        verb=None,
-    )
+    # a quote without a speaker: none of its speaker's fields, nor a verb
+    speakerless = ("speaker", "speaker_start", "speaker_end", "speaker_entity_index")
+    unattributed = quotes(**dict.fromkeys((*speakerless, "speaker_canonical", "verb")))
     assert all(c.success for c in annotations(quote_rows=unattributed).values())
 
 
