@@ -34,6 +34,9 @@ from tasks.settings import Settings, SettingsGiven, describe_problems, setting_b
 if TYPE_CHECKING:
     from flows.pipeline import RunSummary
     from flows.serving import PrefectServer
+    from tasks.fetch import PlanCounts
+    from tasks.progress import ProgressSink
+    from tasks.records import StageReport
 
 DEFAULT_SOURCE = "data/sample"
 
@@ -239,17 +242,8 @@ def _coloured(status: str) -> str:
 
 
 def _print_summary(summary: RunSummary) -> None:
-    from tasks.storage import Lake
-
     if summary.plan is not None:
-        plan = summary.plan
-        line = f"sources: {plan.found} items found, {plan.new} new"
-        if plan.outside_range or plan.undated:
-            line += f" ({plan.outside_range} outside the dates, {plan.undated} undated)"
-        if plan.retried or plan.not_modified:
-            line += f"; web: {plan.retried} retried, {plan.not_modified} sources not modified"
-        planned = ", ".join(summary.planned) or "none"
-        out.print(f"{line}; new partitions: {planned}", soft_wrap=True)
+        out.print(_plan_line(summary.plan, summary.planned), soft_wrap=True)
     for problem in summary.problems:
         err.print(
             f"[yellow]source not read[/]: {problem.source}: {problem.reason} ({problem.detail})",
@@ -257,28 +251,9 @@ def _print_summary(summary: RunSummary) -> None:
             markup=True,
         )
     reports = [r for r in summary.reports if r.status != "skipped"]
-    cluster = bool(summary.workers)
     if reports:
-        table = Table(title="depeche run", title_justify="left")
-        for column in ("partition", "stage", "status", "in", "out", "quarantined", "reasons"):
-            table.add_column(column, justify="right" if column in ("in", "out") else "left")
-        table.add_column("s", justify="right")
-        if cluster:
-            table.add_column("worker")
-        for r in reports:
-            table.add_row(
-                r.partition,
-                r.stage,
-                _coloured(r.status),
-                str(r.rows_in),
-                str(r.rows_out),
-                str(r.rows_quarantined),
-                r.reasons,
-                f"{r.seconds:.1f}",
-                *([r.worker] if cluster else []),
-            )
-        out.print(table)
-    if cluster:
+        out.print(_reports_table(reports, cluster=bool(summary.workers)))
+    if summary.workers:
         out.print(_workers_line(summary), soft_wrap=True)
     if summary.hosts:
         out.print(_hosts_table("web pages by host", summary.hosts))
@@ -292,17 +267,7 @@ def _print_summary(summary: RunSummary) -> None:
     if gated:
         passed = sum(r.ok for r in gated)
         out.print(f"gates: {passed} passed, {len(gated) - passed} failed")
-    lake = Lake(summary.lake)
-    out.print(f"tables: {lake.table_dir(DOCUMENTS).parent}/{{documents,sentences,entities,quotes}}")
-    out.print(f"quarantine: {lake.table_dir(QUARANTINE)}   reports: {lake.reports_dir}")
-    if summary.marts is not None:
-        out.print(
-            f"marts: {summary.marts.status}   report: {lake.report_path}   "
-            f"catalog: {lake.catalog_path}",
-            soft_wrap=True,
-        )
-        if not summary.marts.ok:
-            err.print(f"[red]FAILED[/] marts: {summary.marts.message}", soft_wrap=True)
+    _print_outputs(summary)
     for failure in summary.failures:
         err.print(
             f"[red]FAILED[/] stage {failure.stage}, partition {failure.partition}: "
@@ -311,6 +276,57 @@ def _print_summary(summary: RunSummary) -> None:
         )
     if summary.failures:
         err.print(f"fix the cause, then rerun with: {summary.rerun_command}", soft_wrap=True)
+
+
+def _plan_line(plan: PlanCounts, planned: list[str]) -> str:
+    """What the sources brought: items found and new, and the partitions planned."""
+    line = f"sources: {plan.found} items found, {plan.new} new"
+    if plan.outside_range or plan.undated:
+        line += f" ({plan.outside_range} outside the dates, {plan.undated} undated)"
+    if plan.retried or plan.not_modified:
+        line += f"; web: {plan.retried} retried, {plan.not_modified} sources not modified"
+    return f"{line}; new partitions: {', '.join(planned) or 'none'}"
+
+
+def _reports_table(reports: list[StageReport], cluster: bool) -> Table:
+    """A row per stage-partition that did not skip; on a cluster, the worker too."""
+    table = Table(title="depeche run", title_justify="left")
+    for column in ("partition", "stage", "status", "in", "out", "quarantined", "reasons"):
+        table.add_column(column, justify="right" if column in ("in", "out") else "left")
+    table.add_column("s", justify="right")
+    if cluster:
+        table.add_column("worker")
+    for r in reports:
+        table.add_row(
+            r.partition,
+            r.stage,
+            _coloured(r.status),
+            str(r.rows_in),
+            str(r.rows_out),
+            str(r.rows_quarantined),
+            r.reasons,
+            f"{r.seconds:.1f}",
+            *([r.worker] if cluster else []),
+        )
+    return table
+
+
+def _print_outputs(summary: RunSummary) -> None:
+    """Where the run's tables, quarantine, reports, marts and catalog are."""
+    from tasks.storage import Lake
+
+    lake = Lake(summary.lake)
+    out.print(f"tables: {lake.table_dir(DOCUMENTS).parent}/{{documents,sentences,entities,quotes}}")
+    out.print(f"quarantine: {lake.table_dir(QUARANTINE)}   reports: {lake.reports_dir}")
+    if summary.marts is None:
+        return
+    out.print(
+        f"marts: {summary.marts.status}   report: {lake.report_path}   "
+        f"catalog: {lake.catalog_path}",
+        soft_wrap=True,
+    )
+    if not summary.marts.ok:
+        err.print(f"[red]FAILED[/] marts: {summary.marts.message}", soft_wrap=True)
 
 
 def _workers_line(summary: RunSummary) -> str:
@@ -370,15 +386,30 @@ def _use_server(server: PrefectServer | None) -> None:
 
 
 def _run_flow(
-    verbose: bool, server: PrefectServer | None, used_model: str | None, **parameters: Any
-) -> None:
-    """Run the flow with `parameters`; `used_model`, the model it resolves to, loads
-    meanwhile (None: the stage-partitions run on a cluster)."""
+    server: PrefectServer | None,
+    used_model: str | None,
+    parameters: dict[str, Any],
+    verbose: bool,
+) -> NoReturn:
+    """Run the flow with `parameters`, then say what it did and exit with its code;
+    `used_model`, the model it resolves to, loads meanwhile (None: the
+    stage-partitions run on a cluster)."""
     if not verbose:
         _quiet_libraries()
     from flows.pipeline import depeche_pipeline, summary_of
     from tasks.resources import Resources, using
 
+    with _progress_bars() as show, using(Resources(progress=show)) as resources:
+        resources.warm_up(used_model)
+        _use_server(server)
+        state = depeche_pipeline(**parameters, return_state=True)
+    _exit_with(summary_of(state))
+
+
+@contextlib.contextmanager
+def _progress_bars() -> Iterator[ProgressSink]:
+    """A progress bar per stage-partition on stderr (a terminal only), gone when done;
+    yields the callback the stages report their progress to."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -396,11 +427,11 @@ def _run_flow(
                 bars[key] = progress.add_task(f"{stage} {partition}", total=total)
             progress.update(bars[key], completed=done, refresh=True)
 
-        with using(Resources(progress=show)) as resources:
-            resources.warm_up(used_model)
-            _use_server(server)
-            state = depeche_pipeline(**parameters, return_state=True)
-    summary = summary_of(state)
+        yield show
+
+
+def _exit_with(summary: RunSummary | BaseException) -> NoReturn:
+    """Say what the run did, or why it stopped, and exit with its code."""
     if isinstance(summary, OSError) and summary.errno == errno.ENOSPC:
         raise summary  # main() says the disk is full
     if isinstance(summary, BaseException):  # a bug, not the user's doing: exit 1
@@ -412,6 +443,23 @@ def _run_flow(
     raise typer.Exit(summary.exit_code)
 
 
+def _flow_parameters(
+    lake: Path, settings: SettingsGiven, wait: float, **request: Any
+) -> dict[str, Any]:
+    """The flow's parameters: the lake, the settings given, how long to wait for the
+    lake's lock, and what the run is asked to do."""
+    return {"lake": str(lake), "settings": settings, "wait_seconds": wait, **request}
+
+
+Sources = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Folders, files or globs of .txt (wire), .html and .jsonl articles and "
+        ".urls lists of article URLs; URLs of RSS/Atom feeds, sitemaps or pages. "
+        f"Default: {DEFAULT_SOURCE}.",
+        show_default=False,
+    ),
+]
 Since = Annotated[
     str | None,
     typer.Option(help="Backfill: only articles published on or after (YYYY[-MM[-DD]])."),
@@ -435,15 +483,7 @@ Verify = Annotated[
 @app.command()
 @with_settings
 def run(
-    sources: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Folders, files or globs of .txt (wire), .html and .jsonl articles and "
-            ".urls lists of article URLs; URLs of RSS/Atom feeds, sitemaps or pages. "
-            f"Default: {DEFAULT_SOURCE}.",
-            show_default=False,
-        ),
-    ] = None,
+    sources: Sources = None,
     lake: LakePath = Path("data/lake"),
     since: Since = None,
     until: Until = None,
@@ -474,38 +514,28 @@ def run(
         if idle is not None:  # nothing new, nothing to redo: Prefect is not needed
             _print_summary(idle)
             raise typer.Exit(0)
-        _run_flow(
-            verbose,
-            server,
-            resolved_model,
-            sources=sources,
-            lake=str(lake),
-            settings=settings,
-            since=since,
-            until=until,
-            wait_seconds=wait,
-            verify=verify,
-        )
+        asked = {"sources": sources, "since": since, "until": until, "verify": verify}
+        _run_flow(server, resolved_model, _flow_parameters(lake, settings, wait, **asked), verbose)
+
+
+Failed = Annotated[bool, typer.Option("--failed", help="Rerun the failed stage-partitions.")]
+FromStage = Annotated[
+    str | None,
+    typer.Option("--from", help=f"Force this stage ({', '.join(STAGES)}) and the ones after it."),
+]
+Partitions = Annotated[
+    list[str] | None,
+    typer.Option(help="Only this partition (repeat for more). Default: all."),
+]
 
 
 @app.command()
 @with_settings
 def rerun(
     lake: LakePath = Path("data/lake"),
-    failed: Annotated[
-        bool, typer.Option("--failed", help="Rerun the failed stage-partitions.")
-    ] = False,
-    from_stage: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            help=f"Force this stage ({', '.join(STAGES)}) and the ones after it.",
-        ),
-    ] = None,
-    partition: Annotated[
-        list[str] | None,
-        typer.Option(help="Only this partition (repeat for more). Default: all."),
-    ] = None,
+    failed: Failed = False,
+    from_stage: FromStage = None,
+    partition: Partitions = None,
     wait: Wait = 0.0,
     verify: Verify = False,
     verbose: Verbose = False,
@@ -523,18 +553,9 @@ def rerun(
     Lake(lake).require()
     with _temporary_server() as server:
         resolved_model = _check_model(lake, settings)
-        _run_flow(
-            verbose,
-            server,
-            resolved_model,
-            lake=str(lake),
-            settings=settings,
-            rerun_failed=failed,
-            from_stage=from_stage,
-            partitions=partition,
-            wait_seconds=wait,
-            verify=verify,
-        )
+        asked = {"rerun_failed": failed, "from_stage": from_stage, "partitions": partition}
+        parameters = _flow_parameters(lake, settings, wait, **asked, verify=verify)
+        _run_flow(server, resolved_model, parameters, verbose)
 
 
 @app.command()

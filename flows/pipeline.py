@@ -34,7 +34,7 @@ from schemas import STAGES
 from tasks import planning
 from tasks.annotate import installed_version
 from tasks.compaction import Compaction, collect, compact_task, has_work, last_closed_month, recover
-from tasks.contract import Stage, blocked, decide
+from tasks.contract import Decision, Stage, blocked, decide
 from tasks.dates import DateWindow
 from tasks.errors import EXIT_FAILED, DepecheError, RunFailed
 from tasks.marts import marts_are_current, marts_task
@@ -124,28 +124,18 @@ def run_partition(
     stage waits for the partitions planned before this one."""
     execute = execute or run_here
     store = Lake(lake)
-    forced_from = STAGES.index(request.from_stage) if request.from_stage else len(STAGES)
     reports: list[StageReport] = []
     redone: set[str] = set()
     index = 0
     while index < len(REGISTRY):
         stage = REGISTRY[index]
         if reports and not reports[-1].ok:
-            reason = f"{reports[-1].stage} did not commit partition {partition}"
-            reports.append(blocked(stage.name, partition, reason))
+            reports.append(_blocked_after(reports[-1], stage, partition))
             index += 1
             continue
         if turns is not None and stage.ordered:
             turns.wait(stage.name, partition)
-        decision = decide(
-            store,
-            stage,
-            partition,
-            settings,
-            force=index >= forced_from,
-            rerun_failed=request.rerun_failed,
-            verify=request.verify,
-        )
+        decision = _decide(store, stage, partition, settings, request)
         if decision.redo is not None and decision.redo not in redone:
             redone.add(decision.redo)
             index = STAGES.index(decision.redo)
@@ -159,6 +149,30 @@ def run_partition(
             turns.done(stage.name, partition)
         index += 1
     return reports
+
+
+def _blocked_after(upstream: StageReport, stage: Stage, partition: str) -> StageReport:
+    """The report of a stage whose upstream did not commit the partition."""
+    return blocked(stage.name, partition, f"{upstream.stage} did not commit partition {partition}")
+
+
+def _decide(
+    store: Lake, stage: Stage, partition: str, settings: Settings, request: RunRequest
+) -> Decision:
+    """What to do with a stage-partition, as the request asks: a stage at or after
+    `from_stage` is forced."""
+    forced = request.from_stage is not None and (
+        STAGES.index(stage.name) >= STAGES.index(request.from_stage)
+    )
+    return decide(
+        store,
+        stage,
+        partition,
+        settings,
+        force=forced,
+        rerun_failed=request.rerun_failed,
+        verify=request.verify,
+    )
 
 
 def run_partitions(
@@ -318,29 +332,14 @@ def run_pipeline(
     try:
         settings = resolve_settings(store.last_settings(), given)
         summary.settings = settings.model_dump()
-        DateWindow.parse(request.since, request.until)
-        installed_version(settings.model)  # ModelNotInstalled before the lake is touched
-        check_cluster(settings)  # ClusterUnreachable, likewise
-        current().warm_up(settings.model if settings.runner == "local" else None)
+        _check_before_the_lake(request, settings)
         with store.lock(wait_seconds):
             store.clear_leftovers()
             recover(store)  # a compaction killed before its switch: what it placed goes
             store.write_settings(summary.settings)
             if request.sources:
-                plan = plan_task(lake, request, settings)
-                summary.planned = [spec.partition for spec in plan.partitions]
-                summary.plan = plan.counts
-                summary.problems, summary.not_modified = plan.problems, plan.not_modified
-            targets = _targets(store, request)
-            with open_runner(settings) as runner:
-                if runner.dashboard:
-                    _announce(f"Dask dashboard: {runner.dashboard}")
-                for notice in runner.notices:
-                    _announce(notice)
-                summary.workers = runner.workers
-                summary.reports += run_partitions(
-                    _for_workers(lake, settings), targets, settings, request, runner
-                )
+                _plan(summary, request, settings)
+            _run_targets(summary, _targets(store, request), request, settings)
             if settings.compact_months:
                 summary.compaction = compact_task(lake, settings, _closed_month())
             summary.marts = marts_task(lake, request.verify)
@@ -348,6 +347,43 @@ def run_pipeline(
                 collect(store)
     except DepecheError as error:
         summary.error, summary.error_code = str(error).strip("'\""), error.exit_code
+    return _outcome(summary)
+
+
+def _check_before_the_lake(request: RunRequest, settings: Settings) -> None:
+    """What must hold before the lake is touched (InvalidDate, ModelNotInstalled,
+    ClusterUnreachable); then the model loads, when this process runs the stages."""
+    DateWindow.parse(request.since, request.until)
+    installed_version(settings.model)
+    check_cluster(settings)
+    current().warm_up(settings.model if settings.runner == "local" else None)
+
+
+def _plan(summary: RunSummary, request: RunRequest, settings: Settings) -> None:
+    """New partitions for what is new in the sources, and what the plan saw."""
+    plan = plan_task(summary.lake, request, settings)
+    summary.planned = [spec.partition for spec in plan.partitions]
+    summary.plan = plan.counts
+    summary.problems, summary.not_modified = plan.problems, plan.not_modified
+
+
+def _run_targets(
+    summary: RunSummary, targets: list[str], request: RunRequest, settings: Settings
+) -> None:
+    """The target partitions through their stages, on the runner the settings ask for."""
+    with open_runner(settings) as runner:
+        if runner.dashboard:
+            _announce(f"Dask dashboard: {runner.dashboard}")
+        for notice in runner.notices:
+            _announce(notice)
+        summary.workers = runner.workers
+        summary.reports += run_partitions(
+            _for_workers(summary.lake, settings), targets, settings, request, runner
+        )
+
+
+def _outcome(summary: RunSummary) -> RunSummary | State:
+    """The run's artifact and log line; the summary, or a Failed state carrying it."""
     create_table_artifact(
         key="depeche-run",
         table=_artifact_rows(summary),

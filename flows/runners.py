@@ -70,78 +70,104 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
         # two in flight: one annotating, the next cleaning; each holds its tables
         yield Runner(run_here, parallel=2, in_flight=2)
         return
+    with _dask_task_runner(settings) as task_runner:
+        yield _cluster_runner(task_runner, settings)
+
+
+def _dask_task_runner(settings: Settings) -> Any:
+    """prefect-dask's task runner: on the cluster at --dask-address, else on a local
+    cluster it starts (and stops) with `workers` processes."""
     from prefect_dask import DaskTaskRunner
 
     if settings.dask_address:
         check_cluster(settings)
-        task_runner = DaskTaskRunner(address=settings.dask_address)
-    else:
-        task_runner = DaskTaskRunner(
-            cluster_class="distributed.LocalCluster",
-            cluster_kwargs={
-                "n_workers": settings.workers,
-                "threads_per_worker": 1,  # spaCy and the GIL: a process per worker
-                "processes": True,
-                "dashboard_address": "127.0.0.1:0",
-            },
-        )
-    with task_runner:
-        client = task_runner.client
-        info = client.scheduler_info()
-        address = info.get("address") or settings.dask_address or "?"
-        workers = sorted(_name(worker, about) for worker, about in info.get("workers", {}).items())
-        dashboard = None if settings.dask_address else client.dashboard_link
+        return DaskTaskRunner(address=settings.dask_address)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": settings.workers,
+            "threads_per_worker": 1,  # spaCy and the GIL: a process per worker
+            "processes": True,
+            "dashboard_address": "127.0.0.1:0",
+        },
+    )
 
-        fitness = Fitness(client)
-        _, unfit = fitness.now()
-        notices = [
+
+def _cluster_runner(task_runner: Any, settings: Settings) -> Runner:
+    """The runner of a started task runner: its workers, its dashboard when depeche
+    started the cluster, and a notice for each worker that cannot run the stages."""
+    client = task_runner.client
+    info = client.scheduler_info()
+    address = info.get("address") or settings.dask_address or "?"
+    workers = sorted(_name(worker, about) for worker, about in info.get("workers", {}).items())
+    fitness = Fitness(client)
+    _, unfit = fitness.now()
+    return Runner(
+        _OnCluster(task_runner, client, fitness, address),
+        parallel=max(1, len(workers)) if workers else settings.workers,
+        dashboard=None if settings.dask_address else client.dashboard_link,
+        workers=workers,
+        notices=[
             f"worker {name} cannot run depeche's stages ({why}): a task given to it would "
             "make it leave the cluster; install depeche's environment there"
             for name, why in unfit.items()
-        ]
+        ],
+    )
 
-        def execute(
-            lake: str, stage: str, partition: str, settings: Settings, key: StageKey
-        ) -> StageReport:
-            from tasks.stages import stage_task  # (see run_here)
 
-            if client.status != "running":  # the scheduler went away: nothing more runs
-                return _not_finished(stage, partition, f"not run: {_gone(address)}")
-            try:
-                present, unfit = fitness.now()
-                if present and len(unfit) == present:  # sent there, it would hang the run
-                    lacking = "; ".join(f"{name}: {why}" for name, why in unfit.items())
-                    return _not_finished(
-                        stage,
-                        partition,
-                        f"not run: no worker of the Dask cluster at {address} can run "
-                        f"depeche's stages ({lacking})",
-                    )
-                future = task_runner.submit(
-                    stage_task,
-                    parameters={
-                        "lake": lake,
-                        "stage": stage,
-                        "partition": partition,
-                        "settings": settings,
-                        "key": key,
-                    },
-                )
-                return future.result()
-            except Exception as error:  # the worker died for good, the scheduler went away
-                if client.status != "running" or getattr(error, "reason", None) == LOST:
-                    why = f"{_gone(address)} before it finished"
-                else:
-                    why = f"on the Dask cluster: {type(error).__name__}: {error}"
-                return _not_finished(stage, partition, why)
+@dataclass
+class _OnCluster:
+    """The `dask` runner's execute: a stage-partition submitted to the cluster and
+    waited for; one the cluster cannot finish is reported failed, never raised."""
 
-        yield Runner(
-            execute,
-            parallel=max(1, len(workers)) if workers else settings.workers,
-            dashboard=dashboard,
-            workers=workers,
-            notices=notices,
+    task_runner: Any
+    client: Any
+    fitness: Fitness
+    address: str
+
+    def __call__(
+        self, lake: str, stage: str, partition: str, settings: Settings, key: StageKey
+    ) -> StageReport:
+        if self.client.status != "running":  # the scheduler went away: nothing more runs
+            return _not_finished(stage, partition, f"not run: {_gone(self.address)}")
+        try:
+            no_worker_fits = self._no_worker_fits()
+            if no_worker_fits is not None:  # sent there, it would hang the run
+                return _not_finished(stage, partition, no_worker_fits)
+            return self._submit(lake, stage, partition, settings, key)
+        except Exception as error:  # the worker died for good, the scheduler went away
+            return _not_finished(stage, partition, self._lost(error))
+
+    def _no_worker_fits(self) -> str | None:
+        """Why no worker present can run the stages, when none can; else None."""
+        present, unfit = self.fitness.now()
+        if not present or len(unfit) != present:
+            return None
+        lacking = "; ".join(f"{name}: {why}" for name, why in unfit.items())
+        return (
+            f"not run: no worker of the Dask cluster at {self.address} can run "
+            f"depeche's stages ({lacking})"
         )
+
+    def _submit(
+        self, lake: str, stage: str, partition: str, settings: Settings, key: StageKey
+    ) -> StageReport:
+        from tasks.stages import stage_task  # (see run_here)
+
+        parameters = {
+            "lake": lake,
+            "stage": stage,
+            "partition": partition,
+            "settings": settings,
+            "key": key,
+        }
+        return self.task_runner.submit(stage_task, parameters=parameters).result()
+
+    def _lost(self, error: Exception) -> str:
+        """Why a submitted stage-partition did not finish."""
+        if self.client.status != "running" or getattr(error, "reason", None) == LOST:
+            return f"{_gone(self.address)} before it finished"
+        return f"on the Dask cluster: {type(error).__name__}: {error}"
 
 
 class Fitness:

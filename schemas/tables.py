@@ -267,6 +267,15 @@ def _count(name: str, doc: str) -> Column:
 
 _CAPTION = pa.struct([pa.field("credit", pa.string()), pa.field("text", pa.string())])
 
+
+def _offsets(what: str) -> tuple[Column, Column]:
+    """`start_char` and `end_char`: where the row's `what`s lie in the document's text."""
+    return (
+        _count("start_char", f"Offset of the first {what} in the document text."),
+        _count("end_char", f"Offset just past the last {what}."),
+    )
+
+
 RAW = Table(
     name="raw",
     path="raw",
@@ -530,8 +539,7 @@ SENTENCES = Table(
     columns=(
         _id("doc_id", "Article the sentence belongs to."),
         _count("sentence_index", "Position of the sentence in the article (0-based)."),
-        _count("start_char", "Offset of the first character in the document text."),
-        _count("end_char", "Offset just past the last character."),
+        *_offsets("character"),
         Column("text", pa.large_string(), "The sentence.", False),
         _count("token_count", "Tokens in the sentence."),
     ),
@@ -607,8 +615,7 @@ ENTITIES = Table(
         _id("doc_id", "Article the entity was found in."),
         _count("entity_index", "Position of the entity in the article (0-based)."),
         _count("sentence_index", "Sentence the entity is in."),
-        _count("start_char", "Offset of the first character in the document text."),
-        _count("end_char", "Offset just past the last character."),
+        *_offsets("character"),
         Column("text", pa.string(), "The entity as written: text[start_char:end_char].", False),
         Column(
             "normalized",
@@ -645,8 +652,7 @@ QUOTES = Table(
     columns=(
         _id("doc_id", "Article the quote is in."),
         _count("quote_index", "Position of the quote in the article (0-based)."),
-        _count("start_char", "Offset of the first quoted character in the document text."),
-        _count("end_char", "Offset just past the last quoted character."),
+        *_offsets("quoted character"),
         Column(
             "text",
             pa.large_string(),

@@ -1,8 +1,10 @@
 """What every test module shares: waiting for a condition (never a fixed sleep), a
-free port on the loopback, and the `depeche` command run as a user runs it."""
+free port on the loopback, a folder of sample wire stories, the `depeche` command run as
+a user runs it, and a Python process run as a cron job would run it."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,3 +65,27 @@ def depeche(
     output captured as text; its exit code is the caller's to check."""
     argv = [str(Path(sys.executable).with_name("depeche")), *args]
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def wire_stories(sample: Path, folder: Path, pattern: str) -> Path:
+    """`folder`, made, with the wire stories of the sample whose names match `pattern`."""
+    folder.mkdir()
+    for name in sorted(p.name for p in (sample / "wire").glob(pattern)):
+        shutil.copy(sample / "wire" / name, folder / name)
+    return folder
+
+
+def run_python(
+    args: list[str], *, code: Path, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """Python with `args`, importing depeche from `code`, in `cwd`, as a cron job would
+    run it: no input, its output captured, five minutes at most."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(code)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )

@@ -129,6 +129,26 @@ class Cluster:
             self.kill(name)
 
 
+def _paused_in_annotate(env: dict[str, str], pause: Path) -> dict[str, str]:
+    """The environment of a worker that stops in the first annotate it is given,
+    creating `pause` to say so."""
+    return {**env, "DEPECHE_PAUSE_AT": "produce:annotate", "DEPECHE_PAUSE_FILE": str(pause)}
+
+
+def _run_until_paused(args: list[str], env: dict[str, str], pause: Path) -> subprocess.Popen:
+    """`depeche` with `args`, started, once a worker has paused in annotate."""
+    run = subprocess.Popen(
+        [DEPECHE, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    wait_until(pause.exists, timeout=180, what=f"{pause} to appear", every=0.2)
+    return run
+
+
 @pytest.fixture
 def cluster(env, tmp_path) -> Iterator[Cluster]:
     started = Cluster(tmp_path, env)
@@ -144,19 +164,11 @@ def test_a_worker_killed_while_it_annotates_loses_nothing_and_doubles_nothing(
     pause = tmp_path / "paused"
     cluster.scheduler()
     # the doomed worker pauses at the first annotate it is given, to be killed there
-    doomed = {**env, "DEPECHE_PAUSE_AT": "produce:annotate", "DEPECHE_PAUSE_FILE": str(pause)}
-    cluster.worker("doomed", env=doomed)
+    cluster.worker("doomed", env=_paused_in_annotate(env, pause))
     cluster.worker("steady")
     lake = tmp_path / "lake"
-    run = subprocess.Popen(
-        [DEPECHE, *_run(articles, lake, "--runner", "dask", "--dask-address", cluster.address)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    wait_until(pause.exists, timeout=180, what=f"{pause} to appear", every=0.2)
+    args = _run(articles, lake, "--runner", "dask", "--dask-address", cluster.address)
+    run = _run_until_paused(args, env, pause)
     cluster.kill("doomed")
     stdout, stderr = run.communicate(timeout=300)
     assert "Traceback" not in stdout + stderr
@@ -265,18 +277,10 @@ def test_the_scheduler_going_away_fails_the_run_cleanly_and_a_rerun_completes(
     pause = tmp_path / "paused"
     cluster.scheduler()
     # the worker stops in the first annotate it is given; the scheduler is killed then
-    paused = {**env, "DEPECHE_PAUSE_AT": "produce:annotate", "DEPECHE_PAUSE_FILE": str(pause)}
-    cluster.worker("paused", env=paused)
+    cluster.worker("paused", env=_paused_in_annotate(env, pause))
     lake = tmp_path / "lake"
-    run = subprocess.Popen(
-        [DEPECHE, *_run_few(few, lake, "--runner", "dask", "--dask-address", cluster.address)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    wait_until(pause.exists, timeout=180, what=f"{pause} to appear", every=0.2)
+    args = _run_few(few, lake, "--runner", "dask", "--dask-address", cluster.address)
+    run = _run_until_paused(args, env, pause)
     cluster.kill("scheduler")
     killed = time.monotonic()
     stdout, stderr = run.communicate(timeout=300)

@@ -4,26 +4,18 @@ a copy of the code, edited, run as a real subprocess against the same lake."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from schemas import CLEAN, STAGES
 from tasks.storage import Lake
+from tests.helpers import run_python
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 def run(code: Path, source: Path, lake: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", str(source), "--lake", str(lake)],
-        cwd=code,
-        env={**env, "PYTHONPATH": str(code)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
+    command = ["-m", "flows.cli", "run", str(source), "--lake", str(lake)]
+    result = run_python(command, code=code, cwd=code, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -13,6 +13,7 @@ import pytest
 
 from flows.pipeline import depeche_pipeline, summary_of
 from tasks.storage import Lake
+from tests.helpers import wire_stories
 
 
 def executed(summary) -> list[tuple[str, str]]:
@@ -27,13 +28,17 @@ def by_partition(summary) -> dict[str, list[str]]:
     return found
 
 
+STRICT = {"max_share_without_entities": 0.0}  # an article without entities fails validate
+
+
+def strict_run(source: Path, lake: str):
+    """The state of a run of `source` into `lake` under STRICT settings."""
+    return depeche_pipeline(sources=[str(source)], lake=lake, settings=STRICT, return_state=True)
+
+
 @pytest.fixture
 def wire(sample: Path, tmp_path: Path) -> Path:
-    source = tmp_path / "wire"
-    source.mkdir()
-    for name in sorted(p.name for p in (sample / "wire").glob("0[1-4]-*.txt")):
-        shutil.copy(sample / "wire" / name, source / name)
-    return source
+    return wire_stories(sample, tmp_path / "wire", "0[1-4]-*.txt")
 
 
 def test_changing_the_model_reruns_annotate_and_validate_only(prefect_harness, wire, tmp_path):
@@ -52,16 +57,9 @@ def test_changing_the_model_reruns_annotate_and_validate_only(prefect_harness, w
 def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, calm_source, tmp_path):
     lake = str(tmp_path / "lake")
     calm = calm_source
-    good = depeche_pipeline(
-        sources=[str(wire)], lake=lake, settings={"max_share_without_entities": 0.0}
-    )
+    good = depeche_pipeline(sources=[str(wire)], lake=lake, settings=STRICT)
     assert good.ok
-    state = depeche_pipeline(
-        sources=[str(calm)],
-        lake=lake,
-        settings={"max_share_without_entities": 0.0},
-        return_state=True,
-    )
+    state = strict_run(calm, lake)
     assert state.is_failed()
     failing = summary_of(state)
     [bad] = failing.planned
@@ -71,12 +69,7 @@ def test_rerun_failed_reruns_only_what_failed(prefect_harness, wire, calm_source
     assert not (Path(lake) / "annotated" / "documents" / f"batch={bad}").exists()
 
     # nothing changed: a plain run does not retry it, and says it still fails
-    again = depeche_pipeline(
-        sources=[str(calm)],
-        lake=lake,
-        settings={"max_share_without_entities": 0.0},
-        return_state=True,
-    )
+    again = strict_run(calm, lake)
     assert executed(summary_of(again)) == []
     assert "unchanged since" in summary_of(again).failures[0].message
 
@@ -175,12 +168,7 @@ def test_the_run_state_and_artifact_show_what_ran(prefect_harness, calm_source, 
 
     lake = str(tmp_path / "lake")
     calm = calm_source
-    state = depeche_pipeline(
-        sources=[str(calm)],
-        lake=lake,
-        settings={"max_share_without_entities": 0.0},
-        return_state=True,
-    )
+    state = strict_run(calm, lake)
     assert state.is_failed()
     assert "validate failed for partition calme-" in state.message
     assert "depeche rerun --failed --lake" in state.message

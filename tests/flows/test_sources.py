@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
+from tests.helpers import run_python, wire_stories
 
 PROJECT = Path(__file__).resolve().parents[2]
 FRENCH = (
@@ -28,14 +29,8 @@ ODD = (
 
 
 def depeche(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from flows.cli import main; main()", *args],
-        cwd=cwd,
-        env={**env, "PYTHONPATH": str(PROJECT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
+    return run_python(
+        ["-c", "from flows.cli import main; main()", *args], code=PROJECT, cwd=cwd, env=env
     )
 
 
@@ -46,11 +41,7 @@ def read(lake: Path, table: str) -> list[dict]:
 
 @pytest.fixture
 def wire(sample: Path, tmp_path: Path) -> Path:
-    source = tmp_path / "depeches"
-    source.mkdir()
-    for name in sorted(p.name for p in (sample / "wire").glob("0[1-3]-*.txt")):
-        shutil.copy(sample / "wire" / name, source / name)
-    return source
+    return wire_stories(sample, tmp_path / "depeches", "0[1-3]-*.txt")
 
 
 def test_a_run_from_another_folder_finds_nothing_new(harness_env, wire, tmp_path) -> None:

@@ -77,9 +77,7 @@ def test_a_changed_file_of_the_same_size_is_found_by_verify_and_before_a_read(
 ) -> None:
     source, root, partition = lake
     clean_file = Lake(root).committed_file(CLEAN, partition)
-    data = bytearray(clean_file.read_bytes())
-    data[8] ^= 0xFF  # in the first column's pages (not the footer, which readers check)
-    clean_file.write_bytes(bytes(data))
+    flip_byte(clean_file, 8)  # in the first column's pages (not the footer, which readers check)
     # the cheap check (sizes) sees nothing; the content hash does
     assert depeche_pipeline(sources=[str(source)], lake=str(root)).ok
     status = depeche("status", "--lake", str(root), "--verify", env=harness_env)
@@ -95,9 +93,7 @@ def test_a_changed_file_of_the_same_size_is_found_by_verify_and_before_a_read(
 def test_run_verify_redoes_a_changed_file(lake) -> None:
     source, root, partition = lake
     clean_file = Lake(root).committed_file(CLEAN, partition)
-    data = bytearray(clean_file.read_bytes())
-    data[len(data) // 3] ^= 0xFF
-    clean_file.write_bytes(bytes(data))
+    flip_byte(clean_file, clean_file.stat().st_size // 3)
     summary = depeche_pipeline(sources=[str(source)], lake=str(root), verify=True)
     assert summary.ok and "clean" in ran(summary)
     assert Lake(root).verify(Lake(root).read_manifest("clean", partition), deep=True) == []
@@ -212,9 +208,7 @@ def test_a_model_that_is_not_installed_is_refused_before_the_lake_changes(
 def test_rerun_failed_verify_repairs_what_status_verify_finds(lake, harness_env, depeche):
     _, root, partition = lake
     clean_file = Lake(root).committed_file(CLEAN, partition)
-    data = bytearray(clean_file.read_bytes())
-    data[len(data) // 4] ^= 0xFF
-    clean_file.write_bytes(bytes(data))
+    flip_byte(clean_file, clean_file.stat().st_size // 4)
     found = depeche("status", "--lake", str(root), "--verify", env=harness_env)
     assert found.returncode == 1 and "rerun --failed --verify" in found.stderr, found.stderr
     repaired = depeche("rerun", "--failed", "--verify", "--lake", str(root), env=harness_env)
@@ -228,12 +222,11 @@ def test_a_damaged_footer_the_sizes_miss_fails_the_marts_in_plain_words(
 ) -> None:
     source, root, partition = lake
     clean_file = Lake(root).committed_file(CLEAN, partition)
-    data = bytearray(clean_file.read_bytes())
+    data = clean_file.read_bytes()
     # a byte in the middle of the footer (the metadata the catalog's views read), which
     # ends the file: <footer> <its length, 4 bytes> PAR1
     footer = int.from_bytes(data[-8:-4], "little")
-    data[len(data) - 8 - footer // 2] ^= 0xFF
-    clean_file.write_bytes(bytes(data))
+    flip_byte(clean_file, len(data) - 8 - footer // 2)
     report = depeche("report", "--lake", str(root), env=harness_env)
     assert report.returncode == 1 and "depeche status --verify" in one_line(report)
     state = depeche_pipeline(sources=[str(source)], lake=str(root), return_state=True)
@@ -244,11 +237,16 @@ def test_a_damaged_footer_the_sizes_miss_fails_the_marts_in_plain_words(
     assert repaired.ok and "clean" in ran(repaired)
 
 
-def flip(path: Path, at: float) -> None:
-    """Change one byte of `path` in place: same size, another content."""
+def flip_byte(path: Path, offset: int) -> None:
+    """Change the byte at `offset` of `path` in place: same size, another content."""
     data = bytearray(path.read_bytes())
-    data[int(len(data) * at)] ^= 0xFF
+    data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+def flip(path: Path, at: float) -> None:
+    """Change the byte a share `at` of the way into `path`."""
+    flip_byte(path, int(path.stat().st_size * at))
 
 
 def verified(depeche, root: Path, env: dict[str, str]):
