@@ -34,7 +34,7 @@ from tasks.settings import Settings, SettingsGiven, describe_problems, setting_b
 if TYPE_CHECKING:
     from flows.pipeline import RunSummary
     from flows.serving import PrefectServer
-    from tasks.fetch import PlanCounts
+    from tasks.planning import PlanCounts
     from tasks.progress import ProgressSink
     from tasks.records import StageReport
 

@@ -66,10 +66,11 @@ class RunSummary:
 
     @property
     def hosts(self) -> dict[str, dict[str, int]]:
-        """Per host, what this run's fetches made of its web pages, and the 304s."""
+        """Per host, what this run's web pages became, and the 304s (the web source is
+        the one that reports `web` outcomes, whichever stage reads it)."""
         outcomes: dict[str, str] = {}
         for report in self.reports:
-            if report.stage == "fetch" and report.ran:
+            if report.ran:
                 outcomes.update((report.details.get("web") or {}).get("outcomes") or {})
         return by_host(outcomes, self.not_modified)
 

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [
          "tasks.people", "tasks.places", "tasks.quotes", "tasks.nlp", "tasks.nlp.quotes",
          "tasks.nlp.quotes.*", "tasks.web", "tasks.web.urls",
          "tasks.web.address", "tasks.web.client", "tasks.web.crawl", "tasks.web.feeds",
-         "tasks.web.listing", "tasks.nlp", "tasks.nlp.*"},
+         "tasks.web.listing", "tasks.nlp.*"},
     ),
     (
         "lake",
