@@ -276,7 +276,7 @@ def _gate_and_commit(
         checks = stage_checks(stage.name, output.rows_in, output.rows_out, reasons, first_details)
         result = gate(staged, [*checks, *output.checks], context.resources.suites())
         staging.write(CHECKS, result.checks_table(stage.name))
-        lake.write_gx_report(stage.name, context.partition, result.gx_results)
+        lake.gx.write(stage.name, context.partition, result.gx_results)
         manifest.rows_in = output.rows_in
         manifest.rows_out = output.rows_out
         manifest.rows_quarantined = rows_quarantined
