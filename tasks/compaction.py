@@ -276,24 +276,30 @@ def _write_merged_manifest(
         key,
         manifests[0].started_at,
         finished_at=manifests[-1].finished_at,
-        seconds=round(sum(old.seconds for old in manifests), 3),
-        gate_seconds=round(sum(old.gate_seconds for old in manifests), 3),
-        rows_in=sum(old.rows_in for old in manifests),
-        rows_out=sum(old.rows_out for old in manifests),
-        rows_quarantined=sum(old.rows_quarantined for old in manifests),
-        quarantine_reasons=dict(
-            sorted(sum((Counter(old.quarantine_reasons) for old in manifests), Counter()).items())
-        ),
         details=merged_details([old.details for old in manifests]) | {"compacts": members},
-        validation=Validation(
-            True, sum(old.validation.checks if old.validation else 0 for old in manifests)
-        ),
         outputs=outputs,
         output_fingerprint=fingerprint_outputs(outputs),
         reports=[*reports, entry] if entry is not None else reports,
         chain=chain_link(manifests[-1]),
+        **_summed_books(manifests),
     )
     view.write_manifest(manifest)
+
+
+def _summed_books(manifests: list[Manifest]) -> dict[str, Any]:
+    """The members' books, timings and checks, summed: those of the merged partition."""
+    reasons = sum((Counter(old.quarantine_reasons) for old in manifests), Counter())
+    return {
+        "seconds": round(sum(old.seconds for old in manifests), 3),
+        "gate_seconds": round(sum(old.gate_seconds for old in manifests), 3),
+        "rows_in": sum(old.rows_in for old in manifests),
+        "rows_out": sum(old.rows_out for old in manifests),
+        "rows_quarantined": sum(old.rows_quarantined for old in manifests),
+        "quarantine_reasons": dict(sorted(reasons.items())),
+        "validation": Validation(
+            True, sum(old.validation.checks if old.validation else 0 for old in manifests)
+        ),
+    }
 
 
 def _described(view: Lake, manifests: list[Manifest], went: dict[str, str], kind: str) -> list:

@@ -52,6 +52,7 @@ from tasks.lake.files import (
     describe_file,
     fingerprint_outputs,
     merge_parquet,
+    read_json,
     sha256_file,
     write_parquet,
 )
@@ -293,14 +294,11 @@ class Lake(LakeLayout):
     def last_settings(self) -> dict[str, Any]:
         """The settings of the lake's last run (empty for a new lake)."""
         path = self.settings_path
-        try:
-            settings = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        settings = read_json(
+            path, lambda damaged: InvalidSettings(f"{damaged}; delete it to run with the defaults")
+        )
+        if settings is None:
             return {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InvalidSettings(
-                f"{path} is damaged ({error}); delete it to run with the defaults"
-            ) from None
         if not isinstance(settings, dict):
             raise InvalidSettings(f"{path} is not a JSON object; delete it to use the defaults")
         return remembered_settings(settings, str(path))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,6 +42,17 @@ def atomic_write(path: Path, data: bytes, *, pause: str | None = None) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, text.encode("utf-8"))
+
+
+def read_json(path: Path, damaged: Callable[[str], Exception]) -> Any:
+    """The JSON document at `path`, None when there is no such file; a file a person
+    may have edited that is no JSON raises what `damaged` makes of the reason."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise damaged(f"{path} is damaged ({error})") from None
 
 
 def sha256_file(path: Path) -> str:

@@ -22,6 +22,19 @@ class LakeLayout:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.reports_dir = self.root / "reports"
+        self.report_path = self.reports_dir / "index.html"  # the HTML report of the lake
+        # the DuckDB catalog: a view per table and mart, paths relative to the root
+        self.catalog_path = self.root / "depeche.duckdb"
+        self.partitions_dir = self.root / PARTITIONS_DIR
+        # beside the stages' manifest folders, not in one: it is not a stage-partition
+        self.marts_manifest_path = self.root / "_manifests" / "marts.json"
+        # the catalog's and the report's sizes and hashes: files every run rewrites
+        # from the marts, so not part of the marts' manifest
+        self.derived_record_path = self.root / "_manifests" / "derived.json"
+        self.settings_path = self.root / "_settings.json"  # the last run's settings
+        self.web_dir = self.root / "_web"  # web sources' state, pages fetched
+        self.lock_path = self.root / "_lock"  # held by the one run writing the lake
 
     def relative_dir(self, table: Table, partition: str, stage: str) -> Path:
         if not table.partitioned:  # a mart: one folder over every partition
@@ -53,27 +66,9 @@ class LakeLayout:
         """The folder of every published partition of `table` (its hive root)."""
         return self.root / table.path
 
-    @property
-    def reports_dir(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def report_path(self) -> Path:
-        """The HTML report of the lake."""
-        return self.reports_dir / "index.html"
-
-    @property
-    def catalog_path(self) -> Path:
-        """The DuckDB catalog: a view per table and mart, paths relative to the root."""
-        return self.root / "depeche.duckdb"
-
     def gx_report_path(self, partition: str) -> Path:
         """The Great Expectations results of every stage of `partition`, in one file."""
         return self.reports_dir / "gx" / f"{partition}.json"
-
-    @property
-    def partitions_dir(self) -> Path:
-        return self.root / PARTITIONS_DIR
 
     def partition_record_path(self, partition: str) -> Path:
         return self.partitions_dir / f"{partition}.json"
@@ -81,28 +76,5 @@ class LakeLayout:
     def manifest_path(self, stage: str, partition: str) -> Path:
         return self.root / manifests_dir(stage) / f"{partition}.json"
 
-    @property
-    def marts_manifest_path(self) -> Path:
-        # beside the stages' manifest folders, not in one: it is not a stage-partition
-        return self.root / "_manifests" / "marts.json"
-
-    @property
-    def derived_record_path(self) -> Path:
-        # the catalog's and the report's sizes and hashes: files every run rewrites
-        # from the marts, so not part of the marts' manifest
-        return self.root / "_manifests" / "derived.json"
-
     def index_file(self, name: str) -> Path:
         return self.root / INDEX_DIR / name
-
-    @property
-    def settings_path(self) -> Path:
-        return self.root / "_settings.json"
-
-    @property
-    def web_dir(self) -> Path:
-        return self.root / "_web"
-
-    @property
-    def lock_path(self) -> Path:
-        return self.root / "_lock"

@@ -3,6 +3,8 @@ damaged), read off its manifest and its recorded files: the rows of `status`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tasks.lake.checks import FileChecks
 from tasks.lake.manifests import Manifests
 from tasks.lake.partitions import PartitionRecords, damaged_record
@@ -11,15 +13,13 @@ from tasks.records import Manifest, Status, StatusRow
 StageState = tuple[Status, Manifest | None, str | None]  # where it stands, its problem
 
 
+@dataclass(frozen=True)
 class Standing:
     """The state of each stage-partition of one lake root."""
 
-    def __init__(
-        self, partitions: PartitionRecords, manifests: Manifests, checks: FileChecks
-    ) -> None:
-        self.partitions = partitions
-        self.manifests = manifests
-        self.checks = checks
+    partitions: PartitionRecords
+    manifests: Manifests
+    checks: FileChecks
 
     def state(
         self, stage: str, partition: str, *, deep: bool = False, busy: bool = False
@@ -71,13 +71,4 @@ def _status_row(partition: str, stage: str, state: StageState) -> StatusRow:
     status, manifest, problem = state
     if manifest is None:
         return StatusRow(partition, stage, status, problem=problem)
-    return StatusRow(
-        partition=partition,
-        stage=stage,
-        status=status,
-        rows_in=manifest.rows_in,
-        rows_out=manifest.rows_out,
-        quarantined=manifest.rows_quarantined,
-        when=manifest.finished_at or manifest.started_at,
-        problem=problem,
-    )
+    return StatusRow.counted(partition, stage, status, manifest, problem)

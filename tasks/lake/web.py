@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.errors import DamagedLake
-from tasks.lake.files import atomic_write, atomic_write_text
+from tasks.lake.files import atomic_write, atomic_write_text, read_json
 from tasks.lake.layout import LakeLayout
 
 _FORGET_WEB_STATE = "delete it, and the next run asks every web source without validators"
@@ -30,12 +30,9 @@ class WebState:
     def sources(self) -> dict[str, dict[str, Any]]:
         """Each web source's last answer: validators, when, status (empty at first)."""
         path = self.sources_path
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        state = read_json(path, lambda damaged: DamagedLake(f"{damaged}: {_FORGET_WEB_STATE}"))
+        if state is None:
             return {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise DamagedLake(f"{path} is damaged ({error}): {_FORGET_WEB_STATE}") from None
         if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
             raise DamagedLake(f"{path} is not a JSON object of objects: {_FORGET_WEB_STATE}")
         return state
