@@ -1,29 +1,7 @@
-"""The lake: the only module that knows paths, atomic commits and manifests.
-
-Layout under the lake root:
-
-    raw/batch=<p>/                      fetch output
-    clean/batch=<p>/                    clean output
-    _checkpoints/annotated/<t>/batch=<p>/  annotate output, waiting for validate
-    stories/batch=<p>/                  clean output: each article's MinHash and story
-    annotated/<t>/batch=<p>/            published by validate (documents, sentences,
-                                        entities, quotes)
-    quarantine/<stage>/batch=<p>/       rejected records of each stage
-    reports/checks/<stage>/batch=<p>/   every check each gate ran
-    reports/gx/<p>.json                 Great Expectations results as GX writes them, by stage
-    _manifests/<stage>/<p>.json         one per stage-partition: the source of truth
-    _partitions/<p>.json                what each partition is: its items, its order
-    _index/<folder>.json                the records of each folder above, read in one go
-                                        (a cache of them: see tasks/lake_index.py)
-    _index/<state>.parquet              states derived from committed partitions, such
-                                        as clean's earlier articles (tasks/earlier.py)
-    marts/<mart>/                       aggregates over every published partition
-    _manifests/marts.json               what the marts were made from
-    _manifests/derived.json             size and hash of the catalog and the report
-    depeche.duckdb                      the catalog: a view per table and mart
-    reports/index.html                  the report
-    _staging/<token>/...                work in progress, mirrored layout; never read
-    _lock                               held (flock) by the one run writing the lake
+"""The lake: `Lake`, the one entry to a lake root, made of the parts in tasks/lake/
+(its layout, the commit protocol, the partition records and manifests, the checks
+of recorded files, the web state, the derived states); no other code knows a path
+of the lake, commits, or reads a manifest's file.
 
 A stage writes everything into its own staging folder, then `commit` moves each
 partition folder into place with a rename and writes the manifest last, so a

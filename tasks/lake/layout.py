@@ -1,5 +1,32 @@
-"""Where each thing of a lake lives: the paths of one lake root, and nothing else
-(the layout as a whole is drawn in tasks/storage.py's docstring)."""
+"""Where each thing of a lake lives: the paths of one lake root, and nothing else.
+
+Layout under the lake root:
+
+    raw/batch=<p>/                      fetch output
+    clean/batch=<p>/                    clean output
+    _checkpoints/annotated/<t>/batch=<p>/  annotate output, waiting for validate
+    stories/batch=<p>/                  clean output: each article's MinHash and story
+    annotated/<t>/batch=<p>/            published by validate (documents, sentences,
+                                        entities, quotes)
+    quarantine/<stage>/batch=<p>/       rejected records of each stage
+    reports/checks/<stage>/batch=<p>/   every check each gate ran
+    reports/gx/<p>.json                 Great Expectations results as GX writes them, by stage
+    _manifests/<stage>/<p>.json         one per stage-partition: the source of truth
+    _partitions/<p>.json                what each partition is: its items, its order
+    _index/<folder>.json                the records of each folder above, read in one go
+                                        (a cache of them: see tasks/lake_index.py)
+    _index/<state>.parquet              states derived from committed partitions, such
+                                        as clean's earlier articles (tasks/earlier.py)
+    marts/<mart>/                       aggregates over every published partition
+    _manifests/marts.json               what the marts were made from
+    _manifests/derived.json             size and hash of the catalog and the report
+    depeche.duckdb                      the catalog: a view per table and mart
+    reports/index.html                  the report
+    _web/sources.json, _web/pages/      each web source's last answer; the pages fetched
+    _settings.json                      the settings of the last run
+    _staging/<token>/...                work in progress, mirrored layout; never read
+    _lock                               held (flock) by the one run writing the lake
+"""
 
 from __future__ import annotations
 
