@@ -567,7 +567,7 @@ def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
     from tasks.storage import Lake
 
     store = Lake(lake).require()
-    rows = store.status(STAGES, deep=verify) + store.lake_wide_status(deep=verify)
+    rows = store.status(STAGES, deep=verify) + store.derived.status(deep=verify)
     table = Table(title=f"depeche status: {lake}", title_justify="left")
     for column in ("partition", "stage", "status", "in", "out", "quarantined", "when"):
         table.add_column(column, justify="right" if column in ("in", "out") else "left")

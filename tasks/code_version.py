@@ -53,6 +53,20 @@ RUNTIME_ONLY = frozenset(
         # where rows are kept, not what they are
         "tasks.storage",
         "tasks.lake_index",
+        "tasks.lake",
+        "tasks.lake.checks",
+        "tasks.lake.commit",
+        "tasks.lake.derived",
+        "tasks.lake.files",
+        "tasks.lake.gx_results",
+        "tasks.lake.layout",
+        "tasks.lake.lock",
+        "tasks.lake.manifests",
+        "tasks.lake.partitions",
+        "tasks.lake.record_folders",
+        "tasks.lake.standing",
+        "tasks.lake.states",
+        "tasks.lake.web",
         # loading and running: the model host, process pools, memory given back (all
         # of tasks.execution: where and in how many processes the model runs, not what
         # it makes; the NLP they run is reached from the stage itself, and hashed)

@@ -46,18 +46,18 @@ from schemas import PARTITION_KEY
 from tasks.contract import Stage, chain_link, decide, fingerprint
 from tasks.errors import CompactionStopped
 from tasks.faults import fault_point
-from tasks.records import Manifest, PartitionSpec, Status, Validation
-from tasks.settings import Settings
-from tasks.stages import REGISTRY
-from tasks.storage import (
-    GX_ENTRY,
-    Lake,
-    _atomic_write_text,
+from tasks.lake.files import (
+    atomic_write_text,
     describe_file,
     fingerprint_outputs,
     merge_parquet,
     sha256_file,
 )
+from tasks.lake.gx_results import GX_ENTRY
+from tasks.records import Manifest, PartitionSpec, Status, Validation
+from tasks.settings import Settings
+from tasks.stages import REGISTRY
+from tasks.storage import Lake
 
 INTENTS_DIR = "_compacting"
 MERGED_PREFIX = "compacted"
@@ -177,12 +177,12 @@ def merge(lake: Lake, group: Group, settings: Settings) -> str:
     merged = _merged_spec(group)
     names = [spec.partition for spec in group.members]
     intent = lake.root / INTENTS_DIR / f"{merged.partition}.json"
-    _atomic_write_text(intent, json.dumps({"partition": merged.partition, "compacts": names}))
+    atomic_write_text(intent, json.dumps({"partition": merged.partition, "compacts": names}))
     with lake.staging("compact", merged.partition) as staging:
         outputs = _merge_files(lake, names, merged.partition, staging.root)
         fault_point("compact:staged")
         folders = sorted({Path(path).parent for path in outputs.values()})
-        trash = lake.place(staging.root, folders, "compact:place")
+        trash = lake.commits.place(staging.root, folders, "compact:place")
     shutil.rmtree(trash, ignore_errors=True)
     view = lake.assuming(merged)  # the lake as the switch will leave it
     for stage in REGISTRY:
@@ -222,7 +222,7 @@ def _merge_files(lake: Lake, members: list[str], merged: str, staged: Path) -> d
             assert manifest is not None  # planned: every stage committed
             for recorded in (*manifest.outputs, *manifest.reports):
                 if GX_ENTRY in recorded.path:
-                    gx.setdefault(stage.name, []).extend(lake.gx_report(stage.name, member) or [])
+                    gx.setdefault(stage.name, []).extend(lake.gx.results(stage.name, member) or [])
                     continue
                 target = _merged_path(Path(recorded.path), member, merged)
                 went[recorded.path] = target.as_posix()
@@ -241,7 +241,7 @@ def _merge_files(lake: Lake, members: list[str], merged: str, staged: Path) -> d
                 os.replace(link, path)
         written.setdefault(digest, path)
     for stage_name, results in gx.items():
-        lake.write_gx_report(stage_name, merged, results)
+        lake.gx.write(stage_name, merged, results)
     return went
 
 
@@ -268,7 +268,7 @@ def _write_merged_manifest(
     key = stage.key(view, merged, settings)
     outputs = _described(view, manifests, went, "outputs")
     reports = _described(view, manifests, went, "reports")
-    entry = view.describe_gx_entry(stage.name, merged)
+    entry = view.gx.describe_entry(stage.name, merged)
     manifest = Manifest.of_key(
         stage.name,
         merged,
@@ -276,24 +276,30 @@ def _write_merged_manifest(
         key,
         manifests[0].started_at,
         finished_at=manifests[-1].finished_at,
-        seconds=round(sum(old.seconds for old in manifests), 3),
-        gate_seconds=round(sum(old.gate_seconds for old in manifests), 3),
-        rows_in=sum(old.rows_in for old in manifests),
-        rows_out=sum(old.rows_out for old in manifests),
-        rows_quarantined=sum(old.rows_quarantined for old in manifests),
-        quarantine_reasons=dict(
-            sorted(sum((Counter(old.quarantine_reasons) for old in manifests), Counter()).items())
-        ),
         details=merged_details([old.details for old in manifests]) | {"compacts": members},
-        validation=Validation(
-            True, sum(old.validation.checks if old.validation else 0 for old in manifests)
-        ),
         outputs=outputs,
         output_fingerprint=fingerprint_outputs(outputs),
         reports=[*reports, entry] if entry is not None else reports,
         chain=chain_link(manifests[-1]),
+        **_summed_books(manifests),
     )
     view.write_manifest(manifest)
+
+
+def _summed_books(manifests: list[Manifest]) -> dict[str, Any]:
+    """The members' books, timings and checks, summed: those of the merged partition."""
+    reasons = sum((Counter(old.quarantine_reasons) for old in manifests), Counter())
+    return {
+        "seconds": round(sum(old.seconds for old in manifests), 3),
+        "gate_seconds": round(sum(old.gate_seconds for old in manifests), 3),
+        "rows_in": sum(old.rows_in for old in manifests),
+        "rows_out": sum(old.rows_out for old in manifests),
+        "rows_quarantined": sum(old.rows_quarantined for old in manifests),
+        "quarantine_reasons": dict(sorted(reasons.items())),
+        "validation": Validation(
+            True, sum(old.validation.checks if old.validation else 0 for old in manifests)
+        ),
+    }
 
 
 def _described(view: Lake, manifests: list[Manifest], went: dict[str, str], kind: str) -> list:
@@ -341,7 +347,7 @@ def recover(lake: Lake) -> list[str]:
     for path, intent in _intents(lake):
         merged = str(intent.get("partition") or path.stem)
         if not (lake.root / "_partitions" / f"{merged}.json").exists():
-            lake.forget(merged)
+            lake.commits.forget(merged)
             path.unlink(missing_ok=True)
             rolled_back.append(merged)
     return rolled_back
@@ -351,10 +357,10 @@ def collect(lake: Lake) -> list[str]:
     """Remove what compactions superseded: the merged partitions' old partitions
     (their files, manifests, records), then the intents that named them. Called once
     the catalog lists the merged files."""
-    superseded = lake.superseded()
+    superseded = lake.partition_records.superseded()
     for partition in superseded:
-        lake.forget(partition, fault="compact:collect")
-    left = set(lake.superseded())
+        lake.commits.forget(partition, fault="compact:collect")
+    left = set(lake.partition_records.superseded())
     for path, intent in _intents(lake):
         switched = (lake.root / "_partitions" / f"{intent.get('partition')}.json").exists()
         if switched and not set(intent.get("compacts") or []) & left:

@@ -302,7 +302,7 @@ def _gate_and_commit(
         staged = _staged(lake, stage, context.partition, staging, output)
         result = _gate(stage.name, output, staged, context.resources.suites())
         staging.write(CHECKS, result.checks_table(stage.name))
-        lake.write_gx_report(stage.name, context.partition, result.gx_results)
+        lake.gx.write(stage.name, context.partition, result.gx_results)
         _keep_books(manifest, output, result)
         manifest.finished_at = datetime.now(UTC).isoformat()
         manifest.gate_seconds = round(time.perf_counter() - clock, 3)

@@ -112,7 +112,7 @@ def link(lake: Lake, partition: str) -> str | None:
 def nearest_link(lake: Lake, partition: str) -> list[str]:
     """The link of the nearest committed partition before `partition`: clean's key
     input for every earlier partition (empty for the first)."""
-    for name in lake.before(partition):
+    for name in lake.partition_records.before(partition):
         found = link(lake, name)
         if found is not None:
             return [found]
@@ -126,7 +126,7 @@ def earlier_state(lake: Lake, partition: str) -> RunningState:
         known = _Known(lake, _KEPT.get(root))
     walked: list[tuple[str, str]] = []  # (partition, link), the nearest first
     base = None
-    for name in lake.before(partition):
+    for name in lake.partition_records.before(partition):
         found = link(lake, name)
         if found is None:
             continue
@@ -171,7 +171,7 @@ def _articles(lake: Lake, partition: str) -> pa.Table:
 
 def _load(lake: Lake) -> RunningState | None:
     """The lake's copy of the state; None when missing or damaged."""
-    rows = lake.read_derived_table(STATE)
+    rows = lake.states.read_table(STATE)
     if rows is None:
         return None
     try:
@@ -196,4 +196,4 @@ def _save(lake: Lake, root: Path, state: RunningState) -> None:
         _SAVED[root] = len(state.partitions)
     listed = [list(entry) for entry in zip(state.partitions, state.links, state.ends, strict=True)]
     metadata = {_LINKS: json.dumps(listed).encode()}
-    lake.write_derived_table(STATE, state.rows.replace_schema_metadata(metadata))
+    lake.states.write_table(STATE, state.rows.replace_schema_metadata(metadata))

@@ -198,7 +198,7 @@ def marts_are_current(lake: Lake) -> bool:
         _made_from(lake, lake.read_marts_manifest(), marts_key(lake))
         and catalog_is_current(lake)
         and lake.report_path.exists()
-        and not lake.derived_problems(deep=True, remembered=True)
+        and not lake.derived.problems(deep=True, remembered=True)
     )
 
 
@@ -246,7 +246,7 @@ def _gate_and_commit(
         written = {mart: pq.read_table(staging.write(mart, rows)) for mart, rows in marts.items()}
         # the marts' passing checks are kept in the GX report only: their verdict will do
         result = gate(written, [], suites, verdict_first=True)
-        lake.write_gx_report(MART_STAGE, ALL, result.gx_results)
+        lake.gx.write(MART_STAGE, ALL, result.gx_results)
         manifest.rows_out = sum(rows.num_rows for rows in marts.values())
         manifest.details |= {"rows": {mart.name: rows.num_rows for mart, rows in marts.items()}}
         manifest.finished_at = datetime.now(UTC).isoformat()
@@ -292,7 +292,7 @@ def catalog_views(lake: Lake) -> dict[str, str]:
     lake = lake.indexed()
     partitions = [spec.partition for spec in lake.partitions()]
     views = {}
-    known = lake.read_derived_record(FILE_SCHEMAS)
+    known = lake.states.read_record(FILE_SCHEMAS)
     learned = dict(known)
     for table in ALL_TABLES:
         if table.partitioned:
@@ -311,7 +311,7 @@ def catalog_views(lake: Lake) -> dict[str, str]:
                 options += ", union_by_name = true"
         views[table.name] = f"FROM read_parquet([{listed}]{options})"
     if learned != known:
-        lake.write_derived_record(FILE_SCHEMAS, learned)
+        lake.states.write_record(FILE_SCHEMAS, learned)
     return views
 
 
@@ -363,7 +363,7 @@ def write_catalog(lake: Lake) -> Path:
     finally:  # nothing half-built is left, whatever stopped it
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
-    lake.record_derived(target)
+    lake.derived.record(target)
     return target
 
 
@@ -441,7 +441,7 @@ def refresh_lake_views(
         if not marts.ok:
             return LakeViews(marts)
         data = report_data(lake, generated_at)
-        return LakeViews(marts, data, lake.write_report(render_report(data)))
+        return LakeViews(marts, data, lake.derived.write_report(render_report(data)))
     except MARTS_STOPPED as error:
         message = why_marts_stopped(lake, error)
         return LakeViews(StageReport(MART_STAGE, ALL, Status.FAILED, message=message))

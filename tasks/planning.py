@@ -284,4 +284,4 @@ def record_plan(lake: Lake, plan: Plan) -> None:
     for spec in plan.partitions:
         lake.write_partition(spec)
     if plan.web_state is not None:
-        lake.write_web_state(plan.web_state)
+        lake.web.write_sources(plan.web_state)

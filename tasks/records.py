@@ -237,13 +237,25 @@ class StageReport:
 
 @dataclass(frozen=True)
 class StatusRow:
-    """One line of `depeche status`: a stage-partition, where it stands, its problem."""
+    """One line of `depeche status`: a stage-partition (or a lake-wide file), where it
+    stands, its problem, and the counts of its manifest when it has one."""
 
     partition: str
     stage: str
     status: Status
+    problem: str | None = None
+    # from the manifest: none for a stage-partition that has none
     rows_in: int | None = None
     rows_out: int | None = None
     quarantined: int | None = None
     when: str | None = None
-    problem: str | None = None
+
+    @classmethod
+    def counted(
+        cls, partition: str, stage: str, status: Status, manifest: Manifest, problem: str | None
+    ) -> StatusRow:
+        """The row of a stage-partition with a manifest: its books, when it ended (or,
+        still running, began)."""
+        when = manifest.finished_at or manifest.started_at
+        books = (manifest.rows_in, manifest.rows_out, manifest.rows_quarantined)
+        return cls(partition, stage, status, problem, *books, when)

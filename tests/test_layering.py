@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     (
         "lake",
         {"tasks.lake_index", "tasks.known_hashes", "tasks.storage", "tasks.gate",
-         "tasks.published"},
+         "tasks.published", "tasks.lake", "tasks.lake.*"},
     ),
     # clean's earlier articles follow the contract's chain links
     ("contract", {"tasks.contract", "tasks.earlier"}),

@@ -118,7 +118,7 @@ def web_status(lake: Lake) -> dict[str, dict[str, int]]:
     """Per host, where the lake's web pages stand (each URL's latest outcome) and how
     many times its sources answered 304 Not Modified."""
     not_modified: Counter[str] = Counter()
-    for url, record in lake.web_state().items():
+    for url, record in lake.web.sources().items():
         not_modified[_host(url)] += int(record.get("not_modified", 0))
     return by_host(web_history(lake).latest, dict(not_modified))
 
@@ -172,7 +172,7 @@ def plan_web(
         listed = list_sources(
             urls,
             Crawler(crawl_policy(settings), log=log, hosts=hosts),
-            lake.web_state(),
+            lake.web.sources(),
             known=known,
             since=since,
             max_bytes=settings.max_bytes,
@@ -292,14 +292,14 @@ def fetch_pages(
             page = _fate(outcome.url, outcome)
             key = _landing_key(partition, outcome.url)
             if page.rejected is None:
-                lake.land(key, page.answer or {}, page.body)
+                lake.web.land(key, page.answer or {}, page.body)
             else:
                 failure = {
                     "reason": page.rejected.reason,
                     "detail": page.rejected.detail,
                     "transient": page.transient,
                 }
-                lake.land(key, {"failure": failure})
+                lake.web.land(key, {"failure": failure})
             return Outcome(outcome.url, tries=outcome.tries)  # the body is in the lake
 
         crawler = Crawler(crawl_policy(settings), log=log, hosts=hosts)
@@ -309,7 +309,7 @@ def fetch_pages(
 
 
 def _kept(partition: str, url: str, lake: Lake) -> Page | None:
-    return _kept_page(url, lake.landed(_landing_key(partition, url)))
+    return _kept_page(url, lake.web.landed(_landing_key(partition, url)))
 
 
 def _lost_page(url: str) -> Page:

@@ -46,7 +46,7 @@ def no_intents(lake: Path) -> bool:
 
 
 def all_committed(lake: Path) -> bool:
-    rows_ = Lake(lake).status(STAGES, deep=True) + Lake(lake).lake_wide_status(deep=True)
+    rows_ = Lake(lake).status(STAGES, deep=True) + Lake(lake).derived.status(deep=True)
     return {str(row.status) for row in rows_} == {"committed"}
 
 

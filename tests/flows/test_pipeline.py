@@ -37,7 +37,7 @@ def test_every_stage_commits_and_the_books_balance(sample_run) -> None:
         m = manifests[stage]
         assert m.rows_in == m.rows_out + m.rows_quarantined, stage
         assert m.validation.success and not m.validation.failed
-        gx = Lake(lake).gx_report(stage, m.partition)  # validate's gate has no suite
+        gx = Lake(lake).gx.results(stage, m.partition)  # validate's gate has no suite
         assert gx is not None and all(result["success"] for result in gx), stage
     for upstream, downstream in itertools.pairwise(STAGES):
         assert manifests[upstream].rows_out == manifests[downstream].rows_in

@@ -78,11 +78,11 @@ def test_the_lake_checks_a_changed_mart_with_or_without_remembered_hashes(tmp_pa
     path, sha = mart(tmp_path)
     recorded = [OutputFile("marts/m/part-0.parquet", path.stat().st_size, sha)]
     lake = Lake(tmp_path)
-    assert lake.check_files(recorded, deep=True, remembered=True) == []
+    assert lake.checks.files(recorded, deep=True, remembered=True) == []
     assert (tmp_path / "_index" / "hashes.json").exists()
     data = bytearray(path.read_bytes())
     data[0] ^= 0xFF
     path.write_bytes(bytes(data))
     for remembered in (True, False):
-        problems = Lake(tmp_path).check_files(recorded, deep=True, remembered=remembered)
+        problems = Lake(tmp_path).checks.files(recorded, deep=True, remembered=remembered)
         assert problems == ["marts/m/part-0.parquet changed since it was committed"]

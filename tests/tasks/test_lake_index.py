@@ -108,7 +108,7 @@ def test_the_records_win_over_the_index(lake):
         "a-second": "failed"
     }
     assert indexed.read_manifest("fetch", "c-third") is None
-    assert "is damaged" in indexed.manifest_problem("fetch", "b-first")
+    assert "is damaged" in indexed.manifest_records.problem("fetch", "b-first")
 
 
 def test_a_folder_changed_by_another_process_is_listed_again(lake):
@@ -120,7 +120,7 @@ def test_a_folder_changed_by_another_process_is_listed_again(lake):
     other = Lake(lake.root)
     other.write_partition(PartitionSpec("d-fourth", 4, [("/in/d.txt", None, "h")], "f"))
     assert [spec.partition for spec in lake.partitions()][-1] == "d-fourth"
-    assert list(lake.before("d-fourth")) == ["c-third", "a-second", "b-first"]
+    assert list(lake.partition_records.before("d-fourth")) == ["c-third", "a-second", "b-first"]
 
 
 def test_an_index_that_cannot_be_written_is_no_error(lake):
@@ -130,6 +130,6 @@ def test_an_index_that_cannot_be_written_is_no_error(lake):
 
 def test_an_indexed_lake_sees_the_partitions_it_records(lake):
     indexed = lake.indexed()
-    assert list(indexed.before("c-third")) == ["a-second", "b-first"]
+    assert list(indexed.partition_records.before("c-third")) == ["a-second", "b-first"]
     indexed.write_partition(PartitionSpec("d-fourth", 4, [("/in/d.txt", None, "h")], "f"))
-    assert list(indexed.before("d-fourth")) == ["c-third", "a-second", "b-first"]
+    assert list(indexed.partition_records.before("d-fourth")) == ["c-third", "a-second", "b-first"]

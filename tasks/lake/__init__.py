@@ -1,0 +1,1 @@
+"""The lake: its paths, atomic commits, records, manifests and derived states."""
