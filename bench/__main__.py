@@ -155,11 +155,11 @@ def annotate_stage(work: Path, n: int, seed: int) -> list[Row]:
     from schemas import CLEAN
     from tasks import planning
     from tasks.contract import run_stage
+    from tasks.execution.resources import Resources
+    from tasks.lake.storage import Lake
     from tasks.records import StageReport
-    from tasks.resources import Resources
     from tasks.settings import Settings
-    from tasks.stages import BY_NAME
-    from tasks.storage import Lake
+    from tasks.stages.registry import BY_NAME
 
     source = write_corpus(work / f"annotate-{n}", n, seed)
     store = Lake(work / f"annotate-lake-{n}")

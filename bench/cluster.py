@@ -37,7 +37,7 @@ import pandas as pd
 from bench.__main__ import DEPECHE, Row, machine, print_table, timed_command, words
 from bench.corpus import write_corpus
 from schemas import CLEAN, DOCUMENTS, ENTITIES, PARTITION_KEY, RAW, SENTENCES, Table
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 
 COMPARED = (RAW, CLEAN, DOCUMENTS, SENTENCES, ENTITIES)
 VARIES = ["fetched_at"]  # when the item was read: differs from one run to the next

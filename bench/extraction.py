@@ -21,7 +21,7 @@ from pathlib import Path
 import trafilatura
 
 from schemas import Rejected
-from tasks.clean import article_from_item, normalize_text
+from tasks.stages.clean import article_from_item, normalize_text
 
 PROJECT = Path(__file__).resolve().parents[1]
 GOLD_FOLDERS = (

@@ -87,7 +87,7 @@ def files_and_bytes(root: Path) -> tuple[int, int]:
 
 
 def query_ms(lake: Path, sql: str, repeat: int = 5) -> float:
-    from tasks.marts import connect_catalog
+    from tasks.analytics.marts import connect_catalog
 
     times = []
     for _ in range(repeat):
@@ -111,19 +111,19 @@ STEPS = {
         "assert idle_run(sys.argv[1], [sys.argv[2]], SettingsGiven(), None, None) is not None",
     ),
     "status": (
-        "from schemas import STAGES; from tasks.storage import Lake",
+        "from schemas import STAGES; from tasks.lake.storage import Lake",
         "Lake(sys.argv[1]).status(STAGES)",
     ),
     "marts step": (
-        "from tasks.marts import refresh_marts; from tasks.gate import SuiteRunner; "
-        "from tasks.storage import Lake; suites = SuiteRunner()",
+        "from tasks.analytics.marts import refresh_marts; from tasks.gate import SuiteRunner; "
+        "from tasks.lake.storage import Lake; suites = SuiteRunner()",
         "refresh_marts(Lake(sys.argv[1]), suites, force=True)",
     ),
     # what a run with work pays when the published partitions did not change: the
     # marts checked against their hashes, the catalog written
     "marts step, nothing new": (
-        "from tasks.marts import refresh_marts; from tasks.gate import SuiteRunner; "
-        "from tasks.storage import Lake; suites = SuiteRunner()",
+        "from tasks.analytics.marts import refresh_marts; from tasks.gate import SuiteRunner; "
+        "from tasks.lake.storage import Lake; suites = SuiteRunner()",
         "assert refresh_marts(Lake(sys.argv[1]), suites).status == 'skipped'",
     ),
 }

@@ -24,11 +24,11 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 import pyarrow as pa
 
 from schemas import CHECKS, DOCUMENTS, ENTITIES, QUARANTINE, QUOTES
+from tasks.analytics.marts import refresh_marts
+from tasks.analytics.report import render_report, report_data
 from tasks.gate import SuiteRunner
-from tasks.marts import refresh_marts
+from tasks.lake.storage import Lake
 from tasks.records import Manifest, PartitionSpec, Status
-from tasks.report import render_report, report_data
-from tasks.storage import Lake
 
 PER_PARTITION = 500
 OUTLETS = ("Agence France-Presse", "La Presse canadienne", "Reuters", "Belga", "ATS")

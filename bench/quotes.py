@@ -38,10 +38,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from tasks.annotate import annotate_articles
-from tasks.clean import clean_items
-from tasks.resources import Resources
+from tasks.execution.resources import Resources
 from tasks.sources.files import fetch_files
+from tasks.stages.annotate import annotate_articles
+from tasks.stages.clean import clean_items
 
 PROJECT = Path(__file__).resolve().parents[1]
 CORPUS = PROJECT.parent / "shared" / "corpus"

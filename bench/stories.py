@@ -26,10 +26,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from schemas import STORIES
-from tasks import stories
 from tasks.earlier import earlier_state
+from tasks.lake.storage import Lake
 from tasks.records import Manifest, PartitionSpec, Status
-from tasks.storage import Lake
+from tasks.text import stories
 
 PER_PARTITION = 500
 SYLLABLES = "ba be bi bo bu ca ce ci co cu da de di do du fa fe fi fo fu la le li lo lu ma me mi mo mu na ne ni no nu pa pe pi po pu ra re ri ro ru sa se si so su ta te ti to tu va ve vi vo vu".split()  # noqa: E501

@@ -9,7 +9,7 @@ bench.quotes); then, per set:
   accuracy on the people depeche gives a gender (`gender` of the entities bearing
   their name), coverage (the share it gives one), the same for the people quoted,
   and the same figures for a baseline that reads the first name only (INSEE's
-  first names, tasks/gender.py's threshold);
+  first names, tasks/nlp/gender.py's threshold);
 - **places**, over the gold `LOC` mentions: the share of places with a country
   given the right `country`, coverage, and the share of demonyms and non-places
   given no country (kept out).
@@ -27,8 +27,8 @@ import sys
 from dataclasses import dataclass, field
 
 from bench.quotes import CORPUS, PROJECT, by_source, depeche_tables, texts_of
-from tasks.gender import UNKNOWN, by_first_name
-from tasks.resources import Resources
+from tasks.execution.resources import Resources
+from tasks.nlp.gender import UNKNOWN, by_first_name
 
 GOLD = PROJECT / "bench" / "gold" / "voices"
 # each part's texts (bench/gold/voices/README.md): the split the quote gold had when

@@ -77,12 +77,12 @@ def _generator() -> Any:
 
 def serve(corpus: Path, lake: Path, articles: int, seed: int, answers: IO[str]) -> None:
     """Prepare, then time a step for every line naming one on stdin."""
-    from tasks import annotate
-    from tasks.clean import clean_items
+    from tasks.analytics.marts import build_marts, mart_inputs, published_partitions, refresh_marts
+    from tasks.execution.resources import Resources
     from tasks.gate import SuiteRunner
-    from tasks.marts import build_marts, mart_inputs, published_partitions, refresh_marts
-    from tasks.resources import Resources
     from tasks.sources.files import fetch_files
+    from tasks.stages import annotate
+    from tasks.stages.clean import clean_items
 
     resources = Resources()
     nlp = resources.model(annotate.DEFAULT_MODEL)

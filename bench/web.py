@@ -203,7 +203,7 @@ def depeche_run(feeds: list[str], lake: Path, delay: float, env: dict[str, str])
 def fetch_manifest(lake: Path) -> tuple[Manifest, int]:
     """The fetch stage's manifest of the lake's only partition, and its raw rows."""
     from schemas import RAW
-    from tasks.storage import Lake
+    from tasks.lake.storage import Lake
 
     store = Lake(lake)
     [spec] = store.partitions()
@@ -217,10 +217,10 @@ def fetch_alone(lake: Path, feeds: list[str], delay: float) -> dict[str, object]
     what they came to: peak memory, the quarantine's reasons, raw rows, seconds."""
     from tasks import planning
     from tasks.contract import run_stage
-    from tasks.resources import current
+    from tasks.execution.resources import current
+    from tasks.lake.storage import Lake
     from tasks.settings import Settings
-    from tasks.stages import BY_NAME
-    from tasks.storage import Lake
+    from tasks.stages.registry import BY_NAME
 
     store = Lake(lake)
     settings = Settings(min_delay=delay, allow_private_network=[ALLOWED])

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from schemas import DOCUMENTS, QUARANTINE, STAGES
 from tasks.errors import EXIT_FAILED, EXIT_USAGE, DepecheError
-from tasks.processes import STOP_SIGNALS
+from tasks.execution.processes import STOP_SIGNALS
 from tasks.settings import Settings, SettingsGiven, describe_problems, setting_bounds
 
 # the rest is imported inside the command that needs it: `depeche --help` and a usage
@@ -195,9 +195,9 @@ def _quiet_libraries() -> None:
 def _check_sources(sources: list[str], lake: Path, settings: SettingsGiven) -> None:
     """Paths that name files; a word to the user when web sources go out under a user
     agent that names no contact."""
+    from tasks.lake.storage import Lake
     from tasks.settings import resolve_settings
     from tasks.sources.files import discover
-    from tasks.storage import Lake
     from tasks.web.listing import is_url
 
     paths = [source for source in sources if not is_url(source)]
@@ -218,9 +218,9 @@ def _check_model(lake: Path, settings: SettingsGiven) -> str | None:
     """The model the run will use (the one given, the lake's last, or the default),
     once it is known to be installed; None when the run's stage-partitions go to a
     cluster, whose workers load their own (this process need not)."""
-    from tasks.annotate import installed_version
+    from tasks.lake.storage import Lake
     from tasks.settings import resolve_settings
-    from tasks.storage import Lake
+    from tasks.stages.annotate import installed_version
 
     resolved = resolve_settings(Lake(lake).last_settings(), settings)
     installed_version(resolved.model)  # ModelNotInstalled
@@ -228,7 +228,7 @@ def _check_model(lake: Path, settings: SettingsGiven) -> str | None:
 
 
 def _check_dates(since: str | None, until: str | None) -> None:
-    from tasks.dates import DateWindow, InvalidDate
+    from tasks.text.dates import DateWindow, InvalidDate
 
     try:
         DateWindow.parse(since, until)
@@ -313,7 +313,7 @@ def _reports_table(reports: list[StageReport], cluster: bool) -> Table:
 
 def _print_outputs(summary: RunSummary) -> None:
     """Where the run's tables, quarantine, reports, marts and catalog are."""
-    from tasks.storage import Lake
+    from tasks.lake.storage import Lake
 
     lake = Lake(summary.lake)
     out.print(f"tables: {lake.table_dir(DOCUMENTS).parent}/{{documents,sentences,entities,quotes}}")
@@ -397,7 +397,7 @@ def _run_flow(
     if not verbose:
         _quiet_libraries()
     from flows.pipeline import depeche_pipeline, summary_of
-    from tasks.resources import Resources, using
+    from tasks.execution.resources import Resources, using
 
     with _progress_bars() as show, using(Resources(progress=show)) as resources:
         resources.warm_up(used_model)
@@ -501,7 +501,7 @@ def run(
     """
     _configure_logging(verbose)
     sources = sources or [DEFAULT_SOURCE]
-    from tasks.storage import Lake
+    from tasks.lake.storage import Lake
 
     Lake(lake).writable()
     with _temporary_server() as server:
@@ -543,7 +543,7 @@ def rerun(
     settings: SettingsGiven,
 ) -> None:
     """Rerun what failed (--failed), or force a stage and what follows (--from)."""
-    from tasks.storage import Lake
+    from tasks.lake.storage import Lake
 
     _configure_logging(verbose)
     if not failed and from_stage is None:
@@ -563,8 +563,8 @@ def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
     """Where every partition stands, stage by stage, and the web pages host by host;
     exit code 1 when a committed stage-partition is damaged (the next run, or rerun
     --failed, redoes it)."""
+    from tasks.lake.storage import Lake
     from tasks.sources.web import web_status
-    from tasks.storage import Lake
 
     store = Lake(lake).require()
     rows = store.status(STAGES, deep=verify) + store.derived.status(deep=verify)
@@ -600,10 +600,10 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
     bringing the marts and the catalog up to date first when the lake has changed."""
     from datetime import UTC, datetime
 
-    from tasks.marts import refresh_lake_views
+    from tasks.analytics.marts import refresh_lake_views
+    from tasks.execution.resources import Resources
+    from tasks.lake.storage import Lake
     from tasks.records import Status
-    from tasks.resources import Resources
-    from tasks.storage import Lake
 
     store = Lake(lake).require()
     with store.lock(wait):
@@ -644,10 +644,10 @@ def compact(lake: LakePath = Path("data/lake"), until: Until = None, wait: Wait 
     from datetime import UTC, datetime
 
     from tasks import compaction
-    from tasks.marts import refresh_lake_views
-    from tasks.resources import Resources
+    from tasks.analytics.marts import refresh_lake_views
+    from tasks.execution.resources import Resources
+    from tasks.lake.storage import Lake
     from tasks.settings import resolve_settings
-    from tasks.storage import Lake
 
     if until is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", until):
         raise CommandError(f"--until {until!r} is not a month such as 2026-03")
@@ -736,7 +736,7 @@ def dictionary(
 
 def _settings_doc() -> str:
     from tasks.settings import settings_table
-    from tasks.stages import settings_affect
+    from tasks.stages.registry import settings_affect
 
     return settings_table(settings_affect())
 
@@ -791,8 +791,8 @@ def _leave(code: int) -> NoReturn:
     from flows.serving import send_prefect_queues
 
     send_prefect_queues()
-    if "tasks.model_host" in sys.modules:
-        from tasks.model_host import stop_hosts
+    if "tasks.execution.model_host" in sys.modules:
+        from tasks.execution.model_host import stop_hosts
 
         stop_hosts()
     sys.stdout.flush()

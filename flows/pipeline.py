@@ -32,18 +32,18 @@ from pydantic import Field
 from flows.runners import Execute, Runner, Turns, check_cluster, open_runner, run_here
 from schemas import STAGES
 from tasks import planning
-from tasks.annotate import installed_version
+from tasks.analytics.marts import marts_are_current, marts_task
 from tasks.compaction import Compaction, collect, compact_task, has_work, last_closed_month, recover
 from tasks.contract import Decision, Stage, blocked, decide
-from tasks.dates import DateWindow
 from tasks.errors import EXIT_FAILED, DepecheError, RunFailed
-from tasks.marts import marts_are_current, marts_task
+from tasks.execution.resources import current
+from tasks.lake.storage import Lake
 from tasks.records import StageReport, Status
-from tasks.resources import current
 from tasks.settings import Settings, SettingsGiven, resolve_settings
 from tasks.sources.web import by_host, web_counts
-from tasks.stages import REGISTRY, RERUN_DEPLOYMENT, rerun_hint
-from tasks.storage import Lake
+from tasks.stages.annotate import installed_version
+from tasks.stages.registry import REGISTRY, RERUN_DEPLOYMENT, rerun_hint
+from tasks.text.dates import DateWindow
 from tasks.web.listing import SourceProblem
 
 

@@ -5,7 +5,7 @@ side on the workers of a Dask cluster (`dask`, through prefect-dask's
 Locally, two partitions are in flight at once: while one is in annotate's worker
 processes, the flow's process fetches and cleans the next (and validates the one
 before), on the core the annotate worker leaves; annotate's worker processes serve
-one partition at a time (tasks/annotate.py).
+one partition at a time (tasks/stages/annotate.py).
 
 The flow keeps the decisions (what is current, what is blocked, what to redo) and
 the lake's lock; a runner only executes the stage-partitions the flow hands it.
@@ -57,7 +57,7 @@ def run_here(
     """Run a stage-partition in this process (the `local` runner)."""
     # imported when a stage runs, not with this module: a Dask worker unpickles this
     # module's fitness probe, and where spaCy is missing the probe must say so itself
-    from tasks.stages import stage_task
+    from tasks.stages.registry import stage_task
 
     return stage_task(lake, stage, partition, settings, key)
 
@@ -152,7 +152,7 @@ class _OnCluster:
     def _submit(
         self, lake: str, stage: str, partition: str, settings: Settings, key: StageKey
     ) -> StageReport:
-        from tasks.stages import stage_task  # (see run_here)
+        from tasks.stages.registry import stage_task  # (see run_here)
 
         parameters = {
             "lake": lake,

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from tasks.processes import STOP_SIGNALS, die_with_parent
+from tasks.execution.processes import STOP_SIGNALS, die_with_parent
 
 
 def deployment_specs(prefect_yaml: Path) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ PARTITION_KEY = "batch"
 
 STAGES = ("fetch", "clean", "annotate", "validate")
 """The stage names every table's `stage` column accepts, in run order; the stage
-registry (tasks/stages.py) declares what each stage does and checks it matches."""
+registry (tasks/stages/registry.py) declares what each stage does and checks it matches."""
 
 FORMATS = ("wire", "html", "jsonl")
 DATE_PRECISIONS = ("day", "month", "year")
@@ -67,7 +67,7 @@ SPEAKER_KINDS = ("person", "organisation", "media", "unknown")
 GENDERS = ("female", "male", "unknown")
 PLACE_KINDS = ("country", "region", "city", "other", "demonym")
 GENDER_SOURCES = ("title", "role", "agreement", "pronoun", "first_name", "conflict")
-"""What a person's gender was read from, strongest cue first (tasks/gender.py);
+"""What a person's gender was read from, strongest cue first (tasks/nlp/gender.py);
 `conflict`: cues of the text disagree, the gender is `unknown`."""
 """`direct`: words between guillemets (or double quotes); `partial`: a few quoted words
 inside the journalist's sentence; `indirect`: reported speech without quotation marks."""
@@ -574,7 +574,7 @@ def _place() -> tuple[Column, ...]:
         Column(
             "place_kind",
             pa.string(),
-            "A place (`LOC`) as resolved offline (tasks/places.py): `country`, `region` "
+            "A place (`LOC`) as resolved offline (tasks/nlp/places.py): `country`, `region` "
             "(ISO 3166-2 subdivision), `city` (GeoNames, 15,000 people and more), `other` "
             "(a place named by what is there: `aéroport de Bagdad`); `demonym` for people "
             "of a place (`Américains`: not a place, no country); null when the gazetteers "

@@ -51,9 +51,10 @@ RUNTIME_ONLY = frozenset(
         "tasks.gate",
         "schemas.suites",
         # where rows are kept, not what they are
-        "tasks.storage",
-        "tasks.lake_index",
-        "tasks.lake",
+        # (module by module: tasks.lake.published, which partitions the marts are
+        # built from, and tasks.lake.known_hashes are in the folder, and hashed)
+        "tasks.lake.storage",
+        "tasks.lake.index",
         "tasks.lake.checks",
         "tasks.lake.commit",
         "tasks.lake.derived",
@@ -70,9 +71,9 @@ RUNTIME_ONLY = frozenset(
         # loading and running: the model host, process pools, memory given back (all
         # of tasks.execution: where and in how many processes the model runs, not what
         # it makes; the NLP they run is reached from the stage itself, and hashed)
-        "tasks.resources",
-        "tasks.model_host",
-        "tasks.processes",
+        "tasks.execution.resources",
+        "tasks.execution.model_host",
+        "tasks.execution.processes",
         "tasks.execution",
         # settings plumbing: the values a stage's output depends on are its parameters
         "tasks.settings",
@@ -83,7 +84,7 @@ RUNTIME_ONLY = frozenset(
         "tasks.web.client",
         "tasks.web.address",
         # the registry and the orchestration above the stages
-        "tasks.stages",
+        "tasks.stages.registry",
         "flows",
         # third-party runtime: the engine, the cluster
         "prefect",

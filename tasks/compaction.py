@@ -54,10 +54,10 @@ from tasks.lake.files import (
     sha256_file,
 )
 from tasks.lake.gx_results import GX_ENTRY
+from tasks.lake.storage import Lake
 from tasks.records import Manifest, PartitionSpec, Status, Validation
 from tasks.settings import Settings
-from tasks.stages import REGISTRY
-from tasks.storage import Lake
+from tasks.stages.registry import REGISTRY
 
 INTENTS_DIR = "_compacting"
 MERGED_PREFIX = "compacted"

@@ -24,18 +24,18 @@ import pyarrow as pa
 from schemas import CHECKS, QUARANTINE, Table
 from tasks.code_version import code_version
 from tasks.errors import GateFailed, PartitionNotCommitted
+from tasks.execution.processes import give_back_memory
 from tasks.faults import fault_point
 from tasks.gate import Check, GateResult, gate, stage_checks
-from tasks.processes import give_back_memory
+from tasks.lake.storage import Lake
 from tasks.progress import ProgressFn
 from tasks.records import Manifest, StageKey, StageReport, Status, Validation
 from tasks.settings import Settings
-from tasks.storage import Lake
 
 if TYPE_CHECKING:  # a type only: the resources load what the stages need, stages included
+    from tasks.execution.resources import Resources
     from tasks.gate import SuiteRunner
-    from tasks.resources import Resources
-    from tasks.storage import Staging
+    from tasks.lake.storage import Staging
 
 
 @dataclass(frozen=True)

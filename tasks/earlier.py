@@ -28,10 +28,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from schemas import STORIES
-from tasks import stories
 from tasks.contract import chain_link
+from tasks.lake.storage import Lake
 from tasks.records import Status
-from tasks.storage import Lake
+from tasks.text import stories
 
 STATE = "earlier"
 STAGE = "clean"  # the stage whose committed articles the state holds

@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tasks.clean import published_period
-from tasks.dates import DateWindow, latest_date, plausible
+from tasks.execution.resources import current
+from tasks.lake.storage import Lake
 from tasks.records import WEB_ITEM, ItemKey, PartitionSpec
-from tasks.resources import current
 from tasks.settings import Settings
 from tasks.sources import Listing, NewItem
 from tasks.sources.files import FileSource, discover, read_items
 from tasks.sources.rows import Item, sort_key
 from tasks.sources.web import WebPlan, plan_web, web_history
-from tasks.storage import Lake
+from tasks.stages.clean import published_period
+from tasks.text.dates import DateWindow, latest_date, plausible
 from tasks.web.listing import SourceProblem, is_url
 
 

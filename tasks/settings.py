@@ -5,7 +5,7 @@ the lake's `_settings.json` and the docs' table of settings are all derived
 from `Settings`. A setting left out of a run keeps the lake's last run's value, so
 `SettingsGiven` is the same model with every field optional (None: not given).
 Which stages' outputs a setting changes is declared by the stages themselves
-(tasks/stages.py), so that changing it reruns exactly those.
+(tasks/stages/registry.py), so that changing it reruns exactly those.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def resources():
     """One set of the real model, language detector and GX suites for the session."""
-    from tasks.resources import Resources
+    from tasks.execution.resources import Resources
 
     return Resources()
 
@@ -45,7 +45,7 @@ def resources():
 @pytest.fixture(scope="session")
 def nlp(resources):
     """The real French model, as the annotate stage loads it."""
-    from tasks.annotate import DEFAULT_MODEL
+    from tasks.stages.annotate import DEFAULT_MODEL
 
     return resources.model(DEFAULT_MODEL)
 

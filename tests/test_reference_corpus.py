@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.annotate import annotate_articles
-from tasks.clean import clean_items, normalize_text
 from tasks.sources.files import fetch_files
+from tasks.stages.annotate import annotate_articles
+from tasks.stages.clean import clean_items, normalize_text
 
 
 def clean_files(paths: list[Path], language):

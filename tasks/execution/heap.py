@@ -7,7 +7,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from tasks.processes import glibc
+from tasks.execution.processes import glibc
 
 # glibc's mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD = -3

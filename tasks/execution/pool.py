@@ -4,7 +4,7 @@ spaCy grows its vocabulary with every new word it meets; its memory zones would 
 that growth but also turn the tokenizer's cache off (tokenizing then costs ten times
 as much). So the model runs in worker processes forked for one partition: each keeps
 its cache while it works and takes its vocabulary with it when it exits. A local run
-forks them from its model host (tasks/model_host.py), a process that holds the model
+forks them from its model host (tasks/execution/model_host.py), a process that holds the model
 and nothing else; given a loaded model instead (the tests), they fork from this
 process. Where no worker can be forked (a Dask worker), the model annotates in its
 own process and the process's `Resources` loads it afresh once its vocabulary has
@@ -23,9 +23,9 @@ from typing import Any
 
 from spacy.language import Language
 
+from tasks.execution.processes import die_with_parent, leave_stopping_to_parent
 from tasks.faults import fault_point
 from tasks.nlp.rows import Row, Tables, annotate_stream
-from tasks.processes import die_with_parent, leave_stopping_to_parent
 from tasks.progress import ProgressFn
 
 CAN_FORK = "fork" in multiprocessing.get_all_start_methods()

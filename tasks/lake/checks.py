@@ -7,9 +7,9 @@ import os
 import stat
 from pathlib import Path
 
-from tasks.known_hashes import KnownHashes
 from tasks.lake.files import sha256_file
 from tasks.lake.gx_results import GX_ENTRY, GxResults
+from tasks.lake.known_hashes import KnownHashes
 from tasks.records import Manifest, OutputFile
 
 
@@ -37,7 +37,7 @@ class FileChecks:
         """What is wrong with `recorded` files: missing, or of another size (or not a
         file); with `deep`, also changed (content hash). With `remembered` too, a file
         whose hash matched before and whose identity is unchanged since is not read
-        again (see tasks/known_hashes.py). Empty when all are intact."""
+        again (see tasks/lake/known_hashes.py). Empty when all are intact."""
         problems = []
         for output in recorded:
             if GX_ENTRY in output.path:

@@ -14,7 +14,7 @@ Layout under the lake root:
     _manifests/<stage>/<p>.json         one per stage-partition: the source of truth
     _partitions/<p>.json                what each partition is: its items, its order
     _index/<folder>.json                the records of each folder above, read in one go
-                                        (a cache of them: see tasks/lake_index.py)
+                                        (a cache of them: see tasks/lake/index.py)
     _index/<state>.parquet              states derived from committed partitions, such
                                         as clean's earlier articles (tasks/earlier.py)
     marts/<mart>/                       aggregates over every published partition
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from schemas import ALL_TABLES, PARTITION_KEY, STAGES, Table
 from tasks.lake.files import PART_FILE
-from tasks.lake_index import INDEX_DIR
+from tasks.lake.index import INDEX_DIR
 
 PARTITIONS_DIR = "_partitions"
 PARTITION_PREFIX = f"{PARTITION_KEY}="  # how a partition folder's name begins

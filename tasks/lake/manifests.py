@@ -10,10 +10,10 @@ from pathlib import Path
 from schemas import STAGES
 from schemas.marts import MART_STAGE
 from tasks.lake.files import atomic_write_text
+from tasks.lake.index import Record
 from tasks.lake.layout import LakeLayout, manifests_dir
 from tasks.lake.partitions import PartitionRecords
 from tasks.lake.record_folders import RecordFolders
-from tasks.lake_index import Record
 from tasks.records import Manifest, Status
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from tasks.errors import DamagedLake, UnknownPartition
 from tasks.lake.files import atomic_write_text
+from tasks.lake.index import Record
 from tasks.lake.layout import PARTITIONS_DIR, LakeLayout
 from tasks.lake.record_folders import RecordFolders
-from tasks.lake_index import Record
 from tasks.records import WEB_ITEM, ItemKey, PartitionSpec
 
 Damaged = list[tuple[Path, Exception]]  # a record that cannot be read, and why

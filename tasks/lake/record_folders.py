@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas import STAGES
+from tasks.lake.index import Record, read_folder
 from tasks.lake.layout import PARTITIONS_DIR, manifests_dir
-from tasks.lake_index import Record, read_folder
 
 Records = dict[str, dict[str, Record]]  # by folder, by file stem (partition)
 

@@ -1,6 +1,6 @@
 """What an article says of the people and places its entities name: each entity's
-canonical name (tasks/people.py), gender (tasks/gender.py) and place
-(tasks/places.py), and the quotes with their speakers (tasks/quotes.py). All are read
+canonical name (tasks/nlp/people.py), gender (tasks/nlp/gender.py) and place
+(tasks/nlp/places.py), and the quotes with their speakers (tasks/nlp/quotes/). All are read
 from the text and its entities: none needs more of the model."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks import gender, people, places, quotes
+from tasks.nlp import gender, people, places, quotes
 
 
 @dataclass(frozen=True)

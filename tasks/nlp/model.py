@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import spacy
 from spacy.language import Language
 
-from tasks import gender, places
 from tasks.errors import ModelNotInstalled
+from tasks.nlp import gender, places
 from tasks.settings import Settings
 
 if TYPE_CHECKING:  # a type only: the model host runs annotate's workers
-    from tasks.model_host import ModelHost
+    from tasks.execution.model_host import ModelHost
 
 DEFAULT_MODEL = Settings().model
 UNUSED_COMPONENTS = ["lemmatizer", "morphologizer", "attribute_ruler", "parser"]

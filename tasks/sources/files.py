@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from schemas import Rejected
-from tasks.charsets import decode, repair_mojibake
 from tasks.errors import SourceNotFound
+from tasks.lake.storage import sha256_file
 from tasks.records import WEB_ITEM, ItemKey, PartitionSpec
 from tasks.sources import NewItem
 from tasks.sources.rows import FetchResult, Item, fetch_rows, sort_key
-from tasks.storage import sha256_file
+from tasks.text.charsets import decode, repair_mojibake
 
 FORMAT_BY_SUFFIX = {".txt": "wire", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from schemas import QUARANTINE, RAW, Rejected, quarantine_row
-from tasks.charsets import decode
 from tasks.records import WEB_ITEM, ItemKey
+from tasks.text.charsets import decode
 
 if TYPE_CHECKING:  # a type only: the page comes from the web source's download
     from tasks.sources.web import Page

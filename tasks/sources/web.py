@@ -21,11 +21,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from schemas import Rejected
+from tasks.lake.storage import Lake
 from tasks.records import WEB_ITEM, ItemKey, PartitionSpec, Status
 from tasks.settings import Settings
 from tasks.sources import NewItem
 from tasks.sources.rows import Item, page_item
-from tasks.storage import Lake
 from tasks.web.address import AddressPolicy, parse_networks
 from tasks.web.client import ClientPolicy, Response
 from tasks.web.crawl import Crawler, CrawlPolicy, Hosts, Outcome, Request, describe_status

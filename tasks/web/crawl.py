@@ -151,7 +151,7 @@ class _Crawl:
 
 class Crawler:
     """Fetches lists of URLs under one policy. `hosts` is what it remembers of the
-    hosts (a process keeps one: tasks/resources.py); `log`, when given, receives a
+    hosts (a process keeps one: tasks/execution/resources.py); `log`, when given, receives a
     line per request made."""
 
     def __init__(

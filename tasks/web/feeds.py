@@ -29,7 +29,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from tasks.dates import EARLIEST
+from tasks.text.dates import EARLIEST
 
 __all__ = [
     "KINDS",

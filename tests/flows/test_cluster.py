@@ -21,7 +21,7 @@ import pytest
 
 from bench.corpus import write_corpus
 from schemas import STAGES
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 from tests.conftest import DEPECHE, snapshot
 from tests.helpers import free_port, listening, wait_until
 
@@ -345,7 +345,7 @@ def test_an_address_where_no_scheduler_answers_is_one_line_and_exit_2(
 def test_a_worker_that_cannot_see_the_lake_says_so(tmp_path):
     from tasks.records import StageKey
     from tasks.settings import Settings
-    from tasks.stages import LakeNotVisible, stage_task
+    from tasks.stages.registry import LakeNotVisible, stage_task
 
     with pytest.raises(LakeNotVisible, match=f"cannot see the lake at {tmp_path / 'absent'}"):
         stage_task.fn(str(tmp_path / "absent"), "fetch", "p", Settings(), StageKey("", "", {}))

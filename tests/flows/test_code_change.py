@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from schemas import CLEAN, STAGES
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 from tests.helpers import run_python
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_a_changed_cleaning_rule_reruns_clean_and_what_follows(harness_env, tmp_
     edit("tasks/web/urls.py", None, "\n# touched\n")
     assert ran() == ["clean"]
 
-    edit("tasks/clean.py", '"\\r": "\\n",', '"\\r": "\\n",\n        "œ": "oe",')
+    edit("tasks/stages/clean.py", '"\\r": "\\n",', '"\\r": "\\n",\n        "œ": "oe",')
 
     assert ran() == list(STAGES[STAGES.index("clean") :])
     [partition] = [spec.partition for spec in store.partitions()]

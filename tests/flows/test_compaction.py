@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from schemas import STAGES
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 from tests.conftest import SNAPSHOT_TABLES
 from tests.flows.test_crash import kill_when_paused, start
 
@@ -192,8 +192,8 @@ import duckdb
 import pyarrow.parquet as pq
 
 from schemas import DOCUMENTS, ENTITIES
-from tasks.marts import PUBLISHER, connect_catalog
-from tasks.storage import Lake
+from tasks.analytics.marts import PUBLISHER, connect_catalog
+from tasks.lake.storage import Lake
 
 lake, log, stop = (Path(arg) for arg in sys.argv[1:4])
 with open(log, "w") as out:

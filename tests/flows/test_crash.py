@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import STAGES
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 from tests.helpers import wait_until
 from tests.processes import alive, children, command_line, descendants
 
@@ -152,7 +152,9 @@ def test_annotate_workers_die_with_a_killed_run(
     try:
         wait_until(marker.exists, timeout=240, what="its annotate worker", process=killed)
         workers = {pid for pid in descendants(killed.pid) if "uvicorn" not in command_line(pid)}
-        hosts = {pid for pid in children(killed.pid) if "tasks.model_host" in command_line(pid)}
+        hosts = {
+            pid for pid in children(killed.pid) if "tasks.execution.model_host" in command_line(pid)
+        }
         assert len(hosts) == 1, "the run's model host is a child of the run"
         assert children(*hosts), "the paused worker is forked from the model host"
         assert Lake(lake).is_locked()
@@ -178,7 +180,7 @@ def test_a_lock_left_by_a_killed_run_does_not_block(subprocess_env, source, tmp_
     lake = tmp_path / "lake"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from tasks.storage import Lake\n"
+         "import sys, time; from tasks.lake.storage import Lake\n"
          "with Lake(sys.argv[1]).lock():\n    print('held', flush=True); time.sleep(600)",
          str(lake)],
         cwd=PROJECT, env=subprocess_env, stdout=subprocess.PIPE, text=True,

@@ -13,7 +13,7 @@ import pytest
 from flows.pipeline import depeche_pipeline, summary_of
 from schemas import STAGES
 from tasks.errors import RunFailed
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tasks.marts import connect_catalog
-from tasks.report import ReportData, render_report
+from tasks.analytics.marts import connect_catalog
+from tasks.analytics.report import ReportData, render_report
 from tests.helpers import depeche
 
 CHROMIUM = "/usr/bin/chromium"

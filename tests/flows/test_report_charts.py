@@ -10,9 +10,9 @@ from statistics import mean
 import pycountry
 from bokeh.models import CustomJS, HoverTool, Legend, Range1d
 
-from tasks.charts import bar_chart, country_map, date_range, date_span, day_ms, time_chart
-from tasks.report import DATE_RANGE, ReportData, render_report, report_charts
-from tasks.world import _path_rings, country_shapes
+from tasks.analytics.charts import bar_chart, country_map, date_range, date_span, day_ms, time_chart
+from tasks.analytics.report import DATE_RANGE, ReportData, render_report, report_charts
+from tasks.analytics.world import _path_rings, country_shapes
 
 DAY = dt.date(2026, 1, 1)
 

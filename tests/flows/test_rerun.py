@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from flows.pipeline import depeche_pipeline, summary_of
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 from tests.helpers import wire_stories
 
 

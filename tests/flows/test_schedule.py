@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from schemas import STAGES
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 from tests.helpers import free_port, wait_until
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from schemas import STAGES
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 from tests.conftest import snapshot
 from tests.helpers import wait_until
 from tests.processes import command_line, descendants
@@ -130,7 +130,9 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
         wait_until(marker.exists, timeout=240, what="its annotate worker", process=run)
         children = descendants(run.pid)  # the server, the model host and its worker
         assert any("uvicorn" in command_line(pid) for pid in children), "its temporary server"
-        assert any("tasks.model_host" in command_line(pid) for pid in children), "its model host"
+        assert any("tasks.execution.model_host" in command_line(pid) for pid in children), (
+            "its model host"
+        )
         signalled = time.monotonic()
         stdout, stderr = _stopped(run, children, os.killpg if to_group else os.kill, sig)
         took = time.monotonic() - signalled
@@ -166,7 +168,9 @@ def _importing(pid: int) -> bool:
 
 def _host_loading_spacy(pid: int) -> bool:
     """The run's model host has begun to import spaCy (it loads the model after)."""
-    hosts = [child for child in descendants(pid) if "tasks.model_host" in command_line(child)]
+    hosts = [
+        child for child in descendants(pid) if "tasks.execution.model_host" in command_line(child)
+    ]
     return any(_loaded(host, "spacy") for host in hosts)
 
 
@@ -283,7 +287,7 @@ def test_a_full_disk_outside_a_stage_says_so_in_one_line(cli_main, capsys):
 )
 def test_an_error_that_escapes_the_flow_is_not_a_usage_error(escaped, raised, monkeypatch):
     from flows import cli, pipeline
-    from tasks.resources import Resources
+    from tasks.execution.resources import Resources
 
     class State:
         def result(self, raise_on_failure: bool) -> BaseException:

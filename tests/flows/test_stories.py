@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from flows.pipeline import depeche_pipeline
-from tasks.storage import Lake
+from tasks.lake.storage import Lake
 
 
 def republished(text: str) -> str:

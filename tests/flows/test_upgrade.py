@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from schemas import STAGES
+from tasks.lake.storage import Lake
 from tasks.records import Status
-from tasks.storage import Lake
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPECHE = str(Path(sys.executable).with_name("depeche"))

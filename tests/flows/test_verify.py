@@ -14,8 +14,8 @@ import pytest
 
 from flows.pipeline import depeche_pipeline, summary_of
 from schemas import CLEAN, ENTITIES, STAGES
+from tasks.lake.storage import Lake
 from tasks.records import Status
-from tasks.storage import Lake
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPECHE = str(Path(sys.executable).with_name("depeche"))

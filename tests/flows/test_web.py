@@ -444,8 +444,8 @@ def test_kept_pages_of_the_wrong_shape_are_fetched_again(
     is asked again, never a TypeError."""
     import shutil
 
+    from tasks.lake.storage import Lake
     from tasks.sources.web import _landing_key
-    from tasks.storage import Lake
 
     copy = tmp_path / "lake"
     shutil.copytree(web_lake, copy)

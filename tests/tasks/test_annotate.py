@@ -6,12 +6,12 @@ import pyarrow as pa
 import pytest
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUOTES, SENTENCES
-from tasks.annotate import annotate_articles
-from tasks.clean import doc_id, normalize_text
 from tasks.errors import ModelNotInstalled
 from tasks.execution import pool
 from tasks.nlp.entities import drop_reason, normalize_entity, refine_span
 from tasks.nlp.model import load_model
+from tasks.stages.annotate import annotate_articles
+from tasks.stages.clean import doc_id, normalize_text
 
 TEXTS = [
     "Le secrétaire américain à la Défense Mark Esper va soumettre cette demande à ses "

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import STORIES
-from tasks import stories
-from tasks.marts import catalog_views, connect_catalog, write_catalog
+from tasks.analytics.marts import catalog_views, connect_catalog, write_catalog
+from tasks.lake.storage import Lake
 from tasks.records import Manifest, PartitionSpec, Status
-from tasks.storage import Lake
+from tasks.text import stories
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
 

@@ -8,7 +8,7 @@ import codecs
 import pytest
 
 from schemas import Rejected
-from tasks.charsets import decode, repair_mojibake
+from tasks.text.charsets import decode, repair_mojibake
 
 TEXT = "Le numéro un l’a dit : « déjà l’été », à Noël, l’œuvre de Pâques… 25 €"
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from schemas import CLEAN, QUARANTINE, RAW
-from tasks.clean import (
+from tasks.stages.clean import (
     clean_items,
     detect_language,
     doc_id,
@@ -18,7 +18,7 @@ from tasks.clean import (
     parse_wire,
     split_caption,
 )
-from tasks.dates import InvalidDate, parse_date
+from tasks.text.dates import InvalidDate, parse_date
 
 BODY = (
     "Les ministres européens se sont réunis mardi à Bruxelles pour discuter du budget "

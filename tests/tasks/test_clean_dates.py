@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 
 from schemas import CLEAN, RAW
-from tasks.clean import clean_items, extract_html, published_period
-from tasks.dates import latest_date, plausible
 from tasks.gate import check_table
 from tasks.planning import plan_partitions
+from tasks.stages.clean import clean_items, extract_html, published_period
+from tasks.text.dates import latest_date, plausible
 from tasks.web.feeds import parse_listing
 from tests.tasks.test_web_listing import _list
 from tests.websites import Answer, Site

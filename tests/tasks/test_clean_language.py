@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.clean import LANGUAGE_MARGIN, clean_items, detect_language, extract_html
+from tasks.stages.clean import LANGUAGE_MARGIN, clean_items, detect_language, extract_html
 from tests.tasks.test_clean_dates import _raw
 
 # A match sheet and a minute-by-minute live report: short lines of names and numbers

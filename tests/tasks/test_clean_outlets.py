@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from schemas import CLEAN, DOCUMENTS
-from tasks.clean import clean_items, outlet_name
 from tasks.gate import check_table
+from tasks.stages.clean import clean_items, outlet_name
 from tests.tasks.test_clean_dates import BODY, _clean_row, _raw
 from tests.tasks.test_gate import documents
 

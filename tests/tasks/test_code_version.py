@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from tasks.clean import STAGE as CLEAN_STAGE
 from tasks.code_version import reach
+from tasks.stages.clean import STAGE as CLEAN_STAGE
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 # asked a line on stdin, prints each stage's code version (and the marts') as JSON
 ASK_VERSIONS = """
 import json, sys
-import schemas.marts, tasks.marts
+import schemas.marts, tasks.analytics.marts
 from tasks.code_version import code_version
-from tasks.stages import REGISTRY
+from tasks.stages.registry import REGISTRY
 for _ in sys.stdin:
     versions = {stage.name: stage.code_version for stage in REGISTRY}
-    versions["marts"] = code_version(tasks.marts, schemas.marts.MARTS)
+    versions["marts"] = code_version(tasks.analytics.marts, schemas.marts.MARTS)
     print(json.dumps(versions), flush=True)
 """
 
@@ -107,7 +107,11 @@ def test_a_column_type_changes_the_stages_that_read_or_write_its_table(project):
 
 
 def test_an_edit_of_runtime_machinery_changes_no_version(project):
-    machinery = ("tasks/processes.py", "tasks/storage.py", "tasks/model_host.py")
+    machinery = (
+        "tasks/execution/processes.py",
+        "tasks/lake/storage.py",
+        "tasks/execution/model_host.py",
+    )
     execution = ("tasks/execution/pool.py", "tasks/execution/heap.py")
     for module in (*machinery, *execution):
         assert project.changed_by(module, None, "\n# edited\n") == [], module
@@ -122,12 +126,15 @@ def test_the_nlp_counts_for_annotate_and_what_reads_its_functions(project, modul
 
 def test_the_quote_rules_count_for_annotate_and_what_reads_its_functions(project):
     """validate reads annotate's quote figures: an edit of annotate's modules is its too."""
-    assert project.changed_by("tasks/quotes.py", None, "\n# edited\n") == ["annotate", "validate"]
+    assert project.changed_by("tasks/nlp/quotes/__init__.py", None, "\n# edited\n") == [
+        "annotate",
+        "validate",
+    ]
 
 
 def test_a_data_file_a_stage_reads_counts(project):
     added = '"zoéline";1;12;"Femme"\n'
-    changed = project.changed_by("tasks/reference/prenoms-insee.csv", None, added)
+    changed = project.changed_by("tasks/nlp/reference/prenoms-insee.csv", None, added)
     assert changed == ["annotate", "validate"]
 
 

@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import STORIES
-from tasks import earlier, stories
+from tasks import earlier
+from tasks.lake.storage import Lake
 from tasks.records import Manifest, PartitionSpec, Status
-from tasks.storage import Lake
+from tasks.text import stories
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
 

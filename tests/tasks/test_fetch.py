@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from schemas import QUARANTINE, RAW, Rejected
-from tasks.charsets import decode
 from tasks.errors import SourceNotFound
 from tasks.planning import plan_partitions
 from tasks.sources.files import discover, fetch_files, read_items
 from tasks.sources.rows import item_id
+from tasks.text.charsets import decode
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 FRENCH = "L’équipe de France a gagné à Marseille, a déclaré le sélectionneur."
@@ -317,11 +317,11 @@ def test_fetch_streams_its_rows_and_clean_reads_them_a_row_group_at_a_time(
     import pyarrow.parquet as pq
 
     from tasks.contract import run_stage
+    from tasks.lake.storage import Lake
     from tasks.planning import plan_for_lake, record_plan
     from tasks.settings import Settings
     from tasks.sources import rows
-    from tasks.stages import BY_NAME
-    from tasks.storage import Lake
+    from tasks.stages.registry import BY_NAME
 
     source = tmp_path / "pages"
     source.mkdir()

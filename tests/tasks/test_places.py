@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.annotate import annotate_articles
-from tasks.places import resolve
+from tasks.nlp.places import resolve
+from tasks.stages.annotate import annotate_articles
 from tests.tasks.test_annotate import articles
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from schemas import QUOTES
-from tasks.annotate import annotate_articles
-from tasks.quotes import find_quotes, quoted_spans
+from tasks.nlp.quotes import find_quotes, quoted_spans
+from tasks.stages.annotate import annotate_articles
 
 from .test_annotate import articles
 
@@ -329,7 +329,7 @@ def test_quotes_are_stable(nlp) -> None:
 def test_odd_text_gives_no_empty_or_misplaced_quote(text: str) -> None:
     """An article is untrusted input: whatever the rules match, a quote has words and
     its offsets and its speaker's cut them out of the text (the gate fails otherwise)."""
-    from tasks.people import identities
+    from tasks.nlp.people import identities
 
     for quote in find_quotes(text, [], identities(text, [])):
         assert 0 <= quote.start < quote.end <= len(text)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tasks import resources
-from tasks.annotate import DEFAULT_MODEL, annotate_articles
-from tasks.execution import pool
-from tasks.resources import Resources
+from tasks.execution import pool, resources
+from tasks.execution.resources import Resources
+from tasks.stages.annotate import DEFAULT_MODEL, annotate_articles
 from tests.tasks.test_annotate import TEXTS, articles
 
 

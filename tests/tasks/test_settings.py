@@ -24,7 +24,7 @@ from tasks.settings import (
     resolve_settings,
     setting_bounds,
 )
-from tasks.stages import REGISTRY, settings_affect
+from tasks.stages.registry import REGISTRY, settings_affect
 
 PROJECT = Path(__file__).resolve().parents[2]
 SETTINGS = list(Settings.model_fields)

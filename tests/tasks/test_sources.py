@@ -6,12 +6,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tasks.lake.storage import Lake
 from tasks.records import WEB_ITEM, PartitionSpec
 from tasks.settings import Settings
 from tasks.sources import Listing, Source
 from tasks.sources.files import FileSource
 from tasks.sources.web import WebPlan, WebSource
-from tasks.storage import Lake
 
 FRENCH = "L’équipe de France a gagné à Marseille, a déclaré le sélectionneur."
 

@@ -11,9 +11,9 @@ import pytest
 from schemas import CHECKS, QUARANTINE, RAW
 from tasks.contract import Stage, StageOutput, decide, run_stage
 from tasks.errors import LakeLocked, PartitionNotCommitted
-from tasks.resources import Resources
+from tasks.execution.resources import Resources
+from tasks.lake.storage import Lake
 from tasks.settings import Settings
-from tasks.storage import Lake
 
 RESOURCES = Resources()  # loads nothing until a gate needs the GX suites
 

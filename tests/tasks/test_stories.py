@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from tasks import stories
-from tasks.stories import Earlier, assign_stories, signatures
+from tasks.text import stories
+from tasks.text.stories import Earlier, assign_stories, signatures
 
 WORDS = (
     "gouvernement réforme retraites syndicats grève ministre député vote budget région "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from tasks.nlp.people import PREPOSITIONS
 from tasks.nlp.quotes.document import Found, Source, Text, Verb
 from tasks.nlp.quotes.phrases import (
     is_person_like,
@@ -16,7 +17,6 @@ from tasks.nlp.quotes.phrases import (
 )
 from tasks.nlp.quotes.spans import quoted_words
 from tasks.nlp.quotes.words import DEFINITE, NAMING_DETERMINERS, TOKEN, WORD
-from tasks.people import PREPOSITIONS
 
 
 class Attribution(NamedTuple):

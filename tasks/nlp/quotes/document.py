@@ -6,8 +6,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
+from tasks.nlp.people import Mention, People
 from tasks.nlp.quotes.spans import Coverage
-from tasks.people import Mention, People
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
+from tasks.nlp.people import DETERMINERS
 from tasks.nlp.quotes.document import Found, Text, Verb
 from tasks.nlp.quotes.phrases import (
     AFTER_QUOTE,
@@ -19,7 +20,6 @@ from tasks.nlp.quotes.phrases import (
 )
 from tasks.nlp.quotes.verbs import FINITE
 from tasks.nlp.quotes.words import AUXILIARIES, OPINION, POSSESSIVES, TOKEN, WORD
-from tasks.people import DETERMINERS
 
 _SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après)\s+")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tasks.gender import first_names
+from tasks.nlp.gender import first_names
+from tasks.nlp.people import DETERMINERS, HUMAN_NOUNS, PREPOSITIONS, Identity, Mention
 from tasks.nlp.quotes.document import Source, Text, Verb
 from tasks.nlp.quotes.words import (
     ADVERBS,
@@ -19,7 +20,6 @@ from tasks.nlp.quotes.words import (
     POSSESSIVES,
     TOKEN,
 )
-from tasks.people import DETERMINERS, HUMAN_NOUNS, PREPOSITIONS, Identity, Mention
 
 _ADVERBIAL = re.compile(
     r"(?:\s*,?\s*(?:quant à (?:elle|lui|eux|elles)|pour (?:sa|leur) part|de (?:son|leur) côté"

@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tasks.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
+from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
+from tasks.nlp.people import (
+    DETERMINERS,
+    FEMININE_DETERMINERS,
+    HUMAN_NOUNS,
+    MASCULINE_DETERMINERS,
+    PREPOSITIONS,
+    Identity,
+)
 from tasks.nlp.quotes.document import Found, Quote, Source, Text
 from tasks.nlp.quotes.phrases import PHRASE_STOP, head_noun, is_person_like, misc_name
 from tasks.nlp.quotes.words import (
@@ -18,14 +26,6 @@ from tasks.nlp.quotes.words import (
     PLURAL_PRONOUNS,
     POSSESSIVES,
     TOKEN,
-)
-from tasks.people import (
-    DETERMINERS,
-    FEMININE_DETERMINERS,
-    HUMAN_NOUNS,
-    MASCULINE_DETERMINERS,
-    PREPOSITIONS,
-    Identity,
 )
 
 

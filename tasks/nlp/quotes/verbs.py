@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from tasks.nlp.people import DETERMINERS
 from tasks.nlp.quotes.document import Verb
 from tasks.nlp.quotes.words import (
     ADVERBS,
@@ -15,7 +16,6 @@ from tasks.nlp.quotes.words import (
     SUBJECTS,
     TOKEN,
 )
-from tasks.people import DETERMINERS
 
 
 def _first_group_forms(lemma: str) -> tuple[list[str], str]:

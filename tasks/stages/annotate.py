@@ -36,7 +36,7 @@ from tasks.nlp.rows import Row, Rows, Tables, annotate_stream
 from tasks.progress import ProgressFn
 
 if TYPE_CHECKING:  # a type only: the model host runs this stage's workers
-    from tasks.model_host import ModelHost
+    from tasks.execution.model_host import ModelHost
 
 
 @dataclass

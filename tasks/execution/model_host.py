@@ -31,7 +31,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from tasks.processes import leave_stopping_to_parent
+from tasks.execution.processes import leave_stopping_to_parent
 from tasks.progress import ProgressFn
 
 if TYPE_CHECKING:  # a type only: spaCy is imported in the host, once it watches stdin
@@ -49,7 +49,7 @@ class ModelHost:
         self.name = name
         ours, theirs = socket.socketpair()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tasks.model_host", name, str(theirs.fileno())],
+            [sys.executable, "-m", "tasks.execution.model_host", name, str(theirs.fileno())],
             stdin=subprocess.PIPE,  # its end of life: closed when this process ends
             pass_fds=(theirs.fileno(),),
             preexec_fn=leave_stopping_to_parent,  # even while the interpreter starts

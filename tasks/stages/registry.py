@@ -14,13 +14,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import STAGES
-from tasks import annotate, clean, fetch, validate
 from tasks.contract import Stage, run_stage
 from tasks.errors import DepecheError
+from tasks.execution.resources import current
+from tasks.lake.storage import Lake
 from tasks.records import StageKey, StageReport, Status
-from tasks.resources import current
 from tasks.settings import Settings
-from tasks.storage import Lake
+from tasks.stages import annotate, clean, fetch, validate
 
 REGISTRY: tuple[Stage, ...] = (
     fetch.STAGE,

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUARANTINE, QUOTES, SENTENCES
-from tasks.annotate import quote_figures
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.gate import Check
+from tasks.stages.annotate import quote_figures
 
 
 def _rows_wrong(

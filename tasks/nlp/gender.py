@@ -8,7 +8,7 @@ then the first name. Textual cues that disagree leave the person `unknown`
 no cue. A surname never answers.
 
 First names: INSEE's *Fichier des prénoms* (Licence Ouverte / Etalab 2.0) as
-aggregated by the GenderedNews project, shipped in tasks/reference/ with its
+aggregated by the GenderedNews project, shipped in tasks/nlp/reference/ with its
 attribution. A name answers when at least `NAME_SHARE` of its bearers are of one
 sex: at most 5% of the people a name answers for are then misread by it, the error
 the gender figures may carry; `Camille` (27% male), `Claude` (88%) and absent names

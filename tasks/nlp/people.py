@@ -6,7 +6,7 @@ name and its acronym, `l'Office fédéral de l'agriculture (OFAG)` then `l'OFAG`
 `identities` gives every entity its `canonical` name — the fullest name the article
 uses for it — and what the article says of each identity: its roles (`secrétaire
 général`, `toxicologue`) and, when the text shows it, its grammatical gender. The
-quote extractor (tasks/quotes.py) resolves pronouns and roles against them.
+quote extractor (tasks/nlp/quotes/) resolves pronouns and roles against them.
 
 Pure functions of the text and its entities: no model, no lake.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tasks.gender import AGREEMENT, FEMALE, MALE, ROLE, TITLE, Cue, agreement
+from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, ROLE, TITLE, Cue, agreement
 
 TITLES = frozenset(
     "m. m mm. mme mme. mmes mlle mlle. me me. mgr mgr. pr pr. dr dr. monsieur madame "

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from schemas.tables import PLACE_KINDS
-from tasks.people import DEMONYMS
+from tasks.nlp.people import DEMONYMS
 
 COUNTRY, REGION, CITY, OTHER, DEMONYM = PLACE_KINDS
 # French names pycountry does not give, and short forms of the ones it does

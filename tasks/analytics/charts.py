@@ -30,7 +30,7 @@ from bokeh.palettes import Blues9
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
-from tasks.world import country_shapes
+from tasks.analytics.world import country_shapes
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 WIDTH, HEIGHT = 660, 300

@@ -47,14 +47,14 @@ from schemas import (
 )
 from schemas.marts import MART_STAGE, MARTS
 from tasks.analytics import mart_sql
+from tasks.analytics.report import ReportData, render_report, report_data
 from tasks.code_version import code_version
 from tasks.errors import DepecheError, LakeNotWritable
+from tasks.execution.resources import current
 from tasks.gate import SuiteRunner, gate
-from tasks.published import ALL, PUBLISHER, published_partitions
+from tasks.lake.published import ALL, PUBLISHER, published_partitions
+from tasks.lake.storage import PART_FILE, Lake
 from tasks.records import Manifest, StageKey, StageReport, Status
-from tasks.report import ReportData, render_report, report_data
-from tasks.resources import current
-from tasks.storage import PART_FILE, Lake
 
 GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])
 

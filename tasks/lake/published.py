@@ -4,8 +4,8 @@ the report counts (below both, so that neither imports the other for it)."""
 from __future__ import annotations
 
 from schemas.marts import MART_PARTITION
+from tasks.lake.storage import Lake
 from tasks.records import Status
-from tasks.storage import Lake
 
 PUBLISHER = "validate"  # the stage that publishes documents and entities
 ALL = MART_PARTITION

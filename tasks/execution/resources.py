@@ -8,7 +8,7 @@ with `using(Resources(...))`; otherwise each process has one default, made on
 first use: on a worker of a cluster, the model is loaded once per worker, and
 loaded again when the words it has met since have grown its vocabulary past a
 bound (`VOCABULARY_GROWTH`). A local run loads it in its model host instead, a
-process of its own from which annotate's workers fork (tasks/model_host.py).
+process of its own from which annotate's workers fork (tasks/execution/model_host.py).
 
 It also carries where progress goes: a front end's `ProgressSink` hears how far
 each stage-partition has come.
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
     from spacy.language import Language
 
+    from tasks.execution.model_host import ModelHost
     from tasks.gate import SuiteRunner
-    from tasks.model_host import ModelHost
     from tasks.web.crawl import Hosts
 
 VOCABULARY_GROWTH = 100_000
@@ -66,8 +66,8 @@ class Resources:
         case it is dropped, its memory given back, and the model loaded afresh. The
         annotations do not depend on the vocabulary a model has grown."""
         # the loaders import spaCy (seconds): on first use, not when resources are made
+        from tasks.execution.processes import give_back_memory
         from tasks.nlp.model import load_model
-        from tasks.processes import give_back_memory
 
         with self._locks["model"]:
             loaded = self._models.get(name)
@@ -84,8 +84,8 @@ class Resources:
 
     def model_host(self, name: str) -> ModelHost:
         """The process holding the named model, from which a local run's annotate
-        workers fork (tasks/model_host.py): one a process, shared by its resources."""
-        from tasks.model_host import host  # on first use: it starts a process
+        workers fork (tasks/execution/model_host.py): one a process, shared by its resources."""
+        from tasks.execution.model_host import host  # on first use: it starts a process
 
         return host(name)
 

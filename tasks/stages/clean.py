@@ -5,7 +5,7 @@ byline and photo captions; HTML pages their main text and metadata (trafilatura)
 JSON lines their fields. The text is normalized for annotation, checked to be
 French, given a content-derived `doc_id` and deduplicated; a near duplicate of an
 earlier article (the same story republished or updated) gets that article's
-`story_id` (tasks/stories.py).
+`story_id` (tasks/text/stories.py).
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from py3langid.langid import LanguageIdentifier
 
 from schemas import CLEAN, QUARANTINE, RAW, STORIES, Rejected, quarantine_row
 from schemas.tables import CONTROL_CHARACTERS
-from tasks import earlier, pages, stories
-from tasks.charsets import repair_mojibake
+from tasks import earlier
 from tasks.contract import Stage, StageContext, StageOutput
-from tasks.dates import (
+from tasks.text import pages, stories
+from tasks.text.charsets import repair_mojibake
+from tasks.text.dates import (
     InvalidDate,
     first_plausible,
     latest_date,
@@ -248,7 +249,7 @@ def extract_html(html: str) -> dict[str, Any] | None:
 
     The page's furniture is pruned before trafilatura extracts the text (captions
     kept apart); the dates and headline are read from what the publisher states
-    (tasks/pages.py), trafilatura's and htmldate's reading standing in for what the
+    (tasks/text/pages.py), trafilatura's and htmldate's reading standing in for what the
     page does not state. With no article in the page, trafilatura falls back to
     whatever text there is (a menu, a footer): under MIN_PAGE_WORDS words, that is
     not an article.

@@ -25,7 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tasks.lake_index import INDEX_DIR, RECENT_NS
+from tasks.lake.index import INDEX_DIR, RECENT_NS
 
 HASHES = "hashes.json"
 

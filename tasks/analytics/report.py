@@ -1,7 +1,7 @@
 """The lake's report: one self-contained HTML file with interactive charts and a map.
 
 `report_data` reads the committed marts and the lake's status (through the storage
-module and DuckDB); `render_report` turns them into HTML whose charts (`tasks.charts`)
+module and DuckDB); `render_report` turns them into HTML whose charts (`tasks.analytics.charts`)
 are drawn by BokehJS, inlined with their data: no script, stylesheet, font, image or
 map tile to fetch, so a browser opening the file makes no request.
 """
@@ -19,10 +19,10 @@ from bokeh.models import Model, Range1d
 from bokeh.plotting import figure
 
 from schemas import QUARANTINE, STAGES, marts
-from tasks.charts import bar_chart, country_map, date_range, date_span, embed, time_chart
-from tasks.published import ALL, published_partitions
+from tasks.analytics.charts import bar_chart, country_map, date_range, date_span, embed, time_chart
+from tasks.lake.published import ALL, published_partitions
+from tasks.lake.storage import Lake
 from tasks.records import StatusRow
-from tasks.storage import Lake
 
 LABEL_NAMES = {"PER": "people", "ORG": "organisations", "LOC": "places"}
 TOP = 5

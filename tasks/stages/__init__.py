@@ -1,0 +1,1 @@
+"""The stages of depeche: fetch, clean, annotate, validate, and their registry."""

@@ -1,0 +1,1 @@
+"""Clean's text rules: charsets, dates, what a page states, stories."""
