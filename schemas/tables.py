@@ -276,6 +276,22 @@ def _offsets(what: str) -> tuple[Column, Column]:
     )
 
 
+def _spans(name: str, doc: str, index: str, columns: tuple[Column, ...]) -> Table:
+    """A table of spans of an article's text (sentences, entities, quotes): annotate's,
+    one row per span, keyed by its article and its position there, its end after its
+    start."""
+    return Table(
+        name=name,
+        path=f"annotated/{name}",
+        stage="annotate",
+        doc=doc,
+        checkpoint=True,
+        key=("doc_id", index),
+        ordered=(("end_char", "start_char"),),
+        columns=columns,
+    )
+
+
 RAW = Table(
     name="raw",
     path="raw",
@@ -528,14 +544,10 @@ DOCUMENTS = Table(
     ),
 )
 
-SENTENCES = Table(
-    name="sentences",
-    path="annotated/sentences",
-    stage="annotate",
-    doc="One row per sentence; offsets index the document's `text`.",
-    checkpoint=True,
-    key=("doc_id", "sentence_index"),
-    ordered=(("end_char", "start_char"),),
+SENTENCES = _spans(
+    "sentences",
+    "One row per sentence; offsets index the document's `text`.",
+    "sentence_index",
     columns=(
         _id("doc_id", "Article the sentence belongs to."),
         _count("sentence_index", "Position of the sentence in the article (0-based)."),
@@ -603,14 +615,10 @@ def _place() -> tuple[Column, ...]:
     )
 
 
-ENTITIES = Table(
-    name="entities",
-    path="annotated/entities",
-    stage="annotate",
-    doc="One row per named entity kept; offsets index the document's `text`.",
-    checkpoint=True,
-    key=("doc_id", "entity_index"),
-    ordered=(("end_char", "start_char"),),
+ENTITIES = _spans(
+    "entities",
+    "One row per named entity kept; offsets index the document's `text`.",
+    "entity_index",
     columns=(
         _id("doc_id", "Article the entity was found in."),
         _count("entity_index", "Position of the entity in the article (0-based)."),
@@ -639,16 +647,12 @@ ENTITIES = Table(
     ),
 )
 
-QUOTES = Table(
-    name="quotes",
-    path="annotated/quotes",
-    stage="annotate",
-    doc="One row per quote: the quoted words, how they are quoted, and who said them when "
+QUOTES = _spans(
+    "quotes",
+    "One row per quote: the quoted words, how they are quoted, and who said them when "
     "the text says (an unattributed quote has no speaker); offsets index the document's "
     "`text`.",
-    checkpoint=True,
-    key=("doc_id", "quote_index"),
-    ordered=(("end_char", "start_char"),),
+    "quote_index",
     columns=(
         _id("doc_id", "Article the quote is in."),
         _count("quote_index", "Position of the quote in the article (0-based)."),
