@@ -32,10 +32,8 @@ def expectation_suite(table: Table, context: Any = None) -> gx.ExpectationSuite:
     GX builds expectations only with an active context: one is made if none is given."""
     if context is None:
         new_context()
-    # no expectation of the column list: the gate compares the exact Arrow schema
-    # (names, order, types, nullability) before the suite runs, and a suite's
-    # expectation costs milliseconds whatever its batch's size
     suite = gx.ExpectationSuite(name=table.name)
+    suite.add_expectation(gxe.ExpectTableColumnsToMatchOrderedList(column_list=table.column_names))
     for column in table.columns:
         for expectation in _column_expectations(column):
             suite.add_expectation(expectation)
