@@ -83,6 +83,7 @@ FLAT_LAYOUT = {
     "tasks.analytics.report": "tasks.report",
     "tasks.execution.resources": "tasks.resources",
     "tasks.lake.storage": "tasks.storage",
+    "tasks.nlp.model": "tasks.annotate",
     "tasks.sources.files": "tasks.fetch",
     "tasks.stages.annotate": "tasks.annotate",
     "tasks.stages.clean": "tasks.clean",
@@ -107,16 +108,17 @@ def serve(corpus: Path, lake: Path, articles: int, seed: int, answers: IO[str]) 
     from tasks.analytics.marts import build_marts, mart_inputs, published_partitions, refresh_marts
     from tasks.execution.resources import Resources
     from tasks.gate import SuiteRunner
+    from tasks.nlp import model
     from tasks.sources.files import fetch_files
     from tasks.stages import annotate
     from tasks.stages.clean import clean_items
 
     resources = Resources()
-    nlp = resources.model(annotate.DEFAULT_MODEL)
+    nlp = resources.model(model.DEFAULT_MODEL)
     files = sorted(corpus.glob("*.txt"))
     raw = fetch_files(files, max_bytes=5_000_000, fetched_at=datetime(2024, 1, 1, tzinfo=UTC))
     clean = clean_items(raw.raw, identifier=resources.language_identifier()).articles
-    references = getattr(annotate, "load_references", None)  # gender and places only
+    references = getattr(model, "load_references", None)  # gender and places only
     loading = _seconds(references) if references is not None else None
     store = _generator().generate_lake(lake, articles, seed)
     suites = SuiteRunner()

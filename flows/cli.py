@@ -219,8 +219,8 @@ def _check_model(lake: Path, settings: SettingsGiven) -> str | None:
     once it is known to be installed; None when the run's stage-partitions go to a
     cluster, whose workers load their own (this process need not)."""
     from tasks.lake.storage import Lake
+    from tasks.nlp.model import installed_version
     from tasks.settings import resolve_settings
-    from tasks.stages.annotate import installed_version
 
     resolved = resolve_settings(Lake(lake).last_settings(), settings)
     installed_version(resolved.model)  # ModelNotInstalled

@@ -38,10 +38,10 @@ from tasks.contract import Decision, Stage, blocked, decide
 from tasks.errors import EXIT_FAILED, DepecheError, RunFailed
 from tasks.execution.resources import current
 from tasks.lake.storage import Lake
+from tasks.nlp.model import installed_version
 from tasks.records import StageReport, Status
 from tasks.settings import Settings, SettingsGiven, resolve_settings
 from tasks.sources.web import by_host, web_counts
-from tasks.stages.annotate import installed_version
 from tasks.stages.registry import REGISTRY, RERUN_DEPLOYMENT, rerun_hint
 from tasks.text.dates import DateWindow
 from tasks.web.listing import SourceProblem

@@ -71,9 +71,6 @@ RUNTIME_ONLY = frozenset(
         # loading and running: the model host, process pools, memory given back (all
         # of tasks.execution: where and in how many processes the model runs, not what
         # it makes; the NLP they run is reached from the stage itself, and hashed)
-        "tasks.execution.resources",
-        "tasks.execution.model_host",
-        "tasks.execution.processes",
         "tasks.execution",
         # settings plumbing: the values a stage's output depends on are its parameters
         "tasks.settings",

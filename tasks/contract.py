@@ -35,7 +35,7 @@ from tasks.settings import Settings
 if TYPE_CHECKING:  # a type only: the resources load what the stages need, stages included
     from tasks.execution.resources import Resources
     from tasks.gate import SuiteRunner
-    from tasks.lake.storage import Staging
+    from tasks.lake.commit import Staging
 
 
 @dataclass(frozen=True)

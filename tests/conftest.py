@@ -45,7 +45,7 @@ def resources():
 @pytest.fixture(scope="session")
 def nlp(resources):
     """The real French model, as the annotate stage loads it."""
-    from tasks.stages.annotate import DEFAULT_MODEL
+    from tasks.nlp.model import DEFAULT_MODEL
 
     return resources.model(DEFAULT_MODEL)
 

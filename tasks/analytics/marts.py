@@ -52,8 +52,9 @@ from tasks.code_version import code_version
 from tasks.errors import DepecheError, LakeNotWritable
 from tasks.execution.resources import current
 from tasks.gate import SuiteRunner, gate
+from tasks.lake.files import PART_FILE
 from tasks.lake.published import ALL, PUBLISHER, published_partitions
-from tasks.lake.storage import PART_FILE, Lake
+from tasks.lake.storage import Lake
 from tasks.records import Manifest, StageKey, StageReport, Status
 
 GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])

@@ -24,17 +24,8 @@ from tasks.errors import NotALake, PartitionNotCommitted
 from tasks.lake.checks import FileChecks
 from tasks.lake.commit import Commits, Staging
 from tasks.lake.derived import DerivedFiles
-from tasks.lake.files import (
-    PART_FILE,
-    atomic_write_text,
-    describe_file,
-    fingerprint_outputs,
-    merge_parquet,
-    read_json,
-    sha256_file,
-    write_parquet,
-)
-from tasks.lake.gx_results import GX_ENTRY, GxResults
+from tasks.lake.files import atomic_write_text, read_json
+from tasks.lake.gx_results import GxResults
 from tasks.lake.layout import PARTITIONS_DIR, LakeLayout
 from tasks.lake.lock import WriterLock
 from tasks.lake.manifests import Manifests
@@ -45,18 +36,6 @@ from tasks.lake.states import DerivedStates
 from tasks.lake.web import WebState
 from tasks.records import ItemKey, Manifest, PartitionSpec, Status, StatusRow
 from tasks.settings import InvalidSettings, remembered_settings
-
-__all__ = [
-    "GX_ENTRY",
-    "PART_FILE",
-    "Lake",
-    "Staging",
-    "describe_file",
-    "fingerprint_outputs",
-    "merge_parquet",
-    "sha256_file",
-    "write_parquet",
-]
 
 
 class Lake(LakeLayout):

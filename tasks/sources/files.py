@@ -15,7 +15,7 @@ from typing import Any
 
 from schemas import Rejected
 from tasks.errors import SourceNotFound
-from tasks.lake.storage import sha256_file
+from tasks.lake.files import sha256_file
 from tasks.records import WEB_ITEM, ItemKey, PartitionSpec
 from tasks.sources import NewItem
 from tasks.sources.rows import FetchResult, Item, fetch_rows, sort_key

@@ -319,8 +319,9 @@ def _lost_page(url: str) -> Page:
 
 
 class _KeptAnswer(BaseModel):
-    """What `land` keeps of a page's answer (`_answer`), as `_web_columns` reads it;
-    strict: a kept record is as `land` wrote it, or it is not used."""
+    """What `land` keeps of a page's answer (`_answer`), as `web_columns`
+    (tasks/sources/rows.py) reads it; strict: a kept record is as `land` wrote it, or
+    it is not used."""
 
     model_config = ConfigDict(strict=True)
 

@@ -29,9 +29,7 @@ from schemas import (
 from tasks.contract import Stage, StageContext, StageOutput
 from tasks.execution import pool
 from tasks.execution.heap import large_blocks_from_the_heap
-from tasks.nlp.model import DEFAULT_MODEL as DEFAULT_MODEL  # named here by the tests
 from tasks.nlp.model import installed_version, model_id
-from tasks.nlp.model import load_references as load_references  # and by the benchmarks
 from tasks.nlp.rows import Row, Rows, Tables, annotate_stream
 from tasks.progress import ProgressFn
 

@@ -550,7 +550,9 @@ def clean_items(
     The items are read one at a time, in the raw table's order (the order of their
     keys): only the articles, much smaller than their pages, are kept.
     """
-    articles, rejects = _sorted_out(_in_key_order(raw), identifier, language_margin, earlier)
+    articles, rejects = _articles_and_rejects(
+        _in_key_order(raw), identifier, language_margin, earlier
+    )
     refused_dates = sum(len(article.pop("refused_dates")) for article in articles)
     clock = time.perf_counter()
     story_table = _stories_of(articles, earlier_stories or stories.Earlier.none(), story_threshold)
@@ -566,7 +568,7 @@ def clean_items(
     )
 
 
-def _sorted_out(
+def _articles_and_rejects(
     items: Iterable[dict[str, Any]],
     identifier: LanguageIdentifier,
     language_margin: float,

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from tasks.lake import known_hashes
+from tasks.lake.files import sha256_file
 from tasks.lake.known_hashes import KnownHashes
-from tasks.lake.storage import Lake, sha256_file
+from tasks.lake.storage import Lake
 from tasks.records import OutputFile
 
 

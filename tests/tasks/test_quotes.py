@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from schemas import QUOTES
-from tasks.nlp.quotes import find_quotes, quoted_spans
+from tasks.nlp.quotes import find_quotes
+from tasks.nlp.quotes.spans import quoted_spans
 from tasks.stages.annotate import annotate_articles
 
 from .test_annotate import articles

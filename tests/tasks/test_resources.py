@@ -7,7 +7,8 @@ import pytest
 
 from tasks.execution import pool, resources
 from tasks.execution.resources import Resources
-from tasks.stages.annotate import DEFAULT_MODEL, annotate_articles
+from tasks.nlp.model import DEFAULT_MODEL
+from tasks.stages.annotate import annotate_articles
 from tests.tasks.test_annotate import TEXTS, articles
 
 

@@ -45,7 +45,7 @@ from tasks.nlp.quotes.speakers import Resolver
 from tasks.nlp.quotes.verbs import reporting_verbs
 from tasks.nlp.quotes.words import WORD
 
-__all__ = ["Quote", "find_quotes", "quoted_spans"]
+__all__ = ["Quote", "find_quotes"]
 
 
 def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quote]:
