@@ -296,7 +296,7 @@ def test_an_error_that_escapes_the_flow_is_not_a_usage_error(escaped, raised, mo
     monkeypatch.setattr(pipeline, "depeche_pipeline", lambda **_: State())
     monkeypatch.setattr(Resources, "warm_up", lambda self, model: None)
     with pytest.raises(BaseException) as stopped:
-        cli._run_flow(True, None, "fr_core_news_sm")
+        cli._run_flow(None, "fr_core_news_sm", {}, verbose=True)
     assert type(stopped.value).__name__ == raised
     if raised == "RunStopped":
         assert stopped.value.exit_code == 1

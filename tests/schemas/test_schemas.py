@@ -42,8 +42,9 @@ def test_suites_are_derived_from_the_column_rules() -> None:
     entities = expectations(ENTITIES)
     [labels] = [k for k in entities["expect_column_values_to_be_in_set"] if k["column"] == "label"]
     assert labels["value_set"] == list(ENTITY_LABELS)
-    # the column list is the gate's exact Arrow schema check, not repeated in the suite
-    assert "expect_table_columns_to_match_ordered_list" not in entities
+    assert entities["expect_table_columns_to_match_ordered_list"][0]["column_list"] == list(
+        ENTITIES.column_names
+    )
     assert {"column_list": ["doc_id", "entity_index"]} in [
         {"column_list": k["column_list"]} for k in entities["expect_compound_columns_to_be_unique"]
     ]
