@@ -300,10 +300,11 @@ def _gate_and_commit(
     clock = time.perf_counter()
     with lake.staging(stage.name, context.partition) as staging:
         staged = _staged(lake, stage, context.partition, staging, output)
-        result = _gate(stage.name, output, staged, context.resources.suites())
+        reasons = quarantine_reasons(output.quarantine)
+        result = _gate(stage.name, output, reasons, staged, context.resources.suites())
         staging.write(CHECKS, result.checks_table(stage.name))
         lake.gx.write(stage.name, context.partition, result.gx_results)
-        _keep_books(manifest, output, result)
+        _keep_books(manifest, output, reasons, result)
         manifest.finished_at = datetime.now(UTC).isoformat()
         manifest.gate_seconds = round(time.perf_counter() - clock, 3)
         manifest.seconds = round(time.perf_counter() - started, 3)
@@ -331,10 +332,14 @@ def _staged(
 
 
 def _gate(
-    stage: str, output: StageOutput, staged: dict[Table, pa.Table | Path], suites: SuiteRunner
+    stage: str,
+    output: StageOutput,
+    reasons: dict[str, int],
+    staged: dict[Table, pa.Table | Path],
+    suites: SuiteRunner,
 ) -> GateResult:
-    """The gate on the staged tables: their suites, the stage's books, its own checks."""
-    reasons = quarantine_reasons(output.quarantine)
+    """The gate on the staged tables: their suites, the stage's books (its quarantine
+    counted by reason in `reasons`), its own checks."""
     first_details: dict[str, str] = {}  # the first detail of each reason, for the message
     for row in output.quarantine.select(["reason", "detail"]).to_pylist():
         first_details.setdefault(row["reason"], row["detail"])
@@ -342,11 +347,13 @@ def _gate(
     return gate(staged, [*checks, *output.checks], suites)
 
 
-def _keep_books(manifest: Manifest, output: StageOutput, result: GateResult) -> None:
+def _keep_books(
+    manifest: Manifest, output: StageOutput, reasons: dict[str, int], result: GateResult
+) -> None:
     """The manifest's rows in, out and quarantined (by reason), details and validation."""
     manifest.rows_in = output.rows_in
     manifest.rows_out = output.rows_out
     manifest.rows_quarantined = output.quarantine.num_rows
-    manifest.quarantine_reasons = quarantine_reasons(output.quarantine)
+    manifest.quarantine_reasons = reasons
     manifest.details = output.details
     manifest.validation = Validation(result.success, len(result.checks), result.failed)
