@@ -538,7 +538,11 @@ DOCUMENTS = Table(
         _count("sentence_count", "Sentences in the text."),
         _count("token_count", "Tokens in the text."),
         _count("entity_count", "Entities kept in the `entities` table."),
-        _count("quote_count", "Quotes in the `quotes` table."),
+        _count(
+            "quote_count",
+            "Quotes in the `quotes` table: a quote cut by its attribution counts once "
+            "(distinct `quote_id`).",
+        ),
         Column("model", pa.string(), "spaCy pipeline that annotated the text.", False),
         Column("model_version", pa.string(), "Version of that pipeline.", False),
     ),

@@ -125,7 +125,7 @@ def add_doc(rows: Rows, article: Row, doc: Doc, model: tuple[str, str]) -> None:
             "sentence_count": len(spans),
             "token_count": sum(n for _, _, n in spans),
             "entity_count": len(entities),
-            "quote_count": len(reading.said),
+            "quote_count": len({quote.quote_id for quote in reading.said}),
             "model": model[0],
             "model_version": model[1],
         }

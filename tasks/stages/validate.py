@@ -54,8 +54,14 @@ def _spans_match_text(table: str, spans: pd.DataFrame, texts: dict[str, str]) ->
     )
 
 
-def _count_mismatches(documents: pd.DataFrame, rows: pa.Table, column: str) -> int:
-    """Articles whose `column` (entity_count, quote_count) differs from their rows."""
+def _count_mismatches(
+    documents: pd.DataFrame, rows: pa.Table, column: str, unit: str | None = None
+) -> int:
+    """Articles whose `column` (entity_count, quote_count) differs from the count of
+    their rows, or of their distinct `unit` values (a quote's segments share its
+    `quote_id`)."""
+    if unit is not None:
+        rows = rows.group_by(["doc_id", unit]).aggregate([])
     counts = rows.column("doc_id").value_counts().to_pylist()
     counted = {item["values"]: item["counts"] for item in counts}
     return int(
@@ -178,16 +184,16 @@ def annotation_checks(
     return [
         *_coverage(docs, expected_doc_ids, max_share_without_entities),
         *(
-            # a document's count of its rows in a table: entity_count, quote_count
+            # a document's count of its rows in a table (of its quotes, not segments)
             _rows_wrong(
                 DOCUMENTS.name,
                 f"{column}_matches_{declared.name}_table",
                 column,
-                _count_mismatches(docs, rows, column),
+                _count_mismatches(docs, rows, column, unit),
             )
-            for column, declared, rows in (
-                ("entity_count", ENTITIES, entities),
-                ("quote_count", QUOTES, quotes),
+            for column, declared, rows, unit in (
+                ("entity_count", ENTITIES, entities, None),
+                ("quote_count", QUOTES, quotes, "quote_id"),
             )
         ),
         _spans_match_text(SENTENCES.name, sentences.to_pandas(), texts),

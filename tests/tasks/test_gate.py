@@ -355,6 +355,20 @@ def test_a_missing_document_and_too_many_without_entities_fail_validation() -> N
     assert not no_quote["documents:quote_count_matches_quotes_table"].success
 
 
+def test_a_quote_cut_by_its_attribution_counts_once_in_its_document() -> None:
+    # two segments of one quote: the same quote_id, one quote for a reader
+    segments = quotes() + quotes(quote_index=1)
+    check = "documents:quote_count_matches_quotes_table"
+    as_one = annotations(
+        quote_rows=segments, document_rows=documents(text=TEXT_WITH_QUOTE, quote_count=1)
+    )
+    assert as_one[check].success
+    as_two = annotations(
+        quote_rows=segments, document_rows=documents(text=TEXT_WITH_QUOTE, quote_count=2)
+    )
+    assert not as_two[check].success
+
+
 def test_quote_offsets_cut_the_quote_and_its_speaker_out_of_the_text() -> None:
     shifted = annotations(quote_rows=quotes(start_char=1, end_char=15))
     assert not shifted["quotes:offsets_match_document_text"].success
@@ -380,7 +394,9 @@ def test_a_resolved_speaker_is_an_entity_of_the_same_document() -> None:
 
 
 def test_the_share_of_quotes_without_speaker_is_recorded() -> None:
-    rows = quotes() + quotes(quote_index=1, speaker_entity_index=None, speaker_canonical=None)
+    rows = quotes() + quotes(
+        quote_index=1, quote_id=1, speaker_entity_index=None, speaker_canonical=None
+    )
     figure = annotations(
         quote_rows=rows, document_rows=documents(text=TEXT_WITH_QUOTE, quote_count=2)
     )["quotes:share_without_speaker"]
