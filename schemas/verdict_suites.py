@@ -29,9 +29,7 @@ from great_expectations.expectations.metrics.map_metric_provider.multicolumn_con
 from schemas.suites import expectation_suite
 from schemas.tables import Table
 
-# every row counts: a row whose columns are all null is the very row a rule of nulls
-# must find (GX's multicolumn default leaves such rows out)
-EveryRow = Literal["all_values_are_missing", "any_value_is_missing", "never"]
+IgnoreRowIf = Literal["all_values_are_missing", "any_value_is_missing", "never"]
 
 
 class MulticolumnValuesNonnull(MulticolumnMapMetricProvider):
@@ -48,7 +46,9 @@ class ExpectMulticolumnValuesToNotBeNull(MulticolumnMapExpectation):
     """Expect a value in each of the columns listed, in every row."""
 
     map_metric: ClassVar[str] = "multicolumn_values.nonnull"
-    ignore_row_if: EveryRow = "never"
+    # every row counts: a row whose columns are all null is the very row this rule
+    # must find (GX's multicolumn rules leave such rows out by default)
+    ignore_row_if: IgnoreRowIf = "never"
 
 
 class MulticolumnValuesBetween(MulticolumnMapMetricProvider):
@@ -78,7 +78,7 @@ class ExpectMulticolumnValuesToBeBetween(MulticolumnMapExpectation):
     """Expect each non-null value of the columns listed within the bounds."""
 
     map_metric: ClassVar[str] = "multicolumn_values.between"
-    ignore_row_if: EveryRow = "never"
+    ignore_row_if: IgnoreRowIf = "never"  # (nulls are left out value by value)
     min_value: float | None = None
     max_value: float | None = None
     success_keys: ClassVar[tuple[str, ...]] = ("mostly", "min_value", "max_value")
