@@ -78,8 +78,9 @@ VERDICT_ONLY = "BOOLEAN_ONLY"
 
 
 class SuiteRunner:
-    """One ephemeral Great Expectations context, with one dataframe asset, batch
-    definition and suite per table, made the first time that table is gated."""
+    """One ephemeral Great Expectations context, with one dataframe asset and batch
+    definition per table, made the first time that table is gated, and its suites:
+    the table's own, and its verdict suite (schemas/verdict_suites.py) once asked for."""
 
     def __init__(self) -> None:
         # Great Expectations takes seconds to import: only once a gate runs
@@ -87,28 +88,51 @@ class SuiteRunner:
 
         self._context = new_context()
         self._source = self._context.data_sources.add_pandas("depeche")
-        self._tables: dict[str, tuple[Any, Any]] = {}
+        self._batches: dict[str, Any] = {}
+        self._suites: dict[tuple[str, bool], Any] = {}
         self._lock = threading.Lock()  # GX contexts are not safe across threads
 
-    def _batch_definition(self, table: Table) -> tuple[Any, Any]:
-        from schemas.suites import expectation_suite  # (loaded with the context above)
-
-        if table.name not in self._tables:
+    def _batch_definition(self, table: Table) -> Any:
+        if table.name not in self._batches:
             asset = self._source.add_dataframe_asset(table.name)
-            suite = self._context.suites.add(expectation_suite(table, self._context))
-            self._tables[table.name] = (
-                asset.add_batch_definition_whole_dataframe(table.name),
-                suite,
-            )
-        return self._tables[table.name]
+            self._batches[table.name] = asset.add_batch_definition_whole_dataframe(table.name)
+        return self._batches[table.name]
 
-    def run(self, table: Table, rows: pa.Table, result_format: str = DETAILED) -> GateResult:
-        """Validate `rows` against the table's Great Expectations suite."""
+    def _suite(self, table: Table, verdicts: bool) -> Any:
+        # (loaded with the context above)
+        from schemas.suites import expectation_suite
+        from schemas.verdict_suites import verdict_suite
+
+        if (table.name, verdicts) not in self._suites:
+            build = verdict_suite if verdicts else expectation_suite
+            self._suites[table.name, verdicts] = self._context.suites.add(
+                build(table, self._context)
+            )
+        return self._suites[table.name, verdicts]
+
+    def run(self, table: Table, rows: pa.Table) -> GateResult:
+        """Validate `rows` against the table's Great Expectations suite, in detail."""
+        return self._validate(table, rows, verdicts=False)
+
+    def verdict(self, table: Table, rows: pa.Table) -> GateResult:
+        """Whether `rows` pass the table's suite: its verdict suite, run for verdicts
+        only (a shared rule's check names its columns, and no rows)."""
+        return self._validate(table, rows, verdicts=True)
+
+    def _validate(self, table: Table, rows: pa.Table, *, verdicts: bool) -> GateResult:
+        # (loaded with the context above)
+        from great_expectations.validator.v1_validator import Validator
+
         frame = rows.to_pandas()
         with self._lock:
-            batch_definition, suite = self._batch_definition(table)
-            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            result = batch.validate(suite, result_format=result_format)
+            # what Batch.validate does, less the batch it first makes and leaves (GX makes
+            # a batch by hashing the whole frame)
+            validator = Validator(
+                self._batch_definition(table),
+                result_format=VERDICT_ONLY if verdicts else DETAILED,
+                batch_parameters={"dataframe": frame},
+            )
+            result = validator.validate_expectation_suite(self._suite(table, verdicts))
         checks = [_check(table, outcome) for outcome in result.results]
         return GateResult(checks, [result.to_json_dict()])
 
@@ -144,9 +168,10 @@ def check_table(
     table: Table, rows: pa.Table, suites: SuiteRunner, *, verdict_first: bool = False
 ) -> GateResult:
     """Schema drift first (exact Arrow schema), then the expectation suite.
-    `verdict_first`: the suite is run for its verdict alone (VERDICT_ONLY), and again
-    in detail only when it fails, so a failed rule still comes with its counts and
-    values; for tables whose passing checks are kept nowhere but the GX report."""
+    `verdict_first`: the table's verdict suite is run for its verdict alone, and the
+    suite in detail only when it fails, so a failed rule is still named by column with
+    its counts and values; for tables whose passing checks are kept nowhere but the
+    GX report."""
     schema_ok = rows.schema.equals(table.schema)
     drift = Check(
         table=table.name,
@@ -154,9 +179,9 @@ def check_table(
         success=schema_ok,
         observed=None if schema_ok else str(rows.schema),
     )
-    suite = suites.run(table, rows, VERDICT_ONLY if verdict_first else DETAILED)
+    suite = suites.verdict(table, rows) if verdict_first else suites.run(table, rows)
     if verdict_first and not suite.success:
-        suite = suites.run(table, rows, DETAILED)
+        suite = suites.run(table, rows)
     return GateResult([drift, *suite.checks], suite.gx_results)
 
 
