@@ -86,6 +86,7 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
 
 
 _INCISE_GAP = re.compile(r"[\s«»\"]*[,–—-]")
+_SENTENCE_END = re.compile(r"[.!?…](?=[\s«»\"]|$)")
 
 
 def _with_quote_ids(text: str, quotes: list[Quote]) -> list[Quote]:
@@ -111,9 +112,14 @@ def _continues(text: str, before: Quote, segment: Quote) -> bool:
     if before.speaker_start is None or not before.end <= before.speaker_start < segment.start:
         return False
     gap = text[before.end : segment.start]
+    # the attribution opens the gap (`», a dit X, «`, `» explique X, doctorante. «`):
+    # no other sentence stands between the two segments
+    attribution_first = _INCISE_GAP.match(gap) is not None or (
+        before.speaker_start - before.end <= 40 and len(_SENTENCE_END.findall(gap)) <= 1
+    )
     return (
         before.canonical == segment.canonical
         and "\n\n" not in gap
         and len(gap) <= 160
-        and _INCISE_GAP.match(gap) is not None
+        and attribution_first
     )
