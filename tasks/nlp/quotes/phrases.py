@@ -19,6 +19,7 @@ from tasks.nlp.quotes.words import (
     ORG_NOUNS,
     POSSESSIVES,
     TOKEN,
+    is_medium,
 )
 
 _ADVERBIAL = re.compile(
@@ -75,7 +76,11 @@ def _skip_adverbials(text: str, position: int) -> int:
 
 
 def is_person_like(doc: Text, mention: Mention) -> bool:
+    """Whether a mention names a person: not a publication or broadcaster, whatever the
+    model took it for (`Les Echos`, `Brut, le média social`)."""
     identity = doc.people.identity_of[mention.index]
+    if is_medium(mention.normalized) or identity.roles & MEDIA_NOUNS:
+        return False
     return identity.is_person or misc_name(identity, mention.label, mention.normalized)
 
 

@@ -3,7 +3,6 @@ organisation or medium it stands for, in text order."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
@@ -20,12 +19,12 @@ from tasks.nlp.quotes.phrases import PHRASE_STOP, head_noun, is_person_like, mis
 from tasks.nlp.quotes.words import (
     DOCUMENT_NOUNS,
     GROUP_NOUNS,
-    MEDIA_NAMES,
     MEDIA_NOUNS,
     ORG_NOUNS,
     PLURAL_PRONOUNS,
     POSSESSIVES,
     TOKEN,
+    is_medium,
 )
 
 
@@ -209,7 +208,7 @@ def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -
     phrase = doc.text[source.start : source.end] if source is not None else ""
     head = head_noun(phrase)
     nouns = set(TOKEN.findall(PHRASE_STOP.split(phrase.lower())[0]))
-    if identity is not None and _is_medium(identity.canonical):
+    if identity is not None and is_medium(identity.canonical):
         return "media"
     if identity is not None and (
         identity.is_person or misc_name(identity, identity.label, identity.canonical)
@@ -224,9 +223,3 @@ def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -
     if source is not None and source.kind == "pronoun" and phrase.lower() not in ("on", "nous"):
         return "person"
     return "unknown"
-
-
-def _is_medium(name: str) -> bool:
-    """Whether a name is a publication or broadcaster's (`Le Monde`, `l'AFP`)."""
-    key = re.sub(r"^(?:l'|le |la |les )", "", name.strip().lower())
-    return key in MEDIA_NAMES
