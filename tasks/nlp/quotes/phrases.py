@@ -79,7 +79,8 @@ def is_person_like(doc: Text, mention: Mention) -> bool:
     """Whether a mention names a person: not a publication or broadcaster, whatever the
     model took it for (`Les Echos`, `Brut, le média social`)."""
     identity = doc.people.identity_of[mention.index]
-    if is_medium(mention.normalized) or identity.roles & MEDIA_NOUNS:
+    medium_role = identity.roles & MEDIA_NOUNS and not identity.roles & HUMAN_NOUNS
+    if is_medium(mention.normalized) or medium_role:
         return False
     return identity.is_person or misc_name(identity, mention.label, mention.normalized)
 
@@ -211,14 +212,28 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
     if pronoun:
         start = floor + pronoun.start(1)
         return Source(start, start + len(pronoun.group(1)), "pronoun")
-    for offset, part in reversed(clause_parts(segment)):
-        if not part.strip():
+    parts = [(floor + offset, part) for offset, part in clause_parts(segment) if part.strip()]
+    for at in range(len(parts) - 1, -1, -1):
+        start, part = parts[at]
+        source = _subject_of_part(doc, start, start + len(part))
+        if source is None:
             continue
-        start = floor + offset
-        end = start + len(part)
-        source = _subject_of_part(doc, start, end)
-        if source is not None:
-            return source
+        named = _named_before_apposition(doc, parts[:at], part)
+        return named or source
+    return None
+
+
+def _named_before_apposition(doc: Text, earlier: list[tuple[int, str]], part: str) -> Source | None:
+    """The person a role stands in apposition to (`Guillaume Goubert, directeur du
+    journal La Croix, commentait`): the name the part before it is, when it is one."""
+    if not earlier or head_noun(part) not in HUMAN_NOUNS:
+        return None
+    start, named = earlier[-1]
+    mentions = doc.mentions_in(start, start + len(named))
+    if len(mentions) == 1 and is_person_like(doc, mentions[0]):
+        mention = mentions[0]
+        if not named.replace(doc.text[mention.start : mention.end], "").strip():
+            return Source(mention.start, mention.end, "entity", mention.index)
     return None
 
 
