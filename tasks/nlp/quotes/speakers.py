@@ -13,6 +13,7 @@ from tasks.nlp.people import (
     MASCULINE_DETERMINERS,
     PREPOSITIONS,
     Identity,
+    Mention,
 )
 from tasks.nlp.quotes.document import Found, Quote, Source, Text
 from tasks.nlp.quotes.phrases import PHRASE_STOP, head_noun, is_person_like, misc_name
@@ -165,22 +166,39 @@ class Resolver:
         return resolved
 
     def _continued(self, found: Found) -> tuple[Identity, int] | None:
-        """The speaker of a quote that goes on from the one before: who spoke last, when
-        no other person is named between and at most two paragraphs part them."""
-        if self.last is None:
-            return None
+        """The speaker of a quote without attribution: who spoke last, when no other
+        person is named between and at most two paragraphs part them; else the one
+        person named, as a subject, since (`Mathieu Rigouste s'interroge sur… « … »`)
+        in the paragraph before or this one."""
         doc = self.doc
-        position, identity, index = self.last
-        paragraphs = doc.paragraph_of(found.start) - doc.paragraph_of(position)
+        since = self.last[0] if self.last is not None else 0
         others = [
             m
             for m in doc.mentions
-            if position < m.start < found.start
+            if since < m.start < found.start
             and is_person_like(doc, m)
-            and doc.people.identity_of[m.index] is not identity
+            and (self.last is None or doc.people.identity_of[m.index] is not self.last[1])
             and not doc.inside_quote(m.start)
         ]
-        return (identity, index) if paragraphs <= 2 and not others else None
+        if not others:
+            if self.last is None:
+                return None
+            position, identity, index = self.last
+            paragraphs = doc.paragraph_of(found.start) - doc.paragraph_of(position)
+            return (identity, index) if paragraphs <= 2 else None
+        subjects = [m for m in others if _is_subject(doc, m)]
+        identities = {id(doc.people.identity_of[m.index]) for m in others}
+        near = doc.paragraph_of(found.start) - doc.paragraph_of(others[-1].start) <= 1
+        if len(identities) == 1 and subjects and near:
+            return doc.people.identity_of[subjects[-1].index], subjects[-1].index
+        return None
+
+
+def _is_subject(doc: Text, mention: Mention) -> bool:
+    """Whether a name may be its clause's subject: not after a preposition (`depuis
+    Nicolas Sarkozy`, `pour Les Echos`)."""
+    preceding = TOKEN.findall(doc.text[max(0, mention.start - 20) : mention.start])
+    return not preceding or preceding[-1].lower() not in PREPOSITIONS | {"du", "des", "au", "aux"}
 
 
 def _quote(doc: Text, found: Found, resolved: tuple[Identity, int] | None) -> Quote:
