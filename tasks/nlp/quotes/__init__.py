@@ -72,7 +72,8 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
         for index in range(at, group_end + 1):
             found += quotes_in_span(doc, quoted[index], quoted[group_end][1])
         at = group_end + 1
-    direct = sorted(found, key=lambda f: f.start)
+    direct = _outermost(sorted(found, key=lambda f: f.start))
+    found = list(direct)
     starts = [f.start for f in direct]
     for candidate in indirect_quotes(doc):
         if not WORD.search(text, candidate.start, max(candidate.start, candidate.end)):
@@ -83,6 +84,17 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
     resolver = Resolver(doc)
     quotes = [resolver.resolve(f) for f in sorted(found, key=lambda f: (f.position, f.start))]
     return _with_quote_ids(text, sorted(quotes, key=lambda q: (q.start, q.end)))
+
+
+def _outermost(found: list[Found]) -> list[Found]:
+    """The quotes (in text order) that no longer quote holds: words quoted inside a
+    quote (`" … pas « anecdotiques » … "`) belong to it."""
+    kept: list[Found] = []
+    for quote in found:
+        if kept and kept[-1].start <= quote.start and quote.end <= kept[-1].end:
+            continue
+        kept.append(quote)
+    return kept
 
 
 _INCISE_GAP = re.compile(r"[\s«»\"]*[,–—-]")

@@ -171,10 +171,14 @@ _MENTION_WORDS = re.compile(
 )
 
 
+# a headline or a title given (`Le Monde continuait de titrer, Violences policières : «`)
+_TITLING = re.compile(r"\b(?:titr(?:er|ait|aient|ent|ant|ée?s?)|intitulée?s?)\b", re.I)
+
+
 def _names_a_thing(text: str, start: int, clause: str, words: int) -> bool:
     """Whether the quote names something rather than quotes someone: `le mot « infox »`,
-    `un « mais »`."""
-    if _MENTION_WORDS.search(clause.rstrip(' «"')):
+    `un « mais »`, a headline."""
+    if _MENTION_WORDS.search(clause.rstrip(' «"')) or _TITLING.search(clause):
         return True
     before = [w.lower() for w in TOKEN.findall(text[max(0, start - 12) : start])]
     if not before:
