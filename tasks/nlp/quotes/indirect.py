@@ -251,7 +251,8 @@ def _top_level_comma(sentence: str, start: int) -> int | None:
 # télévision, sans peur du ridicule,`), then `que`;
 # not the `que` of a conjunction (`tandis que`, `alors que`)
 _QUE = re.compile(
-    r"\s*(?:[^.,;:!?«»\"]{0,60}?\s|[^.;:!?«»\"]{0,60}?,\s)??(?<!tandis )(?<!alors )(?<!parce )(?<!bien )(?<!ainsi )"
+    r"\s*(?:[^.,;:!?«»\"]{0,60}?\s|[^.;:!?«»\"]{0,60}?,\s)??"
+    r"(?<!tandis )(?<!alors )(?<!parce )(?<!bien )(?<!ainsi )"
     r"(?<!dès )(?<!avant )(?<!après )(?<!pour )(?<!sans )(?<!afin )(?<!même )"
     r"(?:que(?=\s)|qu'(?=\w))"  # the word `que`, not the start of `quelques`
 )
