@@ -197,6 +197,9 @@ _TRAILING = re.compile(
 )
 
 
+_RELATIVE = re.compile(r"(?<!\w)(?:que\s+|qu')")
+
+
 def _source_before(doc: Text, floor: int, position: int) -> Source | None:
     """The subject of a verb at `position`, in its clause from `floor`: a pronoun, the
     first entity or noun phrase of the last part that is not an apposition
@@ -208,6 +211,10 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
         if trimmed == segment:
             break
         segment = trimmed
+    relative = list(_RELATIVE.finditer(segment))
+    if relative:  # `des chiffres que le quotidien estime`: the relative clause's subject
+        floor += relative[-1].end()
+        segment = segment[relative[-1].end() :]
     pronoun = _ENDS_WITH_PRONOUN.search(segment)
     if pronoun:
         start = floor + pronoun.start(1)

@@ -104,10 +104,12 @@ class Resolver:
         head = head_noun(phrase)
         if determiner in POSSESSIVES or determiner == "les":
             return None
-        if head in ORG_NOUNS:
+        if head in ORG_NOUNS or head in MEDIA_NOUNS:
+            # `l'agence`, `le quotidien`: the organisation (or medium) named last
             inside = doc.inside_quote
             for mention in reversed([m for m in doc.mentions if m.end <= source.start]):
-                if mention.label == "ORG" and not inside(mention.start):
+                medium = head in MEDIA_NOUNS and is_medium(mention.normalized)
+                if (mention.label == "ORG" or medium) and not inside(mention.start):
                     return doc.people.identity_of[mention.index], mention.index
             return None
         if head in DOCUMENT_NOUNS or head not in HUMAN_NOUNS:
