@@ -50,9 +50,11 @@ _MEDIA_KEYS = frozenset(_unaccented(name) for name in MEDIA_NAMES)
 
 def is_medium(name: str) -> bool:
     """Whether a name is a publication or broadcaster's (`Le Monde`, `l'AFP`, `Les
-    Echos` as often without its accent)."""
+    Echos` as often without its accent, `Radio Kaléidoscope`)."""
     key = re.sub(r"^(?:l'|le |la |les )", "", name.strip().lower())
-    return _unaccented(key) in _MEDIA_KEYS
+    first = key.split(" ", 1)[0]
+    # a name that says what it is: `Radio Kaléidoscope`, `Journal de Montréal`
+    return _unaccented(key) in _MEDIA_KEYS or (first != key and first in MEDIA_NOUNS)
 
 
 TOKEN = re.compile(r"\w+(?:-\w+)*")  # a word, hyphenated ones whole (`a-t-il`)
