@@ -4,6 +4,7 @@ attribution is inserted, and the attribution after, inside or before them."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import NamedTuple
 
 from tasks.nlp.people import PREPOSITIONS
@@ -105,6 +106,25 @@ def _attribution_after(doc: Text, close: int, limit: int) -> Attribution:
     match = _SELON.match(text[position:limit])
     if match:
         return Attribution(None, source_after(doc, position + match.end(), limit))
+    return _credit_after(doc, close)
+
+
+def _credit_after(doc: Text, close: int) -> Attribution:
+    """The name a quote standing alone is credited to, right after it (a pull quote:
+    `« … » Olivier Truchot, journaliste, au sujet de…`)."""
+    text = doc.text
+    opening = text.rfind("\n", 0, close)
+    quote_start = doc.quoted[bisect_right(doc.quoted, (close,)) - 1][0] if doc.quoted else close
+    if text[opening + 1 : quote_start].strip(' «"'):
+        return NOBODY  # the quote does not open its paragraph
+    position = close
+    while position < len(text) and text[position] in ' .»"\n' and position - close < 6:
+        position += 1
+    for mention in doc.mentions_in(position, position + 80):
+        named = mention.start == position and text[mention.end : mention.end + 1] == ","
+        if named and is_person_like(doc, mention):
+            return Attribution(None, Source(mention.start, mention.end, "entity", mention.index))
+        break
     return NOBODY
 
 
