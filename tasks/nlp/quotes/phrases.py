@@ -79,8 +79,9 @@ def is_person_like(doc: Text, mention: Mention) -> bool:
     """Whether a mention names a person: not a publication or broadcaster, whatever the
     model took it for (`Les Echos`, `Brut, le média social`)."""
     identity = doc.people.identity_of[mention.index]
+    first_name = mention.normalized.split(" ", 1)[0].casefold() in first_names()
     medium_role = identity.roles & MEDIA_NOUNS and not identity.roles & HUMAN_NOUNS
-    if is_medium(mention.normalized) or medium_role:
+    if is_medium(mention.normalized) or (medium_role and not first_name):
         return False
     return identity.is_person or misc_name(identity, mention.label, mention.normalized)
 

@@ -169,9 +169,9 @@ class Resolver:
 
     def _continued(self, found: Found) -> tuple[Identity, int] | None:
         """The speaker of a quote without attribution: who spoke last, when no other
-        person is named between and at most two paragraphs part them; else the one
-        person named, as a subject, since (`Mathieu Rigouste s'interroge sur… « … »`)
-        in the paragraph before or this one."""
+        person is named between as a subject and at most two paragraphs part them; else
+        the one person named since as a subject (`Mathieu Rigouste s'interroge sur…
+        « … »`), in the paragraph before or this one."""
         doc = self.doc
         since = self.last[0] if self.last is not None else 0
         others = [
@@ -182,16 +182,16 @@ class Resolver:
             and (self.last is None or doc.people.identity_of[m.index] is not self.last[1])
             and not doc.inside_quote(m.start)
         ]
-        if not others:
+        subjects = [m for m in others if _is_subject(doc, m)]
+        if not subjects:  # none named but after a preposition (`depuis Nicolas Sarkozy`)
             if self.last is None:
                 return None
             position, identity, index = self.last
             paragraphs = doc.paragraph_of(found.start) - doc.paragraph_of(position)
             return (identity, index) if paragraphs <= 2 else None
-        subjects = [m for m in others if _is_subject(doc, m)]
-        identities = {id(doc.people.identity_of[m.index]) for m in others}
-        near = doc.paragraph_of(found.start) - doc.paragraph_of(others[-1].start) <= 1
-        if len(identities) == 1 and subjects and near:
+        identities = {id(doc.people.identity_of[m.index]) for m in subjects}
+        near = doc.paragraph_of(found.start) - doc.paragraph_of(subjects[-1].start) <= 1
+        if len(identities) == 1 and near:
             return doc.people.identity_of[subjects[-1].index], subjects[-1].index
         return None
 
