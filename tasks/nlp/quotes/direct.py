@@ -186,7 +186,8 @@ def _is_speech(
 _MENTION_WORDS = re.compile(
     r"\b(?:mot|mots|terme|termes|slogan|nom|titre|intitulé|intitulée|hashtag|poncif|vocable|"
     r"expression|expressions|qualificatif|formule|baptisée?s?|surnommée?s?|appelée?s?|"
-    r"dénommée?s?|nommée?s?|celui de|celle de|ceux de|(?<!s'est )(?<!se )dit|dite)\s*$",
+    r"dénommée?s?|nommée?s?|celui de|celle de|ceux de|questions? du|questions? de la|"
+    r"(?<!s'est )(?<!se )dit|dite)\s*$",
     re.I,
 )
 
