@@ -173,7 +173,7 @@ class Resolver:
         the one person named since as a subject (`Mathieu Rigouste s'interroge sur…
         « … »`), in the paragraph before or this one."""
         doc = self.doc
-        since = self.last[0] if self.last is not None else 0
+        since = self.last[0] if self.last is not None else -1
         others = [
             m
             for m in doc.mentions
