@@ -374,6 +374,18 @@ def test_headlines_and_words_inside_a_quote_are_not_quotes_of_their_own(nlp) -> 
     ]
 
 
+def test_que_after_an_incise_reports_and_after_a_noun_phrase_does_not(nlp) -> None:
+    text = (
+        "Alain Bauer dira à la télévision, sans peur du ridicule, que la détention explique "
+        "le faible nombre de manifestants. Le président Emmanuel Macron a félicité le nouveau "
+        "chancelier, qu'il recevra à Paris vendredi."
+    )
+    found = said(nlp, text)
+    assert [(kind, words[:20], who) for kind, words, who in found] == [
+        ("indirect", "la détention expliqu", "Alain Bauer"),
+    ]
+
+
 def test_quoted_spans_pair_the_marks() -> None:
     text = 'Il a dit « oui » puis "non".\n\n« A\n\n« B » et « C "D" ».'
     spans = [text[s:e] for s, e in quoted_spans(text)]
