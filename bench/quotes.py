@@ -2,12 +2,14 @@
 
     python -m bench.quotes [--show-misses] [--set development|test|all]
 
-Two gold sets (bench/gold/, see its README), scored apart:
+Three gold sets (bench/gold/, see its README), scored apart:
 
 - **development**: the wire story, the pages of `html/`, `more-html/` and
   `extra-html/` (../shared/corpus) and every article of `data/sample`: the rules
   were written, or tuned, while reading their misses;
-- **test**: six pages kept in bench/gold/pages, whose gold was written and
+- **new-development**: pages kept in bench/gold/dev-pages, their gold written
+  before any rule read them, then read for the rules of the second round;
+- **test**: pages kept in bench/gold/pages, whose gold was written and
   committed before depeche's quote rules were ever run on them, and is never
   edited after: measured on, never tuned on.
 
@@ -58,6 +60,7 @@ SETS = {
             PROJECT / "data" / "sample",
         ),
     ),
+    "new-development": (GOLD / "new-development.jsonl", (GOLD / "dev-pages",)),
     "test": (GOLD / "test.jsonl", (GOLD / "pages",)),
 }
 THRESHOLDS = (0.3, 0.8)

@@ -2,8 +2,9 @@
 real model: a regression of the quote rules fails here, not only in `make bench`. The
 floors sit a little under the figures measured by `python -m bench.quotes` (see
 bench/gold/README.md), so that a lost quote or speaker shows. The development texts are
-in ../shared/corpus (skipped, saying so, when it is absent) and data/sample; the test
-set's pages are kept in bench/gold/pages, so that set is always scored."""
+in ../shared/corpus (skipped, saying so, when it is absent) and data/sample; the pages of
+the new development set and of the test set are kept in bench/gold, so those two sets
+are always scored."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from bench.quotes import evaluate
 FLOORS = {
     # measured: F1 0.989, recall 0.993, speakers 0.920, continuations 7/7
     "development": (0.96, 0.97, 0.89, 1.0),
-    # measured: F1 0.577, recall 0.577, speakers 0.400, continuations 1/1; held out
+    # measured: F1 0.969, recall 0.969, speakers 0.839, continuations 4/5 (0.916, 0.938,
+    # 0.633 and 0/5 before its misses were read for the rules)
+    "new-development": (0.94, 0.94, 0.81, 0.8),
+    # measured: F1 0.620, recall 0.611, speakers 0.545, continuations 1/1; held-out
     # text, far below development: the floor keeps it from getting worse
-    "test": (0.55, 0.55, 0.38, 1.0),
+    "test": (0.58, 0.58, 0.51, 1.0),
 }
 
 

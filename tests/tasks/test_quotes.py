@@ -305,6 +305,87 @@ def test_a_second_segment_after_an_apposition_is_the_same_quote(nlp) -> None:
     ]
 
 
+def test_a_segment_after_an_attribution_without_a_comma_is_the_same_quote(nlp) -> None:
+    text = (
+        "« Il faut comprendre que la victime est légitime » explique Anthony Pregnolato, "
+        "doctorant à Nanterre. « Or elle dépend du groupe social de la personne qui porte "
+        "plainte. »"
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [(q["text"][:12], q["quote_id"], q["speaker_canonical"]) for q in quotes] == [
+        ("Il faut comp", 0, "Anthony Pregnolato"),
+        ("Or elle dépe", 0, "Anthony Pregnolato"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the name a role stands in apposition to
+        (
+            "Guillaume Goubert, directeur du journal La Croix, commentait lors du sondage : "
+            "« Nous sommes face à un public qui a un regard de plus en plus expert. »",
+            [("direct", "Nous sommes face à un public", "Guillaume Goubert")],
+        ),
+        # a quote without attribution after the one person the sentence before is about
+        (
+            "Mathieu Rigouste s'interroge sur le traitement médiatique depuis Nicolas Sarkozy. "
+            "« L'objet violence policière continue d'être traité sous le mode de la bavure. »",
+            [("direct", "L'objet violence policière c", "Mathieu Rigouste")],
+        ),
+        # a verb in the future attributes a quote
+        (
+            "« Je suis d'accord que ce délai est regrettable », ajoutera Céline Pigalle aux "
+            "assises du journalisme.",
+            [("direct", "Je suis d'accord que ce déla", "Céline Pigalle")],
+        ),
+        # a pull quote credited to the name after it
+        (
+            "« Elle-même est responsable puisqu'elle était à un endroit où il y avait un "
+            "risque. »\n\nOlivier Truchot, journaliste, au sujet de la manifestation.",
+            [("direct", "Elle-même est responsable pu", "Olivier Truchot")],
+        ),
+    ],
+)
+def test_who_speaks_when_the_attribution_is_not_next_to_the_quote(nlp, text, expected) -> None:
+    found = [(kind, words[:28], who) for kind, words, who in said(nlp, text)]
+    assert found == expected
+
+
+def test_a_medium_is_not_who_a_pronoun_stands_for(nlp) -> None:
+    text = (
+        "Dans une interview pour Les Echos le 14 janvier, Marc Dupont a parlé. Il reconnaît "
+        "qu'ils ont mis trois semaines à comprendre le problème."
+    )
+    found = said(nlp, text)
+    assert [who for _, _, who in found] == ["Marc Dupont"]
+
+
+def test_headlines_and_words_inside_a_quote_are_not_quotes_of_their_own(nlp) -> None:
+    text = (
+        "Le Monde continuait de titrer, Violences policières : « Une même blessure peut être "
+        "le résultat d'une violence légitime comme illégitime ». Ivan Du Roy insiste : "
+        "\"Il en résulte des représentations qui font que les situations n'étaient pas "
+        '« anecdotiques » aux yeux des rédactions."'
+    )
+    found = said(nlp, text)
+    assert [(kind, words[:20], who) for kind, words, who in found] == [
+        ("direct", "Il en résulte des re", "Ivan Du Roy"),
+    ]
+
+
+def test_que_after_an_incise_reports_and_after_a_noun_phrase_does_not(nlp) -> None:
+    text = (
+        "Alain Bauer dira à la télévision, sans peur du ridicule, que la détention explique "
+        "le faible nombre de manifestants. Le président Emmanuel Macron a félicité le nouveau "
+        "chancelier, qu'il recevra à Paris vendredi."
+    )
+    found = said(nlp, text)
+    assert [(kind, words[:20], who) for kind, words, who in found] == [
+        ("indirect", "la détention expliqu", "Alain Bauer"),
+    ]
+
+
 def test_quoted_spans_pair_the_marks() -> None:
     text = 'Il a dit « oui » puis "non".\n\n« A\n\n« B » et « C "D" ».'
     spans = [text[s:e] for s, e in quoted_spans(text)]

@@ -72,7 +72,8 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
         for index in range(at, group_end + 1):
             found += quotes_in_span(doc, quoted[index], quoted[group_end][1])
         at = group_end + 1
-    direct = sorted(found, key=lambda f: f.start)
+    direct = _outermost(sorted(found, key=lambda f: f.start))
+    found = list(direct)
     starts = [f.start for f in direct]
     for candidate in indirect_quotes(doc):
         if not WORD.search(text, candidate.start, max(candidate.start, candidate.end)):
@@ -85,7 +86,19 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
     return _with_quote_ids(text, sorted(quotes, key=lambda q: (q.start, q.end)))
 
 
+def _outermost(found: list[Found]) -> list[Found]:
+    """The quotes (in text order) that no longer quote holds: words quoted inside a
+    quote (`" … pas « anecdotiques » … "`) belong to it."""
+    kept: list[Found] = []
+    for quote in found:
+        if kept and kept[-1].start <= quote.start and quote.end <= kept[-1].end:
+            continue
+        kept.append(quote)
+    return kept
+
+
 _INCISE_GAP = re.compile(r"[\s«»\"]*[,–—-]")
+_SENTENCE_END = re.compile(r"[.!?…](?=[\s«»\"]|$)")
 
 
 def _with_quote_ids(text: str, quotes: list[Quote]) -> list[Quote]:
@@ -111,9 +124,14 @@ def _continues(text: str, before: Quote, segment: Quote) -> bool:
     if before.speaker_start is None or not before.end <= before.speaker_start < segment.start:
         return False
     gap = text[before.end : segment.start]
+    # the attribution opens the gap (`», a dit X, «`, `» explique X, doctorante. «`):
+    # no other sentence stands between the two segments
+    attribution_first = _INCISE_GAP.match(gap) is not None or (
+        before.speaker_start - before.end <= 40 and len(_SENTENCE_END.findall(gap)) <= 1
+    )
     return (
         before.canonical == segment.canonical
         and "\n\n" not in gap
         and len(gap) <= 160
-        and _INCISE_GAP.match(gap) is not None
+        and attribution_first
     )

@@ -4,6 +4,7 @@ attribution is inserted, and the attribution after, inside or before them."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import NamedTuple
 
 from tasks.nlp.people import PREPOSITIONS
@@ -105,6 +106,25 @@ def _attribution_after(doc: Text, close: int, limit: int) -> Attribution:
     match = _SELON.match(text[position:limit])
     if match:
         return Attribution(None, source_after(doc, position + match.end(), limit))
+    return _credit_after(doc, close)
+
+
+def _credit_after(doc: Text, close: int) -> Attribution:
+    """The name a quote standing alone is credited to, right after it (a pull quote:
+    `« … » Olivier Truchot, journaliste, au sujet de…`)."""
+    text = doc.text
+    opening = text.rfind("\n", 0, close)
+    quote_start = doc.quoted[bisect_right(doc.quoted, (close,)) - 1][0] if doc.quoted else close
+    if text[opening + 1 : quote_start].strip(' «"'):
+        return NOBODY  # the quote does not open its paragraph
+    position = close
+    while position < len(text) and text[position] in ' .»"\n' and position - close < 6:
+        position += 1
+    for mention in doc.mentions_in(position, position + 80):
+        named = mention.start == position and text[mention.end : mention.end + 1] == ","
+        if named and is_person_like(doc, mention):
+            return Attribution(None, Source(mention.start, mention.end, "entity", mention.index))
+        break
     return NOBODY
 
 
@@ -166,15 +186,20 @@ def _is_speech(
 _MENTION_WORDS = re.compile(
     r"\b(?:mot|mots|terme|termes|slogan|nom|titre|intitulé|intitulée|hashtag|poncif|vocable|"
     r"expression|expressions|qualificatif|formule|baptisée?s?|surnommée?s?|appelée?s?|"
-    r"dénommée?s?|nommée?s?|celui de|celle de|ceux de|(?<!s'est )(?<!se )dit|dite)\s*$",
+    r"dénommée?s?|nommée?s?|celui de|celle de|ceux de|questions? du|questions? de la|"
+    r"(?<!s'est )(?<!se )dit|dite)\s*$",
     re.I,
 )
 
 
+# a headline or a title given (`Le Monde continuait de titrer, Violences policières : «`)
+_TITLING = re.compile(r"\b(?:titr(?:er|ait|aient|ent|ant|ée?s?)|intitulée?s?)\b", re.I)
+
+
 def _names_a_thing(text: str, start: int, clause: str, words: int) -> bool:
     """Whether the quote names something rather than quotes someone: `le mot « infox »`,
-    `un « mais »`."""
-    if _MENTION_WORDS.search(clause.rstrip(' «"')):
+    `un « mais »`, a headline."""
+    if _MENTION_WORDS.search(clause.rstrip(' «"')) or _TITLING.search(clause):
         return True
     before = [w.lower() for w in TOKEN.findall(text[max(0, start - 12) : start])]
     if not before:

@@ -247,10 +247,13 @@ def _top_level_comma(sentence: str, start: int) -> int | None:
     return None
 
 
-# a verb, up to a few words (`a déclaré mardi à la presse`, `confirme pour X`), then `que`;
+# a verb, up to a few words (`a déclaré mardi à la presse`, `confirme pour X`) or an incise
+# between two commas (`dira à la télévision, sans peur du ridicule,`), then `que` (one comma
+# alone ends a noun phrase: `a félicité le chancelier, qu'il recevra` is a relative clause);
 # not the `que` of a conjunction (`tandis que`, `alors que`)
 _QUE = re.compile(
-    r"\s*(?:[^.,;:!?«»\"]{0,60}?\s)??(?<!tandis )(?<!alors )(?<!parce )(?<!bien )(?<!ainsi )"
+    r"\s*(?:[^.,;:!?«»\"]{0,60}?\s|[^.,;:!?«»\"]{0,40}?,[^.,;:!?«»\"]{1,40}?,\s)??"
+    r"(?<!tandis )(?<!alors )(?<!parce )(?<!bien )(?<!ainsi )"
     r"(?<!dès )(?<!avant )(?<!après )(?<!pour )(?<!sans )(?<!afin )(?<!même )"
     r"(?:que(?=\s)|qu'(?=\w))"  # the word `que`, not the start of `quelques`
 )

@@ -19,6 +19,7 @@ from tasks.nlp.quotes.words import (
     ORG_NOUNS,
     POSSESSIVES,
     TOKEN,
+    is_medium,
 )
 
 _ADVERBIAL = re.compile(
@@ -75,7 +76,13 @@ def _skip_adverbials(text: str, position: int) -> int:
 
 
 def is_person_like(doc: Text, mention: Mention) -> bool:
+    """Whether a mention names a person: not a publication or broadcaster, whatever the
+    model took it for (`Les Echos`, `Brut, le média social`)."""
     identity = doc.people.identity_of[mention.index]
+    first_name = mention.normalized.split(" ", 1)[0].casefold() in first_names()
+    medium_role = identity.roles & MEDIA_NOUNS and not identity.roles & HUMAN_NOUNS
+    if is_medium(mention.normalized) or (medium_role and not first_name):
+        return False
     return identity.is_person or misc_name(identity, mention.label, mention.normalized)
 
 
@@ -191,6 +198,9 @@ _TRAILING = re.compile(
 )
 
 
+_RELATIVE = re.compile(r"(?<!\w)(?:que\s+|qu')")
+
+
 def _source_before(doc: Text, floor: int, position: int) -> Source | None:
     """The subject of a verb at `position`, in its clause from `floor`: a pronoun, the
     first entity or noun phrase of the last part that is not an apposition
@@ -202,18 +212,36 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
         if trimmed == segment:
             break
         segment = trimmed
+    relative = list(_RELATIVE.finditer(segment))
+    if relative:  # `des chiffres que le quotidien estime`: the relative clause's subject
+        floor += relative[-1].end()
+        segment = segment[relative[-1].end() :]
     pronoun = _ENDS_WITH_PRONOUN.search(segment)
     if pronoun:
         start = floor + pronoun.start(1)
         return Source(start, start + len(pronoun.group(1)), "pronoun")
-    for offset, part in reversed(clause_parts(segment)):
-        if not part.strip():
+    parts = [(floor + offset, part) for offset, part in clause_parts(segment) if part.strip()]
+    for at in range(len(parts) - 1, -1, -1):
+        start, part = parts[at]
+        source = _subject_of_part(doc, start, start + len(part))
+        if source is None:
             continue
-        start = floor + offset
-        end = start + len(part)
-        source = _subject_of_part(doc, start, end)
-        if source is not None:
-            return source
+        named = _named_before_apposition(doc, parts[:at], part)
+        return named or source
+    return None
+
+
+def _named_before_apposition(doc: Text, earlier: list[tuple[int, str]], part: str) -> Source | None:
+    """The person a role stands in apposition to (`Guillaume Goubert, directeur du
+    journal La Croix, commentait`): the name the part before it is, when it is one."""
+    if not earlier or head_noun(part) not in HUMAN_NOUNS:
+        return None
+    start, named = earlier[-1]
+    mentions = doc.mentions_in(start, start + len(named))
+    if len(mentions) == 1 and is_person_like(doc, mentions[0]):
+        mention = mentions[0]
+        if not named.replace(doc.text[mention.start : mention.end], "").strip():
+            return Source(mention.start, mention.end, "entity", mention.index)
     return None
 
 

@@ -3,7 +3,6 @@ organisation or medium it stands for, in text order."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
@@ -14,18 +13,19 @@ from tasks.nlp.people import (
     MASCULINE_DETERMINERS,
     PREPOSITIONS,
     Identity,
+    Mention,
 )
 from tasks.nlp.quotes.document import Found, Quote, Source, Text
 from tasks.nlp.quotes.phrases import PHRASE_STOP, head_noun, is_person_like, misc_name
 from tasks.nlp.quotes.words import (
     DOCUMENT_NOUNS,
     GROUP_NOUNS,
-    MEDIA_NAMES,
     MEDIA_NOUNS,
     ORG_NOUNS,
     PLURAL_PRONOUNS,
     POSSESSIVES,
     TOKEN,
+    is_medium,
 )
 
 
@@ -104,10 +104,12 @@ class Resolver:
         head = head_noun(phrase)
         if determiner in POSSESSIVES or determiner == "les":
             return None
-        if head in ORG_NOUNS:
+        if head in ORG_NOUNS or head in MEDIA_NOUNS:
+            # `l'agence`, `le quotidien`: the organisation (or medium) named last
             inside = doc.inside_quote
             for mention in reversed([m for m in doc.mentions if m.end <= source.start]):
-                if mention.label == "ORG" and not inside(mention.start):
+                medium = head in MEDIA_NOUNS and is_medium(mention.normalized)
+                if (mention.label == "ORG" or medium) and not inside(mention.start):
                     return doc.people.identity_of[mention.index], mention.index
             return None
         if head in DOCUMENT_NOUNS or head not in HUMAN_NOUNS:
@@ -166,22 +168,39 @@ class Resolver:
         return resolved
 
     def _continued(self, found: Found) -> tuple[Identity, int] | None:
-        """The speaker of a quote that goes on from the one before: who spoke last, when
-        no other person is named between and at most two paragraphs part them."""
-        if self.last is None:
-            return None
+        """The speaker of a quote without attribution: who spoke last, when no other
+        person is named between as a subject and at most two paragraphs part them; else
+        the one person named since as a subject (`Mathieu Rigouste s'interroge sur…
+        « … »`), in the paragraph before or this one."""
         doc = self.doc
-        position, identity, index = self.last
-        paragraphs = doc.paragraph_of(found.start) - doc.paragraph_of(position)
+        since = self.last[0] if self.last is not None else -1
         others = [
             m
             for m in doc.mentions
-            if position < m.start < found.start
+            if since < m.start < found.start
             and is_person_like(doc, m)
-            and doc.people.identity_of[m.index] is not identity
+            and (self.last is None or doc.people.identity_of[m.index] is not self.last[1])
             and not doc.inside_quote(m.start)
         ]
-        return (identity, index) if paragraphs <= 2 and not others else None
+        subjects = [m for m in others if _is_subject(doc, m)]
+        if not subjects:  # none named but after a preposition (`depuis Nicolas Sarkozy`)
+            if self.last is None:
+                return None
+            position, identity, index = self.last
+            paragraphs = doc.paragraph_of(found.start) - doc.paragraph_of(position)
+            return (identity, index) if paragraphs <= 2 else None
+        identities = {id(doc.people.identity_of[m.index]) for m in subjects}
+        near = doc.paragraph_of(found.start) - doc.paragraph_of(subjects[-1].start) <= 1
+        if len(identities) == 1 and near:
+            return doc.people.identity_of[subjects[-1].index], subjects[-1].index
+        return None
+
+
+def _is_subject(doc: Text, mention: Mention) -> bool:
+    """Whether a name may be its clause's subject: not after a preposition (`depuis
+    Nicolas Sarkozy`, `pour Les Echos`)."""
+    preceding = TOKEN.findall(doc.text[max(0, mention.start - 20) : mention.start])
+    return not preceding or preceding[-1].lower() not in PREPOSITIONS | {"du", "des", "au", "aux"}
 
 
 def _quote(doc: Text, found: Found, resolved: tuple[Identity, int] | None) -> Quote:
@@ -209,7 +228,7 @@ def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -
     phrase = doc.text[source.start : source.end] if source is not None else ""
     head = head_noun(phrase)
     nouns = set(TOKEN.findall(PHRASE_STOP.split(phrase.lower())[0]))
-    if identity is not None and _is_medium(identity.canonical):
+    if identity is not None and is_medium(identity.canonical):
         return "media"
     if identity is not None and (
         identity.is_person or misc_name(identity, identity.label, identity.canonical)
@@ -224,9 +243,3 @@ def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -
     if source is not None and source.kind == "pronoun" and phrase.lower() not in ("on", "nous"):
         return "person"
     return "unknown"
-
-
-def _is_medium(name: str) -> bool:
-    """Whether a name is a publication or broadcaster's (`Le Monde`, `l'AFP`)."""
-    key = re.sub(r"^(?:l'|le |la |les )", "", name.strip().lower())
-    return key in MEDIA_NAMES

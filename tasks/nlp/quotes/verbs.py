@@ -28,6 +28,7 @@ def _first_group_forms(lemma: str) -> tuple[list[str], str]:
     else:
         past = stem
     finite = [present + "e", present + "ent", past + "ait", past + "aient", past + "a"]
+    finite += [lemma + "a", lemma + "ont"]  # the future (`ajoutera X`) reports speech too
     return finite, stem + "é"
 
 

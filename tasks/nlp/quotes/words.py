@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from pathlib import Path
 
 WORDS_FILE = "words.toml"
@@ -38,6 +39,23 @@ DOCUMENT_NOUNS = _word_set("document_nouns")
 GROUP_NOUNS = _word_set("group_nouns")
 MEDIA_NOUNS = _word_set("media_nouns")
 MEDIA_NAMES = frozenset(_LISTS["media_names"])
+
+
+def _unaccented(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+_MEDIA_KEYS = frozenset(_unaccented(name) for name in MEDIA_NAMES)
+
+
+def is_medium(name: str) -> bool:
+    """Whether a name is a publication or broadcaster's (`Le Monde`, `l'AFP`, `Les
+    Echos` as often without its accent, `Radio Kaléidoscope`)."""
+    key = re.sub(r"^(?:l'|le |la |les )", "", name.strip().lower())
+    first = key.split(" ", 1)[0]
+    # a name that says what it is: `Radio Kaléidoscope`, `Journal de Montréal`
+    return _unaccented(key) in _MEDIA_KEYS or (first != key and first in MEDIA_NOUNS)
+
 
 TOKEN = re.compile(r"\w+(?:-\w+)*")  # a word, hyphenated ones whole (`a-t-il`)
 WORD = re.compile(r"\w+")  # a word as counted
