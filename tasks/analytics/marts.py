@@ -251,10 +251,14 @@ def _gate_and_commit(
 # it; a table function takes no subquery, so a view cannot look up its own file.
 # So the catalog keeps the lake's absolute path in one macro, `lake_root()`, that
 # every view reads its files through, and each run and `depeche report` rewrite it.
-# lake_files() escapes the glob characters of the root ([, *, ?) and adds a pattern.
+# lake_files() escapes the glob characters of the root ([, *, ?) and adds a pattern;
+# lake_files_in() does it for a list: a view names its files in one call, which DuckDB
+# expands once (a call per file costs a quarter of a millisecond each, at every query).
 LAKE_FILES = (
     "CREATE OR REPLACE MACRO lake_files(pattern) AS "
-    r"regexp_replace(lake_root(), '([\[*?])', '[\1]', 'g') || '/' || pattern"
+    r"regexp_replace(lake_root(), '([\[*?])', '[\1]', 'g') || '/' || pattern",
+    "CREATE OR REPLACE MACRO lake_files_in(paths) AS "
+    "list_transform(paths, lambda path: lake_files(path))",
 )
 
 
@@ -287,13 +291,13 @@ def catalog_views(lake: Lake) -> dict[str, str]:
         if not paths:
             continue
         files = lake.recorded_hashes(paths)  # the files listed, not a glob of the folder
-        listed = ", ".join("lake_files('" + path.replace("'", "''") + "')" for path in files)
+        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
         options = ""
         if table.partitioned:
             options = ", hive_partitioning = true"
             if not _one_schema(lake, table, files, learned):
                 options += ", union_by_name = true"
-        views[table.name] = f"FROM read_parquet([{listed}]{options})"
+        views[table.name] = f"FROM read_parquet(lake_files_in([{listed}]){options})"
     if learned != known:
         lake.states.write_record(FILE_SCHEMAS, learned)
     return views
@@ -337,7 +341,8 @@ def write_catalog(lake: Lake) -> Path:
         con = duckdb.connect(str(building))
         try:
             con.execute(_lake_root(lake.root.resolve()))
-            con.execute(LAKE_FILES)
+            for macro in LAKE_FILES:
+                con.execute(macro)
             for name, sql in catalog_views(lake).items():
                 con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
             con.execute("CHECKPOINT")
