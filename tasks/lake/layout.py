@@ -17,6 +17,8 @@ Layout under the lake root:
                                         (a cache of them: see tasks/lake/index.py)
     _index/<state>.parquet              states derived from committed partitions, such
                                         as clean's earlier articles (tasks/earlier.py)
+                                        and what the marts read of each published file
+                                        (tasks/analytics/mart_rows.py)
     marts/<mart>/                       aggregates over every published partition
     _manifests/marts.json               what the marts were made from
     _manifests/derived.json             size and hash of the catalog and the report
