@@ -148,7 +148,7 @@ _CODE_VERSIONS: dict[tuple[str, tuple[str, ...], str], tuple[tuple, tuple[Path, 
 
 # -- kept across processes ---------------------------------------------------------
 
-STORE = Path(sys.pycache_prefix or Path(__file__).with_name("__pycache__")) / "code_versions.json"
+STORE = Path(__file__).with_name("__pycache__") / "code_versions.json"  # one per checkout
 STORE_VERSION = 1
 RECENT_NS = 2_000_000_000  # a file changed this recently may change again unseen
 
