@@ -83,8 +83,10 @@ def carried(con: duckdb.DuckDBPyConnection, lake: Lake, name: str, files: list[P
     sql = hashlib.sha256(mart_sql.PROJECTIONS[name].encode()).hexdigest()[:16]
     state = lake.states.read_table(f"marts-{name}")
     known = _known(state, sql)
-    unchanged = {file for file, identity in identities.items() if known.get(file) == identity}
-    if state is not None and known and len(unchanged) == len(known) == len(identities):
+    unchanged = {
+        file for file, identity in identities.items() if (known or {}).get(file) == identity
+    }
+    if state is not None and known is not None and len(unchanged) == len(known) == len(identities):
         return state.replace_schema_metadata(None)  # nothing new, changed or gone
     fresh = [lake.root / file for file in identities if file not in unchanged]
     rows = projected(con, name, fresh, lake.root)
@@ -96,17 +98,17 @@ def carried(con: duckdb.DuckDBPyConnection, lake: Lake, name: str, files: list[P
     return rows
 
 
-def _known(state: pa.Table | None, sql: str) -> dict[str, str]:
-    """Each file a state was read from, with its identity then; none when the state is
-    missing, damaged or made by other SQL."""
+def _known(state: pa.Table | None, sql: str) -> dict[str, str] | None:
+    """Each file a state was read from, with its identity then; None when the state
+    is missing, damaged or made by other SQL."""
     metadata = (state.schema.metadata or {}) if state is not None else {}
     if metadata.get(SQL_KEY) != sql.encode():
-        return {}
+        return None
     try:
         known = json.loads(metadata[FILES_KEY])
     except (KeyError, ValueError):
-        return {}
-    return known if isinstance(known, dict) else {}
+        return None
+    return known if isinstance(known, dict) else None
 
 
 def _identities(lake: Lake, files: list[Path]) -> dict[str, str]:

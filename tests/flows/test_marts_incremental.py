@@ -8,6 +8,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -105,3 +106,15 @@ def test_marts_after_compaction_equal_a_full_recompute(
     assert depeche_pipeline(sources=[str(later)], lake=str(lake)).ok  # marts refreshed
     assert committed_marts(lake) == recomputed_marts(lake)
     assert committed_marts(lake)["sources_daily"] != committed_marts(runs)["sources_daily"]
+
+
+def test_a_lake_without_published_files_keeps_empty_states(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    con = duckdb.connect()
+    for name in mart_rows.INPUTS:
+        assert mart_rows.carried(con, lake, name, []).num_rows == 0
+    made = {path.name: path.stat().st_mtime_ns for path in states(lake.root)}
+    assert len(made) == len(mart_rows.INPUTS)
+    for name in mart_rows.INPUTS:  # kept as they are: nothing to read, nothing written
+        assert mart_rows.carried(con, lake, name, []).num_rows == 0
+    assert {path.name: path.stat().st_mtime_ns for path in states(lake.root)} == made
