@@ -15,6 +15,14 @@ covers
 - a deliberate bump (`Stage.bump`).
 
 `RUNTIME_ONLY` names, once, the machinery whose edits cannot change a row.
+
+Deriving a version parses the import closure (about half a second a process), so a
+version is kept, in the process and in `__pycache__/code_versions.json` beside this
+module, under the identity (size, modification time) of every file it was derived
+from, of every folder they are in (a file added there may join the closure), of the
+declarations and of this module, with the versions of its packages: an edited file
+is seen at once, and a file changed in the last seconds (within one tick of a coarse
+clock) is not trusted to its identity, so its version is not kept across processes.
 """
 
 from __future__ import annotations
@@ -26,9 +34,12 @@ import hashlib
 import importlib
 import importlib.metadata
 import inspect
+import json
 import os
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import CodeType, ModuleType
@@ -98,6 +109,7 @@ def code_version(
     """The version of what `entry` (a produce function, or a whole module) makes from
     and into `tables`: worked out again only when one of its files changed, since
     every stage-partition's key asks it."""
+    tables = tuple(tables)
     key = (_name(entry), tuple(t.name for t in tables), bump)
     known = _CODE_VERSIONS.get(key)
     if known is not None and known[0] == _identities(known[1]):
@@ -105,15 +117,17 @@ def code_version(
     # a run asks from a thread per partition; CPython 3.11's parser is not safe across
     # threads ("AST constructor recursion depth mismatch"), and once is enough anyway
     with _DERIVING:
-        return _derive(entry, tables, bump, key)
+        stored = _stored_key(key, tables)
+        return _remembered(key, stored) or _derive(entry, tables, bump, key, stored)
 
 
 def _derive(
-    entry: Callable[..., Any] | ModuleType, tables: Iterable[Any], bump: str, key: tuple
+    entry: Callable[..., Any] | ModuleType, tables: tuple, bump: str, key: tuple, stored: str
 ) -> str:
     modules, packages = reach(entry)
     files = tuple(sorted({*(_source_file(m) for m in modules), *_data_files(modules)}))
-    identities = _identities(files)  # before reading: an edit meanwhile is seen next time
+    watched = (*files, *_watched(files))
+    identities = _identities(watched)  # before reading: an edit meanwhile is seen next time
     digest = hashlib.sha256(bump.encode())
     for file in files:
         digest.update(file.relative_to(PROJECT).as_posix().encode() + b"\0")
@@ -122,12 +136,94 @@ def _derive(
         digest.update(f"{name}=={_package_version(name)}\0".encode())
     digest.update(repr(_structure((*tables, *_declarations_used(modules)))).encode())
     version = digest.hexdigest()[:16]
-    _CODE_VERSIONS[key] = (identities, files, version)
+    _CODE_VERSIONS[key] = (identities, watched, version)
+    _store(
+        stored, watched, identities, {name: _package_version(name) for name in packages}, version
+    )
     return version
 
 
 _DERIVING = threading.Lock()
 _CODE_VERSIONS: dict[tuple[str, tuple[str, ...], str], tuple[tuple, tuple[Path, ...], str]] = {}
+
+
+# -- kept across processes ---------------------------------------------------------
+
+STORE = Path(__file__).with_name("__pycache__") / "code_versions.json"  # one per checkout
+STORE_VERSION = 1
+RECENT_NS = 2_000_000_000  # a file changed this recently may change again unseen
+
+
+def _stored_key(key: tuple, tables: tuple) -> str:
+    """What a kept version is found by: the entry, the tables' structure (a table is
+    named by its name in this process), the bump, this module's own derivation."""
+    structure = hashlib.sha256(repr(_structure(tables)).encode()).hexdigest()[:16]
+    return f"{STORE_VERSION}\0{key[0]}\0{structure}\0{key[2]}"
+
+
+def _watched(files: Iterable[Path]) -> tuple[Path, ...]:
+    """What a version depends on besides its files: the folders they are in and
+    below (a module or data file added there may join the closure), the declarations
+    (their structure counts) and this module (how versions are derived)."""
+    folders: set[Path] = set()
+    for parent in {file.parent for file in files}:
+        for folder, subfolders, _ in os.walk(parent):
+            subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+            folders.add(Path(folder))
+    declarations = (PROJECT / DECLARATIONS).rglob("*.py")
+    return tuple(sorted({*folders, *declarations, Path(__file__).resolve()} - set(files)))
+
+
+def _remembered(key: tuple, stored: str) -> str | None:
+    """The version kept for `stored` when none of what it was derived from changed."""
+    kept = _read_store().get(stored)
+    try:
+        files = tuple(PROJECT / name for name in kept["files"])
+        identities = _identities(files)
+        if [list(i[1:]) for i in identities] != kept["identities"] or any(
+            _package_version(name) != version for name, version in kept["packages"].items()
+        ):
+            return None
+        version = str(kept["version"])
+    except (TypeError, KeyError, OSError, ValueError):  # none kept, damaged, a file gone
+        return None
+    _CODE_VERSIONS[key] = (identities, files, version)
+    return version
+
+
+def _read_store() -> dict[str, Any]:
+    try:
+        found = json.loads(STORE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _store(
+    stored: str,
+    files: tuple[Path, ...],
+    identities: tuple,
+    packages: dict[str, str],
+    version: str,
+) -> None:
+    """Keep a version for the next processes, unless a file of it changed too recently
+    to be told apart from its next change; a store that cannot be written keeps none."""
+    if any(mtime > time.time_ns() - RECENT_NS for _, mtime, _ in identities):
+        return
+    kept = _read_store()
+    kept[stored] = {
+        "files": [file.relative_to(PROJECT).as_posix() for file in files],
+        "identities": [list(identity[1:]) for identity in identities],
+        "packages": packages,
+        "version": version,
+    }
+    building = STORE.with_name(f".{STORE.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        STORE.parent.mkdir(parents=True, exist_ok=True)
+        building.write_text(json.dumps(kept), encoding="utf-8")
+        os.replace(building, STORE)
+    except OSError:
+        building.unlink(missing_ok=True)
 
 
 def reach(entry: Callable[..., Any] | ModuleType) -> tuple[set[str], set[str]]:
@@ -289,9 +385,15 @@ def _data_files(modules: Iterable[str]) -> set[Path]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
         }
         for path in _source_file(module).parent.rglob("*"):
-            if path.is_file() and path.suffix not in (".py", ".pyc") and path.name in strings:
+            if path.name in strings and path.suffix != ".py" and _data_file(path):
                 found.add(path)
     return found
+
+
+def _data_file(path: Path) -> bool:
+    """Whether `path` may be data a module reads: a file, not Python's caches (nor the
+    versions kept there)."""
+    return path.is_file() and "__pycache__" not in path.parts
 
 
 def _declarations_used(modules: Iterable[str]) -> list[Any]:

@@ -1,11 +1,14 @@
-"""The marts' SQL (DuckDB), as data: the working tables every mart reads, then one
-query per mart, by the mart's name.
+"""The marts' SQL (DuckDB), as data: what the marts read of each published file, the
+working tables every mart reads, then one query per mart, by the mart's name.
 
-The queries read temporary views of the published files, named like their tables
-(`documents`, `entities`, `quotes`, `quarantine`, `checks`, each with its `batch`)
-and the `gate_days` table (stage, batch, day). `WORKING_TABLES` run first, in order,
-with their placeholders filled from `NEWER_COLUMNS`; then each query of `MART_QUERIES`
-gives its mart's rows.
+`PROJECTIONS` read the published files of one input (a temporary view named like its
+table, `documents`, `entities`, `quotes`, `quarantine`, `checks`, each with its `batch`
+and its `file`), row by row: what a file gives the marts depends on that file alone,
+so a refresh reads only the files that changed and carries the others' rows over.
+Their placeholders are filled from `NEWER_COLUMNS` for the files read. Then, over the
+projected rows of the whole lake (views named like the inputs) and the `gate_days`
+table (stage, batch, day), `WORKING_TABLES` run first, in order, and each query of
+`MART_QUERIES` gives its mart's rows.
 """
 
 from __future__ import annotations
@@ -32,17 +35,17 @@ NEWER_COLUMNS = {
     "stated": Newer("documents", "outlet", "nullif(trim(outlet), '')"),
     "story": Newer("documents", "story_id", "story_id", "doc_id"),
     # entities of a lake made before `canonical` count by their normalized name
-    "name": Newer("entities", "canonical", "coalesce(e.canonical, e.normalized)", "e.normalized"),
-    "gender": Newer("entities", "gender", "e.gender"),
-    "country": Newer("entities", "country", "e.country"),
-    "place_kind": Newer("entities", "place_kind", "e.place_kind"),
+    "name": Newer("entities", "canonical", "coalesce(canonical, normalized)", "normalized"),
+    "gender": Newer("entities", "gender", "gender"),
+    "country": Newer("entities", "country", "country"),
+    "place_kind": Newer("entities", "place_kind", "place_kind"),
     "speaker_gender": Newer("quotes", "speaker_gender", "speaker_gender"),
 }
-"""The placeholders of `WORKING_TABLES`, by name."""
+"""The placeholders of `PROJECTIONS`, by name."""
 
-DOCS = r"""
-    CREATE TEMP TABLE docs AS
+DOCUMENT_ROWS = r"""
     SELECT
+        file,
         doc_id,
         published_date,
         CASE
@@ -68,8 +71,43 @@ DOCS = r"""
             * (length(trim(text)) > 0)::INT AS words
     FROM documents
 """
-"""One row per published article: its period and precision, outlet, host, story and
-words."""
+"""One row per published article: its period and precision, outlet (before
+ONE_NAME_PER_HOST), host, story and words."""
+
+ENTITY_ROWS = """
+    SELECT file, doc_id, label, {name}::VARCHAR AS name, {gender}::VARCHAR AS gender,
+           {country}::VARCHAR AS country, {place_kind}::VARCHAR AS place_kind
+    FROM entities
+"""
+"""One row per entity mention, under the name it counts by."""
+
+QUOTE_ROWS = """
+    SELECT file, doc_id, quote_id, speaker_canonical, speaker_kind,
+           {speaker_gender}::VARCHAR AS speaker_gender
+    FROM quotes
+"""
+
+QUARANTINED = """
+    SELECT file, stage, batch, reason, count(*) AS quarantined FROM quarantine GROUP BY ALL
+"""
+"""A file's quarantined rows, counted by reason."""
+
+GATES = """
+    SELECT file, stage, batch, bool_and(success) AS passed FROM checks GROUP BY ALL
+"""
+"""Whether each gate a file of checks records passed (every check of it)."""
+
+PROJECTIONS = {
+    "documents": DOCUMENT_ROWS,
+    "entities": ENTITY_ROWS,
+    "quotes": QUOTE_ROWS,
+    "quarantine": QUARANTINED,
+    "checks": GATES,
+}
+"""What the marts read of the files of each input, by the input's view."""
+
+DOCS = "CREATE TEMP TABLE docs AS SELECT * EXCLUDE (file) FROM documents"
+"""One row per published article, its outlet settled by ONE_NAME_PER_HOST."""
 
 ONE_NAME_PER_HOST = """
     UPDATE docs SET outlet = named.name
@@ -87,9 +125,8 @@ group's shared domain) leaves them under the host."""
 
 MENTIONS = """
     CREATE TEMP TABLE mentions AS
-    SELECT e.doc_id, e.label, {name} AS name, d.period, d.precision, d.outlet,
-           d.published_date, {gender} AS gender, {country} AS country,
-           {place_kind} AS place_kind
+    SELECT e.doc_id, e.label, e.name, d.period, d.precision, d.outlet,
+           d.published_date, e.gender, e.country, e.place_kind
     FROM entities e JOIN docs d USING (doc_id)
 """
 """One row per entity mention, with its article's period and outlet."""
@@ -109,7 +146,7 @@ two articles disagree (then unknown, and counted as conflicting)."""
 SPEAKERS = """
     CREATE TEMP TABLE speakers AS
     SELECT DISTINCT doc_id, coalesce(speaker_canonical, '#' || quote_id) AS speaker,
-           speaker_canonical, {speaker_gender} AS gender
+           speaker_canonical, speaker_gender AS gender
     FROM quotes WHERE speaker_kind = 'person'
 """
 """The people quoted in each article, once each; a speaker the text does not name
@@ -164,9 +201,9 @@ SOURCES_DAILY = """
 
 QUALITY_DAILY = """
     WITH gates AS (
-        SELECT stage, batch, bool_and(success) AS passed FROM checks GROUP BY ALL
+        SELECT stage, batch, bool_and(passed) AS passed FROM checks GROUP BY ALL
     )
-    SELECT g.day, q.stage, q.reason, count(*) AS quarantined,
+    SELECT g.day, q.stage, q.reason, sum(q.quarantined)::BIGINT AS quarantined,
            0 AS gates_passed, 0 AS gates_failed
     FROM quarantine q JOIN gate_days g ON g.stage = q.stage AND g.batch = q.batch
     GROUP BY ALL

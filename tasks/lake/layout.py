@@ -17,6 +17,8 @@ Layout under the lake root:
                                         (a cache of them: see tasks/lake/index.py)
     _index/<state>.parquet              states derived from committed partitions, such
                                         as clean's earlier articles (tasks/earlier.py)
+                                        and what the marts read of each published file
+                                        (tasks/analytics/mart_rows.py)
     marts/<mart>/                       aggregates over every published partition
     _manifests/marts.json               what the marts were made from
     _manifests/derived.json             size and hash of the catalog and the report
@@ -64,18 +66,13 @@ class LakeLayout:
         self.lock_path = self.root / "_lock"  # held by the one run writing the lake
 
     def relative_dir(self, table: Table, partition: str, stage: str) -> Path:
-        if not table.partitioned:  # a mart: one folder over every partition
-            return Path(table.path)
-        part = f"{PARTITION_PREFIX}{partition}"
-        if table.per_stage:
-            return Path(table.path) / stage / part
-        if table.checkpoint and stage == table.stage:
-            return Path("_checkpoints") / table.path / part
-        return Path(table.path) / part
+        return Path(_relative_dir(table, partition, stage))
 
     def committed_file(self, table: Table, partition: str, stage: str | None = None) -> Path:
         """Where the committed partition of `table` lives, as written by `stage`."""
-        return self.root / self.relative_dir(table, partition, stage or table.stage) / PART_FILE
+        # one Path made from text: the marts and the catalog ask for every partition's
+        relative = _relative_dir(table, partition, stage or table.stage)
+        return Path(f"{self.root}/{relative}/{PART_FILE}")
 
     def partition_folders(self, partition: str) -> list[Path]:
         """Every folder `partition` may have in the lake (relative), whichever stage
@@ -105,3 +102,15 @@ class LakeLayout:
 
     def index_file(self, name: str) -> Path:
         return self.root / INDEX_DIR / name
+
+
+def _relative_dir(table: Table, partition: str, stage: str) -> str:
+    """The folder of `table`'s partition as `stage` writes it, relative to the root."""
+    if not table.partitioned:  # a mart: one folder over every partition
+        return table.path
+    part = f"{PARTITION_PREFIX}{partition}"
+    if table.per_stage:
+        return f"{table.path}/{stage}/{part}"
+    if table.checkpoint and stage == table.stage:
+        return f"_checkpoints/{table.path}/{part}"
+    return f"{table.path}/{part}"

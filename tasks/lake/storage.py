@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,7 +217,7 @@ class Lake(LakeLayout):
             stages = STAGES if table.per_stage else (publisher or table.stage,)
             for stage in stages:
                 path = self.committed_file(table, partition, stage)
-                if (table.report or self.is_committed(stage, partition)) and path.exists():
+                if (table.report or self.is_committed(stage, partition)) and os.path.exists(path):
                     found.append(path)
         return found
 

@@ -147,3 +147,16 @@ def test_the_packages_that_shape_the_output_count():
     _, packages = reach(CLEAN_STAGE.produce)
     assert {"trafilatura", "py3langid", "charset_normalizer"} <= packages
     assert "prefect" not in packages
+
+
+def test_versions_kept_for_the_next_process_still_see_an_edit_at_once(project):
+    """A new process takes the versions the last one derived (kept beside the code)
+    while nothing they came from changed; an edit, or a damaged store, is seen."""
+    first = project.versions(fresh=True)
+    store = project.root / "tasks" / "__pycache__" / "code_versions.json"
+    kept = {entry["version"] for entry in json.loads(store.read_text()).values()}
+    assert set(first.values()) <= kept
+    assert project.versions(fresh=True) == first
+    assert project.changed_by("tasks/web/urls.py", None, "\n# edited\n", fresh=True) == ["clean"]
+    store.write_text("{", encoding="utf-8")
+    assert project.versions(fresh=True) == first
