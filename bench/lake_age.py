@@ -17,6 +17,13 @@ extrapolated to a year of hourly partitions (8,760). A table is printed after ea
 lake, so the smaller sizes are known before the largest is made. `--profile` runs
 the no-op run's check on the largest lake under cProfile and prints where its time
 went.
+
+Last, a compacted year: a copy of the largest lake whose partitions are dated, in
+their order, to the twelve months of 2020 (their fetch manifests' `started_at`, which
+is what compaction reads), compacted with `depeche compact --until 2020-12`, against
+a lake of the same articles made as one partition. The same catalog queries on both
+(the ratio, against the target of 1.5), and the files each compacted month keeps
+per table.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +54,7 @@ from bench.corpus import wire_story
 
 DEPECHE = str(Path(sys.executable).with_name("depeche"))
 YEAR = 8_760  # hourly partitions in a year
+CATALOG_TARGET = 1.5  # a query over a compacted year against one partition of its rows
 QUERIES = {
     "entities count": "SELECT count(*) FROM entities",
     "documents by agency": "SELECT agency, count(*) FROM documents GROUP BY ALL",
@@ -215,10 +225,71 @@ def profile_noop(work: Path, size: int, top: int = 25) -> None:
     print(f"\nno-op run at P={size}, by cumulative time:\n{text.getvalue()}")
 
 
+def date_over_a_year(lake: Path) -> int:
+    """Date the lake's partitions, in their order, to the months of 2020 (twelve, or
+    fewer when there are not two partitions a month to merge), as an hourly schedule
+    spreads them: what compaction reads is each partition's fetch manifest's
+    `started_at`. Returns the number of months."""
+    from tasks.lake.storage import Lake
+
+    made = Lake(lake).partitions()  # in the order they were made
+    manifests = [lake / "_manifests" / "fetch" / f"{spec.partition}.json" for spec in made]
+    months = max(1, min(12, len(manifests) // 2))
+    for position, path in enumerate(manifests):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        month = 1 + position * months // len(manifests)
+        manifest["started_at"] = f"2020-{month:02d}-15T12:00:00+00:00"
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    return months
+
+
+def files_per_month(lake: Path) -> dict[str, int]:
+    """The most files a compacted month keeps in any one table (a table kept by stage,
+    quarantine and checks, counted over its stages' folders)."""
+    from schemas import STAGES
+
+    months: dict[tuple[str, str], int] = {}
+    for batch in lake.glob("**/batch=compacted-*"):
+        folder = batch.parent.relative_to(lake)
+        by_stage = folder.name in STAGES and folder.parent != Path(".")
+        table = (folder.parent if by_stage else folder).as_posix()
+        files = sum(1 for path in batch.rglob("*") if path.is_file())
+        months[table, batch.name] = months.get((table, batch.name), 0) + files
+    most: dict[str, int] = {}
+    for (table, _), files in months.items():
+        most[table] = max(most.get(table, 0), files)
+    return most
+
+
+def compacted_year(size: int, work: Path) -> None:
+    """The catalog over a compacted year of `size` partitions against the same
+    articles in one partition; the files a compacted month keeps per table."""
+    corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
+    year, whole = work / f"year-{size}", work / f"whole-{size}"
+    shutil.copytree(lake, year, symlinks=True)
+    months = date_over_a_year(year)
+    timed([DEPECHE, "compact", "--lake", str(year), "--until", "2020-12"])
+    timed([DEPECHE, "run", str(corpus), "--lake", str(whole), "--partition-size", "1000000"])
+    print(f"\na compacted year: {size + 1} partitions over {months} months, compacted, against")
+    print("the same articles in one partition\n")
+    print("| catalog query | one partition, ms | compacted year, ms | ratio | target |")
+    print("|---|---:|---:|---:|---:|")
+    for name, sql in QUERIES.items():
+        one, twelve = query_ms(whole, sql, repeat=9), query_ms(year, sql, repeat=9)
+        print(f"| {name} | {one:.2f} | {twelve:.2f} | {twelve / one:.2f} | ≤ {CATALOG_TARGET} |")
+    most = files_per_month(year)
+    print(f"\nfiles a compacted month keeps, per table (most): {max(most.values(), default=0)}")
+    for table, files in sorted(most.items()):
+        print(f"- {table}: {files}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--profile", action="store_true", help="profile the largest no-op run")
+    parser.add_argument(
+        "--no-year", action="store_true", help="leave out the compacted year (largest lake)"
+    )
     args = parser.parse_args()
     sizes = sorted(args.sizes)
     with tempfile.TemporaryDirectory(prefix="depeche-lake-age-") as folder:
@@ -233,6 +304,8 @@ def main() -> None:
             else:
                 print_one(size, results[size])
             sys.stdout.flush()
+        if not args.no_year:
+            compacted_year(sizes[-1], work)
         if args.profile:
             # the one-partition run added a partition: run once more so it is a no-op
             largest = sizes[-1]
