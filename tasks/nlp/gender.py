@@ -20,12 +20,12 @@ from __future__ import annotations
 import csv
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.tables import GENDER_SOURCES, GENDERS
+from tasks.text.folding import folded
 
 FEMALE, MALE, UNKNOWN = GENDERS
 TITLE, ROLE, AGREEMENT, PRONOUN, FIRST_NAME, CONFLICT = GENDER_SOURCES
@@ -51,11 +51,6 @@ class Verdict:
 NO_CUE = Verdict(UNKNOWN, None)
 
 
-def _plain(word: str) -> str:
-    decomposed = unicodedata.normalize("NFD", word.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 @functools.cache
 def first_names(path: Path = FIRST_NAMES) -> Mapping[str, str]:
     """First name (lower case, and without accents) → gender, for the names at least
@@ -65,7 +60,7 @@ def first_names(path: Path = FIRST_NAMES) -> Mapping[str, str]:
     with path.open(encoding="utf-8", newline="") as rows:
         for row in csv.DictReader(rows, delimiter=";"):
             name, share, bearers = row["preusuel"], float(row["sexratio_prenom"]), int(row["n"])
-            for key in dict.fromkeys((name, _plain(name))):
+            for key in dict.fromkeys((name, folded(name))):
                 male, total = counts.get(key, (0.0, 0))
                 counts[key] = (male + share * bearers, total + bearers)
     for key, (male, total) in counts.items():
@@ -84,7 +79,7 @@ def by_first_name(name: str, names: Mapping[str, str] | None = None) -> str | No
         return None
     names = first_names() if names is None else names
     first = words[0].casefold()
-    for key in (first, _plain(first), first.split("-")[0]):
+    for key in (first, folded(first), first.split("-")[0]):
         if key in names:
             return names[key]
     return None

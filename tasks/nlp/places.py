@@ -27,12 +27,12 @@ from __future__ import annotations
 import functools
 import gettext
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from schemas.tables import PLACE_KINDS
 from tasks.nlp.people import DEMONYMS
+from tasks.text.folding import folded
 
 COUNTRY, REGION, CITY, OTHER, DEMONYM = PLACE_KINDS
 # French names pycountry does not give, and short forms of the ones it does
@@ -73,9 +73,7 @@ DEMONYM_PLACE = Place("", None, None, None, DEMONYM)
 def key(name: str) -> str:
     """A name as the gazetteers are looked up: without leading article, case, accents."""
     name = _ARTICLE.sub("", name.strip().replace("’", "'"))
-    decomposed = unicodedata.normalize("NFD", name.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"\s+", " ", plain.replace("saint ", "saint-"))
+    return re.sub(r"\s+", " ", folded(name).replace("saint ", "saint-"))
 
 
 @dataclass(frozen=True)

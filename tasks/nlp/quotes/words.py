@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from pathlib import Path
+
+from tasks.text.folding import folded
 
 WORDS_FILE = "words.toml"
 _LISTS = tomllib.loads(Path(__file__).with_name(WORDS_FILE).read_text(encoding="utf-8"))
@@ -41,11 +42,7 @@ MEDIA_NOUNS = _word_set("media_nouns")
 MEDIA_NAMES = frozenset(_LISTS["media_names"])
 
 
-def _unaccented(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
-
-
-_MEDIA_KEYS = frozenset(_unaccented(name) for name in MEDIA_NAMES)
+_MEDIA_KEYS = frozenset(folded(name) for name in MEDIA_NAMES)
 
 
 def is_medium(name: str) -> bool:
@@ -54,7 +51,7 @@ def is_medium(name: str) -> bool:
     key = re.sub(r"^(?:l'|le |la |les )", "", name.strip().lower())
     first = key.split(" ", 1)[0]
     # a name that says what it is: `Radio Kaléidoscope`, `Journal de Montréal`
-    return _unaccented(key) in _MEDIA_KEYS or (first != key and first in MEDIA_NOUNS)
+    return folded(key) in _MEDIA_KEYS or (first != key and first in MEDIA_NOUNS)
 
 
 TOKEN = re.compile(r"\w+(?:-\w+)*")  # a word, hyphenated ones whole (`a-t-il`)
