@@ -90,6 +90,9 @@ PREPOSITIONS = frozenset(
     concernant depuis pendant après avant malgré parmi en lors
     """.split()
 )
+# a preposition, or one contracted with its article (`du`, `aux`): a name after it is
+# governed by it, not a clause's subject
+GOVERNING = PREPOSITIONS | {"du", "des", "au", "aux"}
 # words that end a noun phrase before a name: it then does not describe the name
 _NOT_IN_PHRASE = frozenset("et ou que qu qui mais car donc a ont est sont été".split())
 _STOP_WORDS = frozenset(
@@ -225,7 +228,7 @@ def _role_phrase(words: list[str], *, require_role: bool) -> list[str] | None:
             return None
         phrase = words[at:]
         if any(w.lower() in _NOT_IN_PHRASE for w in phrase) or (
-            not require_role and phrase[-1].lower() in PREPOSITIONS | {"des", "du", "au", "aux"}
+            not require_role and phrase[-1].lower() in GOVERNING
         ):
             return None
         return phrase

@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 
 from tasks.nlp.gender import first_names
-from tasks.nlp.people import DETERMINERS, HUMAN_NOUNS, PREPOSITIONS, Identity, Mention
+from tasks.nlp.people import (
+    DETERMINERS,
+    GOVERNING,
+    HUMAN_NOUNS,
+    PREPOSITIONS,
+    Identity,
+    Mention,
+)
 from tasks.nlp.quotes.document import Source, Text, Verb
 from tasks.nlp.quotes.words import (
     ADVERBS,
@@ -167,7 +174,7 @@ def head_noun(phrase: str) -> str:
         words = words[1:]
     head = ""
     for at, word in enumerate(words):
-        if word in PREPOSITIONS or word in ("du", "des", "au", "aux"):
+        if word in GOVERNING:
             break
         head = word
         if word in ORDINALS and at + 1 < len(words) and words[at + 1] not in PREPOSITIONS:
@@ -258,7 +265,7 @@ def _subject_of_part(doc: Text, start: int, end: int) -> Source | None:
         return None  # an apposition: `une des agences de l'OMS`
     for mention in doc.mentions_in(start, end):
         preceding = TOKEN.findall(text[start : mention.start])
-        if not preceding or preceding[-1].lower() not in PREPOSITIONS | {"du", "des", "au", "aux"}:
+        if not preceding or preceding[-1].lower() not in GOVERNING:
             return Source(mention.start, mention.end, "entity", mention.index)
     for at, (word_start, word) in enumerate(words):
         lowered = word.lower()

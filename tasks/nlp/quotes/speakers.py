@@ -9,6 +9,7 @@ from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
 from tasks.nlp.people import (
     DETERMINERS,
     FEMININE_DETERMINERS,
+    GOVERNING,
     HUMAN_NOUNS,
     MASCULINE_DETERMINERS,
     PREPOSITIONS,
@@ -200,7 +201,7 @@ def _is_subject(doc: Text, mention: Mention) -> bool:
     """Whether a name may be its clause's subject: not after a preposition (`depuis
     Nicolas Sarkozy`, `pour Les Echos`)."""
     preceding = TOKEN.findall(doc.text[max(0, mention.start - 20) : mention.start])
-    return not preceding or preceding[-1].lower() not in PREPOSITIONS | {"du", "des", "au", "aux"}
+    return not preceding or preceding[-1].lower() not in GOVERNING
 
 
 def _quote(doc: Text, found: Found, resolved: tuple[Identity, int] | None) -> Quote:
