@@ -71,7 +71,11 @@ def open_runner(settings: Settings) -> Iterator[Runner]:
         yield Runner(run_here, parallel=2, in_flight=2)
         return
     with _dask_task_runner(settings) as task_runner:
-        yield _cluster_runner(task_runner, settings)
+        try:
+            yield _cluster_runner(task_runner, settings)
+        finally:
+            if not settings.dask_address:
+                _quiet_before_closing(task_runner.client)
 
 
 def _dask_task_runner(settings: Settings) -> Any:
@@ -207,6 +211,29 @@ class Fitness:
                 if (why := self._checked.get(worker)) is not None
             }
         return len(present), unfit
+
+
+HEARTBEAT_LOST = "Failed to communicate with scheduler during heartbeat"
+
+
+def _quiet_before_closing(client: Any) -> None:
+    """Before the local cluster depeche started shuts down: its workers stop reporting
+    a heartbeat that found the scheduler gone. The cluster stops its workers before its
+    scheduler, but a worker slow to stop can still send one heartbeat after; Dask then
+    logs a traceback on the run's stderr after a run that succeeded."""
+    with contextlib.suppress(Exception):  # a worker already gone has nothing to say
+        client.run(_quiet_heartbeat_here)
+
+
+def _quiet_heartbeat_here() -> None:
+    """On a worker: drop the log record of a heartbeat that found no scheduler."""
+    import logging
+
+    logging.getLogger("distributed.worker").addFilter(_not_a_lost_heartbeat)
+
+
+def _not_a_lost_heartbeat(record: Any) -> bool:
+    return not str(record.msg).startswith(HEARTBEAT_LOST)
 
 
 def _unfit_here(module: str) -> str | None:

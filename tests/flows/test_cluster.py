@@ -370,3 +370,26 @@ def test_a_run_is_split_in_partitions_of_at_most_the_size_and_always_the_same(
     ]
     names = [[spec.partition for spec in plan.partitions] for plan in plans]
     assert names[0] == names[1] and sorted(names[0]) == sorted(map(str, sizes.index))
+
+
+def test_the_workers_of_a_stopping_local_cluster_drop_a_heartbeat_that_found_no_scheduler():
+    """What a worker logs when its last heartbeat finds the scheduler already gone is
+    dropped once depeche stops the cluster it started; the worker's other records stay."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    from flows.runners import HEARTBEAT_LOST, _quiet_before_closing
+
+    def kept(message: str) -> bool:
+        record = logging.LogRecord("distributed.worker", logging.ERROR, "", 0, message, (), None)
+        return logging.getLogger("distributed.worker").filter(record)
+
+    with (
+        LocalCluster(n_workers=1, processes=True, dashboard_address="127.0.0.1:0") as local,
+        Client(local) as client,
+    ):
+        assert set(client.run(kept, HEARTBEAT_LOST + ".").values()) == {True}
+        _quiet_before_closing(client)
+        assert set(client.run(kept, HEARTBEAT_LOST + ".").values()) == {False}
+        assert set(client.run(kept, "Worker stream died").values()) == {True}
