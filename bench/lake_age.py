@@ -21,9 +21,11 @@ went.
 Last, a compacted year: a copy of the largest lake whose partitions are dated, in
 their order, to the twelve months of 2020 (their fetch manifests' `started_at`, which
 is what compaction reads), compacted with `depeche compact --until 2020-12`, against
-a lake of the same articles made as one partition. The same catalog queries on both
-(the ratio, against the target of 1.5), and the files each compacted month keeps
-per table.
+a lake of the same articles made as one partition: once as the default target packs
+the months (`compact_target_mb`, 128 MB: this small year becomes one partition) and
+once month by month (`--compact-target-mb 0`, twelve partitions). The same catalog
+queries on each (the ratio, against the target of 1.5), and the files the compacted
+months keep per table and month.
 """
 
 from __future__ import annotations
@@ -243,44 +245,55 @@ def date_over_a_year(lake: Path) -> int:
     return months
 
 
-def files_per_month(lake: Path) -> dict[str, int]:
-    """The most files a compacted month keeps in any one table (a table kept by stage,
-    quarantine and checks, counted over its stages' folders)."""
+def files_per_month(lake: Path, months: int) -> dict[str, float]:
+    """The files the compacted months keep per table, over the months they hold (a
+    table kept by stage, quarantine and checks, counted over its stages' folders)."""
     from schemas import STAGES
 
-    months: dict[tuple[str, str], int] = {}
+    files: dict[str, int] = {}
     for batch in lake.glob("**/batch=compacted-*"):
         folder = batch.parent.relative_to(lake)
         by_stage = folder.name in STAGES and folder.parent != Path(".")
         table = (folder.parent if by_stage else folder).as_posix()
-        files = sum(1 for path in batch.rglob("*") if path.is_file())
-        months[table, batch.name] = months.get((table, batch.name), 0) + files
-    most: dict[str, int] = {}
-    for (table, _), files in months.items():
-        most[table] = max(most.get(table, 0), files)
-    return most
+        files[table] = files.get(table, 0) + sum(1 for path in batch.rglob("*") if path.is_file())
+    return {table: count / months for table, count in files.items()}
+
+
+PACKINGS = {  # how the year is compacted: --compact-target-mb
+    "packed (default)": None,
+    "month by month (0)": "0",
+}
 
 
 def compacted_year(size: int, work: Path) -> None:
     """The catalog over a compacted year of `size` partitions against the same
-    articles in one partition; the files a compacted month keeps per table."""
+    articles in one partition, the year packed as the default target packs it and
+    month by month; the files a compacted month keeps per table."""
     corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
-    year, whole = work / f"year-{size}", work / f"whole-{size}"
-    shutil.copytree(lake, year, symlinks=True)
-    months = date_over_a_year(year)
-    timed([DEPECHE, "compact", "--lake", str(year), "--until", "2020-12"])
+    whole = work / f"whole-{size}"
+    years: dict[str, Path] = {}
+    for name, target in PACKINGS.items():
+        year = years[name] = work / f"year-{size}-{len(years)}"
+        shutil.copytree(lake, year, symlinks=True)
+        months = date_over_a_year(year)
+        options = [] if target is None else ["--compact-target-mb", target]
+        timed([DEPECHE, "compact", "--lake", str(year), "--until", "2020-12", *options])
     timed([DEPECHE, "run", str(corpus), "--lake", str(whole), "--partition-size", "1000000"])
     print(f"\na compacted year: {size + 1} partitions over {months} months, compacted, against")
-    print("the same articles in one partition\n")
-    print("| catalog query | one partition, ms | compacted year, ms | ratio | target |")
-    print("|---|---:|---:|---:|---:|")
-    for name, sql in QUERIES.items():
-        one, twelve = query_ms(whole, sql, repeat=9), query_ms(year, sql, repeat=9)
-        print(f"| {name} | {one:.2f} | {twelve:.2f} | {twelve / one:.2f} | ≤ {CATALOG_TARGET} |")
-    most = files_per_month(year)
-    print(f"\nfiles a compacted month keeps, per table (most): {max(most.values(), default=0)}")
-    for table, files in sorted(most.items()):
-        print(f"- {table}: {files}")
+    print("the same articles in one partition (ms; ratio to one partition, target ≤ 1.5)\n")
+    print("| catalog query | one partition | " + " | ".join(PACKINGS) + " |")
+    print("|---|---:|" + "---:|" * len(PACKINGS))
+    for query, sql in QUERIES.items():
+        one = query_ms(whole, sql, repeat=9)
+        cells = [query_ms(year, sql, repeat=9) for year in years.values()]
+        shown = " | ".join(f"{ms:.2f} ({ms / one:.2f}×)" for ms in cells)
+        print(f"| {query} | {one:.2f} | {shown} |")
+    for name, year in years.items():
+        per_table = files_per_month(year, months)
+        print(f"\nfiles per compacted month and table, {name}: most {max(per_table.values()):.2f}")
+        for table, files in sorted(per_table.items()):
+            print(f"- {table}: {files:.2f}")
+        print(f"files in the lake, {name}: {files_and_bytes(year)[0]}")
 
 
 def main() -> None:

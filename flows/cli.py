@@ -655,13 +655,21 @@ Until = Annotated[
     ),
 ]
 
+CompactTarget = _setting_option("compact_target_mb")
+
 
 @app.command()
-def compact(lake: LakePath = Path("data/lake"), until: Until = None, wait: Wait = 0.0) -> None:
+def compact(
+    lake: LakePath = Path("data/lake"),
+    until: Until = None,
+    wait: Wait = 0.0,
+    compact_target_mb: CompactTarget = None,
+) -> None:
     """Merge the partitions fetched in each month up to --until into one partition per
-    month (their rows unchanged), bring the marts, catalog and report up to date, then
-    remove the merged partitions' old files. Partitions a run must bring up to date
-    first are left as they are."""
+    month, and consecutive months into one while they stay under --compact-target-mb
+    (their rows unchanged); bring the marts, catalog and report up to date, then remove
+    the merged partitions' old files. Partitions a run must bring up to date first are
+    left as they are."""
     from datetime import UTC, datetime
 
     from tasks import compaction
@@ -677,7 +685,8 @@ def compact(lake: LakePath = Path("data/lake"), until: Until = None, wait: Wait 
     month = until or compaction.last_closed_month(now.date())
     with store.lock(wait):
         store.clear_leftovers()
-        settings = resolve_settings(store.last_settings(), SettingsGiven())
+        given = SettingsGiven(compact_target_mb=compact_target_mb)
+        settings = resolve_settings(store.last_settings(), given)
         done = compaction.compact(store, settings, month)
         made = refresh_lake_views(store, Resources().suites(), now.isoformat(timespec="seconds"))
         if made.marts.ok:  # the catalog lists the merged files: the old ones may go

@@ -65,9 +65,9 @@ MERGED_PREFIX = "compacted"
 
 @dataclass(frozen=True)
 class Group:
-    """Partitions to merge: consecutive in plan order, of one month, all current."""
+    """Partitions to merge: consecutive in plan order, whole months, all current."""
 
-    month: str
+    month: str  # the first partition's
     members: tuple[PartitionSpec, ...]
 
     @property
@@ -99,36 +99,66 @@ def arrival_month(lake: Lake, partition: str) -> str | None:
 
 
 def plan_compaction(lake: Lake, settings: Settings, until: str) -> tuple[list[Group], dict]:
-    """The groups to merge: runs of consecutive partitions fetched in one month up to
-    `until` (YYYY-MM), every stage of each committed and current; and the partitions
-    of those months left as they are, with why."""
+    """The groups to merge, and the partitions of the months up to `until` (YYYY-MM)
+    left as they are, with why. The partitions fetched in one month (every stage
+    committed and current, consecutive in plan order) go together; consecutive months
+    are packed into one group while their files stay under `compact_target_mb`, so a
+    small lake's year becomes one partition and a large lake's month stays its own."""
     lake = lake.indexed()
     groups: list[Group] = []
     kept: dict[str, str] = {}
-    run: list[PartitionSpec] = []
-    run_month = None
+    target = settings.compact_target_mb * 1_000_000
+    packed: list[PartitionSpec] = []  # the group being filled: whole months
+    packed_bytes = 0
+    month: list[PartitionSpec] = []  # the month being read
+    month_bytes, month_name = 0, None
 
-    def close() -> None:
-        if len(run) > 1:
-            groups.append(Group(run_month or "", tuple(run)))
-        run.clear()
+    def pack() -> None:  # the month read goes in the group, or starts the next one
+        nonlocal packed_bytes, month_bytes
+        if packed and packed_bytes + month_bytes > target:
+            close()
+        packed.extend(month)
+        packed_bytes += month_bytes
+        month.clear()
+        month_bytes = 0
+
+    def close() -> None:  # the group is full, or a partition not to merge ends it
+        nonlocal packed_bytes
+        if len(packed) > 1:
+            groups.append(Group(arrival_month(lake, packed[0].partition) or "", tuple(packed)))
+        packed.clear()
+        packed_bytes = 0
 
     for spec in lake.partitions():
-        month = arrival_month(lake, spec.partition)
-        if month is None or month > until:  # an open month: not asked whether current
+        arrived = arrival_month(lake, spec.partition)
+        why = None
+        if arrived is not None and arrived <= until:  # an open month: not asked if current
+            why = _not_current(lake, spec.partition, settings)
+        if arrived is None or arrived > until or why is not None:
+            pack()
             close()
+            if why is not None:
+                kept[spec.partition] = why
             continue
-        why = _not_current(lake, spec.partition, settings)
-        if why is not None:
-            close()
-            kept[spec.partition] = why
-            continue
-        if month != run_month:
-            close()
-        run_month = month
-        run.append(spec)
+        if arrived != month_name:
+            pack()
+        month_name = arrived
+        month.append(spec)
+        month_bytes += _size(lake, spec.partition)
+    pack()
     close()
     return groups, kept
+
+
+def _size(lake: Lake, partition: str) -> int:
+    """The bytes of a partition's files, as its manifests record them."""
+    manifests = (lake.read_manifest(stage.name, partition) for stage in REGISTRY)
+    return sum(
+        recorded.size
+        for manifest in manifests
+        if manifest is not None
+        for recorded in (*manifest.outputs, *manifest.reports)
+    )
 
 
 def _not_current(lake: Lake, partition: str, settings: Settings) -> str | None:

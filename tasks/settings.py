@@ -55,6 +55,10 @@ class Settings(BaseModel):
     compact_months: bool = True
     """After a run, merge the partitions fetched in each month that has ended into one
     partition: the same rows, a few files a month (`depeche compact` does it on demand)."""
+    compact_target_mb: float = Field(128.0, ge=0.0, le=1_000_000.0)
+    """Compaction packs consecutive months that have ended into one partition while its
+    files stay under this many megabytes (a small lake's year becomes one partition, a
+    large lake's month stays its own); 0 keeps each month a partition of its own."""
     runner: str = Field("local", pattern=r"^(local|dask)$")
     """Where partitions run: `local` (in this process, two in flight: one annotating while
     the next is fetched and cleaned) or `dask` (side by side on a Dask cluster, through

@@ -85,15 +85,21 @@ def write_parquet(
             fault_point(fault)  # the footer is not written yet
 
 
+MERGED_GROUP_BYTES = 16 * 1024 * 1024
+"""A merged file's row groups: the small ones of its sources gathered (in memory) up
+to about this many bytes, as fetch writes its raw rows: a reader of a compacted year
+opens a few row groups, not one per hourly partition."""
+
+
 def merge_parquet(sources: list[Path], path: Path) -> None:
-    """Write the rows of `sources`, one after the other, as one file at `path`: each
-    source's row groups stay row groups of their own (a reader takes them one at a
-    time). The schema is the first source's; a later one of an older depeche (a
-    column it did not have yet) is cast to it."""
+    """Write the rows of `sources`, one after the other, as one file at `path`: their
+    row groups gathered into row groups of about MERGED_GROUP_BYTES (a reader still
+    takes one at a time). The schema is the first source's; a later one of an older
+    depeche (a column it did not have yet) is cast to it."""
     schema = pq.read_schema(sources[0])
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    def groups() -> Iterator[pa.Table]:
+    def read() -> Iterator[pa.Table]:
         for source in sources:
             parquet = pq.ParquetFile(source)
             for group in range(parquet.num_row_groups):
@@ -101,9 +107,22 @@ def merge_parquet(sources: list[Path], path: Path) -> None:
                 for field_ in schema:
                     if field_.name not in rows.column_names:
                         rows = rows.append_column(field_, pa.nulls(rows.num_rows, field_.type))
-                yield rows.select(schema.names)
+                yield rows.select(schema.names).cast(schema)
 
-    write_parquet(path, schema, groups())
+    def gathered() -> Iterator[pa.Table]:
+        held: list[pa.Table] = []
+        size = 0
+        for rows in read():
+            if held and size + rows.nbytes > MERGED_GROUP_BYTES:
+                yield pa.concat_tables(held).combine_chunks()
+                held.clear()
+                size = 0
+            held.append(rows)
+            size += rows.nbytes
+        if held:
+            yield pa.concat_tables(held).combine_chunks()
+
+    write_parquet(path, schema, gathered())
 
 
 def describe_file(root: Path, relative: Path) -> OutputFile:

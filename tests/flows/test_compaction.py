@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -284,3 +285,64 @@ def test_a_run_compacts_the_months_that_have_ended(
     assert rows(lake) == uncompacted
     assert all_committed(lake) and no_intents(lake)
     assert sorted(path.name for path in (lake / "clean").iterdir()) == [f"batch={merged}"]
+
+
+def dated(lake: Path, months: list[str]) -> None:
+    """Date the lake's partitions, in plan order, to these months (their fetch
+    manifests' start, what compaction reads)."""
+    for spec, month in zip(Lake(lake).partitions(), months, strict=True):
+        path = lake / "_manifests" / "fetch" / f"{spec.partition}.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["started_at"] = f"{month}-15T12:00:00+00:00"
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("target", "made"),
+    [
+        (None, [3]),  # the default packs both small months into one partition
+        ("0", [2, 1]),  # 0: each month its own (February's one partition stays as it is)
+    ],
+)
+def test_months_that_have_ended_are_packed_while_under_the_target(
+    target, made, three_partitions, uncompacted, depeche, harness_env, tmp_path
+):
+    lake = copy(three_partitions, tmp_path)
+    dated(lake, ["2020-01", "2020-01", "2020-02"])
+    last = partitions(lake)[-1]
+    options = () if target is None else ("--compact-target-mb", target)
+    done = depeche("compact", "--lake", str(lake), "--until", "2020-02", *options, env=harness_env)
+    assert done.returncode == 0, done.stderr
+    merged = [int(n) for n in re.findall(r"compacted (\d+) partitions into", done.stdout)]
+    assert merged == made[:1]
+    found = partitions(lake)
+    assert len(found) == len(made) and found[0].startswith("compacted-2020-01-")
+    if len(made) == 2:
+        assert found[1] == last
+    assert rows(lake) == uncompacted
+    assert all_committed(lake) and no_intents(lake)
+
+
+def test_a_compacted_month_is_packed_again_with_the_next_month(
+    three_partitions, uncompacted, source, depeche, harness_env, tmp_path
+):
+    """January compacted when it ended; once February ends, the merged January and
+    February's partition are merged into one: the same rows, nothing redone, no file of
+    the first merge left behind."""
+    from flows.pipeline import depeche_pipeline
+
+    lake = copy(three_partitions, tmp_path)
+    dated(lake, ["2020-01", "2020-01", "2020-02"])
+    first = depeche("compact", "--lake", str(lake), "--until", "2020-01", env=harness_env)
+    assert "compacted 2 partitions into compacted-2020-01-" in first.stdout, first.stderr
+    january = partitions(lake)[0]
+    second = depeche("compact", "--lake", str(lake), "--until", "2020-02", env=harness_env)
+    assert "compacted 2 partitions into compacted-2020-01-" in second.stdout, second.stderr
+    [merged] = partitions(lake)
+    assert merged != january
+    assert rows(lake) == uncompacted
+    assert not list(lake.rglob(f"*{january}*"))  # its files, manifests and record collected
+    assert all_committed(lake) and no_intents(lake)
+    summary = depeche_pipeline(sources=[str(source)], lake=str(lake))
+    assert summary.ok and not any(report.ran for report in summary.reports)
+    assert partitions(lake) == [merged]

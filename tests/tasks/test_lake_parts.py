@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import DamagedLake, LakeLocked
-from tasks.lake.files import read_json
+from tasks.lake import files
+from tasks.lake.files import merge_parquet, read_json
 from tasks.lake.gx_results import GxResults
 from tasks.lake.layout import LakeLayout
 from tasks.lake.lock import WriterLock
@@ -75,3 +78,26 @@ def test_a_stage_entry_of_the_gx_file_is_checked_against_its_hash(tmp_path):
     ]
     gx.layout.gx_report_path("p1").unlink()
     assert gx.check_entry(entry, deep=False) == ["reports/gx/p1.json is missing"]
+
+
+def test_merged_files_gather_small_row_groups_and_keep_the_rows_in_order(tmp_path, monkeypatch):
+    """An hourly partition's file is one small row group: merged, they are gathered into
+    row groups of about MERGED_GROUP_BYTES, the rows in the sources' order; a source of
+    an older depeche, without a later column, gets it as nulls."""
+    sources = []
+    for hour in range(6):
+        rows = {"doc_id": [f"d{hour}-{n}" for n in range(50)], "hour": [hour] * 50}
+        if hour:  # the first hour's file was written before the column existed
+            rows["lang"] = ["fr"] * 50
+        sources.append(tmp_path / f"hour-{hour}.parquet")
+        pq.write_table(pa.table(rows), sources[-1])
+    one_hour = pq.read_table(sources[1]).nbytes
+    monkeypatch.setattr(files, "MERGED_GROUP_BYTES", 2 * one_hour)  # two hours a group
+    sources = [*sources[1:], sources[0]]  # the schema is the first source's
+    merge_parquet(sources, tmp_path / "merged.parquet")
+    merged = pq.ParquetFile(tmp_path / "merged.parquet")
+    assert merged.num_row_groups == 3
+    table = merged.read()
+    expected = [f"d{hour}-{n}" for hour in [1, 2, 3, 4, 5, 0] for n in range(50)]
+    assert table.column("doc_id").to_pylist() == expected
+    assert table.column("lang").to_pylist() == ["fr"] * 250 + [None] * 50
