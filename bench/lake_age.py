@@ -99,16 +99,23 @@ def files_and_bytes(root: Path) -> tuple[int, int]:
 
 
 def query_ms(lake: Path, sql: str, repeat: int = 5) -> float:
+    return queries_ms([lake], sql, repeat)[0]
+
+
+def queries_ms(lakes: list[Path], sql: str, repeat: int) -> list[float]:
+    """The median time of `sql` on each lake's catalog (a connection each time, not
+    timed), the lakes taken in turn so that a busy moment falls on all of them."""
     from tasks.analytics.marts import connect_catalog
 
-    times = []
+    times: list[list[float]] = [[] for _ in lakes]
     for _ in range(repeat):
-        con = connect_catalog(lake / "depeche.duckdb")
-        clock = time.perf_counter()
-        con.execute(sql).fetchall()
-        times.append(time.perf_counter() - clock)
-        con.close()
-    return statistics.median(times) * 1000
+        for lake, taken in zip(lakes, times, strict=True):
+            con = connect_catalog(lake / "depeche.duckdb")
+            clock = time.perf_counter()
+            con.execute(sql).fetchall()
+            taken.append(time.perf_counter() - clock)
+            con.close()
+    return [statistics.median(taken) * 1000 for taken in times]
 
 
 # What depends on the lake's age, timed alone in a fresh process once its imports are
@@ -284,8 +291,7 @@ def compacted_year(size: int, work: Path) -> None:
     print("| catalog query | one partition | " + " | ".join(PACKINGS) + " |")
     print("|---|---:|" + "---:|" * len(PACKINGS))
     for query, sql in QUERIES.items():
-        one = query_ms(whole, sql, repeat=9)
-        cells = [query_ms(year, sql, repeat=9) for year in years.values()]
+        one, *cells = queries_ms([whole, *years.values()], sql, repeat=15)
         shown = " | ".join(f"{ms:.2f} ({ms / one:.2f}×)" for ms in cells)
         print(f"| {query} | {one:.2f} | {shown} |")
     for name, year in years.items():
