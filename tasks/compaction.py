@@ -184,7 +184,7 @@ def compact(lake: Lake, settings: Settings, until: str) -> Compaction:
         except (pa.ArrowException, ValueError, KeyError) as error:
             recover(lake)  # not switched: what it placed goes, the partitions stay
             raise CompactionStopped(
-                f"the partitions of {group.month} were not compacted: a file of "
+                f"the partitions from {group.month} on were not compacted: a file of "
                 f"{group.members[0].partition} to {group.members[-1].partition} could not "
                 f"be merged ({type(error).__name__}: {error}); the lake is as it was: "
                 "`depeche status --verify` finds the damage, `depeche rerun --failed` "
