@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from flows.serving import PrefectServer
     from tasks.planning import PlanCounts
     from tasks.progress import ProgressSink
-    from tasks.records import StageReport
+    from tasks.records import StageReport, StatusRow
 
 DEFAULT_SOURCE = "data/sample"
 
@@ -579,17 +579,37 @@ def rerun(
         _run_flow(server, resolved_model, parameters, options.verbose)
 
 
-@app.command()
-def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
-    """Where every partition stands, stage by stage, and the web pages host by host;
-    exit code 1 when a committed stage-partition is damaged (the next run, or rerun
-    --failed, redoes it)."""
-    from tasks.lake.storage import Lake
-    from tasks.sources.web import web_status
+NEWEST_SHOWN = 12  # a year of hourly partitions is no table to read
 
-    store = Lake(lake).require()
-    rows = store.status(STAGES, deep=verify) + store.derived.status(deep=verify)
-    table = Table(title=f"depeche status: {lake}", title_justify="left")
+
+def _shown_rows(rows: list[StatusRow], newest: int | None) -> tuple[list[StatusRow], int]:
+    """The rows `status` lists: those of the `newest` partitions (all: None), of every
+    partition with a stage not committed, and the lake-wide files; and how many
+    partitions it leaves out."""
+    from tasks.records import Status
+
+    partitions = list(dict.fromkeys(row.partition for row in rows if row.stage in STAGES))
+    if newest is None or len(partitions) <= newest:
+        return rows, 0
+    listed = set(partitions[-newest:])
+    listed |= {row.partition for row in rows if row.status != Status.COMMITTED}
+    shown = [row for row in rows if row.stage not in STAGES or row.partition in listed]
+    return shown, len(set(partitions) - listed)
+
+
+Newest = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="List the newest N partitions, and every partition with a stage not "
+        "committed; the older ones are counted.",
+    ),
+]
+Every = Annotated[bool, typer.Option("--all", help="List every partition.")]
+
+
+def _status_table(title: str, rows: list[StatusRow]) -> Table:
+    table = Table(title=title, title_justify="left")
     for column in ("partition", "stage", "status", "in", "out", "quarantined", "when"):
         table.add_column(column, justify="right" if column in ("in", "out") else "left")
     for row in rows:
@@ -600,10 +620,35 @@ def status(lake: LakePath = Path("data/lake"), verify: Verify = False) -> None:
             *("" if n is None else str(n) for n in (row.rows_in, row.rows_out, row.quarantined)),
             (row.when or "")[:19],
         )
-    out.print(table)
+    return table
+
+
+@app.command()
+def status(
+    lake: LakePath = Path("data/lake"),
+    verify: Verify = False,
+    newest: Newest = NEWEST_SHOWN,
+    every: Every = False,
+) -> None:
+    """Where the partitions stand, stage by stage, and the web pages host by host;
+    exit code 1 when a committed stage-partition is damaged (the next run, or rerun
+    --failed, redoes it)."""
+    from tasks.lake.storage import Lake
+    from tasks.sources.web import web_status
+
+    store = Lake(lake).require()
+    rows = store.status(STAGES, deep=verify) + store.derived.status(deep=verify)
+    shown, left_out = _shown_rows(rows, None if every else newest)
+    out.print(_status_table(f"depeche status: {lake}", shown))
     for row in rows:
         if row.problem:
             out.print(f"{row.partition} {row.stage}: {row.problem}", soft_wrap=True)
+    if left_out:
+        out.print(
+            f"{left_out} older partitions, every stage committed, not listed: "
+            f"`depeche status --all --lake {lake}` lists them",
+            soft_wrap=True,
+        )
     states = Counter(str(row.status) for row in rows)
     out.print(", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "empty lake")
     hosts = web_status(Lake(lake))

@@ -105,49 +105,61 @@ def plan_compaction(lake: Lake, settings: Settings, until: str) -> tuple[list[Gr
     are packed into one group while their files stay under `compact_target_mb`, so a
     small lake's year becomes one partition and a large lake's month stays its own."""
     lake = lake.indexed()
-    groups: list[Group] = []
     kept: dict[str, str] = {}
     target = settings.compact_target_mb * 1_000_000
-    packed: list[PartitionSpec] = []  # the group being filled: whole months
-    packed_bytes = 0
-    month: list[PartitionSpec] = []  # the month being read
-    month_bytes, month_name = 0, None
+    groups = [
+        group
+        for months in _runs_of_months(lake, settings, until, kept)
+        for group in _packed(lake, months, target)
+    ]
+    return groups, kept
 
-    def pack() -> None:  # the month read goes in the group, or starts the next one
-        nonlocal packed_bytes, month_bytes
-        if packed and packed_bytes + month_bytes > target:
-            close()
-        packed.extend(month)
-        packed_bytes += month_bytes
-        month.clear()
-        month_bytes = 0
 
-    def close() -> None:  # the group is full, or a partition not to merge ends it
-        nonlocal packed_bytes
-        if len(packed) > 1:
-            groups.append(Group(arrival_month(lake, packed[0].partition) or "", tuple(packed)))
-        packed.clear()
-        packed_bytes = 0
-
+def _runs_of_months(
+    lake: Lake, settings: Settings, until: str, kept: dict[str, str]
+) -> Iterator[list[list[PartitionSpec]]]:
+    """Runs of consecutive partitions that may be merged, each cut into its months. A
+    partition of a month after `until` ends a run (it is not asked whether current), as
+    does one not current (put in `kept`, with why)."""
+    run: list[list[PartitionSpec]] = []
+    month = None
     for spec in lake.partitions():
         arrived = arrival_month(lake, spec.partition)
-        why = None
-        if arrived is not None and arrived <= until:  # an open month: not asked if current
-            why = _not_current(lake, spec.partition, settings)
-        if arrived is None or arrived > until or why is not None:
-            pack()
-            close()
-            if why is not None:
-                kept[spec.partition] = why
-            continue
-        if arrived != month_name:
-            pack()
-        month_name = arrived
-        month.append(spec)
-        month_bytes += _size(lake, spec.partition)
-    pack()
-    close()
-    return groups, kept
+        closed = arrived is not None and arrived <= until
+        why = _not_current(lake, spec.partition, settings) if closed else None
+        if why is not None:
+            kept[spec.partition] = why
+        if not closed or why is not None:
+            if run:
+                yield run
+            run, month = [], None
+        elif arrived == month:
+            run[-1].append(spec)
+        else:
+            run.append([spec])
+            month = arrived
+    if run:
+        yield run
+
+
+def _packed(lake: Lake, months: list[list[PartitionSpec]], target: float) -> Iterator[Group]:
+    """Consecutive whole months packed into groups while their files stay under
+    `target` bytes (a month over it is a group of its own); one partition is no group."""
+    members: list[PartitionSpec] = []
+    size = 0
+    for month in months:
+        month_size = sum(_size(lake, spec.partition) for spec in month)
+        if members and size + month_size > target:
+            yield from _group(lake, members)
+            members, size = [], 0
+        members += month
+        size += month_size
+    yield from _group(lake, members)
+
+
+def _group(lake: Lake, members: list[PartitionSpec]) -> Iterator[Group]:
+    if len(members) > 1:
+        yield Group(arrival_month(lake, members[0].partition) or "", tuple(members))
 
 
 def _size(lake: Lake, partition: str) -> int:

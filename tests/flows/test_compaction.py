@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from schemas import STAGES
+from schemas import CLEAN, STAGES
 from tasks.lake.storage import Lake
 from tests.conftest import SNAPSHOT_TABLES
 from tests.flows.test_crash import kill_when_paused, start
@@ -346,3 +346,23 @@ def test_a_compacted_month_is_packed_again_with_the_next_month(
     summary = depeche_pipeline(sources=[str(source)], lake=str(lake))
     assert summary.ok and not any(report.ran for report in summary.reports)
     assert partitions(lake) == [merged]
+
+
+def test_status_lists_the_newest_partitions_and_every_one_in_trouble(
+    three_partitions, depeche, harness_env, tmp_path
+):
+    """A lake of thousands of hourly partitions is no table to read: `status` lists the
+    newest, every partition with a stage not committed, and counts the others."""
+    lake = copy(three_partitions, tmp_path)
+    first, middle, last = partitions(lake)
+    Lake(lake).committed_file(CLEAN, first).unlink()
+    shown = depeche("status", "--lake", str(lake), "--newest", "1", env=harness_env)
+    assert shown.returncode == 1  # the damage still fails it
+    listed = {line.split("│")[1].strip() for line in shown.stdout.splitlines() if "│" in line}
+    assert {first, last} <= listed and middle not in listed
+    flat = " ".join(shown.stdout.split())
+    assert f"{first} clean: damaged" in flat
+    assert "1 older partitions, every stage committed, not listed" in flat
+    assert "1 damaged" in flat and "0 committed" not in flat  # the whole lake's counts
+    every = depeche("status", "--lake", str(lake), "--all", env=harness_env)
+    assert middle in every.stdout and "not listed" not in every.stdout
