@@ -1,6 +1,6 @@
 """What a run, `status`, `report`, the marts and the catalog cost as the lake ages.
 
-    python -m bench.lake_age [--sizes 10 100 1000] [--profile]
+    python -m bench.lake_age [--sizes 10 100 1000] [--profile] [--work DIR] [--no-year]
 
 Each lake is made by depeche's own run: P short generated wire stories, cut into
 partitions of one article (`--partition-size 1`), so the lake holds P partitions,
@@ -14,7 +14,10 @@ smallest lake of the same run (its ratio), then fitted over the sizes by least
 squares as cost = a + b·P (the cost of a run must not grow faster: a quadratic
 term would show as ratios growing faster than P between sizes), and that line
 extrapolated to a year of hourly partitions (8,760). A table is printed after each
-lake, so the smaller sizes are known before the largest is made. `--profile` runs
+lake, so the smaller sizes are known before the largest is made. `--work DIR`
+keeps the lakes there, and a later run with the same DIR measures them again as
+they are (after a run brings them up to date) instead of making them: a lake of
+1,000 is made once. `--profile` runs
 the no-op run's check on the largest lake under cProfile and prints where its time
 went.
 
@@ -165,11 +168,15 @@ def step_seconds(step: str, lake: Path, corpus: Path) -> tuple[float, float]:
 def measure(size: int, work: Path) -> dict[str, float]:
     """Make a lake of `size` partitions with depeche, then time what it costs to use."""
     corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
-    write_articles(corpus, 0, size)
     run = [DEPECHE, "run", str(corpus), "--lake", str(lake)]
-    clock = time.perf_counter()
-    timed([*run, "--partition-size", "1"])
-    print(f"  P={size}: lake made in {time.perf_counter() - clock:.0f} s", file=sys.stderr)
+    if (lake / "_partitions").is_dir():  # kept by an earlier --work run: brought up to date
+        print(f"  P={size}: the lake in {work}", file=sys.stderr)
+        timed(run)
+    else:
+        write_articles(corpus, 0, size)
+        clock = time.perf_counter()
+        timed([*run, "--partition-size", "1"])
+        print(f"  P={size}: lake made in {time.perf_counter() - clock:.0f} s", file=sys.stderr)
     found: dict[str, float] = {}
     found["no-op run, wall s"], found["no-op run, CPU s"] = timed(run)
     found["status, wall s"] = timed([DEPECHE, "status", "--lake", str(lake)])[0]
@@ -183,7 +190,7 @@ def measure(size: int, work: Path) -> dict[str, float]:
     files, size_bytes = files_and_bytes(lake)
     found["files"], found["MB"] = files, size_bytes / 1e6
     found["files per partition"] = files / size
-    write_articles(corpus, size, 1)
+    write_articles(corpus, len(list(corpus.glob("*.txt"))), 1)
     found["one-partition run, wall s"], found["one-partition run, CPU s"] = timed(run)
     return found
 
@@ -278,9 +285,11 @@ def compacted_year(size: int, work: Path) -> None:
     month by month; the files a compacted month keeps per table."""
     corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
     whole = work / f"whole-{size}"
+    shutil.rmtree(whole, ignore_errors=True)  # made again: the corpus may have grown
     years: dict[str, Path] = {}
     for name, target in PACKINGS.items():
         year = years[name] = work / f"year-{size}-{len(years)}"
+        shutil.rmtree(year, ignore_errors=True)
         shutil.copytree(lake, year, symlinks=True)
         months = date_over_a_year(year)
         options = [] if target is None else ["--compact-target-mb", target]
@@ -307,12 +316,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--profile", action="store_true", help="profile the largest no-op run")
     parser.add_argument(
+        "--work",
+        type=Path,
+        help="keep the lakes in this folder, and measure those already there as they are "
+        "(brought up to date by a run) instead of making them again",
+    )
+    parser.add_argument(
         "--no-year", action="store_true", help="leave out the compacted year (largest lake)"
     )
     args = parser.parse_args()
     sizes = sorted(args.sizes)
     with tempfile.TemporaryDirectory(prefix="depeche-lake-age-") as folder:
-        work = Path(folder)
+        work = args.work or Path(folder)
         results: dict[int, dict[str, float]] = {}
         for size in sizes:
             results[size] = measure(size, work)
