@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from tasks.nlp.people import Mention, People
 from tasks.nlp.quotes.spans import Coverage
+from tasks.nlp.quotes.syntax import Parse
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Text:
     sentences: list[tuple[int, int]] = field(default_factory=list)
     paragraphs: list[int] = field(default_factory=list)  # start of each paragraph
     verbs: list[Verb] = field(default_factory=list)
+    parse: Parse | None = None  # the model's dependency parse, when it ran
 
     def __post_init__(self) -> None:
         self.inside_quote = Coverage(self.quoted)
