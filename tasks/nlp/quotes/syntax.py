@@ -60,6 +60,21 @@ class Parse:
             token = token.head
         return None
 
+    def reported_clause(self, start: int, end: int) -> int | None:
+        """Where the words after `que` start, when the verb written in text[start:end]
+        has a `que` clause for its complement (`X a déclaré, lors d'une conférence de
+        presse à Paris, que P`), however far from it; None otherwise."""
+        token = self.token_at(end - 1)
+        if token is None:
+            return None
+        for clause in token.children:
+            if clause.dep_ != "ccomp" or clause.i < token.i:
+                continue
+            mark = next((c for c in clause.children if c.dep_ == "mark"), None)
+            if mark is not None and mark.lower_ in ("que", "qu'"):
+                return mark.idx + len(mark)
+        return None
+
 
 def _words(subject: Token, until: Token | None) -> tuple[int, int]:
     """The characters of a subject's phrase, stopped before `until` (the relative
