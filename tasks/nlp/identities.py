@@ -21,11 +21,8 @@ class Reading:
     located: dict[int, places.Place]
 
 
-def read_article(
-    text: str, entities: list[dict[str, Any]], parse: quotes.Parse | None = None
-) -> Reading:
-    """Who the entities of `text` (its entity rows) are, and who says its quotes (the
-    model's dependency parse of the text, when given, helps find the speakers)."""
+def read_article(text: str, entities: list[dict[str, Any]]) -> Reading:
+    """Who the entities of `text` (its entity rows) are, and who says its quotes."""
     mentions = [
         people.Mention(
             e["entity_index"], e["start_char"], e["end_char"], e["normalized"], e["label"]
@@ -33,7 +30,7 @@ def read_article(
         for e in entities
     ]
     who = people.identities(text, mentions)
-    found = quotes.find_quotes(text, mentions, who, parse)  # reads pronouns' genders too
+    found = quotes.find_quotes(text, mentions, who)  # reads pronouns' genders too
     return Reading(who, found, _genders(who, found, mentions), _places(entities, who))
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # a type only: the model host runs annotate's workers
     from tasks.execution.model_host import ModelHost
 
 DEFAULT_MODEL = Settings().model
-UNUSED_COMPONENTS = ["lemmatizer", "morphologizer", "attribute_ruler"]
+UNUSED_COMPONENTS = ["lemmatizer", "morphologizer", "attribute_ruler", "parser"]
 
 
 def load_model(name: str) -> Language:

@@ -19,7 +19,6 @@ from schemas import DOCUMENTS, ENTITIES, QUOTES, SENTENCES
 from tasks.nlp.entities import drop_reason, normalize_entity, refine_span
 from tasks.nlp.identities import identified, quote_rows, read_article
 from tasks.nlp.model import model_id
-from tasks.nlp.quotes import Parse
 
 Row = dict[str, Any]
 Sentence = tuple[int, int, int]  # start, end, tokens
@@ -116,7 +115,7 @@ def add_doc(rows: Rows, article: Row, doc: Doc, model: tuple[str, str]) -> None:
     rows.sentences += sentence_rows(doc_id, text, spans)
     entities = entity_rows(doc, doc_id, text, token_sentence, rows.dropped)
     clock = time.perf_counter()
-    reading = read_article(text, entities, Parse(doc) if doc.has_annotation("DEP") else None)
+    reading = read_article(text, entities)
     rows.entities += identified(entities, reading)
     rows.quotes += quote_rows(doc_id, text, reading)
     rows.quote_seconds += time.perf_counter() - clock

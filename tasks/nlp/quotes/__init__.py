@@ -42,18 +42,14 @@ from tasks.nlp.quotes.document import Found, Quote, Text
 from tasks.nlp.quotes.indirect import indirect_quotes, overlaps, overlaps_quotes
 from tasks.nlp.quotes.spans import PARAGRAPH, quoted_spans, sentence_spans
 from tasks.nlp.quotes.speakers import Resolver
-from tasks.nlp.quotes.syntax import Parse
 from tasks.nlp.quotes.verbs import reporting_verbs
 from tasks.nlp.quotes.words import WORD
 
-__all__ = ["Parse", "Quote", "find_quotes"]
+__all__ = ["Quote", "find_quotes"]
 
 
-def find_quotes(
-    text: str, mentions: list[Mention], people: People, parse: Parse | None = None
-) -> list[Quote]:
-    """Every quote of the article, in text order, with its speaker when the text says
-    (the model's dependency parse, when given, names the subjects of reporting verbs)."""
+def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quote]:
+    """Every quote of the article, in text order, with its speaker when the text says."""
     quoted = quoted_spans(text)
     doc = Text(
         text,
@@ -63,7 +59,6 @@ def find_quotes(
         sentences=sentence_spans(text, quoted),
         paragraphs=[0] + [m.end() for m in PARAGRAPH.finditer(text)],
         verbs=reporting_verbs(text),
-        parse=parse,
     )
     found: list[Found] = []
     at = 0

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from tasks.nlp.people import Mention, People
 from tasks.nlp.quotes.spans import Coverage
-from tasks.nlp.quotes.syntax import Parse
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,6 @@ class Text:
     sentences: list[tuple[int, int]] = field(default_factory=list)
     paragraphs: list[int] = field(default_factory=list)  # start of each paragraph
     verbs: list[Verb] = field(default_factory=list)
-    parse: Parse | None = None  # the model's dependency parse, when it ran
 
     def __post_init__(self) -> None:
         self.inside_quote = Coverage(self.quoted)

@@ -58,9 +58,6 @@ def _reported_by(doc: Text, verb: Verb) -> Found | None:
         return None
     if que and verb.lemma not in ("demander",):
         return _that_clause(doc, verb, que.end())
-    parsed = doc.parse.reported_clause(verb.start, verb.end) if doc.parse else None
-    if que is None and parsed is not None and verb.lemma not in ("demander",):
-        return _that_clause(doc, verb, parsed)
     if verb.lemma in OPINION and verb.pronoun is None:
         return None
     if _ENDS_WITH_COMMA.search(before) and not AFTER_QUOTE.search(before):

@@ -335,33 +335,9 @@ def verb_subject(doc: Text, floor: int, verb: Verb) -> Source | None:
         sentence_end = doc.sentence_of(verb.start)[1]
         agent = _AGENT.search(text, verb.end, sentence_end)
         return source_after(doc, agent.end(), sentence_end) if agent else None
-    parsed = parsed_subject(doc, verb)
-    if parsed is not None:
-        return parsed
     if AFTER_QUOTE.search(text[floor : verb.start]) or not text[floor : verb.start].strip(" ,"):
         return source_after(doc, verb.end, doc.sentence_of(verb.start)[1])
     return _source_before(doc, floor, verb.start)
-
-
-def parsed_subject(doc: Text, verb: Verb) -> Source | None:
-    """The verb's subject as the parser reads it, when it names someone: a pronoun or
-    a name (from the name's first word: the parse may hold its last only), in the
-    verb's sentence, outside the quotes. None where the parse gives no subject, or a
-    noun phrase only (`l'opposition, par la voix de sa cheffe X,`): the rules read
-    those."""
-    if doc.parse is None:
-        return None
-    words = doc.parse.subject(verb.start, verb.end)
-    if words is None:
-        return None
-    start, end = words
-    sentence_start, sentence_end = doc.sentence_of(verb.start)
-    named = [m for m in doc.mentions_in(sentence_start, sentence_end) if m.start <= start < m.end]
-    start = named[0].start if named else start
-    if start < sentence_start or end > sentence_end or doc.inside_quote(start):
-        return None
-    source = source_after(doc, start, verb.start if end <= verb.start else sentence_end)
-    return source if source is not None and source.kind in ("entity", "pronoun") else None
 
 
 def is_the_writer(doc: Text, verb: Verb | None, source: Source | None) -> bool:
