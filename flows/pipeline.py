@@ -33,6 +33,7 @@ from flows.runners import Execute, Runner, Turns, check_cluster, open_runner, ru
 from schemas import STAGES
 from tasks import planning
 from tasks.analytics.marts import marts_are_current, marts_task
+from tasks.code_version import settled
 from tasks.compaction import Compaction, collect, compact_task, has_work, last_closed_month, recover
 from tasks.contract import Decision, Stage, blocked, decide
 from tasks.errors import EXIT_FAILED, DepecheError, RunFailed
@@ -271,7 +272,14 @@ def idle_run(
     store = Lake(lake)
     if not store.exists() or store.is_locked():
         return None
-    store = store.indexed()  # the lake's state, read once
+    with settled():  # the lake's state, and the code versions, read once
+        return _idle_summary(lake, store.indexed(), sources, given, (since, until))
+
+
+def _idle_summary(
+    lake: str, store: Lake, sources: list[str], given: SettingsGiven, window: tuple
+) -> RunSummary | None:
+    since, until = window
     settings = resolve_settings(store.last_settings(), given)
     if since is None and until is None:
         # one pass that stops at the first new item: the common case of a run with work
@@ -334,7 +342,7 @@ def run_pipeline(
         settings = resolve_settings(store.last_settings(), given)
         summary.settings = settings.model_dump()
         _check_before_the_lake(request, settings)
-        with store.lock(wait_seconds):
+        with store.lock(wait_seconds), settled():
             store.clear_leftovers()
             recover(store)  # a compaction killed before its switch: what it placed goes
             store.write_settings(summary.settings)

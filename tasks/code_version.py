@@ -28,6 +28,7 @@ clock) is not trusted to its identity, so its version is not kept across process
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -40,7 +41,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
@@ -57,6 +58,8 @@ RUNTIME_ONLY = frozenset(
         "tasks.records",
         "tasks.errors",
         "tasks.faults",
+        # how versions are worked out and kept, not what a stage makes
+        "tasks.code_version",
         # the gate (its checks, its Great Expectations suites): whether rows commit,
         # never what they are; the rules declared with a table's columns count
         "tasks.gate",
@@ -111,14 +114,56 @@ def code_version(
     every stage-partition's key asks it."""
     tables = tuple(tables)
     key = (_name(entry), tuple(t.name for t in tables), bump)
+    settled = _SETTLED.get()
+    if settled is not None and key in settled:
+        return settled[key]
     known = _CODE_VERSIONS.get(key)
     if known is not None and known[0] == _identities(known[1]):
-        return known[2]
-    # a run asks from a thread per partition; CPython 3.11's parser is not safe across
-    # threads ("AST constructor recursion depth mismatch"), and once is enough anyway
-    with _DERIVING:
-        stored = _stored_key(key, tables)
-        return _remembered(key, stored) or _derive(entry, tables, bump, key, stored)
+        version = known[2]
+    else:
+        # a run asks from a thread per partition; CPython 3.11's parser is not safe
+        # across threads ("AST constructor recursion depth mismatch"), and once is
+        # enough anyway
+        with _DERIVING:
+            stored = _stored_key(key, tables)
+            version = _remembered(key, stored) or _derive(entry, tables, bump, key, stored)
+    if settled is not None:
+        settled[key] = version
+    return version
+
+
+class _Settled:
+    """The versions checked once while a command that asked for it runs (nested and
+    concurrent scopes share them: a run asks from a thread per partition)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.versions: dict[tuple, str] = {}
+
+    def get(self) -> dict[tuple, str] | None:
+        return self.versions if self.depth else None
+
+
+_SETTLED = _Settled()
+
+
+@contextlib.contextmanager
+def settled() -> Iterator[None]:
+    """Within it, each code version is checked against its files once: for a command
+    that reads the whole lake's state (the idle check, `status`) or runs its stages,
+    which asks every stage-partition's key and would otherwise `stat` each version's
+    files (some thirty) for each of them. The code a process runs is what it imported;
+    a file edited meanwhile is seen by the next command."""
+    with _SETTLED.lock:
+        _SETTLED.depth += 1
+    try:
+        yield
+    finally:
+        with _SETTLED.lock:
+            _SETTLED.depth -= 1
+            if not _SETTLED.depth:
+                _SETTLED.versions = {}
 
 
 def _derive(

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import STAGES, Table
+from tasks.code_version import settled
 from tasks.errors import NotALake, PartitionNotCommitted
 from tasks.lake.checks import FileChecks
 from tasks.lake.commit import Commits, Staging
@@ -164,7 +165,8 @@ class Lake(LakeLayout):
     def status(self, stages: tuple[str, ...], *, deep: bool = False) -> list[StatusRow]:
         """One row per partition and stage, the state of the whole lake read once."""
         busy = self.is_locked()  # asked before the records are read, as a run ends
-        return self.indexed().standing.rows(stages, deep=deep, busy=busy)
+        with settled():
+            return self.indexed().standing.rows(stages, deep=deep, busy=busy)
 
     def needs_rerun(self, partition: str, stages: tuple[str, ...], *, deep: bool = False) -> bool:
         """Whether a stage of the partition failed, was interrupted, is damaged (with

@@ -108,6 +108,7 @@ def test_a_column_type_changes_the_stages_that_read_or_write_its_table(project):
 
 def test_an_edit_of_runtime_machinery_changes_no_version(project):
     machinery = (
+        "tasks/code_version.py",
         "tasks/execution/processes.py",
         "tasks/lake/storage.py",
         "tasks/execution/model_host.py",
@@ -160,3 +161,43 @@ def test_versions_kept_for_the_next_process_still_see_an_edit_at_once(project):
     assert project.changed_by("tasks/web/urls.py", None, "\n# edited\n", fresh=True) == ["clean"]
     store.write_text("{", encoding="utf-8")
     assert project.versions(fresh=True) == first
+
+
+# prints the stages' versions inside a settled scope, again there after a line on
+# stdin, then once the scope has ended
+ASK_SETTLED = """
+import json, sys
+from tasks.code_version import settled
+from tasks.stages.registry import REGISTRY
+def versions():
+    print(json.dumps({stage.name: stage.code_version for stage in REGISTRY}), flush=True)
+with settled():
+    versions()
+    sys.stdin.readline()
+    versions()
+versions()
+"""
+
+
+def test_a_command_checks_each_version_once_and_the_next_sees_an_edit(project):
+    """Within a run, or a command that reads the whole lake, a version is checked
+    against its files once (the code the process runs is what it imported); an edit
+    made meanwhile is seen once the scope ends."""
+    asking = subprocess.Popen(
+        [sys.executable, "-c", ASK_SETTLED], **project._where(), stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert asking.stdin is not None and asking.stdout is not None
+    first = json.loads(asking.stdout.readline())
+    urls = project.root / "tasks" / "web" / "urls.py"
+    text = urls.read_bytes()
+    try:
+        urls.write_text(text.decode() + "\n# edited\n", encoding="utf-8")
+        asking.stdin.write("edited\n")
+        asking.stdin.flush()
+        assert json.loads(asking.stdout.readline()) == first
+        after = json.loads(asking.stdout.readline())
+        assert [name for name in first if after[name] != first[name]] == ["clean"]
+    finally:
+        urls.write_bytes(text)
+        asking.communicate(timeout=60)
