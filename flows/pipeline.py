@@ -181,7 +181,35 @@ def run_partitions(
     lake: str, partitions: list[str], settings: Settings, request: RunRequest, runner: Runner
 ) -> list[StageReport]:
     """Every partition through its stages: one after the other, or side by side (a
-    thread of the flow per partition in flight; the reports in plan order)."""
+    thread of the flow per partition in flight; the reports in plan order). The
+    partitions before the first with work are answered from the lake's state."""
+    current, partitions = _current_before_work(lake, partitions, settings, request)
+    return current + _through_stages(lake, partitions, settings, request, runner)
+
+
+def _current_before_work(
+    lake: str, partitions: list[str], settings: Settings, request: RunRequest
+) -> tuple[list[StageReport], list[str]]:
+    """The reports of the partitions before the first with work, every stage committed
+    and current, read from the lake's state once (an hourly run's thousands of
+    partitions), and the partitions from the first with work on: those after it are
+    decided as they come, since a partition redone before them may change their key
+    (clean's duplicates)."""
+    if request.from_stage is not None or request.verify:
+        return [], partitions
+    store = Lake(lake).indexed()
+    reports: list[StageReport] = []
+    for position, partition in enumerate(partitions):
+        current = [_is_current(store, stage, partition, settings) for stage in REGISTRY]
+        if None in current:
+            return reports, partitions[position:]
+        reports += [report for report in current if report is not None]
+    return reports, []
+
+
+def _through_stages(
+    lake: str, partitions: list[str], settings: Settings, request: RunRequest, runner: Runner
+) -> list[StageReport]:
     if runner.parallel <= 1 or len(partitions) <= 1:
         return [
             report
