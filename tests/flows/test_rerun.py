@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from flows.pipeline import depeche_pipeline, summary_of
+from schemas import STAGES
 from tasks.lake.storage import Lake
 from tests.helpers import wire_stories
 
@@ -109,25 +110,32 @@ def test_only_new_items_are_processed_and_old_articles_are_duplicates(
     assert documents["doc_id"].is_unique and len(documents) == 5
 
 
-def test_a_change_in_an_earlier_partition_reaches_the_later_ones(prefect_harness, wire, tmp_path):
+@pytest.mark.parametrize("edited", [0, 1])
+def test_a_change_in_an_earlier_partition_reaches_the_later_ones(
+    prefect_harness, wire, tmp_path, edited
+):
     """Clean's key stands for every earlier partition through the nearest committed
-    one, whose own key holds the one before it: the first partition's articles
-    recorded as changed, the clean of every later partition runs again."""
+    one, whose own key holds the one before it: a partition's articles recorded as
+    changed, the clean of every later partition runs again; the partitions before it
+    are answered from the lake's state, in plan order."""
     lake = str(tmp_path / "lake")
     first = depeche_pipeline(sources=[str(wire)], lake=lake, settings={"partition_size": 1})
-    a, b, c, d = first.planned
-    assert [Lake(lake).partition(p).seq for p in first.planned] == [1, 2, 3, 4]
+    planned = first.planned
+    assert [Lake(lake).partition(p).seq for p in planned] == [1, 2, 3, 4]
+    changed = planned[edited]
     # the manifest is edited, not the articles: the same articles cleaned again give
     # the same files, so only the fingerprint can show the change
-    path = Path(lake) / "_manifests" / "clean" / f"{a}.json"
+    path = Path(lake) / "_manifests" / "clean" / f"{changed}.json"
     recorded = json.loads(path.read_text(encoding="utf-8"))
     recorded["output_fingerprint"] = "0" * 64
     path.write_text(json.dumps(recorded), encoding="utf-8")
     again = depeche_pipeline(sources=[str(wire)], lake=lake)
     cleaned = [partition for partition, stage in executed(again) if stage == "clean"]
-    assert cleaned == [b, c, d]
-    # the first partition's annotate too, whose input that fingerprint is
-    assert (a, "annotate") in executed(again)
+    assert cleaned == planned[edited + 1 :]
+    # the changed partition's annotate too, whose input that fingerprint is
+    assert (changed, "annotate") in executed(again)
+    assert {p for p, _ in executed(again)} == set(planned[edited:])
+    assert [r.partition for r in again.reports] == [p for p in planned for _ in STAGES]
     assert executed(depeche_pipeline(sources=[str(wire)], lake=lake)) == []
 
 
