@@ -190,20 +190,29 @@ def run_partitions(
 def _current_before_work(
     lake: str, partitions: list[str], settings: Settings, request: RunRequest
 ) -> tuple[list[StageReport], list[str]]:
-    """The reports of the partitions before the first with work, every stage committed
-    and current, read from the lake's state once (an hourly run's thousands of
-    partitions), and the partitions from the first with work on: those after it are
-    decided as they come, since a partition redone before them may change their key
-    (clean's duplicates)."""
+    """The reports of the partitions before the first with work, read from the lake's
+    state once (an hourly run's thousands of partitions), and the partitions from the
+    first with work on: those after it are decided as they come, since a partition
+    redone before them may change their key (clean's duplicates)."""
     if request.from_stage is not None or request.verify:
         return [], partitions
-    store = Lake(lake).indexed()
+    return _current_prefix(Lake(lake).indexed(), partitions, settings)
+
+
+def _current_prefix(
+    store: Lake, partitions: list[str], settings: Settings
+) -> tuple[list[StageReport], list[str]]:
+    """The reports of the leading partitions whose every stage is committed and
+    current, and the partitions from the first that is not."""
     reports: list[StageReport] = []
     for position, partition in enumerate(partitions):
-        current = [_is_current(store, stage, partition, settings) for stage in REGISTRY]
-        if None in current:
-            return reports, partitions[position:]
-        reports += [report for report in current if report is not None]
+        current = []
+        for stage in REGISTRY:
+            report = _is_current(store, stage, partition, settings)
+            if report is None:
+                return reports, partitions[position:]
+            current.append(report)
+        reports += current
     return reports, []
 
 
@@ -319,14 +328,11 @@ def _idle_summary(
         return None
     if settings.compact_months and has_work(store, settings, _closed_month()):
         return None
-    summary = RunSummary(lake=lake, settings=settings.model_dump(), plan=counts)
-    for spec in store.partitions():
-        for stage in REGISTRY:
-            report = _is_current(store, stage, spec.partition, settings)
-            if report is None:
-                return None
-            summary.reports.append(report)
-    return summary
+    partitions = [spec.partition for spec in store.partitions()]
+    reports, with_work = _current_prefix(store, partitions, settings)
+    if with_work:
+        return None
+    return RunSummary(lake=lake, settings=settings.model_dump(), plan=counts, reports=reports)
 
 
 def _targets(store: Lake, request: RunRequest) -> list[str]:

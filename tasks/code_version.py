@@ -114,9 +114,9 @@ def code_version(
     every stage-partition's key asks it."""
     tables = tuple(tables)
     key = (_name(entry), tuple(t.name for t in tables), bump)
-    settled = _SETTLED.get()
-    if settled is not None and key in settled:
-        return settled[key]
+    memo = _SETTLED.get()  # within a settled scope: checked once
+    if memo is not None and key in memo:
+        return memo[key]
     known = _CODE_VERSIONS.get(key)
     if known is not None and known[0] == _identities(known[1]):
         version = known[2]
@@ -127,8 +127,8 @@ def code_version(
         with _DERIVING:
             stored = _stored_key(key, tables)
             version = _remembered(key, stored) or _derive(entry, tables, bump, key, stored)
-    if settled is not None:
-        settled[key] = version
+    if memo is not None:
+        memo[key] = version
     return version
 
 
