@@ -18,11 +18,13 @@ stamps times coarsely: two writes may share one) and is read again next time.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,12 +72,13 @@ def index_path(root: Path, folder: str) -> Path:
 
 def read_folder(root: Path, folder: str, *, remember: bool = False) -> dict[str, Record]:
     """Every record (`*.json`) of the lake's folder `folder`, by file stem, in name
-    order. With `remember`, the process keeps them, and while the folder is unchanged
-    returns the same mapping (not to be modified): a caller may keep what it worked
-    out from it for as long as it gets it again."""
+    order. The process keeps what it read: a later reading stats the folder's files and
+    reads only those changed since, without parsing the index again. With `remember`,
+    while the folder itself is unchanged, it returns the same mapping without listing
+    the folder (not to be modified): a caller may keep what it worked out from it for
+    as long as it gets it again. Without, a new mapping, after a listing that sees a
+    record rewritten in place."""
     path = root / folder
-    if not remember:
-        return _records(_scan(root, folder, None)) if path.is_dir() else {}
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
@@ -83,18 +86,37 @@ def read_folder(root: Path, folder: str, *, remember: bool = False) -> dict[str,
     key = path.absolute()
     with _MEMO_LOCK:
         memo = _MEMO.get(key)
-    if memo is not None and memo.stamp == stamp and memo.listed_at - stamp > FOLDER_RECENT_NS:
+    if remember and memo and memo.stamp == stamp and memo.listed_at - stamp > FOLDER_RECENT_NS:
         return memo.records
     listed_at = time.time_ns()
     entries = _scan(root, folder, memo.entries if memo else None)
     records = _records(entries)
     with _MEMO_LOCK:
         _MEMO[key] = _Listing(stamp, listed_at, entries, records)
-    return records
+    return records if remember else dict(records)
 
 
 def _records(entries: Entries) -> dict[str, Record]:
-    return {Path(name).stem: entries[name][1] for name in sorted(entries)}
+    return {_stem(name): entries[name][1] for name in sorted(entries)}
+
+
+def _stem(name: str) -> str:
+    return name.removesuffix(".json")
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Reading an index makes a few objects per field of every record, none of them in
+    a cycle: meanwhile the cyclic collector would walk, again and again, every object
+    of a process that has loaded Prefect and spaCy (three times the parse at 1,000
+    partitions)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _scan(root: Path, folder: str, memo: Entries | None) -> Entries:
@@ -103,7 +125,7 @@ def _scan(root: Path, folder: str, memo: Entries | None) -> Entries:
     indexed = memo if memo is not None else _load_index(root, folder)
     now = time.time_ns()
     found: Entries = {}
-    changed = memo is None and not indexed
+    changed = memo is None and not indexed  # written even empty: the folder is indexed
     with os.scandir(root / folder) as entries:
         for entry in entries:
             if entry.name.startswith(".") or not entry.name.endswith(".json"):
@@ -114,11 +136,14 @@ def _scan(root: Path, folder: str, memo: Entries | None) -> Entries:
                 continue
             identity = [info.st_ino, info.st_size, info.st_mtime_ns]
             known = indexed.get(entry.name)
-            if known is not None and known[0] == identity and now - info.st_mtime_ns > RECENT_NS:
+            settled = now - info.st_mtime_ns > RECENT_NS
+            if known is not None and known[0] == identity and settled:
                 found[entry.name] = known
                 continue
             found[entry.name] = (identity, _read_record(Path(entry.path)))
-            changed = True
+            # a record too recent to trust is left out of the index: reading it again
+            # changes nothing there
+            changed = changed or settled
     changed = changed or set(found) != set(indexed)
     if changed:
         _write_index(root, folder, found, now)
@@ -137,13 +162,14 @@ def _read_record(path: Path) -> Record:
 def _load_index(root: Path, folder: str) -> Entries:
     """The folder's index as written; empty when missing, damaged or of another version."""
     try:
-        index = json.loads(index_path(root, folder).read_text(encoding="utf-8"))
-        if index.get("version") != INDEX_VERSION:
-            return {}
-        return {
-            name: (list(identity), Record(Path(name).stem, data, error))
-            for name, (identity, data, error) in index["records"].items()
-        }
+        with _collector_paused():
+            index = json.loads(index_path(root, folder).read_text(encoding="utf-8"))
+            if index.get("version") != INDEX_VERSION:
+                return {}
+            return {
+                name: (identity, Record(_stem(name), data, error))
+                for name, (identity, data, error) in index["records"].items()
+            }
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return {}
 

@@ -31,7 +31,7 @@ class RecordFolders:
     def read_once(cls, root: Path) -> Records:
         """Every record folder of the lake, read through the state index."""
         folders = (PARTITIONS_DIR, *(manifests_dir(stage) for stage in STAGES))
-        return {folder: dict(read_folder(root, folder)) for folder in folders}
+        return {folder: read_folder(root, folder) for folder in folders}
 
     def copy(self) -> Records:
         """The records as read once (read now when they were not), each folder a new
@@ -54,8 +54,8 @@ class RecordFolders:
     def folder(self, folder: str) -> dict[str, Record]:
         if self._records is not None:
             return self._records[folder]
-        # every clean key asks for the partitions' order: the process keeps their
-        # records; the manifests are read once per command (and would take memory)
+        # every clean key asks for the partitions' order: their mapping is kept while
+        # the folder is unchanged; a manifest folder is listed again at each reading
         return read_folder(self.root, folder, remember=folder == PARTITIONS_DIR)
 
     def recorded(self, folder: str, name: str, data: dict[str, Any]) -> None:

@@ -123,6 +123,36 @@ def test_a_folder_changed_by_another_process_is_listed_again(lake):
     assert list(lake.partition_records.before("d-fourth")) == ["c-third", "a-second", "b-first"]
 
 
+def test_a_process_reads_the_index_once_and_then_only_what_changed(lake, monkeypatch):
+    """The phases of one run each read the lake's state: after the first, a reading
+    parses no index and no unchanged record, and still sees a record rewritten in
+    place (same folder, no new file) as it is now."""
+    assert state(lake) == EXPECTED
+    loads, reads = [], []
+    load, read = lake_index._load_index, lake_index._read_record
+    monkeypatch.setattr(lake_index, "_load_index", lambda *a: loads.append(a) or load(*a))
+    monkeypatch.setattr(lake_index, "_read_record", lambda path: reads.append(path) or read(path))
+    assert state(lake) == EXPECTED
+    assert loads == [] and reads == []
+    path = lake.root / "_manifests" / "fetch" / "a-second.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "status": "failed"}))
+    assert state(lake)[1]["a-second"] == "failed"
+    assert loads == [] and [p.name for p in reads] == ["a-second.json"]
+
+
+def test_a_record_too_recent_to_index_does_not_rewrite_the_index(lake):
+    """A record written in the last seconds is read at each listing but left out of the
+    index: listing it again in the same process writes nothing."""
+    state(lake)
+    lake.write_manifest(manifest("d-fourth"))
+    assert "d-fourth" in state(lake)[1]
+    index = index_path(lake.root, "_manifests/fetch")
+    written = index.stat()
+    assert "d-fourth.json" not in json.loads(index.read_text())["records"]
+    assert "d-fourth" in state(lake)[1]
+    assert index.stat().st_ino == written.st_ino  # not replaced
+
+
 def test_an_index_that_cannot_be_written_is_no_error(lake):
     (lake.root / "_index").write_text("a file where the index folder would be")
     assert state(lake) == EXPECTED
