@@ -37,31 +37,41 @@ def discover(sources: Iterable[str], *, exclude: str | Path | None = None) -> li
     for source in sources:
         path = Path(source)
         if path.is_file():
-            files: Iterable[Path] = [path]
+            resolved: Iterable[Path] = [path.resolve()]
         elif path.is_dir():
-            files = _folder_files(path, skip)
+            resolved = _folder_files(path.resolve(), skip)
         else:
             files = [m for m in map(Path, glob.glob(source, recursive=True)) if m.is_file()]
             if not files:
                 raise SourceNotFound(f"source not found: {source}")
-        resolved = {file.resolve() for file in files}
+            resolved = [file.resolve() for file in files]
         found.update(f for f in resolved if skip is None or not f.is_relative_to(skip))
     return sorted(found)
 
 
 def _folder_files(folder: Path, skip: Path | None) -> Iterator[Path]:
-    """The files under `folder`, but for hidden files and folders and the folder `skip`
-    (not walked into at all: a lake inside a source can be large)."""
-    for parent, folders, names in os.walk(folder):
-        here = Path(parent)
-        folders[:] = [
-            name
-            for name in folders
-            if not name.startswith(".") and (skip is None or (here / name).resolve() != skip)
-        ]
-        yield from (
-            here / name for name in names if not name.startswith(".") and (here / name).is_file()
-        )
+    """The files under the resolved `folder`, by resolved path, but for hidden files and
+    folders and the folder `skip` (not walked into at all: a lake inside a source can
+    be large). A link to a file is the file it names; a link to a folder is not
+    followed; a folder that cannot be listed is passed over, as `os.walk` does. Only
+    links are resolved one by one: an hourly run lists every file of its sources."""
+    pending = [folder]
+    while pending:
+        here = pending.pop()
+        try:
+            listing = os.scandir(here)
+        except OSError:
+            continue
+        with listing as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                path = here / entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if path != skip:
+                        pending.append(path)
+                elif entry.is_file():  # through a link too
+                    yield path.resolve() if entry.is_symlink() else path
 
 
 def _jsonl_lines(text: str) -> Iterable[tuple[int, str]]:

@@ -286,6 +286,26 @@ def test_discover_skips_the_lake_inside_a_source(tmp_path: Path) -> None:
     assert [p.name for p in discover([glob], exclude=tmp_path / "lake" / ".")] == ["a.txt"]
 
 
+def test_discover_names_each_file_by_what_it_is_through_links(tmp_path: Path) -> None:
+    """A folder reached through a link, a link to a file: each file by its resolved
+    path; a link to a folder is not walked into (a loop, or a lake, could be there)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "target.txt").write_text(FRENCH)
+    source = tmp_path / "source"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "a.txt").write_text(FRENCH)
+    (source / "linked.txt").symlink_to(elsewhere / "target.txt")
+    (source / "folder-link").symlink_to(elsewhere, target_is_directory=True)
+    (tmp_path / "via").symlink_to(source, target_is_directory=True)
+    expected = sorted([(source / "sub" / "a.txt").resolve(), (elsewhere / "target.txt").resolve()])
+    assert discover([str(source)]) == expected
+    assert discover([str(tmp_path / "via")]) == expected
+    assert discover([str(tmp_path / "via" / "linked.txt")]) == [
+        (elsewhere / "target.txt").resolve()
+    ]
+
+
 def test_a_file_name_that_is_not_utf8_is_read_and_stored_escaped(tmp_path: Path) -> None:
     # the issue: `UnicodeEncodeError ... surrogates not allowed` took the partition down
     odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.txt"))
