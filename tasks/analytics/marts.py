@@ -424,8 +424,10 @@ def refresh_lake_views(
     lake: Lake, suites: SuiteRunner, generated_at: str, *, verify: bool = False
 ) -> LakeViews:
     """Bring the marts, the catalog and the report up to date; what stops them is a
-    failed marts report with its cause, never an exception. `verify`: see refresh_marts."""
+    failed marts report with its cause, never an exception. `verify`: see refresh_marts.
+    The lake's records are read once for all three (and its manifests parsed once)."""
     try:
+        lake = lake.indexed()
         marts = refresh_marts(lake, suites, verify=verify)
         if not marts.ok:
             return LakeViews(marts)

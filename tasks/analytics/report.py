@@ -18,7 +18,7 @@ import duckdb
 from bokeh.models import Model, Range1d
 from bokeh.plotting import figure
 
-from schemas import QUARANTINE, STAGES, marts
+from schemas import STAGES, marts
 from tasks.analytics.charts import bar_chart, country_map, date_range, date_span, embed, time_chart
 from tasks.lake.published import ALL, published_partitions
 from tasks.lake.storage import Lake
@@ -86,7 +86,7 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
         for mart in marts.MARTS:
             path = str(lake.committed_file(mart, ALL)).replace("'", "''")
             con.execute(f"CREATE VIEW {mart.name} AS FROM read_parquet('{path}')")
-        totals = _totals(con, _quarantined(con, lake))
+        totals = _totals(con)
         totals.update(partitions=len(included) + len(left_out))
         totals.update(published_partitions=len(included), failed_partitions=len(left_out))
         masculinity, voices = _voices(con)
@@ -113,14 +113,17 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
 
 
 SOURCES, MENTIONS = marts.SOURCES_DAILY.name, marts.MENTIONS_DAILY.name
-SPEAKERS = marts.QUOTES_BY_SPEAKER.name
-# the totals read from the marts (the partitions' come from the manifests)
+SPEAKERS, QUALITY_DAILY = marts.QUOTES_BY_SPEAKER.name, marts.QUALITY_DAILY.name
+# the totals read from the marts (the partitions' come from the manifests); the rows
+# quarantined by every committed stage-partition are quality_daily's, not a reading of
+# each partition's quarantine files again
 TOTALS = f"""
     SELECT (SELECT coalesce(sum(articles), 0) FROM {SOURCES}) AS articles,
            (SELECT coalesce(sum(mentions), 0) FROM {MENTIONS}) AS mentions,
            (SELECT count(DISTINCT (label, name)) FROM {MENTIONS}) AS entities,
            (SELECT coalesce(sum(quotes), 0) FROM {SPEAKERS}) AS attributed_quotes,
-           (SELECT count(DISTINCT outlet) FROM {SOURCES}) AS outlets
+           (SELECT count(DISTINCT outlet) FROM {SOURCES}) AS outlets,
+           (SELECT coalesce(sum(quarantined), 0) FROM {QUALITY_DAILY}) AS quarantined
 """
 ARTICLES_PER_DAY = f"""
     SELECT period, sum(articles) FROM {SOURCES} WHERE precision = 'day' GROUP BY 1 ORDER BY 1
@@ -166,23 +169,11 @@ COUNTRY_BARS = 12
 DATE_RANGE = "date-range"  # the slider narrowing the publication-date charts
 
 
-def _quarantined(con: duckdb.DuckDBPyConnection, lake: Lake) -> int:
-    """Rows in the quarantine of every partition the lake knows."""
-    files = lake.published_files(QUARANTINE, [s.partition for s in lake.partitions()])
-    if not files:
-        return 0
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    return int(_rows(con, f"SELECT count(*) FROM read_parquet([{listed}])")[0][0])
-
-
-def _totals(con: duckdb.DuckDBPyConnection, quarantined: int) -> dict[str, int]:
+def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     cursor = con.execute(TOTALS)
     names = [column[0] for column in cursor.description]
     row = cursor.fetchone() or ()
-    return {
-        **{name: int(value) for name, value in zip(names, row, strict=True)},
-        "quarantined": quarantined,
-    }
+    return {name: int(value) for name, value in zip(names, row, strict=True)}
 
 
 def _top_entities(con: duckdb.DuckDBPyConnection, label: str) -> dict[str, list[tuple[date, int]]]:
