@@ -224,12 +224,14 @@ VOICES_DAILY = _mart(
         _total(
             "quoted_female",
             "Women quoted: (article, speaker) pairs of the quotes whose `speaker_kind` is "
-            "`person`.",
+            "`person`; a person the text names by a gendered role only (`speaker_gender`) "
+            "counts once per quote.",
         ),
-        _total("quoted_male", "Men quoted."),
+        _total("quoted_male", "Men quoted, counted as `quoted_female`."),
         _total(
             "quoted_unknown",
-            "People quoted whose gender is unknown, and quotes of a person the text does not name.",
+            "People quoted with no gender: named people the lake gives no gender (or "
+            "conflicting ones), and quotes of an unnamed person whose role says none.",
         ),
         _rate("masculinity_quoted", "people quoted"),
         _total(
