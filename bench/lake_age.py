@@ -1,6 +1,7 @@
 """What a run, `status`, `report`, the marts and the catalog cost as the lake ages.
 
     python -m bench.lake_age [--sizes 10 100 1000] [--profile] [--work DIR] [--no-year]
+                             [--repeat N]
 
 Each lake is made by depeche's own run: P short generated wire stories, cut into
 partitions of one article (`--partition-size 1`), so the lake holds P partitions,
@@ -9,7 +10,8 @@ take over half an hour). On each lake, in this order: a run with nothing new,
 `status`, `report`, the idle check, `status` and the marts step (forced, and with
 nothing new) alone in a process whose imports are done (wall and CPU time), three
 catalog queries, the files and bytes of the lake, then a run with one new article
-(one new partition). Every measure is set against the
+(one new partition); with `--repeat N`, each run N times, the median kept (on a
+shared machine one run can be seconds off). Every measure is set against the
 smallest lake of the same run (its ratio), then fitted over the sizes by least
 squares as cost = a + b·P (the cost of a run must not grow faster: a quadratic
 term would show as ratios growing faster than P between sizes), and that line
@@ -46,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -90,6 +93,17 @@ def timed(command: list[str]) -> tuple[float, float]:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
+
+
+def median_timed(
+    command: list[str], repeat: int, before: Callable[[], None]
+) -> tuple[float, float]:
+    """The median wall and CPU seconds of `repeat` runs of `command`, `before` each."""
+    runs = []
+    for _ in range(repeat):
+        before()
+        runs.append(timed(command))
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def files_and_bytes(root: Path) -> tuple[int, int]:
@@ -165,8 +179,9 @@ def step_seconds(step: str, lake: Path, corpus: Path) -> tuple[float, float]:
     return float(wall), float(cpu)
 
 
-def measure(size: int, work: Path) -> dict[str, float]:
-    """Make a lake of `size` partitions with depeche, then time what it costs to use."""
+def measure(size: int, work: Path, repeat: int = 1) -> dict[str, float]:
+    """Make a lake of `size` partitions with depeche, then time what it costs to use:
+    the runs `repeat` times each (their median), each one-partition run adding one."""
     corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
     run = [DEPECHE, "run", str(corpus), "--lake", str(lake)]
     if (lake / "_partitions").is_dir():  # kept by an earlier --work run: brought up to date
@@ -177,8 +192,8 @@ def measure(size: int, work: Path) -> dict[str, float]:
         clock = time.perf_counter()
         timed([*run, "--partition-size", "1"])
         print(f"  P={size}: lake made in {time.perf_counter() - clock:.0f} s", file=sys.stderr)
-    found: dict[str, float] = {}
-    found["no-op run, wall s"], found["no-op run, CPU s"] = timed(run)
+    found: dict[str, float] = {"partitions": len(list((lake / "_partitions").glob("*.json")))}
+    found["no-op run, wall s"], found["no-op run, CPU s"] = median_timed(run, repeat, lambda: None)
     found["status, wall s"] = timed([DEPECHE, "status", "--lake", str(lake)])[0]
     found["report, wall s"] = timed([DEPECHE, "report", "--lake", str(lake)])[0]
     for step in STEPS:
@@ -189,9 +204,14 @@ def measure(size: int, work: Path) -> dict[str, float]:
         found[f"catalog: {name}, ms"] = query_ms(lake, sql)
     files, size_bytes = files_and_bytes(lake)
     found["files"], found["MB"] = files, size_bytes / 1e6
-    found["files per partition"] = files / size
-    write_articles(corpus, len(list(corpus.glob("*.txt"))), 1)
-    found["one-partition run, wall s"], found["one-partition run, CPU s"] = timed(run)
+    found["files per partition"] = files / found["partitions"]
+
+    def one_more() -> None:
+        write_articles(corpus, len(list(corpus.glob("*.txt"))), 1)
+
+    found["one-partition run, wall s"], found["one-partition run, CPU s"] = median_timed(
+        run, repeat, one_more
+    )
     return found
 
 
@@ -324,13 +344,20 @@ def main() -> None:
     parser.add_argument(
         "--no-year", action="store_true", help="leave out the compacted year (largest lake)"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="time the no-op and the one-partition runs this many times each, the median "
+        "kept (each one-partition run adds a partition)",
+    )
     args = parser.parse_args()
     sizes = sorted(args.sizes)
     with tempfile.TemporaryDirectory(prefix="depeche-lake-age-") as folder:
         work = args.work or Path(folder)
         results: dict[int, dict[str, float]] = {}
         for size in sizes:
-            results[size] = measure(size, work)
+            results[size] = measure(size, work, args.repeat)
             done = sorted(results)
             print(f"\nthe lake over time: lakes of {', '.join(map(str, done))} partitions\n")
             if len(done) > 1:
