@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 
 from schemas import STAGES
@@ -120,5 +121,13 @@ class Manifests:
                 for manifest in self.all()
                 for output in (*manifest.outputs, *manifest.reports)
             }
-        relative = [path.relative_to(self.layout.root).as_posix() for path in paths]
+        relative = [self._relative(path) for path in paths]
         return {path: self._output_hashes.get(path) for path in relative}
+
+    def _relative(self, path: Path) -> str:
+        # by its text: the catalog and the marts ask for every published file, and
+        # Path.relative_to parses both paths again each time
+        text, root = str(path), f"{self.layout.root}/"
+        if text.startswith(root) and os.sep == "/":
+            return text[len(root) :]
+        return path.relative_to(self.layout.root).as_posix()
