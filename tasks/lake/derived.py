@@ -39,6 +39,12 @@ class DerivedFiles:
         listed = [dataclasses.asdict(recorded[name]) for name in sorted(recorded)]
         atomic_write_text(self.layout.derived_record_path, json.dumps(listed, indent=1))
 
+    def intact(self, path: Path) -> bool:
+        """Whether `path` is recorded, and there, of the size recorded."""
+        relative = path.relative_to(self.layout.root).as_posix()
+        recorded = [output for output in self._listed() or [] if output.path == relative]
+        return bool(recorded) and not self.checks.files(recorded)
+
     def _listed(self) -> list[OutputFile] | None:
         """The recorded derived files; None when the record cannot be read."""
         try:

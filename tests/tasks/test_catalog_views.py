@@ -60,3 +60,24 @@ def test_files_of_one_schema_are_read_as_it_and_a_differing_file_by_name(tmp_pat
     assert "union_by_name = true" in view
     write_catalog(lake.indexed())
     assert count(lake.root) == 4
+
+
+def test_a_catalog_made_by_the_same_statements_is_not_written_again(tmp_path) -> None:
+    """A run whose published files did not change leaves the catalog as it is; a new
+    partition, or a catalog damaged or missing, writes it again."""
+    lake = Lake(tmp_path / "lake")
+    commit_stories(lake, 1)
+    catalog = write_catalog(lake.indexed())
+    written = catalog.stat()
+    assert write_catalog(lake.indexed()).stat().st_ino == written.st_ino
+    commit_stories(lake, 2)
+    assert write_catalog(lake.indexed()).stat().st_ino != written.st_ino
+    assert count(lake.root) == 2
+
+    rewritten = catalog.stat()
+    with open(catalog, "ab") as damage:  # recorded size no longer matches
+        damage.write(b"\0")
+    assert write_catalog(lake.indexed()).stat().st_ino != rewritten.st_ino
+    catalog.unlink()
+    write_catalog(lake.indexed())
+    assert count(lake.root) == 2
