@@ -10,8 +10,9 @@ take over half an hour). On each lake, in this order: a run with nothing new,
 `status`, `report`, the idle check, `status` and the marts step (forced, and with
 nothing new) alone in a process whose imports are done (wall and CPU time), three
 catalog queries, the files and bytes of the lake, then a run with one new article
-(one new partition); with `--repeat N`, each run N times, the median kept (on a
-shared machine one run can be seconds off). Every measure is set against the
+(one new partition). With `--repeat N`, the two runs are timed N times more on
+every lake, the lakes taken in turn, and their medians kept (on a shared machine
+one run can be seconds off). Every measure is set against the
 smallest lake of the same run (its ratio), then fitted over the sizes by least
 squares as cost = a + b·P (the cost of a run must not grow faster: a quadratic
 term would show as ratios growing faster than P between sizes), and that line
@@ -48,7 +49,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -93,17 +93,6 @@ def timed(command: list[str]) -> tuple[float, float]:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
-
-
-def median_timed(
-    command: list[str], repeat: int, before: Callable[[], None]
-) -> tuple[float, float]:
-    """The median wall and CPU seconds of `repeat` runs of `command`, `before` each."""
-    runs = []
-    for _ in range(repeat):
-        before()
-        runs.append(timed(command))
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def files_and_bytes(root: Path) -> tuple[int, int]:
@@ -179,9 +168,8 @@ def step_seconds(step: str, lake: Path, corpus: Path) -> tuple[float, float]:
     return float(wall), float(cpu)
 
 
-def measure(size: int, work: Path, repeat: int = 1) -> dict[str, float]:
-    """Make a lake of `size` partitions with depeche, then time what it costs to use:
-    the runs `repeat` times each (their median), each one-partition run adding one."""
+def measure(size: int, work: Path) -> dict[str, float]:
+    """Make a lake of `size` partitions with depeche, then time what it costs to use."""
     corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
     run = [DEPECHE, "run", str(corpus), "--lake", str(lake)]
     if (lake / "_partitions").is_dir():  # kept by an earlier --work run: brought up to date
@@ -193,7 +181,7 @@ def measure(size: int, work: Path, repeat: int = 1) -> dict[str, float]:
         timed([*run, "--partition-size", "1"])
         print(f"  P={size}: lake made in {time.perf_counter() - clock:.0f} s", file=sys.stderr)
     found: dict[str, float] = {"partitions": len(list((lake / "_partitions").glob("*.json")))}
-    found["no-op run, wall s"], found["no-op run, CPU s"] = median_timed(run, repeat, lambda: None)
+    found["no-op run, wall s"], found["no-op run, CPU s"] = timed(run)
     found["status, wall s"] = timed([DEPECHE, "status", "--lake", str(lake)])[0]
     found["report, wall s"] = timed([DEPECHE, "report", "--lake", str(lake)])[0]
     for step in STEPS:
@@ -205,14 +193,26 @@ def measure(size: int, work: Path, repeat: int = 1) -> dict[str, float]:
     files, size_bytes = files_and_bytes(lake)
     found["files"], found["MB"] = files, size_bytes / 1e6
     found["files per partition"] = files / found["partitions"]
-
-    def one_more() -> None:
-        write_articles(corpus, len(list(corpus.glob("*.txt"))), 1)
-
-    found["one-partition run, wall s"], found["one-partition run, CPU s"] = median_timed(
-        run, repeat, one_more
-    )
+    write_articles(corpus, len(list(corpus.glob("*.txt"))), 1)
+    found["one-partition run, wall s"], found["one-partition run, CPU s"] = timed(run)
     return found
+
+
+def runs_again(sizes: list[int], work: Path, repeat: int, results: dict) -> None:
+    """Time the no-op and the one-partition runs `repeat` times more, the lakes taken
+    in turn (a load that comes and goes on a shared machine falls on every size
+    alike), and put their medians in `results` in place of the first timings."""
+    timings: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for _ in range(repeat):
+        for size in sizes:
+            corpus, lake = work / f"corpus-{size}", work / f"lake-{size}"
+            run = [DEPECHE, "run", str(corpus), "--lake", str(lake)]
+            timings.setdefault((size, "no-op run"), []).append(timed(run))
+            write_articles(corpus, len(list(corpus.glob("*.txt"))), 1)
+            timings.setdefault((size, "one-partition run"), []).append(timed(run))
+    for (size, name), runs in timings.items():
+        results[size][f"{name}, wall s"] = statistics.median(wall for wall, _ in runs)
+        results[size][f"{name}, CPU s"] = statistics.median(cpu for _, cpu in runs)
 
 
 def fit(sizes: list[int], values: list[float]) -> tuple[str, float]:
@@ -348,8 +348,8 @@ def main() -> None:
         "--repeat",
         type=int,
         default=1,
-        help="time the no-op and the one-partition runs this many times each, the median "
-        "kept (each one-partition run adds a partition)",
+        help="time the no-op and the one-partition runs this many times more, the lakes "
+        "in turn, and keep the medians (each one-partition run adds a partition)",
     )
     args = parser.parse_args()
     sizes = sorted(args.sizes)
@@ -357,7 +357,7 @@ def main() -> None:
         work = args.work or Path(folder)
         results: dict[int, dict[str, float]] = {}
         for size in sizes:
-            results[size] = measure(size, work, args.repeat)
+            results[size] = measure(size, work)
             done = sorted(results)
             print(f"\nthe lake over time: lakes of {', '.join(map(str, done))} partitions\n")
             if len(done) > 1:
@@ -365,6 +365,10 @@ def main() -> None:
             else:
                 print_one(size, results[size])
             sys.stdout.flush()
+        if args.repeat > 1 and len(sizes) > 1:
+            runs_again(sizes, work, args.repeat, results)
+            print(f"\nthe runs again, {args.repeat} times each, the lakes in turn (medians)\n")
+            print_table(sizes, results)
         if not args.no_year:
             compacted_year(sizes[-1], work)
         if args.profile:
