@@ -36,6 +36,7 @@ from tasks.settings import Settings, SettingsGiven, describe_problems, help_of, 
 if TYPE_CHECKING:
     from flows.pipeline import RunSummary
     from flows.serving import PrefectServer
+    from tasks.compaction import Compaction
     from tasks.planning import PlanCounts
     from tasks.progress import ProgressSink
     from tasks.records import StageReport, StatusRow
@@ -750,14 +751,18 @@ def compact(
         made = refresh_lake_views(store, Resources().suites(), now.isoformat(timespec="seconds"))
         if made.marts.ok:  # the catalog lists the merged files: the old ones may go
             compaction.collect(store)
+    _print_compaction(done, month)
+    if not made.marts.ok:
+        _views_not_made(f"{made.marts.message}; the old files stay until they are")
+
+
+def _print_compaction(done: Compaction, month: str) -> None:
     for merged, count in done.merged.items():
         out.print(f"compacted {count} partitions into {merged}", soft_wrap=True)
     for partition, why in done.kept.items():
         out.print(f"not compacted: {partition} ({why})", soft_wrap=True)
     if not done.merged:
         out.print(f"nothing to compact up to {month}")
-    if not made.marts.ok:
-        _views_not_made(f"{made.marts.message}; the old files stay until they are")
 
 
 def _views_not_made(why: str) -> NoReturn:
