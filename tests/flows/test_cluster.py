@@ -25,7 +25,9 @@ from tasks.lake.storage import Lake
 from tests.conftest import DEPECHE, snapshot
 from tests.helpers import free_port, listening, wait_until
 
-ARTICLES, PARTITION_SIZE = 300, 50  # six partitions
+# six partitions, enough for two workers to share and for one to be killed in one;
+# small ones, as what is shown is where they run, not how much they hold
+ARTICLES, PARTITION_SIZE = 60, 10
 DASK = str(Path(sys.executable).with_name("dask"))
 
 

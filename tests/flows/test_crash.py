@@ -18,7 +18,7 @@ import pytest
 
 from schemas import STAGES
 from tasks.lake.storage import Lake
-from tests.helpers import wait_until
+from tests.helpers import wait_until, wire_stories
 from tests.processes import alive, children, command_line, descendants
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -230,11 +230,12 @@ def test_a_run_killed_while_it_writes_the_state_index_leaves_a_lake_that_runs_on
 
 
 def test_a_run_killed_while_it_keeps_cleans_earlier_articles_gives_the_same_tables(
-    source, harness_env, tmp_path
+    sample, harness_env, tmp_path
 ):
     """Clean's earlier articles are a derived state: a run killed as it writes their
     copy (written, not yet in place), then a run, gives the tables (and stories) of a
-    run never killed, and leaves no temporary file."""
+    run never killed, and leaves no temporary file. Three articles, a partition each."""
+    source = wire_stories(sample, tmp_path / "three", "0[1-3]-*.txt")
     one_each = ["--partition-size", "1"]
     reference = tmp_path / "reference"
     made = subprocess.run(

@@ -1,6 +1,7 @@
 """Ctrl-C, SIGTERM and a full disk: `depeche run` as a real subprocess with its own
 temporary Prefect server, stopped in an annotate worker (DEPECHE_PAUSE_AT) and
-signalled, or failing as on a full disk (DEPECHE_FAIL_AT); then run again."""
+signalled, or failing as on a full disk (DEPECHE_FAIL_AT); then run again (on the test
+harness's server)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def run_again_equals(
     same_tables, lake: Path, env: dict[str, str], reference, *command: str
 ) -> None:
     """The next run (`command`), without faults, completes and makes the tables of a
-    run never interrupted."""
+    run never interrupted. `env` names the test harness's server: what the next run
+    shows is the lake it finds, not a temporary server of its own."""
     env = {k: v for k, v in env.items() if not k.startswith(("DEPECHE_PAUSE", "DEPECHE_FAIL"))}
     again = subprocess.run(
         [DEPECHE, *command, "--lake", str(lake)], cwd=PROJECT, env=env,
@@ -103,7 +105,16 @@ def uninterrupted_in_three(prefect_harness, source: Path, tmp_path_factory) -> d
     ids=["ctrl-c", "sigterm-group", "sigterm-main", "sigterm-main-partitions-in-flight"],
 )
 def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
-    sig, to_group, code, partition_size, source, same_tables, subprocess_env, tmp_path, request
+    sig,
+    to_group,
+    code,
+    partition_size,
+    source,
+    same_tables,
+    subprocess_env,
+    harness_env,
+    tmp_path,
+    request,
 ):
     reference = request.getfixturevalue(
         "uninterrupted" if partition_size is None else "uninterrupted_in_three"
@@ -151,7 +162,7 @@ def test_a_signalled_run_stops_at_once_in_one_line_and_the_next_run_redoes_it(
     assert "running" not in annotate and "committed" not in annotate
 
     if to_group or partition_size:  # the other case unwinds the same way
-        run_again_equals(same_tables, lake, subprocess_env, reference, "run", str(source))
+        run_again_equals(same_tables, lake, harness_env, reference, "run", str(source))
 
 
 def _loaded(pid: int, package: str) -> bool:
@@ -222,7 +233,7 @@ def test_ctrl_c_at_any_instant_of_a_run_is_one_line_from_the_run_alone(
 
 
 def test_a_full_disk_fails_the_stage_in_plain_words_and_the_next_run_completes(
-    source, uninterrupted, same_tables, subprocess_env, tmp_path
+    source, uninterrupted, same_tables, subprocess_env, harness_env, tmp_path
 ):
     lake = tmp_path / "lake"
     env = {**subprocess_env, "DEPECHE_FAIL_AT": "write:entities"}
@@ -237,7 +248,7 @@ def test_a_full_disk_fails_the_stage_in_plain_words_and_the_next_run_completes(
     assert states["annotate"] == "failed"
     # a failed stage-partition is redone on demand, as the run's last line says
     assert "depeche rerun --failed" in full.stderr
-    run_again_equals(same_tables, lake, subprocess_env, uninterrupted, "rerun", "--failed")
+    run_again_equals(same_tables, lake, harness_env, uninterrupted, "rerun", "--failed")
 
 
 @pytest.fixture
