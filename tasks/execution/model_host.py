@@ -24,6 +24,7 @@ import atexit
 import contextlib
 import gc
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from tasks.execution.processes import leave_stopping_to_parent
+from tasks.execution.processes import STOP_SIGNALS, leave_stopping_to_parent
 from tasks.progress import ProgressFn
 
 if TYPE_CHECKING:  # a type only: spaCy is imported in the host, once it watches stdin
@@ -160,7 +161,13 @@ def host(name: str) -> ModelHost:
 
 @atexit.register
 def stop_hosts() -> None:
-    """Let this process's hosts go, and wait for them (called as it exits)."""
+    """Let this process's hosts go, and wait for them (called as it exits). A stop
+    signal that comes meanwhile (a Ctrl-C reaching every process of a terminal's
+    group, a flow run's process among them, as it exits) changes nothing: the process
+    is already going, and the wait is bounded."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
     with _hosts_lock:
         for running in _hosts.values():
             running.close(wait_seconds=5.0)

