@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -39,7 +40,10 @@ SQL_KEY = b"depeche.sql"  # the projection it was made by
 
 
 def source(
-    con: duckdb.DuckDBPyConnection, name: str, files: list[Path], root: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    files: Sequence[str | Path],
+    root: Path | None = None,
 ) -> None:
     """A temporary view `name` over `files` (each row with its `batch`, and its `file`:
     relative to `root` when given), or an empty one."""
@@ -61,7 +65,10 @@ def source(
 
 
 def projected(
-    con: duckdb.DuckDBPyConnection, name: str, files: list[Path], root: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    files: Sequence[str | Path],
+    root: Path | None = None,
 ) -> pa.Table:
     """What the marts read of `files`, published files of the input `name`."""
     source(con, name, files, root)
@@ -76,9 +83,12 @@ def projected(
     return rows
 
 
-def carried(con: duckdb.DuckDBPyConnection, lake: Lake, name: str, files: list[Path]) -> pa.Table:
-    """What the marts read of `files` (published files of the input `name`): the rows
-    of the files unchanged since the last refresh from its state, the others read."""
+def carried(
+    con: duckdb.DuckDBPyConnection, lake: Lake, name: str, files: dict[str, str]
+) -> pa.Table:
+    """What the marts read of `files` (published files of the input `name`, relative to
+    the root, with the content hash each manifest recorded): the rows of the files
+    unchanged since the last refresh from its state, the others read."""
     identities = _identities(lake, files)
     sql = hashlib.sha256(mart_sql.PROJECTIONS[name].encode()).hexdigest()[:16]
     state = lake.states.read_table(f"marts-{name}")
@@ -111,12 +121,11 @@ def _known(state: pa.Table | None, sql: str) -> dict[str, str] | None:
     return known if isinstance(known, dict) else None
 
 
-def _identities(lake: Lake, files: list[Path]) -> dict[str, str]:
-    """Each file, relative to the lake's root, with its identity: the content hash a
-    manifest recorded for it, and its size and modification time (a file changed in
-    place, damaged, is read again)."""
+def _identities(lake: Lake, files: dict[str, str]) -> dict[str, str]:
+    """Each file with its identity: the content hash its manifest recorded, and its
+    size and modification time (a file changed in place, damaged, is read again)."""
     found = {}
-    for file, recorded in zip(files, lake.recorded_hashes(files).items(), strict=True):
-        info = os.stat(file)
-        found[recorded[0]] = f"{recorded[1]}:{info.st_size}:{info.st_mtime_ns}"
+    for file, content in files.items():
+        info = os.stat(f"{lake.root}/{file}")
+        found[file] = f"{content}:{info.st_size}:{info.st_mtime_ns}"
     return found

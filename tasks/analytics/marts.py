@@ -16,7 +16,6 @@ reads a moved lake before that.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import os
@@ -65,17 +64,17 @@ GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", p
 class MartInputs:
     """The published files the marts are made from, and when each gate ran."""
 
-    documents: list[Path]
-    entities: list[Path]
-    quarantine: list[Path]
-    checks: list[Path]
-    quotes: list[Path] = field(default_factory=list)
+    documents: list[str | Path]
+    entities: list[str | Path]
+    quarantine: list[str | Path]
+    checks: list[str | Path]
+    quotes: list[str | Path] = field(default_factory=list)
     # stage, batch, day: the UTC day each stage-partition's gate last ran
     gate_days: pa.Table = field(default_factory=lambda: GATE_DAYS.empty_table())
     # what the marts read of those files, by input, when carried over (mart_rows)
     rows: dict[str, pa.Table] | None = None
 
-    def files(self) -> dict[str, list[Path]]:
+    def files(self) -> dict[str, list[str | Path]]:
         """The files of each input, by the name of its view."""
         return {name: getattr(self, name) for name in mart_rows.INPUTS}
 
@@ -158,20 +157,24 @@ def mart_inputs(lake: Lake, partitions: list[str]) -> MartInputs:
         if manifest.stage in STAGES and manifest.finished_at:
             day = datetime.fromisoformat(manifest.finished_at).astimezone(UTC).date()
             days.append({"stage": manifest.stage, "batch": manifest.partition, "day": day})
-    inputs = MartInputs(
-        documents=lake.published_files(DOCUMENTS, partitions, PUBLISHER),
-        entities=lake.published_files(ENTITIES, partitions, PUBLISHER),
-        quotes=lake.published_files(QUOTES, partitions, PUBLISHER),
-        quarantine=lake.published_files(QUARANTINE, every),
-        checks=lake.published_files(CHECKS, every),
-        gate_days=pa.Table.from_pylist(days, schema=GATE_DAYS),
-    )
+    published = {
+        "documents": lake.published(DOCUMENTS, partitions, PUBLISHER),
+        "entities": lake.published(ENTITIES, partitions, PUBLISHER),
+        "quotes": lake.published(QUOTES, partitions, PUBLISHER),
+        "quarantine": lake.published(QUARANTINE, every),
+        "checks": lake.published(CHECKS, every),
+    }
     con = duckdb.connect()
     try:
-        rows = {n: mart_rows.carried(con, lake, n, files) for n, files in inputs.files().items()}
+        rows = {n: mart_rows.carried(con, lake, n, files) for n, files in published.items()}
     finally:
         con.close()
-    return dataclasses.replace(inputs, rows=rows)
+    root = str(lake.root)
+    return MartInputs(
+        **{name: [f"{root}/{file}" for file in files] for name, files in published.items()},
+        gate_days=pa.Table.from_pylist(days, schema=GATE_DAYS),
+        rows=rows,
+    )
 
 
 def marts_are_current(lake: Lake) -> bool:
@@ -285,12 +288,13 @@ def catalog_views(lake: Lake) -> dict[str, str]:
     for table in ALL_TABLES:
         if table.partitioned:
             publisher = PUBLISHER if table.checkpoint else None
-            paths = lake.published_files(table, partitions, publisher)
+            files = lake.published(table, partitions, publisher)
         else:
             paths = [path for path in [lake.table_dir(table) / PART_FILE] if path.exists()]
-        if not paths:
+            files = lake.recorded_hashes(paths)
+        if not files:
             continue
-        files = lake.recorded_hashes(paths)  # the files listed, not a glob of the folder
+        # the files listed, not a glob of the folder
         listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
         options = ""
         if table.partitioned:

@@ -70,9 +70,7 @@ class LakeLayout:
 
     def committed_file(self, table: Table, partition: str, stage: str | None = None) -> Path:
         """Where the committed partition of `table` lives, as written by `stage`."""
-        # one Path made from text: the marts and the catalog ask for every partition's
-        relative = _relative_dir(table, partition, stage or table.stage)
-        return Path(f"{self.root}/{relative}/{PART_FILE}")
+        return self.root / relative_file(table, partition, stage or table.stage)
 
     def partition_folders(self, partition: str) -> list[Path]:
         """Every folder `partition` may have in the lake (relative), whichever stage
@@ -102,6 +100,12 @@ class LakeLayout:
 
     def index_file(self, name: str) -> Path:
         return self.root / INDEX_DIR / name
+
+
+def relative_file(table: Table, partition: str, stage: str) -> str:
+    """The file of `table`'s partition as `stage` writes it, relative to the root, as
+    a manifest records it: text, as the marts and the catalog ask it of every file."""
+    return f"{_relative_dir(table, partition, stage)}/{PART_FILE}"
 
 
 def _relative_dir(table: Table, partition: str, stage: str) -> str:

@@ -39,6 +39,8 @@ class Manifests:
         # when indexed: each manifest parsed once, kept with the record it was read from
         self._parsed: dict[tuple[str, str], tuple[Record, Manifest]] = {}
         self._output_hashes: dict[str, str] | None = None  # every recorded file's hash
+        # the files of each manifest read, by stage-partition, with the manifest
+        self._recorded: dict[tuple[str, str], tuple[Manifest, dict[str, str]]] = {}
 
     def read(self, stage: str, partition: str) -> Manifest | None:
         """The stage-partition's manifest; None when it has none, or one that cannot be
@@ -111,6 +113,16 @@ class Manifests:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     found.append(self._manifest(folder, partition, record))
         return found
+
+    def recorded(self, manifest: Manifest) -> dict[str, str]:
+        """The files `manifest` records (its tables, its gate's records), each relative
+        to the root with its content hash; worked out once per manifest read."""
+        kept = self._recorded.get((manifest.stage, manifest.partition))
+        if kept is not None and kept[0] is manifest:
+            return kept[1]
+        files = {output.path: output.sha256 for output in (*manifest.outputs, *manifest.reports)}
+        self._recorded[manifest.stage, manifest.partition] = (manifest, files)
+        return files
 
     def recorded_hashes(self, paths: list[Path]) -> dict[str, str | None]:
         """Each of `paths` relative to the root, with the content hash a manifest

@@ -28,7 +28,7 @@ from tasks.lake.commit import Commits, Staging
 from tasks.lake.derived import DerivedFiles
 from tasks.lake.files import atomic_write_text, read_json
 from tasks.lake.gx_results import GxResults
-from tasks.lake.layout import PARTITIONS_DIR, LakeLayout
+from tasks.lake.layout import PARTITIONS_DIR, LakeLayout, relative_file
 from tasks.lake.lock import WriterLock
 from tasks.lake.manifests import Manifests
 from tasks.lake.partitions import PartitionRecords
@@ -208,19 +208,25 @@ class Lake(LakeLayout):
             raise PartitionNotCommitted(f"{stage} has not committed partition {partition}")
         return manifest.output_fingerprint or ""
 
-    def published_files(
+    def published(
         self, table: Table, partitions: list[str], publisher: str | None = None
-    ) -> list[Path]:
+    ) -> dict[str, str]:
         """The files of `table` in `partitions` as `publisher` (default: its own stage;
-        every stage, for per-stage tables) committed them; a report table's files
-        whether or not the gate passed."""
-        found = []
+        every stage, for per-stage tables) committed them, a report table's whether or
+        not the gate passed: each relative to the root, with the content hash its
+        manifest recorded. One missing is left out: damage, which `status` and the
+        report name, and the next run redoes."""
+        found = {}
+        stages = STAGES if table.per_stage else (publisher or table.stage,)
         for partition in partitions:
-            stages = STAGES if table.per_stage else (publisher or table.stage,)
             for stage in stages:
-                path = self.committed_file(table, partition, stage)
-                if (table.report or self.is_committed(stage, partition)) and os.path.exists(path):
-                    found.append(path)
+                manifest = self.read_manifest(stage, partition)
+                if manifest is None or not (table.report or manifest.status == Status.COMMITTED):
+                    continue
+                relative = relative_file(table, partition, stage)
+                content = self.manifest_records.recorded(manifest).get(relative)
+                if content is not None and os.path.exists(f"{self.root}/{relative}"):
+                    found[relative] = content
         return found
 
     # -- writing -------------------------------------------------------------

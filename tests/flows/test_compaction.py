@@ -206,8 +206,8 @@ with open(log, "w") as out:
             con.close()
             store = Lake(lake)
             names = [spec.partition for spec in store.partitions()]
-            direct = [sum(pq.ParquetFile(path).metadata.num_rows
-                          for path in store.published_files(table, names, PUBLISHER))
+            direct = [sum(pq.ParquetFile(store.root / path).metadata.num_rows
+                          for path in store.published(table, names, PUBLISHER))
                       for table in (DOCUMENTS, ENTITIES)]
         except (OSError, duckdb.Error) as error:  # a file collected as it was opened
             out.write(json.dumps({"vanished": str(error)}) + "\\n")

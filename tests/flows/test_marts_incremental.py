@@ -112,9 +112,9 @@ def test_a_lake_without_published_files_keeps_empty_states(tmp_path: Path) -> No
     lake = Lake(tmp_path / "lake")
     con = duckdb.connect()
     for name in mart_rows.INPUTS:
-        assert mart_rows.carried(con, lake, name, []).num_rows == 0
+        assert mart_rows.carried(con, lake, name, {}).num_rows == 0
     made = {path.name: path.stat().st_mtime_ns for path in states(lake.root)}
     assert len(made) == len(mart_rows.INPUTS)
     for name in mart_rows.INPUTS:  # kept as they are: nothing to read, nothing written
-        assert mart_rows.carried(con, lake, name, []).num_rows == 0
+        assert mart_rows.carried(con, lake, name, {}).num_rows == 0
     assert {path.name: path.stat().st_mtime_ns for path in states(lake.root)} == made
