@@ -322,10 +322,17 @@ def test_refused_urls_are_never_requested_and_robots_is_read_once_per_host(first
 
 
 def test_no_host_is_asked_faster_than_the_delay(first_run, web):
+    # The times are the server's: when each request's handler thread read it. On a
+    # loaded machine one handler can start tens of milliseconds late, which shortens
+    # one gap by what it lengthens the next. So the pace is read over the whole run
+    # (the first and last request), and no gap may be a burst (a request sent without
+    # waiting arrives milliseconds after the one before).
     for site in (web["daily"], web["outlet"]):
         starts = [asked.at for asked in site.asked()]
         gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-        assert min(gaps) >= DELAY - 0.02, gaps
+        assert len(gaps) >= 3, gaps
+        assert starts[-1] - starts[0] >= len(gaps) * DELAY - 0.05, gaps
+        assert min(gaps) >= DELAY / 2, gaps
 
 
 def test_the_summary_names_the_unread_sources_and_counts_pages_per_host(first_run, web):
