@@ -736,7 +736,8 @@ QUARANTINE = Table(
     path="quarantine",
     stage="",
     per_stage=True,
-    doc="One row per rejected input, per stage: the original record and the reason.",
+    doc="One row per rejected input, per stage: the original record and the reason. A "
+    "stage that rejected nothing in a partition writes no file there.",
     columns=(
         Column("stage", pa.string(), "Stage that rejected the record.", False, values=STAGES),
         Column("record_id", pa.string(), "item_id or doc_id of the record, when it has one."),

@@ -293,6 +293,8 @@ def catalog_views(lake: Lake) -> dict[str, str]:
             paths = [path for path in [lake.table_dir(table) / PART_FILE] if path.exists()]
             files = lake.recorded_hashes(paths)
         if not files:
+            if table.partitioned:  # none yet (a lake that quarantined nothing): no rows
+                views[table.name] = _no_rows(table)
             continue
         # the files listed, not a glob of the folder
         listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
@@ -305,6 +307,19 @@ def catalog_views(lake: Lake) -> dict[str, str]:
     if learned != known:
         lake.states.write_record(FILE_SCHEMAS, learned)
     return views
+
+
+def _no_rows(table: Table) -> str:
+    """The SQL of a view of no rows with the columns (and `batch`) the table's files
+    would give, typed as DuckDB reads them."""
+    con = duckdb.connect()
+    try:
+        con.register("no_rows", table.schema.empty_table())
+        columns = con.execute("DESCRIBE no_rows").fetchall()
+    finally:
+        con.close()
+    typed = [f'NULL::{kind} AS "{name}"' for name, kind, *_ in columns]
+    return f"SELECT {', '.join(typed)}, NULL::VARCHAR AS batch LIMIT 0"
 
 
 FILE_SCHEMAS = "schemas"  # by table schema and file content hash: whether they agree

@@ -22,6 +22,11 @@ from tasks.lake.layout import PARTITION_PREFIX, LakeLayout
 from tasks.lake.manifests import Manifests
 from tasks.records import Manifest, OutputFile
 
+NO_FILE_WHEN_EMPTY = frozenset({"quarantine"})
+"""Tables whose partition with no rows is no file: a stage's rejects, empty in most
+stage-partitions (four empty files of a partition's twenty-five otherwise). A stage
+commits without one and its manifest records none; a reader takes that as no rows."""
+
 
 @dataclass
 class Staging:
@@ -33,6 +38,9 @@ class Staging:
     partition: str
     # what was staged: each table's partition folder, relative to the staging root
     staged: dict[Table, Path] = field(default_factory=dict)
+    # partition folders of tables with no rows this time: no file, and no older one
+    # left in place by the commit
+    cleared: list[Path] = field(default_factory=list)
 
     def _table_dir(self, table: Table) -> Path:
         relative = self.layout.relative_dir(table, self.partition, self.stage)
@@ -41,10 +49,14 @@ class Staging:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def write(self, table: Table, rows: pa.Table | Iterable[pa.Table]) -> Path:
+    def write(self, table: Table, rows: pa.Table | Iterable[pa.Table]) -> Path | None:
         """Write `rows` as the partition of `table`: a table, or a stream of tables
         written as they come (each a row group, so that a reader can take them one
-        at a time); the schema must match exactly."""
+        at a time); the schema must match exactly. None: a table of NO_FILE_WHEN_EMPTY
+        without rows, written as no file."""
+        if table.name in NO_FILE_WHEN_EMPTY and isinstance(rows, pa.Table) and not rows.num_rows:
+            self.cleared.append(self.layout.relative_dir(table, self.partition, self.stage))
+            return None
         path = self._table_dir(table) / PART_FILE
         write_parquet(path, table.schema, rows, fault=f"write:{table.name}")
         return path
@@ -90,7 +102,9 @@ class Commits:
         Each folder moves with one rename. A replaced folder is renamed aside first
         and deleted after; the manifest, written last, is what marks the commit.
         """
-        trash = self.place(staging.root, staging.folders(), f"commit:{staging.stage}")
+        trash = self.place(
+            staging.root, staging.folders(), f"commit:{staging.stage}", staging.cleared
+        )
         manifest.outputs = [
             describe_file(self.root, relative / PART_FILE)
             for table, relative in sorted(staging.staged.items(), key=lambda kv: kv[1])
@@ -101,21 +115,30 @@ class Commits:
         self.manifests.write(manifest)
         shutil.rmtree(trash, ignore_errors=True)
 
-    def place(self, staged_root: Path, folders: list[Path], fault: str) -> Path:
+    def place(
+        self, staged_root: Path, folders: list[Path], fault: str, cleared: Iterable[Path] = ()
+    ) -> Path:
         """Move each staged partition folder (relative) into place with one rename; a
-        folder it replaces is renamed aside into the returned trash folder, which the
-        caller deletes once its commit is recorded."""
+        folder it replaces, and one of `cleared` (a table with no rows now), is renamed
+        aside into the returned trash folder, which the caller deletes once its commit
+        is recorded."""
         trash = self.root / "_trash" / uuid.uuid4().hex
         for relative in folders:
-            final = self.root / relative
-            final.parent.mkdir(parents=True, exist_ok=True)
-            if final.exists():
-                aside = trash / relative
-                aside.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(final, aside)
-            os.replace(staged_root / relative, final)
+            (self.root / relative).parent.mkdir(parents=True, exist_ok=True)
+            self._aside(relative, trash)
+            os.replace(staged_root / relative, self.root / relative)
             fault_point(fault)
+        for relative in cleared:
+            self._aside(relative, trash)
         return trash
+
+    def _aside(self, relative: Path, trash: Path) -> None:
+        """Rename the folder `relative`, if there is one, into `trash`."""
+        final = self.root / relative
+        if final.exists():
+            aside = trash / relative
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(final, aside)
 
     def record_failure(self, staging: Staging, manifest: Manifest) -> None:
         """Keep a failed gate's checks and report, not its tables, and mark it failed."""

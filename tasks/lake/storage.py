@@ -24,7 +24,7 @@ from schemas import STAGES, Table
 from tasks.code_version import settled
 from tasks.errors import NotALake, PartitionNotCommitted
 from tasks.lake.checks import FileChecks
-from tasks.lake.commit import Commits, Staging
+from tasks.lake.commit import NO_FILE_WHEN_EMPTY, Commits, Staging
 from tasks.lake.derived import DerivedFiles
 from tasks.lake.files import atomic_write_text, read_json
 from tasks.lake.gx_results import GxResults
@@ -139,6 +139,10 @@ class Lake(LakeLayout):
         """Record that a committed stage-partition's files are not what it committed."""
         self.manifest_records.mark_damaged(manifest, problems)
 
+    def recorded(self, manifest: Manifest) -> dict[str, str]:
+        """The files `manifest` records, relative to the root, with their hashes."""
+        return self.manifest_records.recorded(manifest)
+
     def recorded_hashes(self, paths: list[Path]) -> dict[str, str | None]:
         """Each of `paths` relative to the root, with the content hash a manifest
         recorded for it (None where none does)."""
@@ -185,6 +189,9 @@ class Lake(LakeLayout):
         """A committed partition of `table`; refuses anything not committed."""
         stage = stage or table.stage
         path = self._committed(table, partition, stage)
+        if path is None:
+            schema = table.schema
+            return pa.schema([schema.field(c) for c in columns or schema.names]).empty_table()
         if columns is not None:
             return pq.read_table(path, columns=columns)
         return pq.read_table(path, schema=table.schema)
@@ -192,15 +199,23 @@ class Lake(LakeLayout):
     def read_rows(self, table: Table, partition: str) -> Iterator[dict[str, Any]]:
         """The rows of a committed partition of `table`, one at a time: never more of
         the file in memory than a row group (see Staging.write)."""
-        parquet = pq.ParquetFile(self._committed(table, partition, table.stage))
+        path = self._committed(table, partition, table.stage)
+        if path is None:
+            return
+        parquet = pq.ParquetFile(path)
         for group in range(parquet.num_row_groups):
             yield from parquet.read_row_group(group).cast(table.schema).to_pylist()
 
-    def _committed(self, table: Table, partition: str, stage: str) -> Path:
-        """The committed file of `table`, or PartitionNotCommitted."""
-        if not self.is_committed(stage, partition):
+    def _committed(self, table: Table, partition: str, stage: str) -> Path | None:
+        """The committed file of `table`, or PartitionNotCommitted; None for a table
+        of NO_FILE_WHEN_EMPTY the stage-partition committed without a file: no rows."""
+        manifest = self.read_manifest(stage, partition)
+        if manifest is None or manifest.status != Status.COMMITTED:
             raise PartitionNotCommitted(f"{stage} has not committed partition {partition}")
-        return self.committed_file(table, partition, stage)
+        relative = relative_file(table, partition, stage)
+        if table.name in NO_FILE_WHEN_EMPTY and relative not in self.recorded(manifest):
+            return None
+        return self.root / relative
 
     def output_fingerprint(self, stage: str, partition: str) -> str:
         manifest = self.read_manifest(stage, partition)
@@ -224,7 +239,7 @@ class Lake(LakeLayout):
                 if manifest is None or not (table.report or manifest.status == Status.COMMITTED):
                     continue
                 relative = relative_file(table, partition, stage)
-                content = self.manifest_records.recorded(manifest).get(relative)
+                content = self.recorded(manifest).get(relative)
                 if content is not None and os.path.exists(f"{self.root}/{relative}"):
                     found[relative] = content
         return found

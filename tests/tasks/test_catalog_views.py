@@ -9,7 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import STORIES
+from schemas import QUARANTINE, STORIES
+from schemas.tables import Rejected, quarantine_row
 from tasks.analytics.marts import catalog_views, connect_catalog, write_catalog
 from tasks.lake.storage import Lake
 from tasks.records import Manifest, PartitionSpec, Status
@@ -81,3 +82,33 @@ def test_a_catalog_made_by_the_same_statements_is_not_written_again(tmp_path) ->
     catalog.unlink()
     write_catalog(lake.indexed())
     assert count(lake.root) == 2
+
+
+def test_a_table_no_partition_has_a_file_of_is_a_view_of_no_rows(tmp_path) -> None:
+    """A lake that quarantined nothing has no quarantine file: its view still answers,
+    with the columns the files would have, and takes the first file as it comes."""
+    lake = Lake(tmp_path / "lake")
+    commit_stories(lake, 1)
+    write_catalog(lake.indexed())
+    con = connect_catalog(lake.root / "depeche.duckdb")
+    try:
+        assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+        columns = {row[0]: row[1] for row in con.execute("DESCRIBE quarantine").fetchall()}
+    finally:
+        con.close()
+    assert set(columns) == {*QUARANTINE.schema.names, "batch"}
+    assert columns["line"] == "INTEGER" and columns["payload"] == "BLOB"
+
+    rejected = quarantine_row(
+        "clean", Rejected("empty", "no text"), record_id=None, source_path="f.txt", line=None
+    )
+    manifest = Manifest("clean", "p001", Status.COMMITTED, "2", "v", {}, NOW, NOW)
+    with lake.staging("clean", "p001") as staging:
+        staging.write(QUARANTINE, pa.Table.from_pylist([rejected], schema=QUARANTINE.schema))
+        lake.commit(staging, manifest)
+    write_catalog(lake.indexed())
+    con = connect_catalog(lake.root / "depeche.duckdb")
+    try:
+        assert con.execute("SELECT reason, batch FROM quarantine").fetchall() == [("empty", "p001")]
+    finally:
+        con.close()

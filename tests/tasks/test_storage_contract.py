@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import CHECKS, QUARANTINE, RAW
+from schemas.tables import Rejected, quarantine_row
 from tasks.contract import Stage, StageOutput, decide, run_stage
 from tasks.errors import LakeLocked, PartitionNotCommitted
 from tasks.execution.resources import Resources
@@ -48,14 +49,17 @@ def no_quarantine() -> pa.Table:
 class Producer:
     """Counts how often the stage body ran."""
 
-    def __init__(self, rows: pa.Table, rows_in: int | None = None) -> None:
+    def __init__(
+        self, rows: pa.Table, rows_in: int | None = None, quarantine: pa.Table | None = None
+    ) -> None:
         self.rows, self.rows_in, self.calls = rows, rows_in, 0
+        self.quarantine = no_quarantine() if quarantine is None else quarantine
 
     def __call__(self) -> StageOutput:
         self.calls += 1
         return StageOutput(
             outputs={RAW: self.rows},
-            quarantine=no_quarantine(),
+            quarantine=self.quarantine,
             rows_in=self.rows.num_rows if self.rows_in is None else self.rows_in,
             rows_out=self.rows.num_rows,
         )
@@ -88,8 +92,26 @@ def test_a_committed_stage_has_its_tables_manifest_and_checks(tmp_path: Path) ->
     assert len(manifest.output_fingerprint) == 64
     checks = pq.read_table(lake.committed_file(CHECKS, "p1", "fetch"))
     assert checks.num_rows == manifest.validation.checks
-    assert lake.committed_file(QUARANTINE, "p1", "fetch").exists()
     assert not any((tmp_path / "_staging").iterdir())
+
+
+def test_a_quarantine_without_rows_is_no_file_and_leaves_none_behind(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    rejected = Rejected("empty", "no text")
+    row = quarantine_row("fetch", rejected, record_id=None, source_path="f9.txt", line=None)
+    one = pa.Table.from_pylist([row], schema=QUARANTINE.schema)
+    assert run(lake, Producer(raw_rows(2), rows_in=3, quarantine=one)).status == "committed"
+    file = lake.committed_file(QUARANTINE, "p1", "fetch")
+    assert pq.read_table(file).num_rows == 1
+    # done again without rejects: no file, and the older one does not linger for readers
+    assert run(lake, Producer(raw_rows(3)), fingerprint="f2").status == "committed"
+    assert not list((tmp_path / "quarantine").rglob("*.parquet"))
+    manifest = lake.read_manifest("fetch", "p1")
+    assert manifest.rows_in == manifest.rows_out + manifest.rows_quarantined == 3
+    assert not any("quarantine" in output.path for output in manifest.outputs)
+    assert lake.read(QUARANTINE, "p1", "fetch", columns=["reason"]).num_rows == 0
+    assert lake.read(QUARANTINE, "p1", "fetch").schema == QUARANTINE.schema
+    assert lake.verify(manifest, deep=True) == []
 
 
 def test_an_unchanged_stage_is_skipped_and_writes_nothing(tmp_path: Path) -> None:
