@@ -1,12 +1,19 @@
 """What the marts, the catalog and the report cost as the lake grows.
 
     python -m bench.marts [--sizes 2000 8000] [--seed 1]
+    python -m bench.marts --years 1 5 [--per-year 20000] [--hourly 5]
 
 A lake is generated with pyarrow (published documents, entities and quotes,
 quarantine and gate checks, committed through the storage module with their manifests, matching
 the schemas), then the marts step (compute, gate, commit, catalog) and the report
 are timed on it. The annotate stage is timed on real text for comparison: the
 French model on generated wire stories (bench.corpus), scaled to the lake's size.
+
+With --years, each lake holds that many years of articles (`--per-year`, dated in
+turn over the years), its marts made once; then one hourly partition (`--hourly`
+articles, dated on the last day) is committed and the marts step that follows is
+timed, against the lake of the first size: what an hourly run's marts step costs in
+year one and in year five.
 """
 
 from __future__ import annotations
@@ -39,13 +46,16 @@ GENDERS = ("female", "male", "unknown")
 COUNTRIES = ("FR", "BE", "CH", "CA", "US", "SN")
 
 
-def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+def _documents(
+    rng: random.Random, first: int, n: int, days: range = range(366)
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """`n` articles from serial `first` on, each dated to one of `days` after 2024-01-01."""
     documents, entities, quotes = [], [], []
     names = [(LABELS[i % 4], f"Entité{i} Élodie-Çà") for i in range(400)]
     for serial in range(first, first + n):
         doc_id = f"{serial:016x}"
         precision = "month" if rng.random() < 0.05 else "day"
-        day = date(2024, 1, 1) + timedelta(days=rng.randrange(366))
+        day = date(2024, 1, 1) + timedelta(days=rng.choice(days))
         if precision == "month":
             day = day.replace(day=1)
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(150, 450)))
@@ -116,30 +126,41 @@ def _documents(rng: random.Random, first: int, n: int) -> tuple[pa.Table, pa.Tab
     )
 
 
-def generate_lake(root: Path, articles: int, seed: int) -> Lake:
-    """A lake of `articles` published articles, in partitions of PER_PARTITION."""
+def generate_lake(root: Path, articles: int, seed: int, years: int = 1) -> Lake:
+    """A lake of `articles` published articles, in partitions of PER_PARTITION, dated
+    in turn over `years` years from 2024 (one year: at random over 2024)."""
     rng = random.Random(seed)
     lake = Lake(root)
-    now = datetime.now(UTC).isoformat()
     for seq, first in enumerate(range(0, articles, PER_PARTITION), start=1):
-        partition = f"gen-{seq:04d}"
-        lake.write_partition(PartitionSpec(partition, seq, [], partition))
-        documents, entities, quotes = _documents(rng, first, min(PER_PARTITION, articles - first))
-        for stage in ("fetch", "validate"):
-            quarantine = [
-                {"stage": stage, "reason": "empty", "detail": "vide", "source_path": "x"}
-            ] * (rng.randrange(3) if stage == "fetch" else 0)
-            checks = [{"stage": stage, "table_name": "t", "expectation": "e", "success": True}] * 20
-            manifest = Manifest(stage, partition, Status.COMMITTED, "", "", {}, now, now)
-            with lake.staging(stage, partition) as staging:
-                if stage == "validate":
-                    staging.write(DOCUMENTS, documents)
-                    staging.write(ENTITIES, entities)
-                    staging.write(QUOTES, quotes)
-                staging.write(QUARANTINE, pa.Table.from_pylist(quarantine, QUARANTINE.schema))
-                staging.write(CHECKS, pa.Table.from_pylist(checks, CHECKS.schema))
-                lake.commit(staging, manifest)
+        n = min(PER_PARTITION, articles - first)
+        days = range(366)
+        if years > 1:  # in turn: partition after partition, day after day
+            start = first * 366 * years // articles
+            days = range(start, max(start + 1, (first + n) * 366 * years // articles))
+        commit_partition(lake, seq, rng, _documents(rng, first, n, days))
     return lake
+
+
+def commit_partition(
+    lake: Lake, seq: int, rng: random.Random, published: tuple[pa.Table, pa.Table, pa.Table]
+) -> None:
+    """Commit one partition's published tables, with fetch's and validate's books."""
+    partition = f"gen-{seq:04d}"
+    now = datetime.now(UTC).isoformat()
+    lake.write_partition(PartitionSpec(partition, seq, [], partition))
+    for stage in ("fetch", "validate"):
+        quarantine = [{"stage": stage, "reason": "empty", "detail": "vide", "source_path": "x"}] * (
+            rng.randrange(3) if stage == "fetch" else 0
+        )
+        checks = [{"stage": stage, "table_name": "t", "expectation": "e", "success": True}] * 20
+        manifest = Manifest(stage, partition, Status.COMMITTED, "", "", {}, now, now)
+        with lake.staging(stage, partition) as staging:
+            if stage == "validate":
+                for table, rows in zip((DOCUMENTS, ENTITIES, QUOTES), published, strict=True):
+                    staging.write(table, rows)
+            staging.write(QUARANTINE, pa.Table.from_pylist(quarantine, QUARANTINE.schema))
+            staging.write(CHECKS, pa.Table.from_pylist(checks, CHECKS.schema))
+            lake.commit(staging, manifest)
 
 
 def annotate_seconds_per_article(sample: int, seed: int) -> float:
@@ -158,22 +179,32 @@ def annotate_seconds_per_article(sample: int, seed: int) -> float:
 
 def main() -> None:
     """Time the marts step and the report on a generated lake of each size, beside what
-    annotate would take for as many articles."""
+    annotate would take for as many articles; or, with --years, an hourly marts step."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 8000])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--annotate-sample", type=int, default=200)
+    parser.add_argument("--years", type=int, nargs="+", help="lakes of so many years")
+    parser.add_argument("--per-year", type=int, default=20_000, help="articles a year")
+    parser.add_argument("--hourly", type=int, default=5, help="articles of the hourly partition")
     args = parser.parse_args()
+    if args.years:
+        hourly_marts(args.years, args.per_year, args.hourly, args.seed)
+    else:
+        marts_and_report(args.sizes, args.seed, args.annotate_sample)
+
+
+def marts_and_report(sizes: list[int], seed: int, annotate_sample: int) -> None:
     suites = SuiteRunner()
-    per_article = annotate_seconds_per_article(args.annotate_sample, args.seed)
+    per_article = annotate_seconds_per_article(annotate_sample, seed)
     print(
         "| articles | marts (s) | report (s) | report (KB) | marts + report (s) "
         "| annotate (s, est.) | share |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    for size in args.sizes:
+    for size in sizes:
         with tempfile.TemporaryDirectory(prefix="depeche-bench-marts-") as folder:
-            lake = generate_lake(Path(folder) / "lake", size, args.seed)
+            lake = generate_lake(Path(folder) / "lake", size, seed)
             clock = time.perf_counter()
             made = refresh_marts(lake, suites)
             marts = time.perf_counter() - clock
@@ -187,6 +218,33 @@ def main() -> None:
             print(
                 f"| {size:,} | {marts:.2f} | {report:.2f} | {report_kb:,.0f} "
                 f"| {marts + report:.2f} | {annotate:.0f} | {share:.1%} |"
+            )
+
+
+def hourly_marts(years: list[int], per_year: int, hourly: int, seed: int) -> None:
+    """The marts step after one hourly partition, on lakes of `years` years."""
+    suites = SuiteRunner()
+    print("| years | articles | marts made (s) | hourly marts step, wall (s) | CPU (s) | × first |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    first = None
+    for count in years:
+        with tempfile.TemporaryDirectory(prefix="depeche-bench-marts-") as folder:
+            articles = count * per_year
+            lake = generate_lake(Path(folder) / "lake", articles, seed, years=count)
+            clock = time.perf_counter()
+            assert refresh_marts(lake, suites).status == Status.COMMITTED
+            made = time.perf_counter() - clock
+            rng = random.Random(seed + count)
+            last_day = range(366 * count - 1, 366 * count)
+            seq = len(lake.partitions()) + 1
+            commit_partition(lake, seq, rng, _documents(rng, articles, hourly, last_day))
+            clock, cpu = time.perf_counter(), time.process_time()
+            assert refresh_marts(lake, suites).status == Status.COMMITTED
+            wall, cpu = time.perf_counter() - clock, time.process_time() - cpu
+            first = first or cpu
+            print(
+                f"| {count} | {articles:,} | {made:.2f} | {wall:.2f} | {cpu:.2f} "
+                f"| {cpu / first:.2f} |"
             )
 
 
