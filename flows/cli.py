@@ -740,8 +740,7 @@ def compact(
     from tasks.settings import resolve_settings
 
     _imports_done()
-    if until is not None:
-        _check_until(until)
+    _check_until(until)
     store = Lake(lake).require()
     now = datetime.now(UTC)
     with store.lock(wait):
@@ -753,7 +752,6 @@ def compact(
             if until is not None
             else compaction.ended_periods(now, days=settings.compact_days)
         )
-        assert horizon is not None  # the months are always asked for
         done = compaction.compact(store, settings, horizon)
         made = refresh_lake_views(store, Resources().suites(), now.isoformat(timespec="seconds"))
         if made.marts.ok:  # the catalog lists the merged files: the old ones may go
@@ -763,11 +761,11 @@ def compact(
         _views_not_made(f"{made.marts.message}; the old files stay until they are")
 
 
-def _check_until(until: str) -> None:
-    """`--until` is a month or a day of the calendar, else CommandError."""
+def _check_until(until: str | None) -> None:
+    """`--until` is a month or a day of the calendar (or not given), else CommandError."""
     from datetime import date
 
-    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", until):
+    if until is None or re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", until):
         return
     with contextlib.suppress(ValueError):
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until) and date.fromisoformat(until):

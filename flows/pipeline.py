@@ -335,7 +335,7 @@ def _idle_summary(
     if counts is None or not marts_are_current(store):
         return None
     ended = _ended_periods(settings)
-    if ended is not None and has_work(store, settings, ended):
+    if ended and has_work(store, settings, ended):
         return None
     partitions = [spec.partition for spec in store.partitions()]
     reports, with_work = _current_prefix(store, partitions, settings)
@@ -392,7 +392,7 @@ def run_pipeline(
             if request.sources:
                 _plan(summary, request, settings)
             _run_targets(summary, _targets(store, request), request, settings)
-            if (ended := _ended_periods(settings)) is not None:
+            if ended := _ended_periods(settings):
                 summary.compaction = compact_task(lake, settings, ended)
             summary.marts = marts_task(lake, request.verify)
             if summary.marts.ok:  # the catalog lists the merged files: the old ones may go
@@ -455,7 +455,7 @@ def summary_of(state: State) -> RunSummary | BaseException:
     return result.summary if isinstance(result, RunFailed) else result
 
 
-def _ended_periods(settings: Settings) -> Horizon | None:
+def _ended_periods(settings: Settings) -> Horizon:
     """The months and days that have ended, which the automatic compaction merges (as
     the settings `compact_months` and `compact_days` ask)."""
     return ended_periods(datetime.now(UTC), settings.compact_months, settings.compact_days)

@@ -93,6 +93,10 @@ class Horizon:
             return arrived[:10]
         return None
 
+    def __bool__(self) -> bool:
+        """Whether any period is merged (not with both policies off)."""
+        return bool(self.month or self.day)
+
     def __str__(self) -> str:
         return self.day or self.month or "nothing"
 
@@ -109,13 +113,12 @@ def ended_by(instant: datetime) -> Horizon:
     return Horizon(last_closed_month(today), (today - _DAY).isoformat())
 
 
-def ended_periods(now: datetime, months: bool = True, days: bool = True) -> Horizon | None:
+def ended_periods(now: datetime, months: bool = True, days: bool = True) -> Horizon:
     """The months and the days (those asked for) that count as ended at `now`: a period
     ends for compaction an hour after its end, so a run just after midnight leaves
-    alone the partitions a run made minutes before it. None: neither asked for."""
+    alone the partitions a run made minutes before it."""
     ended = ended_by(now - GRACE)
-    horizon = Horizon(ended.month if months else None, ended.day if days else None)
-    return horizon if horizon.month or horizon.day else None
+    return Horizon(ended.month if months else None, ended.day if days else None)
 
 
 @dataclass(frozen=True)
