@@ -452,6 +452,32 @@ def test_compact_days_off_leaves_the_days_alone(
     assert summary.compaction is not None and summary.compaction.merged == {}
 
 
+def test_only_the_partitions_of_ended_days_to_merge_are_asked_whether_current(
+    three_partitions, tmp_path, monkeypatch
+):
+    """What the check of a run with nothing new pays: no decision for the partitions of
+    a day not ended, nor for a day already one partition."""
+    from tasks import compaction
+    from tasks.settings import SettingsGiven, resolve_settings
+
+    lake = copy(three_partitions, tmp_path)
+    fetched_at(lake, JANUARY)
+    asked: list[str] = []
+    real = compaction._not_current
+
+    def not_current(store, partition, settings):
+        asked.append(partition)
+        return real(store, partition, settings)
+
+    monkeypatch.setattr(compaction, "_not_current", not_current)
+    store = Lake(lake)
+    settings = resolve_settings(store.last_settings(), SettingsGiven())
+    assert not compaction.has_work(store, settings, compaction.Horizon("2019-12", "2020-01-09"))
+    assert asked == []
+    assert compaction.has_work(store, settings, compaction.Horizon("2019-12", "2020-01-11"))
+    assert asked == partitions(lake)[:2]  # the 10th's two; the 11th is one partition
+
+
 def test_compact_until_a_day_compacts_the_days_up_to_it(
     three_partitions, uncompacted, depeche, harness_env, tmp_path
 ):
