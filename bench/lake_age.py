@@ -32,10 +32,11 @@ the months (`compact_target_mb`, 128 MB: this small year becomes one partition) 
 once month by month (`--compact-target-mb 0`, twelve partitions). The same catalog
 queries on each (the ratio, against the target of 1.5), and the files the compacted
 months keep per table and month. Then the month in progress: two more copies whose
-partitions are dated to the hours of thirty days of January 2020, one left hourly,
-one compacted day by day (`depeche compact --until 2020-01-30`, as the setting
-`compact_days` leaves a month), their partitions, files and the same queries against
-the one partition.
+partitions are dated a partition an hour from the 1st of January 2020 (spread over
+thirty days when there are more), one left hourly, one compacted day by day up to the
+day before the last partition's (`depeche compact --until 2020-01-DD`, as the setting
+`compact_days` leaves the month in progress), their partitions, files and the same
+queries against the one partition.
 """
 
 from __future__ import annotations
@@ -335,25 +336,32 @@ def compacted_year(size: int, work: Path) -> None:
         print(f"files in the lake, {name}: {files_and_bytes(year)[0]}")
 
 
-def date_over_a_month(lake: Path, days: int = 30) -> None:
-    """Date the lake's partitions, in their order, to the hours of January 2020's first
-    `days` days, as an hourly schedule spreads them over the month in progress."""
+MONTH = 30 * 24  # hours in the month in progress, at most
+
+
+def date_over_a_month(lake: Path) -> str:
+    """Date the lake's partitions, in their order, to the hours of January 2020 as an
+    hourly schedule makes them (spread over the whole month when there are more than
+    its hours). Returns the day before the last partition's: the last day ended."""
     from tasks.lake.storage import Lake
 
     made = Lake(lake).partitions()
+    hours = min(len(made), MONTH)
     for position, spec in enumerate(made):
         path = lake / "_manifests" / "fetch" / f"{spec.partition}.json"
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        hours = position * days * 24 // len(made)
-        manifest["started_at"] = f"2020-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00+00:00"
+        hour = position * hours // len(made)
+        manifest["started_at"] = f"2020-01-{1 + hour // 24:02d}T{hour % 24:02d}:00:00+00:00"
         path.write_text(json.dumps(manifest), encoding="utf-8")
+    return f"2020-01-{(hours - 1) // 24:02d}"
 
 
 def month_in_progress(size: int, work: Path) -> None:
-    """The month in progress, its partitions spread over thirty days: hourly, as they
-    were made, against the same lake compacted day by day (`compact --until` its last
-    day, as `compact_days` leaves it) and the same articles in one partition (the
-    compacted year's): partitions, files, the catalog queries."""
+    """The month in progress, a partition an hour: as made, against the same lake
+    compacted day by day up to the day before the last partition's (`compact --until`,
+    as `compact_days` leaves it: a partition per day that has ended, then today's
+    hours) and the same articles in one partition (the compacted year's): partitions,
+    files, the catalog queries."""
     from tasks.lake.storage import Lake
 
     lake, whole = work / f"lake-{size}", work / f"whole-{size}"
@@ -361,10 +369,10 @@ def month_in_progress(size: int, work: Path) -> None:
     for copy in lakes.values():
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(lake, copy, symlinks=True)
-        date_over_a_month(copy)
-    timed([DEPECHE, "compact", "--lake", str(lakes["by day"]), "--until", "2020-01-30"])
-    print(f"\nthe month in progress: {size + 1} partitions over thirty days, hourly and")
-    print("compacted by day, against one partition (ms; ratio to one partition)\n")
+        ended = date_over_a_month(copy)
+    timed([DEPECHE, "compact", "--lake", str(lakes["by day"]), "--until", ended])
+    print(f"\nthe month in progress up to {ended}, a partition an hour and compacted by day,")
+    print("against the same articles in one partition (ms; ratio to one partition)\n")
     print("| | one partition | " + " | ".join(lakes) + " |")
     print("|---|---:|" + "---:|" * len(lakes))
     every = [whole, *lakes.values()]
