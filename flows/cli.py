@@ -731,6 +731,7 @@ def compact(
     rows unchanged); bring the marts, catalog and report up to date, then remove the
     merged partitions' old files. Partitions a run must bring up to date first are left
     as they are."""
+    _check_until(until)
     from datetime import UTC, datetime
 
     from tasks import compaction
@@ -740,7 +741,6 @@ def compact(
     from tasks.settings import resolve_settings
 
     _imports_done()
-    _check_until(until)
     store = Lake(lake).require()
     now = datetime.now(UTC)
     with store.lock(wait):
