@@ -31,7 +31,12 @@ a lake of the same articles made as one partition: once as the default target pa
 the months (`compact_target_mb`, 128 MB: this small year becomes one partition) and
 once month by month (`--compact-target-mb 0`, twelve partitions). The same catalog
 queries on each (the ratio, against the target of 1.5), and the files the compacted
-months keep per table and month.
+months keep per table and month. Then the month in progress: two more copies whose
+partitions are dated a partition an hour from the 1st of January 2020 (spread over
+thirty days when there are more), one left hourly, one compacted day by day up to the
+day before the last partition's (`depeche compact --until 2020-01-DD`, as the setting
+`compact_days` leaves the month in progress), their partitions, files and the same
+queries against the one partition.
 """
 
 from __future__ import annotations
@@ -331,6 +336,55 @@ def compacted_year(size: int, work: Path) -> None:
         print(f"files in the lake, {name}: {files_and_bytes(year)[0]}")
 
 
+MONTH = 30 * 24  # hours in the month in progress, at most
+
+
+def date_over_a_month(lake: Path) -> str:
+    """Date the lake's partitions, in their order, to the hours of January 2020 as an
+    hourly schedule makes them (spread over the whole month when there are more than
+    its hours). Returns the day before the last partition's: the last day ended."""
+    from tasks.lake.storage import Lake
+
+    made = Lake(lake).partitions()
+    hours = min(len(made), MONTH)
+    for position, spec in enumerate(made):
+        path = lake / "_manifests" / "fetch" / f"{spec.partition}.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        hour = position * hours // len(made)
+        manifest["started_at"] = f"2020-01-{1 + hour // 24:02d}T{hour % 24:02d}:00:00+00:00"
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    return f"2020-01-{(hours - 1) // 24:02d}"
+
+
+def month_in_progress(size: int, work: Path) -> None:
+    """The month in progress, a partition an hour: as made, against the same lake
+    compacted day by day up to the day before the last partition's (`compact --until`,
+    as `compact_days` leaves it: a partition per day that has ended, then today's
+    hours) and the same articles in one partition (the compacted year's): partitions,
+    files, the catalog queries."""
+    from tasks.lake.storage import Lake
+
+    lake, whole = work / f"lake-{size}", work / f"whole-{size}"
+    lakes = {"hourly": work / f"month-{size}-0", "by day": work / f"month-{size}-1"}
+    for copy in lakes.values():
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(lake, copy, symlinks=True)
+        ended = date_over_a_month(copy)
+    timed([DEPECHE, "compact", "--lake", str(lakes["by day"]), "--until", ended])
+    print(f"\nthe month in progress up to {ended}, a partition an hour and compacted by day,")
+    print("against the same articles in one partition (ms; ratio to one partition)\n")
+    print("| | one partition | " + " | ".join(lakes) + " |")
+    print("|---|---:|" + "---:|" * len(lakes))
+    every = [whole, *lakes.values()]
+    counts = [len(Lake(one).partitions()) for one in every]
+    print("| partitions | " + " | ".join(map(str, counts)) + " |")
+    print("| files | " + " | ".join(f"{files_and_bytes(one)[0]:,}" for one in every) + " |")
+    for query, sql in QUERIES.items():
+        one, *cells = queries_ms(every, sql, repeat=15)
+        shown = " | ".join(f"{ms:.2f} ({ms / one:.2f}×)" for ms in cells)
+        print(f"| {query} | {one:.2f} | {shown} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
@@ -371,6 +425,7 @@ def main() -> None:
             print_table(sizes, results)
         if not args.no_year:
             compacted_year(sizes[-1], work)
+            month_in_progress(sizes[-1], work)
         if args.profile:
             # the one-partition run added a partition: run once more so it is a no-op
             largest = sizes[-1]

@@ -709,8 +709,9 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
 Until = Annotated[
     str | None,
     typer.Option(
-        help="YYYY-MM: compact the months up to this one, though it has not ended "
-        "(default: the last month that has ended).",
+        help="YYYY-MM: compact the months up to this one; YYYY-MM-DD: the months before "
+        "this day's, then each day of its month up to this one; though they have not "
+        "ended (default: the months, and with compact_days the days, ended an hour ago).",
     ),
 ]
 
@@ -725,10 +726,12 @@ def compact(
     compact_target_mb: CompactTarget = None,
 ) -> None:
     """Merge the partitions fetched in each month up to --until into one partition per
-    month, and consecutive months into one while they stay under --compact-target-mb
-    (their rows unchanged); bring the marts, catalog and report up to date, then remove
-    the merged partitions' old files. Partitions a run must bring up to date first are
-    left as they are."""
+    month, and consecutive months into one while they stay under --compact-target-mb,
+    then those fetched on each later day up to --until into one partition per day (their
+    rows unchanged); bring the marts, catalog and report up to date, then remove the
+    merged partitions' old files. Partitions a run must bring up to date first are left
+    as they are."""
+    _check_until(until)
     from datetime import UTC, datetime
 
     from tasks import compaction
@@ -738,31 +741,47 @@ def compact(
     from tasks.settings import resolve_settings
 
     _imports_done()
-    if until is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", until):
-        raise CommandError(f"--until {until!r} is not a month such as 2026-03")
     store = Lake(lake).require()
     now = datetime.now(UTC)
-    month = until or compaction.last_closed_month(now.date())
     with store.lock(wait):
         store.clear_leftovers()
         given = SettingsGiven(compact_target_mb=compact_target_mb)
         settings = resolve_settings(store.last_settings(), given)
-        done = compaction.compact(store, settings, month)
+        horizon = (
+            compaction.Horizon.parse(until)
+            if until is not None
+            else compaction.ended_periods(now, days=settings.compact_days)
+        )
+        done = compaction.compact(store, settings, horizon)
         made = refresh_lake_views(store, Resources().suites(), now.isoformat(timespec="seconds"))
         if made.marts.ok:  # the catalog lists the merged files: the old ones may go
             compaction.collect(store)
-    _print_compaction(done, month)
+    _print_compaction(done, str(horizon))
     if not made.marts.ok:
         _views_not_made(f"{made.marts.message}; the old files stay until they are")
 
 
-def _print_compaction(done: Compaction, month: str) -> None:
+def _check_until(until: str | None) -> None:
+    """`--until` is a month or a day of the calendar (or not given), else CommandError."""
+    from datetime import date
+
+    if until is None or re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", until):
+        return
+    with contextlib.suppress(ValueError):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until) and date.fromisoformat(until):
+            return
+    raise CommandError(
+        f"--until {until!r} is not a month such as 2026-03 or a day such as 2026-03-14"
+    )
+
+
+def _print_compaction(done: Compaction, until: str) -> None:
     for merged, count in done.merged.items():
         out.print(f"compacted {count} partitions into {merged}", soft_wrap=True)
     for partition, why in done.kept.items():
         out.print(f"not compacted: {partition} ({why})", soft_wrap=True)
     if not done.merged:
-        out.print(f"nothing to compact up to {month}")
+        out.print(f"nothing to compact up to {until}")
 
 
 def _views_not_made(why: str) -> NoReturn:

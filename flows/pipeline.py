@@ -34,7 +34,15 @@ from schemas import STAGES
 from tasks import planning
 from tasks.analytics.marts import marts_are_current, marts_task
 from tasks.code_version import settled
-from tasks.compaction import Compaction, collect, compact_task, has_work, last_closed_month, recover
+from tasks.compaction import (
+    Compaction,
+    Horizon,
+    collect,
+    compact_task,
+    ended_periods,
+    has_work,
+    recover,
+)
 from tasks.contract import Decision, Stage, blocked, decide
 from tasks.errors import EXIT_FAILED, DepecheError, RunFailed
 from tasks.execution.resources import current
@@ -63,7 +71,7 @@ class RunSummary:
     workers: list[str] = field(default_factory=list)  # the Dask workers, on a cluster
     problems: list[SourceProblem] = field(default_factory=list)  # web sources not read
     not_modified: dict[str, int] = field(default_factory=dict)  # 304s per host
-    compaction: Compaction | None = None  # the months merged after the stages
+    compaction: Compaction | None = None  # the periods merged after the stages
 
     @property
     def hosts(self) -> dict[str, dict[str, int]]:
@@ -326,7 +334,8 @@ def _idle_summary(
         counts = None if plan.partitions else plan.counts
     if counts is None or not marts_are_current(store):
         return None
-    if settings.compact_months and has_work(store, settings, _closed_month()):
+    ended = _ended_periods(settings)
+    if ended and has_work(store, settings, ended):
         return None
     partitions = [spec.partition for spec in store.partitions()]
     reports, with_work = _current_prefix(store, partitions, settings)
@@ -383,8 +392,8 @@ def run_pipeline(
             if request.sources:
                 _plan(summary, request, settings)
             _run_targets(summary, _targets(store, request), request, settings)
-            if settings.compact_months:
-                summary.compaction = compact_task(lake, settings, _closed_month())
+            if ended := _ended_periods(settings):
+                summary.compaction = compact_task(lake, settings, ended)
             summary.marts = marts_task(lake, request.verify)
             if summary.marts.ok:  # the catalog lists the merged files: the old ones may go
                 collect(store)
@@ -446,9 +455,10 @@ def summary_of(state: State) -> RunSummary | BaseException:
     return result.summary if isinstance(result, RunFailed) else result
 
 
-def _closed_month() -> str:
-    """The last month that has ended: the automatic compaction merges up to it."""
-    return last_closed_month(datetime.now(UTC).date())
+def _ended_periods(settings: Settings) -> Horizon:
+    """The months and days that have ended, which the automatic compaction merges (as
+    the settings `compact_months` and `compact_days` ask)."""
+    return ended_periods(datetime.now(UTC), settings.compact_months, settings.compact_days)
 
 
 def _for_workers(lake: str, settings: Settings) -> str:

@@ -1,9 +1,10 @@
-"""Compaction: the partitions of a month that has ended, merged into one.
+"""Compaction: the partitions of a period that has ended, merged into one.
 
-An hourly schedule makes a partition an hour, each a dozen small files. Once a month
-has ended its partitions are merged, as table formats merge small files: the merged
-partition's files and manifests are written first, then one atomic switch, then the
-old files are collected.
+An hourly schedule makes a partition an hour, each a dozen small files. Once a day
+has ended its partitions are merged into one, and once a month has ended its
+partitions (its days' merged ones among them) into one, as table formats merge small
+files: the merged partition's files and manifests are written first, then one atomic
+switch, then the old files are collected.
 
 1. the intent, `_compacting/<merged>.json`, names the partitions to merge;
 2. each file of theirs is merged with its like (the same table and stage) in plan
@@ -34,7 +35,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,80 @@ INTENTS_DIR = "_compacting"
 MERGED_PREFIX = "compacted"
 
 
+GRACE = timedelta(hours=1)  # a period ends for the automatic policy an hour after its end
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The periods that have ended, which compaction merges: each month up to `month`
+    whole, then each day up to `day` (of the months after `month`) on its own."""
+
+    month: str | None  # YYYY-MM; None: no month merged as a month
+    day: str | None = None  # YYYY-MM-DD; None: no day merged as a day
+
+    @classmethod
+    def parse(cls, until: str) -> Horizon:
+        """`--until`: a month (YYYY-MM, the months up to it) or a day (YYYY-MM-DD, the
+        periods that have ended when that day ends: the months before, then the days)."""
+        if len(until) == len("YYYY-MM"):
+            return cls(until)
+        return ended_by(datetime.combine(date.fromisoformat(until), time(), UTC) + _DAY)
+
+    def period(self, arrived: str) -> str | None:
+        """The period a partition fetched at `arrived` (an ISO time, UTC) is merged in:
+        its month, else its day, or None while it has not ended."""
+        if self.month is not None and arrived[:7] <= self.month:
+            return arrived[:7]
+        if self.day is not None and arrived[:10] <= self.day:
+            return arrived[:10]
+        return None
+
+    def __bool__(self) -> bool:
+        """Whether any period is merged (not with both policies off)."""
+        return bool(self.month or self.day)
+
+    def __str__(self) -> str:
+        return self.day or self.month or "nothing"
+
+
+def last_closed_month(today: date) -> str:
+    """The last month that has ended on `today`."""
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def ended_by(instant: datetime) -> Horizon:
+    """The last month and the last day that have ended at `instant` (UTC)."""
+    today = instant.astimezone(UTC).date()
+    return Horizon(last_closed_month(today), (today - _DAY).isoformat())
+
+
+def ended_periods(now: datetime, months: bool = True, days: bool = True) -> Horizon:
+    """The months and the days (those asked for) that count as ended at `now`: a period
+    ends for compaction an hour after its end, so a run just after midnight leaves
+    alone the partitions a run made minutes before it."""
+    ended = ended_by(now - GRACE)
+    return Horizon(ended.month if months else None, ended.day if days else None)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The partitions of one run fetched in one period (a month or a day)."""
+
+    name: str  # YYYY-MM or YYYY-MM-DD
+    members: list[PartitionSpec]
+
+    @property
+    def is_month(self) -> bool:
+        return not _is_day(self.name)
+
+
 @dataclass(frozen=True)
 class Group:
-    """Partitions to merge: consecutive in plan order, whole months, all current."""
+    """Partitions to merge: consecutive in plan order, whole periods, all current."""
 
-    month: str  # the first partition's
+    period: str  # the first partition's month, or its day
     members: tuple[PartitionSpec, ...]
 
     @property
@@ -75,7 +145,7 @@ class Group:
         """The merged partition's name: the same for the same members, so a compaction
         killed and done again writes the same files."""
         names = json.dumps([spec.partition for spec in self.members]).encode()
-        return f"{MERGED_PREFIX}-{self.month}-{hashlib.sha256(names).hexdigest()[:10]}"
+        return f"{MERGED_PREFIX}-{self.period}-{hashlib.sha256(names).hexdigest()[:10]}"
 
 
 @dataclass
@@ -86,80 +156,99 @@ class Compaction:
     kept: dict[str, str] = field(default_factory=dict)  # partition: why it was not merged
 
 
-def last_closed_month(today: date) -> str:
-    """The last month that has ended on `today`: what the automatic policy compacts."""
-    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
-
-
-def arrival_month(lake: Lake, partition: str) -> str | None:
-    """The month a partition was fetched in (a merged one: its first partition's)."""
+def arrived_at(lake: Lake, partition: str) -> str | None:
+    """When a partition was fetched (a merged one: its first partition)."""
     manifest = lake.read_manifest(REGISTRY[0].name, partition)
-    return manifest.started_at[:7] if manifest is not None else None
+    return manifest.started_at if manifest is not None else None
 
 
-def plan_compaction(lake: Lake, settings: Settings, until: str) -> tuple[list[Group], dict]:
-    """The groups to merge, and the partitions of the months up to `until` (YYYY-MM)
-    left as they are, with why. The partitions fetched in one month (every stage
-    committed and current, consecutive in plan order) go together; consecutive months
-    are packed into one group while their files stay under `compact_target_mb`, so a
-    small lake's year becomes one partition and a large lake's month stays its own."""
+def plan_compaction(lake: Lake, settings: Settings, until: Horizon) -> tuple[list[Group], dict]:
+    """The groups to merge, and the partitions of the periods that have ended left as
+    they are, with why. The partitions fetched in one period (every stage committed
+    and current, consecutive in plan order) go together; consecutive months are packed
+    into one group while their files stay under `compact_target_mb`, so a small lake's
+    year becomes one partition and a large lake's month stays its own. Days are not
+    packed: at its end their month packs them."""
     lake = lake.indexed()
     kept: dict[str, str] = {}
     target = settings.compact_target_mb * 1_000_000
     groups = [
         group
-        for months in _runs_of_months(lake, settings, until, kept)
-        for group in _packed(lake, months, target)
+        for periods in _runs_of_periods(lake, settings, _periods(lake, until), kept)
+        for group in _packed(lake, periods, target)
     ]
     return groups, kept
 
 
-def _runs_of_months(
-    lake: Lake, settings: Settings, until: str, kept: dict[str, str]
-) -> Iterator[list[list[PartitionSpec]]]:
-    """Runs of consecutive partitions that may be merged, each cut into its months. A
-    partition of a month after `until` ends a run (it is not asked whether current), as
-    does one not current (put in `kept`, with why)."""
-    run: list[list[PartitionSpec]] = []
-    month = None
+def _periods(lake: Lake, until: Horizon) -> list[tuple[PartitionSpec, str | None]]:
+    """Each partition in plan order with the period it is merged in (None: not ended,
+    or a day already one partition, which nothing is merged with)."""
+    found = []
     for spec in lake.partitions():
-        arrived = arrival_month(lake, spec.partition)
-        closed = arrived is not None and arrived <= until
-        why = _not_current(lake, spec.partition, settings) if closed else None
+        arrived = arrived_at(lake, spec.partition)
+        found.append((spec, until.period(arrived) if arrived is not None else None))
+    partitions_of = Counter(period for _, period in found)
+    return [
+        (spec, None if _is_day(period) and partitions_of[period] == 1 else period)
+        for spec, period in found
+    ]
+
+
+def _is_day(period: str | None) -> bool:
+    return period is not None and len(period) == len("YYYY-MM-DD")
+
+
+def _runs_of_periods(
+    lake: Lake,
+    settings: Settings,
+    periods: list[tuple[PartitionSpec, str | None]],
+    kept: dict[str, str],
+) -> Iterator[list[Period]]:
+    """Runs of consecutive partitions that may be merged, each cut into its periods. A
+    partition of no period ends a run (it is not asked whether current), as does one
+    not current (put in `kept`, with why)."""
+    run: list[Period] = []
+    for spec, period in periods:
+        why = _not_current(lake, spec.partition, settings) if period is not None else None
         if why is not None:
             kept[spec.partition] = why
-        if not closed or why is not None:
+        if period is None or why is not None:
             if run:
                 yield run
-            run, month = [], None
-        elif arrived == month:
-            run[-1].append(spec)
+            run = []
+        elif run and run[-1].name == period:
+            run[-1].members.append(spec)
         else:
-            run.append([spec])
-            month = arrived
+            run.append(Period(period, [spec]))
     if run:
         yield run
 
 
-def _packed(lake: Lake, months: list[list[PartitionSpec]], target: float) -> Iterator[Group]:
+def _packed(lake: Lake, periods: list[Period], target: float) -> Iterator[Group]:
     """Consecutive whole months packed into groups while their files stay under
-    `target` bytes (a month over it is a group of its own); one partition is no group."""
-    members: list[PartitionSpec] = []
+    `target` bytes (a month over it is a group of its own); a day is a group of its
+    own (its month packs it once it ends); one partition is no group."""
+    pack: list[Period] = []
     size = 0
-    for month in months:
-        month_size = sum(_size(lake, spec.partition) for spec in month)
-        if members and size + month_size > target:
-            yield from _group(lake, members)
-            members, size = [], 0
-        members += month
-        size += month_size
-    yield from _group(lake, members)
+    for period in periods:
+        if not period.is_month:
+            yield from _group(pack)
+            yield from _group([period])
+            pack, size = [], 0
+            continue
+        period_size = sum(_size(lake, spec.partition) for spec in period.members)
+        if pack and size + period_size > target:
+            yield from _group(pack)
+            pack, size = [], 0
+        pack.append(period)
+        size += period_size
+    yield from _group(pack)
 
 
-def _group(lake: Lake, members: list[PartitionSpec]) -> Iterator[Group]:
+def _group(periods: list[Period]) -> Iterator[Group]:
+    members = tuple(spec for period in periods for spec in period.members)
     if len(members) > 1:
-        yield Group(arrival_month(lake, members[0].partition) or "", tuple(members))
+        yield Group(periods[0].name, members)
 
 
 def _size(lake: Lake, partition: str) -> int:
@@ -184,8 +273,8 @@ def _not_current(lake: Lake, partition: str, settings: Settings) -> str | None:
     return None
 
 
-def compact(lake: Lake, settings: Settings, until: str) -> Compaction:
-    """Merge the partitions of every month up to `until` (YYYY-MM) whose partitions
+def compact(lake: Lake, settings: Settings, until: Horizon) -> Compaction:
+    """Merge the partitions of every period that has ended by `until` whose partitions
     are committed and current; what an earlier compaction left is rolled back first."""
     recover(lake)
     groups, kept = plan_compaction(lake, settings, until)
@@ -196,7 +285,7 @@ def compact(lake: Lake, settings: Settings, until: str) -> Compaction:
         except (pa.ArrowException, ValueError, KeyError) as error:
             recover(lake)  # not switched: what it placed goes, the partitions stay
             raise CompactionStopped(
-                f"the partitions from {group.month} on were not compacted: a file of "
+                f"the partitions from {group.period} on were not compacted: a file of "
                 f"{group.members[0].partition} to {group.members[-1].partition} could not "
                 f"be merged ({type(error).__name__}: {error}); the lake is as it was: "
                 "`depeche status --verify` finds the damage, `depeche rerun --failed` "
@@ -206,7 +295,7 @@ def compact(lake: Lake, settings: Settings, until: str) -> Compaction:
     return done
 
 
-def has_work(lake: Lake, settings: Settings, until: str) -> bool:
+def has_work(lake: Lake, settings: Settings, until: Horizon) -> bool:
     """Whether `compact` (and `collect` after it) would change anything."""
     pending = lake.root / INTENTS_DIR
     return (pending.is_dir() and any(pending.iterdir())) or bool(
@@ -411,8 +500,8 @@ def collect(lake: Lake) -> list[str]:
 
 
 @task(name="compact", cache_policy=NO_CACHE)
-def compact_task(lake: str, settings: Settings, until: str) -> Compaction:
-    """Compact the months up to `until`, and log what was merged."""
+def compact_task(lake: str, settings: Settings, until: Horizon) -> Compaction:
+    """Compact the periods that have ended by `until`, and log what was merged."""
     done = compact(Lake(lake), settings, until)
     logger = get_run_logger()
     for merged, count in done.merged.items():

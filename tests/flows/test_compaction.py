@@ -299,14 +299,19 @@ def test_a_run_compacts_the_months_that_have_ended(
     assert sorted(path.name for path in (lake / "clean").iterdir()) == [f"batch={merged}"]
 
 
-def dated(lake: Path, months: list[str]) -> None:
-    """Date the lake's partitions, in plan order, to these months (their fetch
+def fetched_at(lake: Path, times: list[str]) -> None:
+    """Date the lake's partitions, in plan order, to these fetch times (their fetch
     manifests' start, what compaction reads)."""
-    for spec, month in zip(Lake(lake).partitions(), months, strict=True):
+    for spec, when in zip(Lake(lake).partitions(), times, strict=True):
         path = lake / "_manifests" / "fetch" / f"{spec.partition}.json"
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        manifest["started_at"] = f"{month}-15T12:00:00+00:00"
+        manifest["started_at"] = f"{when}+00:00"
         path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def dated(lake: Path, months: list[str]) -> None:
+    """Date the lake's partitions, in plan order, to the middle of these months."""
+    fetched_at(lake, [f"{month}-15T12:00:00" for month in months])
 
 
 @pytest.mark.parametrize(
@@ -358,6 +363,150 @@ def test_a_compacted_month_is_packed_again_with_the_next_month(
     summary = depeche_pipeline(sources=[str(source)], lake=str(lake))
     assert summary.ok and not any(report.ran for report in summary.reports)
     assert partitions(lake) == [merged]
+
+
+def at(when: str) -> datetime:
+    return datetime.fromisoformat(when).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "month", "day"),
+    [
+        ("2026-12-05T00:30", "2026-11", "2026-12-03"),  # the 4th ended half an hour ago
+        ("2026-12-05T01:30", "2026-11", "2026-12-04"),
+        ("2026-12-01T00:30", "2026-10", "2026-11-29"),  # November too
+        ("2026-12-01T01:30", "2026-11", "2026-11-30"),
+        ("2027-01-01T00:30", "2026-11", "2026-12-30"),
+    ],
+)
+def test_a_period_counts_as_ended_an_hour_after_its_end(now, month, day):
+    from tasks.compaction import Horizon, ended_periods
+
+    assert ended_periods(at(now)) == Horizon(month, day)
+    assert ended_periods(at(now), days=False) == Horizon(month, None)
+    assert ended_periods(at(now), months=False) == Horizon(None, day)
+    assert not ended_periods(at(now), months=False, days=False)  # nothing is merged
+
+
+def test_until_a_day_is_the_periods_ended_when_it_ends():
+    """A day of its month's end ends the month; an ended month takes its days, the
+    days after it go one by one, a period not ended goes nowhere."""
+    from tasks.compaction import Horizon
+
+    assert Horizon.parse("2026-11") == Horizon("2026-11", None)
+    assert Horizon.parse("2026-12-03") == Horizon("2026-11", "2026-12-03")
+    assert Horizon.parse("2026-11-30") == Horizon("2026-11", "2026-11-30")
+    horizon = Horizon("2026-11", "2026-12-03")
+    assert horizon.period("2026-11-30T23:59:59+00:00") == "2026-11"
+    assert horizon.period("2026-12-03T23:59:59+00:00") == "2026-12-03"
+    assert horizon.period("2026-12-04T00:00:00+00:00") is None
+    assert Horizon("2026-11").period("2026-12-01T00:00:00+00:00") is None
+
+
+def run_at(monkeypatch, when: str, lake: Path, source: Path, **settings):
+    """A run whose clock says `when` (the automatic compaction reads no other)."""
+    import flows.pipeline
+    from flows.pipeline import depeche_pipeline
+    from tasks.settings import SettingsGiven
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # the flow asks for UTC
+            return at(when)
+
+    monkeypatch.setattr(flows.pipeline, "datetime", Clock)
+    given = SettingsGiven(**settings)
+    summary = depeche_pipeline(sources=[str(source)], lake=str(lake), settings=given)
+    assert summary.ok
+    assert not any(report.ran for report in summary.reports)  # compacted, not redone
+    return summary
+
+
+# two partitions fetched on the 10th of January 2020, one on the 11th
+JANUARY = ["2020-01-10T09:00:00", "2020-01-10T10:00:00", "2020-01-11T09:00:00"]
+
+
+def test_a_run_compacts_each_day_that_has_ended_then_its_month(
+    three_partitions, uncompacted, source, tmp_path, prefect_harness, monkeypatch
+):
+    """In the month in progress each day that has ended becomes one partition (days
+    are not packed together); once the month has ended, its day-partitions and its
+    other partitions become one."""
+    lake = copy(three_partitions, tmp_path)
+    fetched_at(lake, JANUARY)
+    last = partitions(lake)[-1]
+    summary = run_at(monkeypatch, "2020-01-12T01:30:00", lake, source)
+    tenth, eleventh = partitions(lake)
+    assert tenth.startswith("compacted-2020-01-10-") and eleventh == last
+    assert summary.compaction is not None and summary.compaction.merged == {tenth: 2}
+    assert rows(lake) == uncompacted
+    assert all_committed(lake) and no_intents(lake)
+    assert sorted(path.name for path in (lake / "clean").iterdir()) == sorted(
+        [f"batch={tenth}", f"batch={last}"]
+    )
+    summary = run_at(monkeypatch, "2020-02-01T01:30:00", lake, source)
+    [january] = partitions(lake)
+    assert re.fullmatch(r"compacted-2020-01-[0-9a-f]{10}", january)  # the month's name
+    assert summary.compaction is not None and summary.compaction.merged == {january: 2}
+    assert rows(lake) == uncompacted
+    assert not list(lake.rglob(f"*{tenth}*"))  # the day's partition collected
+    assert all_committed(lake) and no_intents(lake)
+
+
+def test_compact_days_off_leaves_the_days_alone(
+    three_partitions, source, tmp_path, prefect_harness, monkeypatch
+):
+    lake = copy(three_partitions, tmp_path)
+    fetched_at(lake, JANUARY)
+    before = partitions(lake)
+    summary = run_at(monkeypatch, "2020-01-12T01:30:00", lake, source, compact_days=False)
+    assert partitions(lake) == before
+    assert summary.compaction is not None and summary.compaction.merged == {}
+
+
+def test_only_the_partitions_of_ended_days_to_merge_are_asked_whether_current(
+    three_partitions, tmp_path, monkeypatch
+):
+    """What the check of a run with nothing new pays: no decision for the partitions of
+    a day not ended, nor for a day already one partition."""
+    from tasks import compaction
+    from tasks.settings import SettingsGiven, resolve_settings
+
+    lake = copy(three_partitions, tmp_path)
+    fetched_at(lake, JANUARY)
+    asked: list[str] = []
+    real = compaction._not_current
+
+    def not_current(store, partition, settings):
+        asked.append(partition)
+        return real(store, partition, settings)
+
+    monkeypatch.setattr(compaction, "_not_current", not_current)
+    store = Lake(lake)
+    settings = resolve_settings(store.last_settings(), SettingsGiven())
+    assert not compaction.has_work(store, settings, compaction.Horizon("2019-12", "2020-01-09"))
+    assert asked == []
+    assert compaction.has_work(store, settings, compaction.Horizon("2019-12", "2020-01-11"))
+    assert asked == partitions(lake)[:2]  # the 10th's two; the 11th is one partition
+
+
+def test_compact_until_a_day_compacts_the_days_up_to_it(
+    three_partitions, uncompacted, depeche, harness_env, tmp_path
+):
+    lake = copy(three_partitions, tmp_path)
+    fetched_at(lake, ["2020-01-10T09:00:00", "2020-01-11T09:00:00", "2020-01-11T10:00:00"])
+    first = partitions(lake)[0]
+    before = depeche("compact", "--lake", str(lake), "--until", "2020-01-10", env=harness_env)
+    assert before.returncode == 0, before.stderr  # the 10th is one partition already
+    assert "nothing to compact up to 2020-01-10" in before.stdout
+    done = depeche("compact", "--lake", str(lake), "--until", "2020-01-11", env=harness_env)
+    assert done.returncode == 0, done.stderr
+    assert "compacted 2 partitions into compacted-2020-01-11-" in done.stdout
+    assert partitions(lake)[0] == first and partitions(lake)[1].startswith("compacted-2020-01-11-")
+    assert rows(lake) == uncompacted
+    assert all_committed(lake) and no_intents(lake)
+    wrong = depeche("compact", "--lake", str(lake), "--until", "2020-02-30", env=harness_env)
+    assert wrong.returncode != 0 and "is not a month" in wrong.stderr
 
 
 def test_status_lists_the_newest_partitions_and_every_one_in_trouble(

@@ -94,11 +94,11 @@ def test_marts_after_compaction_equal_a_full_recompute(
     runs: Path, tmp_path: Path, sample: Path, prefect_harness
 ) -> None:
     from flows.pipeline import depeche_pipeline
-    from tasks.compaction import compact
+    from tasks.compaction import Horizon, compact
     from tasks.settings import Settings
 
     lake = shutil.copytree(runs, tmp_path / "lake")
-    compact(Lake(lake), Settings(), THIS_MONTH)
+    compact(Lake(lake), Settings(), Horizon(THIS_MONTH))
     assert len(partitions(lake)) == 1
     later = tmp_path / "later"
     later.mkdir()
