@@ -365,6 +365,9 @@ def month_in_progress(size: int, work: Path) -> None:
     from tasks.lake.storage import Lake
 
     lake, whole = work / f"lake-{size}", work / f"whole-{size}"
+    if len(list((lake / "_partitions").glob("*.json"))) <= 24:
+        print("\nthe month in progress: not measured, no day of fewer than 25 hours has ended")
+        return
     lakes = {"hourly": work / f"month-{size}-0", "by day": work / f"month-{size}-1"}
     for copy in lakes.values():
         shutil.rmtree(copy, ignore_errors=True)

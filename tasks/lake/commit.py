@@ -16,7 +16,13 @@ import pyarrow as pa
 
 from schemas import STAGES, Table
 from tasks.faults import fault_point
-from tasks.lake.files import PART_FILE, describe_file, fingerprint_outputs, write_parquet
+from tasks.lake.files import (
+    PART_FILE,
+    describe_file,
+    empty_file_sha256,
+    fingerprint_outputs,
+    write_parquet,
+)
 from tasks.lake.gx_results import GxResults
 from tasks.lake.layout import PARTITION_PREFIX, LakeLayout
 from tasks.lake.manifests import Manifests
@@ -40,7 +46,7 @@ class Staging:
     staged: dict[Table, Path] = field(default_factory=dict)
     # partition folders of tables with no rows this time: no file, and no older one
     # left in place by the commit
-    cleared: list[Path] = field(default_factory=list)
+    cleared: dict[Table, Path] = field(default_factory=dict)
 
     def _table_dir(self, table: Table) -> Path:
         relative = self.layout.relative_dir(table, self.partition, self.stage)
@@ -55,7 +61,7 @@ class Staging:
         at a time); the schema must match exactly. None: a table of NO_FILE_WHEN_EMPTY
         without rows, written as no file."""
         if table.name in NO_FILE_WHEN_EMPTY and isinstance(rows, pa.Table) and not rows.num_rows:
-            self.cleared.append(self.layout.relative_dir(table, self.partition, self.stage))
+            self.cleared[table] = self.layout.relative_dir(table, self.partition, self.stage)
             return None
         path = self._table_dir(table) / PART_FILE
         write_parquet(path, table.schema, rows, fault=f"write:{table.name}")
@@ -102,15 +108,21 @@ class Commits:
         Each folder moves with one rename. A replaced folder is renamed aside first
         and deleted after; the manifest, written last, is what marks the commit.
         """
+        cleared = staging.cleared
         trash = self.place(
-            staging.root, staging.folders(), f"commit:{staging.stage}", staging.cleared
+            staging.root, staging.folders(), f"commit:{staging.stage}", cleared.values()
         )
-        manifest.outputs = [
-            describe_file(self.root, relative / PART_FILE)
-            for table, relative in sorted(staging.staged.items(), key=lambda kv: kv[1])
+        outputs = {
+            relative: describe_file(self.root, relative / PART_FILE)
+            for table, relative in staging.staged.items()
             if not table.report
-        ]
-        manifest.output_fingerprint = fingerprint_outputs(manifest.outputs)
+        }
+        manifest.outputs = [outputs[relative] for relative in sorted(outputs)]
+        # a table written as no file counts as the empty file it stands for
+        for table, relative in cleared.items():
+            empty = empty_file_sha256(table.schema)
+            outputs[relative] = OutputFile((relative / PART_FILE).as_posix(), 0, empty)
+        manifest.output_fingerprint = fingerprint_outputs([outputs[r] for r in sorted(outputs)])
         manifest.reports = self._describe_reports(staging)
         self.manifests.write(manifest)
         shutil.rmtree(trash, ignore_errors=True)

@@ -4,6 +4,7 @@ files and their statistics, content hashes."""
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -68,7 +69,10 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def write_parquet(
-    path: Path, schema: pa.Schema, rows: pa.Table | Iterable[pa.Table], fault: str = ""
+    path: Path | io.BytesIO,
+    schema: pa.Schema,
+    rows: pa.Table | Iterable[pa.Table],
+    fault: str = "",
 ) -> None:
     """Write `rows` (a table, or a stream of tables, each a row group) to `path` with
     `schema`, as every file of the lake is written."""
@@ -123,6 +127,16 @@ def merge_parquet(sources: list[Path], path: Path) -> None:
             yield pa.concat_tables(held).combine_chunks()
 
     write_parquet(path, schema, gathered())
+
+
+def empty_file_sha256(schema: pa.Schema) -> str:
+    """The content hash of the file of no rows `write_parquet` writes with `schema`:
+    what a table with no rows, written as no file, stands for in a stage's output
+    fingerprint (so a stage-partition's fingerprint is what it was when an empty
+    file was written, and nothing after it is redone for that)."""
+    sink = io.BytesIO()
+    write_parquet(sink, schema, schema.empty_table())
+    return sha256_bytes(sink.getvalue())
 
 
 def describe_file(root: Path, relative: Path) -> OutputFile:

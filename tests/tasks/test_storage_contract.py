@@ -13,7 +13,9 @@ from schemas.tables import Rejected, quarantine_row
 from tasks.contract import Stage, StageOutput, decide, run_stage
 from tasks.errors import LakeLocked, PartitionNotCommitted
 from tasks.execution.resources import Resources
+from tasks.lake.files import fingerprint_outputs, sha256_file, write_parquet
 from tasks.lake.storage import Lake
+from tasks.records import OutputFile
 from tasks.settings import Settings
 
 RESOURCES = Resources()  # loads nothing until a gate needs the GX suites
@@ -112,6 +114,13 @@ def test_a_quarantine_without_rows_is_no_file_and_leaves_none_behind(tmp_path: P
     assert lake.read(QUARANTINE, "p1", "fetch", columns=["reason"]).num_rows == 0
     assert lake.read(QUARANTINE, "p1", "fetch").schema == QUARANTINE.schema
     assert lake.verify(manifest, deep=True) == []
+    # its output fingerprint is the one it had when an empty file was written: a lake
+    # made then redoes nothing after a stage-partition redone now
+    empty = tmp_path / "empty.parquet"
+    write_parquet(empty, QUARANTINE.schema, no_quarantine())
+    stand_in = OutputFile(file.relative_to(tmp_path).as_posix(), 0, sha256_file(empty))
+    recorded = sorted([*manifest.outputs, stand_in], key=lambda output: output.path)
+    assert manifest.output_fingerprint == fingerprint_outputs(recorded)
 
 
 def test_an_unchanged_stage_is_skipped_and_writes_nothing(tmp_path: Path) -> None:
