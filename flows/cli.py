@@ -709,9 +709,10 @@ def report(lake: LakePath = Path("data/lake"), wait: Wait = 0.0) -> None:
 Until = Annotated[
     str | None,
     typer.Option(
-        help="YYYY-MM: compact the months up to this one; YYYY-MM-DD: the months before "
-        "this day's, then each day of its month up to this one; though they have not "
-        "ended (default: the months, and with compact_days the days, ended an hour ago).",
+        help="YYYY-MM: compact the months up to this one; YYYY-MM-DD: the periods ended "
+        "when this day ends (the months before it, then each day up to it); though they "
+        "have not ended (default: the months, and with compact_days the days, ended an "
+        "hour ago).",
     ),
 ]
 

@@ -53,12 +53,14 @@ class Settings(BaseModel):
     """New items of a run (of each month, in a backfill) are split into partitions of at
     most this many, in a stable order: the units a cluster shares out."""
     compact_months: bool = True
-    """After a run, merge the partitions fetched in each month that has ended into one
-    partition: the same rows, a few files a month (`depeche compact` does it on demand)."""
+    """After a run, merge the partitions fetched in each month that has ended (an hour
+    ago) into one partition: the same rows, a few files a month (`depeche compact` does
+    it on demand)."""
     compact_days: bool = True
-    """After a run, merge the partitions fetched on each day that has ended, in the months
-    not compacted yet, into one partition a day (at the month's end they join its
-    partition): the month in progress keeps a partition a day, not one an hour."""
+    """After a run, merge the partitions fetched on each day that has ended (an hour
+    ago), in the months not compacted yet, into one partition a day (at the month's end,
+    with `compact_months`, they join its partition): the month in progress keeps a
+    partition a day, not one an hour."""
     compact_target_mb: float = Field(128.0, ge=0.0, le=1_000_000.0)
     """Compaction packs consecutive months that have ended into one partition while its
     files stay under this many megabytes (a small lake's year becomes one partition, a
