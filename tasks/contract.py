@@ -24,7 +24,7 @@ import pyarrow as pa
 from schemas import CHECKS, QUARANTINE, Table
 from tasks.code_version import code_version
 from tasks.errors import GateFailed, PartitionNotCommitted
-from tasks.execution.processes import give_back_memory
+from tasks.execution.processes import give_back_memory, process_exiting
 from tasks.faults import fault_point
 from tasks.gate import Check, GateResult, gate, stage_checks
 from tasks.lake.storage import Lake
@@ -269,17 +269,24 @@ def run_stage(
         # the output is not kept here: its tables are freed once committed
         _gate_and_commit(lake, stage, context, stage.produce(context), manifest, started=clock)
     except Exception as error:  # recorded and reported; the other partitions go on
-        manifest.status = Status.FAILED
-        manifest.error = str(error) if isinstance(error, GateFailed) else _describe(error)
-        manifest.traceback = None if isinstance(error, GateFailed) else traceback.format_exc()
-        manifest.finished_at = manifest.finished_at or datetime.now(UTC).isoformat()
-        manifest.seconds = round(time.perf_counter() - clock, 3)
-        lake.write_manifest(manifest)
+        # unless its process is going (a run stopped): then it stays running, which
+        # the next run reads as interrupted and redoes
+        if not process_exiting():
+            _record_failure(lake, manifest, error, clock)
     give_back_memory()  # what the partition's tables took, before the next one
     report = StageReport.from_manifest(manifest)
     report.ran = True
     report.gated = manifest.validation is not None
     return report
+
+
+def _record_failure(lake: Lake, manifest: Manifest, error: Exception, clock: float) -> None:
+    manifest.status = Status.FAILED
+    manifest.error = str(error) if isinstance(error, GateFailed) else _describe(error)
+    manifest.traceback = None if isinstance(error, GateFailed) else traceback.format_exc()
+    manifest.finished_at = manifest.finished_at or datetime.now(UTC).isoformat()
+    manifest.seconds = round(time.perf_counter() - clock, 3)
+    lake.write_manifest(manifest)
 
 
 def _describe(error: Exception) -> str:

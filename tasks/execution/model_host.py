@@ -32,7 +32,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from tasks.execution.processes import STOP_SIGNALS, leave_stopping_to_parent
+from tasks.execution.processes import STOP_SIGNALS, leave_stopping_to_parent, mark_exiting
 from tasks.progress import ProgressFn
 
 if TYPE_CHECKING:  # a type only: spaCy is imported in the host, once it watches stdin
@@ -165,6 +165,7 @@ def stop_hosts() -> None:
     signal that comes meanwhile (a Ctrl-C reaching every process of a terminal's
     group, a flow run's process among them, as it exits) changes nothing: the process
     is already going, and the wait is bounded."""
+    mark_exiting()  # before any pipe closes: a stage failing from now on is interrupted
     if threading.current_thread() is threading.main_thread():
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)

@@ -8,12 +8,28 @@ import ctypes
 import platform
 import signal
 import sys
+import threading
 
 PR_SET_PDEATHSIG = 1
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """What stops a command: a terminal's Ctrl-C and a service manager's stop. Both may
 reach its whole process group, its children included."""
+
+
+_exiting = threading.Event()
+
+
+def mark_exiting() -> None:
+    """Say that this process has begun to exit (its model hosts are let go)."""
+    _exiting.set()
+
+
+def process_exiting() -> bool:
+    """Whether this process has begun to exit: a stage that fails then (its model
+    host's pipe closed under it, a run stopped with partitions in flight) failed
+    because its process is going, not of itself."""
+    return _exiting.is_set()
 
 
 def leave_stopping_to_parent() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -266,3 +268,43 @@ def test_temporary_files_of_atomic_writes_are_cleared_without_walking_the_partit
     removed = lake.clear_leftovers()
     assert {p.name for p in removed} == {".p1.json.0123abcd.tmp", "._partitions.json.0123abcd.tmp"}
     assert (manifests / "p1.json").exists() and (partition / ".not-ours.tmp").exists()
+
+
+class PipeClosed:
+    """A stage body whose model host's pipe closes under it."""
+
+    calls = 0
+
+    def __call__(self) -> StageOutput:
+        raise OSError("handle is closed")
+
+
+EXITING = """
+import sys
+from pathlib import Path
+
+from tasks.execution.processes import mark_exiting
+from tasks.lake.storage import Lake
+from tests.tasks.test_storage_contract import PipeClosed, run
+
+mark_exiting()  # as the process does when it lets its model hosts go
+print(run(Lake(Path(sys.argv[1])), PipeClosed()).status)
+"""
+
+
+def test_a_stage_that_fails_as_its_process_exits_is_left_for_the_next_run(tmp_path: Path) -> None:
+    """A run stopped with partitions in flight lets its model hosts go as it exits: a
+    stage that fails then failed because its process is going. It stays running, which
+    the next run reads as interrupted and redoes, not failed (which only `rerun
+    --failed` would redo). In a process of its own: the mark is for the whole process."""
+    exiting = subprocess.run(
+        [sys.executable, "-c", EXITING, str(tmp_path / "exiting")],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert exiting.returncode == 0, exiting.stderr
+    assert exiting.stdout.split() == ["running"]
+    assert Lake(tmp_path / "exiting").state("fetch", "p1")[0] == "interrupted"
+    # the same error in a process that is not exiting is the stage's failure
+    lake = Lake(tmp_path / "running")
+    assert run(lake, PipeClosed()).status == "failed"
+    assert lake.state("fetch", "p1")[0] == "failed"
