@@ -52,7 +52,7 @@ from tasks.code_version import code_version
 from tasks.errors import DepecheError, LakeNotWritable
 from tasks.execution.resources import current
 from tasks.gate import SuiteRunner, gate
-from tasks.lake.files import PART_FILE
+from tasks.lake.layout import relative_file
 from tasks.lake.published import ALL, PUBLISHER, published_partitions
 from tasks.lake.storage import Lake
 from tasks.records import Manifest, StageKey, StageReport, Status
@@ -289,9 +289,9 @@ def catalog_views(lake: Lake) -> dict[str, str]:
         if table.partitioned:
             publisher = PUBLISHER if table.checkpoint else None
             files = lake.published(table, partitions, publisher)
-        else:
-            paths = [path for path in [lake.table_dir(table) / PART_FILE] if path.exists()]
-            files = lake.recorded_hashes(paths)
+        else:  # a mart: its one file, once made
+            relative = relative_file(table, ALL, MART_STAGE)
+            files = {relative: None} if (lake.root / relative).exists() else {}
         if not files:
             if table.partitioned:  # none yet (a lake that quarantined nothing): no rows
                 views[table.name] = _no_rows(table)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 
 from schemas import STAGES
@@ -38,7 +37,6 @@ class Manifests:
         self.partitions = partitions
         # when indexed: each manifest parsed once, kept with the record it was read from
         self._parsed: dict[tuple[str, str], tuple[Record, Manifest]] = {}
-        self._output_hashes: dict[str, str] | None = None  # every recorded file's hash
         # the files of each manifest read, by stage-partition, with the manifest
         self._recorded: dict[tuple[str, str], tuple[Manifest, dict[str, str]]] = {}
 
@@ -123,23 +121,3 @@ class Manifests:
         files = {output.path: output.sha256 for output in (*manifest.outputs, *manifest.reports)}
         self._recorded[manifest.stage, manifest.partition] = (manifest, files)
         return files
-
-    def recorded_hashes(self, paths: list[Path]) -> dict[str, str | None]:
-        """Each of `paths` relative to the root, with the content hash a manifest
-        recorded for it (None where none does)."""
-        if self._output_hashes is None:  # the manifests as this object first read them
-            self._output_hashes = {
-                output.path: output.sha256
-                for manifest in self.all()
-                for output in (*manifest.outputs, *manifest.reports)
-            }
-        relative = [self._relative(path) for path in paths]
-        return {path: self._output_hashes.get(path) for path in relative}
-
-    def _relative(self, path: Path) -> str:
-        # by its text: the catalog and the marts ask for every published file, and
-        # Path.relative_to parses both paths again each time
-        text, root = str(path), f"{self.layout.root}/"
-        if text.startswith(root) and os.sep == "/":
-            return text[len(root) :]
-        return path.relative_to(self.layout.root).as_posix()

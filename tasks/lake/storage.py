@@ -143,11 +143,6 @@ class Lake(LakeLayout):
         """The files `manifest` records, relative to the root, with their hashes."""
         return self.manifest_records.recorded(manifest)
 
-    def recorded_hashes(self, paths: list[Path]) -> dict[str, str | None]:
-        """Each of `paths` relative to the root, with the content hash a manifest
-        recorded for it (None where none does)."""
-        return self.manifest_records.recorded_hashes(paths)
-
     def verify(
         self, manifest: Manifest, *, deep: bool = False, remembered: bool = False
     ) -> list[str]:
