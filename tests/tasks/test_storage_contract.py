@@ -273,8 +273,6 @@ def test_temporary_files_of_atomic_writes_are_cleared_without_walking_the_partit
 class PipeClosed:
     """A stage body whose model host's pipe closes under it."""
 
-    calls = 0
-
     def __call__(self) -> StageOutput:
         raise OSError("handle is closed")
 
