@@ -102,10 +102,22 @@ def _name_flat_modules(root: Path) -> None:
         sys.modules[module] = importlib.import_module(flat)
 
 
+def _inputs(marts: types.ModuleType, lake: Any, included: list[str]) -> Any:
+    """The marts' inputs of the whole lake, as the code served (its own API) takes them."""
+    if not hasattr(marts, "published_inputs"):  # a depeche before the marts' state
+        return marts.mart_inputs(lake, included)
+    published = marts.published_inputs(lake, included)
+    return marts.MartInputs(
+        **{name: [lake.root / file for file in files] for name, files in published.items()},
+        gate_days=marts.gate_days(lake),
+    )
+
+
 def serve(corpus: Path, lake: Path, articles: int, seed: int, answers: IO[str]) -> None:
     """Prepare, then time a step for every line naming one on stdin."""
     _name_flat_modules(Path.cwd())
-    from tasks.analytics.marts import build_marts, mart_inputs, published_partitions, refresh_marts
+    from tasks.analytics import marts
+    from tasks.analytics.marts import build_marts, published_partitions, refresh_marts
     from tasks.execution.resources import Resources
     from tasks.gate import SuiteRunner
     from tasks.nlp import model
@@ -127,7 +139,7 @@ def serve(corpus: Path, lake: Path, articles: int, seed: int, answers: IO[str]) 
     steps = {
         "annotate": lambda: annotate.annotate_articles(clean, nlp, n_process=1),
         "marts": lambda: refresh_marts(store, suites, force=True),
-        "queries": lambda: build_marts(mart_inputs(published, included)),
+        "queries": lambda: build_marts(_inputs(marts, published, included)),
     }
     for step in steps.values():
         step()  # warm: first imports, caches, the lake's files in the page cache

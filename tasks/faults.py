@@ -23,6 +23,7 @@ The points:
                       partition's record (the switch) is not written yet
     compact:switched  the switch is written; the old partitions are not collected
     compact:collect   some folders of an old partition are collected, not all
+    marts:made        the marts are committed; their state's update is not yet
 """
 
 from __future__ import annotations

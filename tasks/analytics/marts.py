@@ -6,9 +6,11 @@ committed, every committed quarantine file, every gate's checks) and returns one
 table per mart of schemas/marts.py.
 `refresh_marts` is the step: skipped when nothing published changed since the marts
 were made (their manifest is keyed by the validate manifests' output fingerprints
-and every stage-partition's status), else recomputed, gated and committed like a
-stage (staging, rename, manifest last; the gate asks Great Expectations for verdicts,
-and for the details of a mart that fails). `write_catalog` gives DuckDB users a view
+and every stage-partition's status), else made again from their state
+(tasks/analytics/mart_state.py: only the files changed are read, only the months
+they touch made again), gated and committed like a stage (staging, rename, manifest
+last; the gate asks Great Expectations for verdicts, and for the details of a mart
+that fails). `write_catalog` gives DuckDB users a view
 per table and mart over the lake's absolute path, rewritten by every refresh so a
 moved lake is right again after its next run or `depeche report`; `connect_catalog`
 reads a moved lake before that.
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -46,18 +49,22 @@ from schemas import (
     Table,
 )
 from schemas.marts import MART_STAGE, MARTS
-from tasks.analytics import mart_rows, mart_sql
+from tasks.analytics import mart_sql, mart_state
 from tasks.analytics.report import ReportData, render_report, report_data
 from tasks.code_version import code_version
 from tasks.errors import DepecheError, LakeNotWritable
 from tasks.execution.resources import current
+from tasks.faults import fault_point
 from tasks.gate import SuiteRunner, gate
-from tasks.lake.layout import relative_file
-from tasks.lake.published import ALL, PUBLISHER, published_partitions
+from tasks.lake.files import PART_FILE
+from tasks.lake.published import ALL, PUBLISHER, mart_files, published_partitions
 from tasks.lake.storage import Lake
-from tasks.records import Manifest, StageKey, StageReport, Status
+from tasks.records import Manifest, OutputFile, StageKey, StageReport, Status
 
 GATE_DAYS = pa.schema([("stage", pa.string()), ("batch", pa.string()), ("day", pa.date32())])
+DAILY = [mart for mart in MARTS if mart.name in mart_sql.DAILY_QUERIES]
+"""The marts by day: a file per segment (the month of their periods), each made again
+only when a refresh touched its segment."""
 
 
 @dataclass(frozen=True)
@@ -71,38 +78,30 @@ class MartInputs:
     quotes: list[str | Path] = field(default_factory=list)
     # stage, batch, day: the UTC day each stage-partition's gate last ran
     gate_days: pa.Table = field(default_factory=lambda: GATE_DAYS.empty_table())
-    # what the marts read of those files, by input, when carried over (mart_rows)
-    rows: dict[str, pa.Table] | None = None
 
     def files(self) -> dict[str, list[str | Path]]:
         """The files of each input, by the name of its view."""
-        return {name: getattr(self, name) for name in mart_rows.INPUTS}
+        return {name: getattr(self, name) for name in mart_state.INPUTS}
 
 
 def build_marts(inputs: MartInputs) -> dict[Table, pa.Table]:
-    """Every mart, computed by DuckDB from the published files in `inputs` (or what
-    they give the marts, when carried over)."""
-    con = duckdb.connect()
+    """Every mart, computed whole by DuckDB from the published files in `inputs`."""
+    con = mart_state.open_state(None)
     try:
-        _read_inputs(con, inputs)
-        for sql in mart_sql.WORKING_TABLES:
-            con.execute(sql)
-        return {
-            mart: con.sql(mart_sql.MART_QUERIES[mart.name]).to_arrow_table().cast(mart.schema)
-            for mart in MARTS
-        }
+        for name, files in inputs.files().items():
+            mart_state.load(con, name, files)
+        mart_state.settle(con)
+        made = mart_state.recompute(con, mart_state.every_segment(con), inputs.gate_days)
+        return {mart: _as_mart(mart, made[mart.name]) for mart in MARTS}
     finally:
         con.close()
 
 
-def _read_inputs(con: duckdb.DuckDBPyConnection, inputs: MartInputs) -> None:
-    """A view of what the marts read of each input's files, and the gates' days."""
-    rows = inputs.rows
-    if rows is None:
-        rows = {n: mart_rows.projected(con, n, files) for n, files in inputs.files().items()}
-    for name, table in rows.items():
-        con.register(name, table)
-    con.register("gate_days", inputs.gate_days)
+def _as_mart(mart: Table, rows: pa.Table) -> pa.Table:
+    """Rows of `mart` without their segment, with its schema."""
+    if "segment" in rows.column_names:
+        rows = rows.drop_columns(["segment"])
+    return rows.cast(mart.schema)
 
 
 # -- the step ----------------------------------------------------------------------
@@ -118,13 +117,17 @@ def marts_key(lake: Lake) -> StageKey:
 def _made_from(
     lake: Lake, manifest: Manifest | None, key: StageKey, *, verify: bool = False
 ) -> bool:
-    """Whether `manifest` committed the marts from `key`, and their files are intact:
-    their content hashes too, as every reader of the lake reads them; a file hashed
-    before and unchanged since is not read again, unless `verify`."""
+    """Whether `manifest` committed the marts from `key`, and their files are intact."""
+    return manifest is not None and manifest.made_from(key) and _intact(lake, manifest, verify)
+
+
+def _intact(lake: Lake, manifest: Manifest | None, verify: bool) -> bool:
+    """Whether `manifest` committed marts whose files are intact: their content hashes
+    too, as every reader of the lake reads them; a file hashed before and unchanged
+    since is not read again, unless `verify`."""
     return (
         manifest is not None
         and manifest.status == Status.COMMITTED
-        and manifest.made_from(key)
         and not lake.verify(manifest, deep=True, remembered=not verify)
     )
 
@@ -148,33 +151,88 @@ def marts_fingerprint(lake: Lake) -> str:
     return digest.hexdigest()
 
 
-def mart_inputs(lake: Lake, partitions: list[str]) -> MartInputs:
-    """The published files of the lake for the marts, through the storage module, and
-    what they give the marts: read from the files changed since the last refresh only."""
+def published_inputs(lake: Lake, partitions: list[str]) -> dict[str, dict[str, str]]:
+    """The published files the marts read, by input: those of `partitions` for the
+    articles, every partition's for the rejects and the gates (relative to the root,
+    with the content hash each manifest recorded)."""
     every = [spec.partition for spec in lake.partitions()]
-    days = []
-    for manifest in lake.manifests():
-        if manifest.stage in STAGES and manifest.finished_at:
-            day = datetime.fromisoformat(manifest.finished_at).astimezone(UTC).date()
-            days.append({"stage": manifest.stage, "batch": manifest.partition, "day": day})
-    published = {
+    return {
         "documents": lake.published(DOCUMENTS, partitions, PUBLISHER),
         "entities": lake.published(ENTITIES, partitions, PUBLISHER),
         "quotes": lake.published(QUOTES, partitions, PUBLISHER),
         "quarantine": lake.published(QUARANTINE, every),
         "checks": lake.published(CHECKS, every),
     }
-    con = duckdb.connect()
-    try:
-        rows = {n: mart_rows.carried(con, lake, n, files) for n, files in published.items()}
-    finally:
-        con.close()
-    root = str(lake.root)
-    return MartInputs(
-        **{name: [f"{root}/{file}" for file in files] for name, files in published.items()},
-        gate_days=pa.Table.from_pylist(days, schema=GATE_DAYS),
-        rows=rows,
-    )
+
+
+def gate_days(lake: Lake) -> pa.Table:
+    """The UTC day each stage-partition's gate last ran."""
+    days = []
+    for manifest in lake.manifests():
+        if manifest.stage in STAGES and manifest.finished_at:
+            day = datetime.fromisoformat(manifest.finished_at).astimezone(UTC).date()
+            days.append({"stage": manifest.stage, "batch": manifest.partition, "day": day})
+    return pa.Table.from_pylist(days, schema=GATE_DAYS)
+
+
+@dataclass
+class MartFiles:
+    """What a refresh makes of the marts: the rows of each file it writes, and the
+    files of the last commit it keeps as they are, by mart and file name."""
+
+    written: dict[Table, dict[str, pa.Table]]
+    kept: dict[Table, dict[str, OutputFile]]
+
+    def rows(self) -> dict[Table, pa.Table]:
+        """The rows written, by mart: what the gate checks (those kept passed it)."""
+        return {
+            mart: pa.concat_tables([mart.schema.empty_table(), *files.values()])
+            for mart, files in self.written.items()
+        }
+
+
+def make_marts(
+    lake: Lake, state: duckdb.DuckDBPyConnection, partitions: list[str], *, carry: bool
+) -> MartFiles:
+    """Bring `state` to the lake's published files and make the marts' files again: of
+    the marts by day, only the segments whose rows changed or a settlement moved when
+    `carry` (the others kept from the last commit), every one otherwise."""
+    touched = mart_state.update(state, lake.root, published_inputs(lake, partitions))
+    touched |= mart_state.settle(state)
+    previous = lake.read_marts_manifest()
+    kept = _files_by_mart(previous) if carry and previous is not None else {}
+    if not carry:
+        touched |= mart_state.every_segment(state)
+    made = mart_state.recompute(state, touched, gate_days(lake))
+    written: dict[Table, dict[str, pa.Table]] = {}
+    for mart in MARTS:
+        rows = made[mart.name]
+        if mart not in DAILY:
+            written[mart] = {PART_FILE: _as_mart(mart, rows)}
+            kept.pop(mart, None)
+            continue
+        written[mart] = {}
+        for segment in sorted(touched):
+            part = rows.filter(pc.equal(rows["segment"], segment))
+            if part.num_rows:
+                written[mart][f"{segment}.parquet"] = _as_mart(mart, part)
+        kept[mart] = {
+            name: output
+            for name, output in kept.get(mart, {}).items()
+            if name.removesuffix(".parquet") not in touched
+        }
+    return MartFiles(written, kept)
+
+
+def _files_by_mart(manifest: Manifest) -> dict[Table, dict[str, OutputFile]]:
+    """The files `manifest` committed, by mart and file name."""
+    by_path = {f"{mart.path}/": mart for mart in MARTS}
+    found: dict[Table, dict[str, OutputFile]] = {}
+    for output in manifest.outputs:
+        folder, _, name = output.path.rpartition("/")
+        if f"{folder}/" in by_path:
+            found.setdefault(by_path[f"{folder}/"], {})[name] = output
+    return found
 
 
 def marts_are_current(lake: Lake) -> bool:
@@ -192,8 +250,9 @@ def marts_are_current(lake: Lake) -> bool:
 def refresh_marts(
     lake: Lake, suites: SuiteRunner, *, force: bool = False, verify: bool = False
 ) -> StageReport:
-    """Recompute, gate and commit the marts unless the published partitions are as
+    """Make, gate and commit the marts again unless the published partitions are as
     they were when the marts were last made; then refresh the catalog either way.
+    Only what changed is read and made again (mart_state), unless `force`.
     `verify`: hash every mart, not only those changed since last hashed."""
     clock = time.perf_counter()
     lake = lake.indexed()  # the stage-partitions' state, read once
@@ -215,27 +274,85 @@ def refresh_marts(
         started_at=datetime.now(UTC).isoformat(),
         details={"partitions": included, "left_out": left_out},
     )
-    marts = build_marts(mart_inputs(lake, included))
-    manifest.rows_in = sum(lake.read_manifest(PUBLISHER, p).rows_out for p in included)
-    _gate_and_commit(lake, suites, marts, manifest, clock)
+    path = lake.index_file(mart_state.STATE_FILE)
+    try:
+        state = mart_state.open_state(path)
+        _make_and_commit(lake, suites, state, manifest, force=force, verify=verify, clock=clock)
+    except duckdb.Error:  # the state damaged beyond what opening it shows: made anew
+        state = mart_state.fresh_state(path)
+        _make_and_commit(lake, suites, state, manifest, force=force, verify=verify, clock=clock)
     write_catalog(lake)
     report = StageReport.from_manifest(manifest)
     report.ran, report.gated = True, True
     return report
 
 
-def _gate_and_commit(
-    lake: Lake, suites: SuiteRunner, marts: dict[Table, pa.Table], manifest: Manifest, clock: float
+def _make_and_commit(
+    lake: Lake,
+    suites: SuiteRunner,
+    state: duckdb.DuckDBPyConnection,
+    manifest: Manifest,
+    *,
+    force: bool,
+    verify: bool,
+    clock: float,
 ) -> None:
-    """Stage the marts, gate what was written, then commit them with `manifest`, or
-    record it failed with the rules the marts broke."""
+    """Make the marts from `state`, gate and commit them, then commit the state's
+    update; a state that did not make the marts in place (or `force`) has every month
+    made again, and what stops here leaves the state as it was."""
+    previous = lake.read_marts_manifest()
+    try:
+        state.begin()
+        carry = (
+            not force
+            and previous is not None
+            and mart_state.made_for(state) == previous.output_fingerprint
+            and _intact(lake, previous, verify)
+        )
+        files = make_marts(lake, state, manifest.details["partitions"], carry=carry)
+        manifest.rows_in = sum(
+            lake.read_manifest(PUBLISHER, p).rows_out for p in manifest.details["partitions"]
+        )
+        _gate_and_commit(lake, suites, files, manifest, previous, clock)
+        if manifest.status == Status.COMMITTED:
+            fault_point("marts:made")
+            mart_state.mark_made(state, manifest.output_fingerprint or "")
+            state.commit()
+    finally:
+        state.close()  # what was not committed is rolled back
+
+
+def _gate_and_commit(
+    lake: Lake,
+    suites: SuiteRunner,
+    files: MartFiles,
+    manifest: Manifest,
+    previous: Manifest | None,
+    clock: float,
+) -> None:
+    """Stage the marts' files (those kept, linked), gate the rows written, then commit
+    them with `manifest`, or record it failed with the rules the marts broke."""
+    counted = (previous.details.get("file_rows", {}) if previous is not None else {}) or {}
+    file_rows: dict[str, int] = {}
     with lake.staging(MART_STAGE, ALL) as staging:
-        written = {mart: pq.read_table(staging.write(mart, rows)) for mart, rows in marts.items()}
+        for mart in MARTS:
+            for name, rows in files.written[mart].items():
+                staging.write(mart, rows, name=name)
+                file_rows[f"{mart.path}/{name}"] = rows.num_rows
+            for name, output in files.kept.get(mart, {}).items():
+                staging.link(mart, lake.root / output.path, name=name, described=output)
+                file_rows[output.path] = counted.get(output.path, 0)
+            if not files.written[mart] and not files.kept.get(mart):
+                staging.clear(mart)  # no rows: no file, and none of the last commit left
         # the marts' passing checks are kept in the GX report only: their verdict will do
-        result = gate(written, [], suites, verdict_first=True)
+        result = gate(files.rows(), [], suites, verdict_first=True)
         lake.gx.write(MART_STAGE, ALL, result.gx_results)
-        manifest.rows_out = sum(rows.num_rows for rows in marts.values())
-        manifest.details |= {"rows": {mart.name: rows.num_rows for mart, rows in marts.items()}}
+        manifest.rows_out = sum(file_rows.values())
+        rows_by_mart = {
+            mart.name: sum(n for path, n in file_rows.items() if path.startswith(f"{mart.path}/"))
+            for mart in MARTS
+        }
+        manifest.details |= {"rows": rows_by_mart, "file_rows": file_rows}
         manifest.finished_at = datetime.now(UTC).isoformat()
         manifest.seconds = round(time.perf_counter() - clock, 3)
         if result.success:
@@ -289,12 +406,10 @@ def catalog_views(lake: Lake) -> dict[str, str]:
         if table.partitioned:
             publisher = PUBLISHER if table.checkpoint else None
             files = lake.published(table, partitions, publisher)
-        else:  # a mart: its one file, once made
-            relative = relative_file(table, ALL, MART_STAGE)
-            files = {relative: None} if (lake.root / relative).exists() else {}
-        if not files:
-            if table.partitioned:  # none yet (a lake that quarantined nothing): no rows
-                views[table.name] = _no_rows(table)
+        else:  # a mart: its files, once made
+            files = dict.fromkeys(mart_files(lake, table))
+        if not files:  # none yet (a lake that quarantined nothing, no marts): no rows
+            views[table.name] = _no_rows(table)
             continue
         # the files listed, not a glob of the folder
         listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
@@ -310,8 +425,8 @@ def catalog_views(lake: Lake) -> dict[str, str]:
 
 
 def _no_rows(table: Table) -> str:
-    """The SQL of a view of no rows with the columns (and `batch`) the table's files
-    would give, typed as DuckDB reads them."""
+    """The SQL of a view of no rows with the columns (and a partitioned table's `batch`)
+    the table's files would give, typed as DuckDB reads them."""
     con = duckdb.connect()
     try:
         con.register("no_rows", table.schema.empty_table())
@@ -319,7 +434,9 @@ def _no_rows(table: Table) -> str:
     finally:
         con.close()
     typed = [f'NULL::{kind} AS "{name}"' for name, kind, *_ in columns]
-    return f"SELECT {', '.join(typed)}, NULL::VARCHAR AS batch LIMIT 0"
+    if table.partitioned:
+        typed.append("NULL::VARCHAR AS batch")
+    return f"SELECT {', '.join(typed)} LIMIT 0"
 
 
 FILE_SCHEMAS = "schemas"  # by table schema and file content hash: whether they agree

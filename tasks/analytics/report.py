@@ -20,7 +20,7 @@ from bokeh.plotting import figure
 
 from schemas import STAGES, marts
 from tasks.analytics.charts import bar_chart, country_map, date_range, date_span, embed, time_chart
-from tasks.lake.published import ALL, published_partitions
+from tasks.lake.published import mart_files, published_partitions
 from tasks.lake.storage import Lake
 from tasks.records import StatusRow
 
@@ -84,8 +84,12 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
     con = duckdb.connect()
     try:
         for mart in marts.MARTS:
-            path = str(lake.committed_file(mart, ALL)).replace("'", "''")
-            con.execute(f"CREATE VIEW {mart.name} AS FROM read_parquet('{path}')")
+            files = [str(lake.root / file).replace("'", "''") for file in mart_files(lake, mart)]
+            if files:
+                listed = ", ".join(f"'{file}'" for file in files)
+                con.execute(f"CREATE VIEW {mart.name} AS FROM read_parquet([{listed}])")
+            else:  # no rows (a lake with no articles yet)
+                con.register(mart.name, mart.schema.empty_table())
         totals = _totals(con)
         totals.update(partitions=len(included) + len(left_out))
         totals.update(published_partitions=len(included), failed_partitions=len(left_out))

@@ -44,37 +44,54 @@ class Staging:
     partition: str
     # what was staged: each table's partition folder, relative to the staging root
     staged: dict[Table, Path] = field(default_factory=dict)
+    # each file staged (relative), with its table and, for a file linked from the last
+    # commit, how that commit described it (so that it is not hashed again)
+    files: dict[Path, tuple[Table, OutputFile | None]] = field(default_factory=dict)
     # partition folders of tables with no rows this time: no file, and no older one
     # left in place by the commit
     cleared: dict[Table, Path] = field(default_factory=dict)
 
-    def _table_dir(self, table: Table) -> Path:
+    def _file(self, table: Table, name: str, described: OutputFile | None = None) -> Path:
         relative = self.layout.relative_dir(table, self.partition, self.stage)
         self.staged[table] = relative
+        self.files[relative / name] = (table, described)
         folder = self.root / relative
         folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return folder / name
 
-    def write(self, table: Table, rows: pa.Table | Iterable[pa.Table]) -> Path | None:
-        """Write `rows` as the partition of `table`: a table, or a stream of tables
-        written as they come (each a row group, so that a reader can take them one
-        at a time); the schema must match exactly. None: a table of NO_FILE_WHEN_EMPTY
-        without rows, written as no file."""
+    def write(
+        self, table: Table, rows: pa.Table | Iterable[pa.Table], name: str = PART_FILE
+    ) -> Path | None:
+        """Write `rows` as the partition of `table` (as its file `name`): a table, or a
+        stream of tables written as they come (each a row group, so that a reader can
+        take them one at a time); the schema must match exactly. None: a table of
+        NO_FILE_WHEN_EMPTY without rows, written as no file."""
         if table.name in NO_FILE_WHEN_EMPTY and isinstance(rows, pa.Table) and not rows.num_rows:
-            self.cleared[table] = self.layout.relative_dir(table, self.partition, self.stage)
+            self.clear(table)
             return None
-        path = self._table_dir(table) / PART_FILE
+        path = self._file(table, name)
         write_parquet(path, table.schema, rows, fault=f"write:{table.name}")
         return path
 
-    def link(self, table: Table, source: Path) -> Path:
-        """Place an already written file as this stage's partition of `table`."""
-        target = self._table_dir(table) / PART_FILE
+    def link(
+        self,
+        table: Table,
+        source: Path,
+        name: str = PART_FILE,
+        described: OutputFile | None = None,
+    ) -> Path:
+        """Place an already written file as this stage's partition of `table` (as its
+        file `name`); `described`: how a manifest recorded it, unchanged since."""
+        target = self._file(table, name, described)
         try:
             os.link(source, target)
         except OSError:  # no hard links on this file system: copy instead
             shutil.copyfile(source, target)
         return target
+
+    def clear(self, table: Table) -> None:
+        """`table` has no file this time, and the commit leaves none of an older one."""
+        self.cleared[table] = self.layout.relative_dir(table, self.partition, self.stage)
 
     def folders(self, *, reports_only: bool = False) -> list[Path]:
         """Staged partition folders, relative to the staging root (and to the lake)."""
@@ -113,15 +130,18 @@ class Commits:
             staging.root, staging.folders(), f"commit:{staging.stage}", cleared.values()
         )
         outputs = {
-            relative: describe_file(self.root, relative / PART_FILE)
-            for table, relative in staging.staged.items()
+            relative: described or describe_file(self.root, relative)
+            for relative, (table, described) in staging.files.items()
             if not table.report
         }
         manifest.outputs = [outputs[relative] for relative in sorted(outputs)]
         # a table written as no file counts as the empty file it stands for
         for table, relative in cleared.items():
-            empty = empty_file_sha256(table.schema)
-            outputs[relative] = OutputFile((relative / PART_FILE).as_posix(), 0, empty)
+            if table.name in NO_FILE_WHEN_EMPTY:
+                empty = empty_file_sha256(table.schema)
+                outputs[relative / PART_FILE] = OutputFile(
+                    (relative / PART_FILE).as_posix(), 0, empty
+                )
         manifest.output_fingerprint = fingerprint_outputs([outputs[r] for r in sorted(outputs)])
         manifest.reports = self._describe_reports(staging)
         self.manifests.write(manifest)
@@ -166,10 +186,10 @@ class Commits:
     def _describe_reports(self, staging: Staging) -> list[OutputFile]:
         """The gate's records of a stage-partition, now in place: its checks and its
         Great Expectations results."""
-        checks = [relative / PART_FILE for relative in staging.folders(reports_only=True)]
+        checks = [relative for relative, (table, _) in staging.files.items() if table.report]
         described = [
             describe_file(self.root, relative)
-            for relative in checks
+            for relative in sorted(checks)
             if (self.root / relative).exists()
         ]
         entry = self.gx.describe_entry(staging.stage, staging.partition)

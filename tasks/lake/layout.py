@@ -17,9 +17,10 @@ Layout under the lake root:
                                         (a cache of them: see tasks/lake/index.py)
     _index/<state>.parquet              states derived from committed partitions, such
                                         as clean's earlier articles (tasks/earlier.py)
-                                        and what the marts read of each published file
-                                        (tasks/analytics/mart_rows.py)
-    marts/<mart>/                       aggregates over every published partition
+    _index/marts.duckdb                 what the marts read of each published file
+                                        (tasks/analytics/mart_state.py)
+    marts/<mart>/                       aggregates over every published partition: a
+                                        file per month of periods for a mart by day
     _manifests/marts.json               what the marts were made from
     _manifests/derived.json             size and hash of the catalog and the report
     depeche.duckdb                      the catalog: a view per table and mart

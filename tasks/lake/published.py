@@ -3,6 +3,9 @@ the report counts (below both, so that neither imports the other for it)."""
 
 from __future__ import annotations
 
+import os
+
+from schemas import Table
 from schemas.marts import MART_PARTITION
 from tasks.lake.storage import Lake
 from tasks.records import Status
@@ -23,3 +26,16 @@ def published_partitions(lake: Lake) -> tuple[list[str], dict[str, str]]:
             why = (problem or "").removeprefix(f"{state}: ")  # said once
             left_out[spec.partition] = f"validate {state}" + (f": {why}" if why else "")
     return included, left_out
+
+
+def mart_files(lake: Lake, mart: Table) -> list[str]:
+    """The files of `mart` (relative to the root) in their order: a file per segment
+    for a mart by day, in the order of its periods. Its folder is replaced whole at
+    each commit, so the files listed are one commit's."""
+    try:
+        names = sorted(
+            e.name for e in os.scandir(lake.root / mart.path) if e.name.endswith(".parquet")
+        )
+    except FileNotFoundError:
+        return []
+    return [f"{mart.path}/{name}" for name in names]
