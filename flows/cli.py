@@ -27,7 +27,7 @@ from rich.table import Table
 
 from schemas import DOCUMENTS, QUARANTINE, STAGES
 from tasks.errors import EXIT_FAILED, EXIT_USAGE, DepecheError
-from tasks.execution.processes import STOP_SIGNALS
+from tasks.execution.processes import STOP_SIGNALS, redeliver_lost_stops
 from tasks.settings import Settings, SettingsGiven, describe_problems, help_of, setting_bounds
 
 # the rest is imported inside the command that needs it: `depeche --help` and a usage
@@ -860,6 +860,7 @@ def main() -> None:
     and SIGTERM stop the command as one line too, exit code 130 or 143."""
     for caught in STOP_SIGNALS:
         signal.signal(caught, _interrupt)
+    redeliver_lost_stops(_signal_of)  # a stop that lands in a finalizer is not lost
     command = typer.main.get_command(app)
     try:
         if hasattr(signal, "pthread_sigmask"):  # held by flows/entry.py until here

@@ -1,14 +1,17 @@
-"""Child processes that must not outlive the process that started them, and the
-memory a process gives back to the system."""
+"""Child processes that must not outlive the process that started them, a stop that
+must not be lost, and the memory a process gives back to the system."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import platform
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 
@@ -41,6 +44,57 @@ def leave_stopping_to_parent() -> None:
     interpreter started with SIGINT ignored raises no KeyboardInterrupt."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+
+
+_signal_of: Callable[[BaseException], int | None] | None = None  # set with the hook
+_unraisable_before = sys.unraisablehook
+
+
+def redeliver_lost_stops(signal_of: Callable[[BaseException], int | None]) -> None:
+    """Raise a stop again when a finalizer (a `__del__`, a weakref callback) swallowed
+    it. A stop signal's handler raises wherever the main thread is, and a stop sent to
+    another thread lands wherever that thread is, a finalizer included; Python lets
+    no exception out of one: it prints "Exception ignored in" and goes on, the stop
+    lost. `signal_of` names the signal an exception stands for, None if it is not a
+    stop (then printed as before)."""
+    global _signal_of, _unraisable_before
+    if sys.unraisablehook is not _redeliver:
+        _unraisable_before = sys.unraisablehook
+    _signal_of = signal_of
+    sys.unraisablehook = _redeliver
+
+
+def _redeliver(unraisable: sys.UnraisableHookArgs) -> None:
+    error = unraisable.exc_value
+    signum = None if error is None or _signal_of is None else _signal_of(error)
+    if signum is None:
+        _unraisable_before(unraisable)
+        return
+    # raised again from another thread: raised here, in the hook, it would be lost too
+    thread = threading.get_ident()
+    threading.Thread(target=_raise_again, args=(thread, error, signum), daemon=True).start()
+
+
+def _raise_again(thread: int, error: BaseException, signum: int) -> None:
+    """Once `thread` has left the hook: the signal again (its handler runs in the main
+    thread, waking it from any wait), or, in another thread, the stop it was sent."""
+    while _in_hook(thread):
+        time.sleep(0.001)
+    if thread == threading.main_thread().ident:
+        os.kill(os.getpid(), signum)
+    else:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread), ctypes.py_object(type(error))
+        )
+
+
+def _in_hook(thread: int) -> bool:
+    frame = sys._current_frames().get(thread)
+    while frame is not None:
+        if frame.f_code is _redeliver.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> None:

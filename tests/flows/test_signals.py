@@ -262,6 +262,7 @@ def cli_main(monkeypatch):
         raise SystemExit(code)
 
     monkeypatch.setattr(cli, "_leave", leave)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # main() sets its own
 
     def main(error: BaseException) -> int:
         class Command:
@@ -279,6 +280,81 @@ def cli_main(monkeypatch):
         raise AssertionError("main() did not leave")
 
     return main
+
+
+# `depeche run` whose command is replaced: a thing it lets go of (an event loop's
+# transport, say) has a finalizer that waits, and a stop comes meanwhile, in the main
+# thread (SIGTERM: its handler raises in the finalizer) or in a partition's thread
+# (sent by the flow as the main thread stops: it lands in the finalizer)
+LET_GO_WHILE_STOPPED = """
+import sys, threading, time
+from pathlib import Path
+from flows import cli
+
+where, finalizing, left = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+
+class Transport:
+    def __del__(self):
+        finalizing.touch()
+        for _ in range(2000):  # 20 s, in steps a stop can land between
+            time.sleep(0.01)
+
+def work():
+    Transport()  # let go at once: its finalizer runs here
+    for _ in range(2000):  # the rest of the work, which the stop must end
+        time.sleep(0.01)
+
+def partition(working):
+    with working.on("2024-01-01"):
+        try:
+            work()
+        except KeyboardInterrupt:
+            left.touch()
+
+class Run:
+    def main(self, **_):
+        if where == "main-thread":
+            return work()
+        from flows.pipeline import _Working
+
+        working = _Working()
+        threading.Thread(target=partition, args=(working,)).start()
+        try:
+            time.sleep(60)
+        except BaseException:
+            working.interrupt()  # as the flow does for the partitions in flight
+            raise
+
+cli.typer.main.get_command = lambda _app: Run()
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("where", ["main-thread", "partition-thread"])
+def test_a_stop_that_lands_in_a_finalizer_still_stops_the_run_in_one_line(where, tmp_path):
+    """Python lets no exception out of a finalizer (it prints "Exception ignored in"
+    and goes on): the stop that landed there is raised again once it has run."""
+    finalizing, left = tmp_path / "finalizing", tmp_path / "left"
+    run = subprocess.Popen(
+        [sys.executable, "-c", LET_GO_WHILE_STOPPED, "run", where, str(finalizing), str(left)],
+        cwd=PROJECT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(finalizing.exists, timeout=60, what="the finalizer", process=run)
+        signalled = time.monotonic()
+        _stdout, stderr = _stopped(run, set(), os.kill, signal.SIGTERM)
+        took = time.monotonic() - signalled
+    finally:
+        _kill_all(run, set())
+
+    assert run.returncode == 143, stderr.decode()
+    assert took < 10, f"stopped {took:.1f} s after the signal"
+    lines = stderr.decode().strip().splitlines()  # no "Exception ignored in" among them
+    assert len(lines) == 1, stderr.decode()
+    assert lines[0].startswith("depeche: run interrupted (SIGTERM)")
+    if where == "partition-thread":
+        assert left.exists(), "the partition's thread stopped too"
 
 
 def test_a_full_disk_outside_a_stage_says_so_in_one_line(cli_main, capsys):
