@@ -192,16 +192,16 @@ class MartFiles:
 
 
 def make_marts(
-    lake: Lake, state: duckdb.DuckDBPyConnection, partitions: list[str], *, carry: bool
+    lake: Lake, state: duckdb.DuckDBPyConnection, partitions: list[str], last: Manifest | None
 ) -> MartFiles:
     """Bring `state` to the lake's published files and make the marts' files again: of
-    the marts by day, only the segments whose rows changed or a settlement moved when
-    `carry` (the others kept from the last commit), every one otherwise."""
+    the marts by day, only the segments whose rows changed or a settlement moved, the
+    others' files kept from `last` (the marts' last commit, made by this state, intact);
+    every segment without it."""
     touched = mart_state.update(state, lake.root, published_inputs(lake, partitions))
     touched |= mart_state.settle(state)
-    previous = lake.read_marts_manifest()
-    kept = _files_by_mart(previous) if carry and previous is not None else {}
-    if not carry:
+    kept = _files_by_mart(last) if last is not None else {}
+    if last is None:
         touched |= mart_state.every_segment(state)
     made = mart_state.recompute(state, touched, gate_days(lake))
     written: dict[Table, dict[str, pa.Table]] = {}
@@ -309,7 +309,8 @@ def _make_and_commit(
             and mart_state.made_for(state) == previous.output_fingerprint
             and _intact(lake, previous, verify)
         )
-        files = make_marts(lake, state, manifest.details["partitions"], carry=carry)
+        last = previous if carry else None
+        files = make_marts(lake, state, manifest.details["partitions"], last)
         manifest.rows_in = sum(
             lake.read_manifest(PUBLISHER, p).rows_out for p in manifest.details["partitions"]
         )
