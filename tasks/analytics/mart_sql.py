@@ -196,6 +196,10 @@ STATE_TABLES = {
         "first_date DATE, last_date DATE"
     ),
     "speaker_kinds": "segment VARCHAR, speaker VARCHAR, speaker_kind VARCHAR, n BIGINT",
+    "pair_totals": (
+        "label_a VARCHAR, name_a VARCHAR, label_b VARCHAR, name_b VARCHAR, articles BIGINT, "
+        "first_date DATE, last_date DATE"
+    ),
 }
 """The state's tables besides the inputs': the settlements and the partial sums."""
 
@@ -267,10 +271,33 @@ PAIRS = f"""
 """
 """The pairs of names each segment's articles name together."""
 
-COOCCURRENCE = """
-    SELECT label_a, name_a, label_b, name_b, sum(articles)::BIGINT AS articles,
+PAIR = "label_a, name_a, label_b, name_b"
+
+TOUCHED_PAIRS = f"""
+    {{verb}} SELECT DISTINCT {PAIR} FROM pairs
+    WHERE segment IN (SELECT segment FROM segments)
+"""
+"""The pairs of the segments recomputed (`{verb}`: into a table `touched`), taken
+before their sums are made again and after."""
+
+PAIR_TOTALS = (
+    f"""
+    DELETE FROM pair_totals t USING touched p
+    WHERE {" AND ".join(f"t.{c} = p.{c}" for c in PAIR.split(", "))}
+    """,
+    f"""
+    INSERT INTO pair_totals
+    SELECT {PAIR}, sum(articles)::BIGINT AS articles,
            min(first_date) AS first_date, max(last_date) AS last_date
-    FROM pairs GROUP BY ALL
+    FROM pairs SEMI JOIN (SELECT DISTINCT * FROM touched) USING ({PAIR})
+    GROUP BY ALL
+    """,
+)
+"""Each pair's all-time count, kept in the state: summed again over every segment for
+the pairs touched only (a month's pairs are a small part of the lake's)."""
+
+COOCCURRENCE = f"""
+    SELECT {PAIR}, articles, first_date, last_date FROM pair_totals
     ORDER BY articles DESC, label_a, name_a, label_b, name_b
 """
 

@@ -243,9 +243,13 @@ def recompute(
         name: con.sql(f"SELECT *, {mart_sql.SEGMENT} AS segment FROM ({sql})").to_arrow_table()
         for name, sql in mart_sql.DAILY_QUERIES.items()
     }
+    con.execute(mart_sql.TOUCHED_PAIRS.format(verb="CREATE OR REPLACE TEMP TABLE touched AS"))
     for table, sql in mart_sql.PARTIALS.items():
         con.execute(f"DELETE FROM {table} WHERE segment IN (SELECT segment FROM segments)")
         con.execute(f"INSERT INTO {table} BY NAME {sql}")
+    con.execute(mart_sql.TOUCHED_PAIRS.format(verb="INSERT INTO touched"))
+    for sql in mart_sql.PAIR_TOTALS:  # the all-time counts of the pairs touched
+        con.execute(sql)
     con.register("gate_days", gate_days)
     marts |= {name: con.sql(sql).to_arrow_table() for name, sql in mart_sql.ALL_TIME.items()}
     con.unregister("segments")
