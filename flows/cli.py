@@ -855,12 +855,18 @@ def _settings_doc() -> str:
     return settings_table(settings_affect())
 
 
+def _catch_stops() -> None:
+    """Ctrl-C and SIGTERM stop the command (_interrupt), also one that lands in a
+    finalizer, where Python would swallow it."""
+    for caught in STOP_SIGNALS:
+        signal.signal(caught, _interrupt)
+    redeliver_lost_stops(_signal_of)
+
+
 def main() -> None:
     """Entry point: usage and user errors as one line, never a traceback; Ctrl-C
     and SIGTERM stop the command as one line too, exit code 130 or 143."""
-    for caught in STOP_SIGNALS:
-        signal.signal(caught, _interrupt)
-    redeliver_lost_stops(_signal_of)  # a stop that lands in a finalizer is not lost
+    _catch_stops()
     command = typer.main.get_command(app)
     try:
         if hasattr(signal, "pthread_sigmask"):  # held by flows/entry.py until here
