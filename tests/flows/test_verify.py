@@ -267,13 +267,13 @@ def test_a_mart_changed_in_place_is_named_by_verify_and_redone(
     lake, harness_env, depeche, repair
 ) -> None:
     source, root, _ = lake
-    mart = root / "marts" / "sources_daily" / "part-0.parquet"
+    mart = root / "marts" / "cooccurrence" / "part-0.parquet"
     before = pq.read_table(mart)
     flip(mart, 0.5)
     found = verified(depeche, root, harness_env)
     assert found.returncode == 1, found.stdout + found.stderr
     shown = " ".join(found.stdout.split())
-    assert "all marts: damaged: marts/sources_daily/part-0.parquet changed" in shown
+    assert "all marts: damaged: marts/cooccurrence/part-0.parquet changed" in shown
     sources = [str(source)] if repair[0] == "run" else []
     done = depeche(*repair, *sources, "--lake", str(root), env=harness_env)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
