@@ -67,8 +67,24 @@ MASCULINE_WORDS = frozenset(
     confrère professionnel ancien
     """.split()
 )
-# Nouns that name a person by what they are or do, whatever their gender.
-HUMAN_NOUNS = (
+
+
+def plurals(words: frozenset[str]) -> frozenset[str]:
+    """Nouns with their plurals (`auteur` → `auteurs`, `général` → `généraux`,
+    `journal` → `journaux`; `avocats` stays as is)."""
+
+    def plural(word: str) -> str:
+        if word.endswith(("s", "x", "z")):
+            return word
+        if word.endswith("al"):
+            return word[:-2] + "aux"
+        return word + ("x" if word.endswith(("eau", "eu")) else "s")
+
+    return words | {plural(word) for word in words}
+
+
+# Nouns that name people by what they are or do, whatever their gender, and their plurals.
+HUMAN_NOUNS = plurals(
     frozenset(
         """
     ministre secrétaire porte-parole toxicologue naturopathe gastro-entérologue

@@ -81,6 +81,7 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
         if overlaps_quotes(candidate, direct, starts) or overlaps(candidate, found):
             continue
         found.append(candidate)
+    found = _held_by_statements(found)
     resolver = Resolver(doc)
     quotes = [resolver.resolve(f) for f in sorted(found, key=lambda f: (f.position, f.start))]
     return _with_quote_ids(text, sorted(quotes, key=lambda q: (q.start, q.end)))
@@ -95,6 +96,19 @@ def _outermost(found: list[Found]) -> list[Found]:
             continue
         kept.append(quote)
     return kept
+
+
+def _held_by_statements(found: list[Found]) -> list[Found]:
+    """The quotes without the words quoted inside a reported statement: they belong to
+    it (`X a affirmé que la réforme est « historique » pour le pays` is one quote, as a
+    reader counts it), as words quoted inside a quote belong to that quote."""
+    statements = [f for f in found if f.kind == "indirect"]
+    return [
+        f
+        for f in found
+        if f.kind != "partial"
+        or not any(s.start <= f.start and f.end <= s.end for s in statements)
+    ]
 
 
 _INCISE_GAP = re.compile(r"[\s«»\"]*[,–—-]")

@@ -7,9 +7,10 @@ import re
 from bisect import bisect_right
 from typing import NamedTuple
 
-from tasks.nlp.people import PREPOSITIONS
+from tasks.nlp.people import HUMAN_NOUNS, PREPOSITIONS
 from tasks.nlp.quotes.document import Found, Source, Text, Verb
 from tasks.nlp.quotes.phrases import (
+    head_noun,
     is_person_like,
     is_the_writer,
     preposition_source,
@@ -68,6 +69,7 @@ def _pieces(doc: Text, start: int, end: int) -> list[_Piece]:
         if stop is None:
             continue
         source = verb.subject() or source_after(doc, verb.end, stop.start())
+        stop = _past_apposition(text, stop, inner_end)
         piece_end = cursor + len(before.rstrip(",–—- "))
         pieces.append(_Piece(cursor, piece_end, Attribution(verb, source)))
         cursor = stop.end()
@@ -76,6 +78,20 @@ def _pieces(doc: Text, start: int, end: int) -> list[_Piece]:
     if cursor < inner_end:
         pieces.append(_Piece(cursor, inner_end, NOBODY))
     return pieces
+
+
+def _past_apposition(text: str, stop: re.Match, inner_end: int) -> re.Match:
+    """The end of an inserted attribution, past the speaker's apposition (`« A, rappelle
+    X, professeure de sciences politiques. B »`: B starts after the role, not at it)."""
+    if stop.group() != ",":
+        return stop
+    following = _INCISE_END.search(text, stop.end(), inner_end)
+    if following is None or following.group() not in (".", ","):
+        return stop
+    part = text[stop.end() : following.start()]
+    if len(WORD.findall(part)) <= 15 and head_noun(part) in HUMAN_NOUNS:
+        return following
+    return stop
 
 
 def _kind(text: str, start: int, words: int, after_colon: bool) -> str:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
-from tasks.nlp.people import DETERMINERS
-from tasks.nlp.quotes.document import Found, Text, Verb
+from tasks.nlp.people import DETERMINERS, HUMAN_NOUNS
+from tasks.nlp.quotes.document import Found, Source, Text, Verb
 from tasks.nlp.quotes.phrases import (
     AFTER_QUOTE,
     can_speak,
     clause_parts,
+    head_noun,
+    is_person_like,
     is_the_writer,
     preposition_source,
     source_after,
@@ -162,10 +164,13 @@ def _clause_end(doc: Text, start: int, end: int) -> int:
     return end
 
 
-# a sentence that opens on whose view it gives: `Selon X,`, `Pour X,`, `À ses yeux,`
+# a sentence that opens on whose view it gives: `Selon X,`, `Pour X,`, `À ses yeux,`, after a
+# linking adverb (`Cependant, pour les auteurs,`)
 _LEAD = re.compile(
-    r"(?:(?:Mais|Et|Or)\s+)?(?:Selon|D'après|Pour|Aux yeux d[eu']\s*"
-    r"|[AÀ] (?:ses|son|leur|leurs) (?:yeux|avis))\s*"
+    r"(?:(?:Mais|Et|Or)\s+|(?:Mais|Or|Cependant|Pourtant|Toutefois|Néanmoins|En revanche"
+    r"|Ainsi|Enfin|Par ailleurs|De plus|En outre|Du reste),\s*)?"
+    r"(?:[Ss]elon|[Dd]'après|[Pp]our|[Aa]ux yeux d[eu']\s*"
+    r"|[AÀàa] (?:ses|son|leur|leurs) (?:yeux|avis))\s*"
 )
 
 
@@ -192,6 +197,8 @@ def _after_lead(doc: Text, sentence_start: int, body_end: int, lead_end: int) ->
         return None
     source = preposition_source(doc, sentence_start, sentence_start + comma)
     content = _skip_spaces(text, sentence_start + comma + 1, body_end)
+    if source is not None:
+        content, source = _past_apposition(doc, source, content, body_end)
     if source is None or text[content : content + 1] in '«"':
         return None
     if _verb_infinitive_after(text, sentence_start + lead_end):
@@ -220,6 +227,32 @@ def _around_selon(doc: Text, sentence_start: int, body_end: int) -> Found | None
             return Found(start, at, "indirect", at, None, source)
         return Found(sentence_start, body_end, "indirect", at, None, source)
     return None
+
+
+def _past_apposition(
+    doc: Text, source: Source, content: int, body_end: int
+) -> tuple[int, Source]:
+    """Where `Pour X, P` reports from, and who X is, past an apposition to X that the
+    comma opens: a role (`Pour Laurent Berger, le secrétaire général de la CFDT, P`) or
+    the name of the person X is (`Selon la ministre de la Santé, Agnès Buzyn, P`)."""
+    text = doc.text
+    comma = _top_level_comma(text[:body_end], content)
+    if comma is None or comma - content > 80:
+        return content, source
+    part = text[content:comma]
+    after = _skip_spaces(text, comma + 1, body_end)
+    if not WORD.search(text, after, body_end):
+        return content, source
+    first = TOKEN.match(part)
+    if first and first.group().lower() in DETERMINERS | POSSESSIVES and head_noun(part) in (
+        HUMAN_NOUNS
+    ):
+        return after, source
+    names = doc.mentions_in(content, comma)
+    named = len(names) == 1 and is_person_like(doc, names[0])
+    if named and not part.replace(text[names[0].start : names[0].end], "").strip():
+        return after, Source(names[0].start, names[0].end, "entity", names[0].index)
+    return content, source
 
 
 def _verb_infinitive_after(text: str, position: int) -> bool:

@@ -53,7 +53,8 @@ _LEAD_PREPOSITION = re.compile(r"(?:pour|selon|d'après)\s+")
 
 # `selon` of a criterion: before `que`, or after a participle of sorting or varying
 _CRITERION = re.compile(
-    r"(?:[Ss]elon|[Dd]'après)\s+qu|\w(?:é|ée|és|ées|is|ies|ient|ent)\s+(?:selon|d'après)\s+\S*$"
+    r"(?:[Ss]elon|[Dd]'après)\s+qu"
+    r"|\b(?![Mm]ais\b)\w+(?:é|ée|és|ées|is|ies|ient|ent)\s+(?:selon|d'après)\s+\S*$"
 )
 
 
