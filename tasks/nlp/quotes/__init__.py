@@ -106,8 +106,7 @@ def _held_by_statements(found: list[Found]) -> list[Found]:
     return [
         f
         for f in found
-        if f.kind != "partial"
-        or not any(s.start <= f.start and f.end <= s.end for s in statements)
+        if f.kind != "partial" or not any(s.start <= f.start and f.end <= s.end for s in statements)
     ]
 
 

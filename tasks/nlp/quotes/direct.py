@@ -18,7 +18,15 @@ from tasks.nlp.quotes.phrases import (
     verb_subject,
 )
 from tasks.nlp.quotes.spans import quoted_words
-from tasks.nlp.quotes.words import DEFINITE, NAMING_DETERMINERS, TOKEN, WORD
+from tasks.nlp.quotes.words import (
+    DEFINITE,
+    NAMING_DETERMINERS,
+    READ,
+    READ_IN,
+    TOKEN,
+    WORD,
+    is_medium,
+)
 
 
 class Attribution(NamedTuple):
@@ -56,7 +64,7 @@ def _pieces(doc: Text, start: int, end: int) -> list[_Piece]:
     pieces = []
     cursor = inner_start
     for verb in doc.verbs_between(inner_start + 1, inner_end):
-        if verb.start < cursor:
+        if verb.start < cursor or verb.gerund:
             continue
         before = text[cursor : verb.start].rstrip()
         if not before or before[-1] not in ",–—-":
@@ -117,12 +125,27 @@ def _attribution_after(doc: Text, close: int, limit: int) -> Attribution:
     while position < limit and text[position] in " ,":
         position += 1
     verb = doc.verb_at(position)
-    if verb is not None and not verb.participle_only:
+    if verb is not None and not verb.participle_only and not verb.gerund:
         return Attribution(verb, verb.subject() or source_after(doc, verb.end, limit))
     match = _SELON.match(text[position:limit])
     if match:
         return Attribution(None, source_after(doc, position + match.end(), limit))
+    read = READ.match(text, position, limit)
+    if read:
+        return Attribution(None, _read_in(doc, read.end(), limit))
     return _credit_after(doc, close)
+
+
+def _read_in(doc: Text, position: int, limit: int) -> Source | None:
+    """Where words quoted were read (`», peut-on lire dans Les Échos`): the medium
+    named after, else the medium named last (`Mediapart révèle… : « … », peut-on lire`)."""
+    where = READ_IN.match(doc.text, position, limit)
+    if where:
+        return source_after(doc, where.end(), limit)
+    for mention in reversed(doc.mentions_in(0, position)):
+        if is_medium(mention.normalized) and not doc.inside_quote(mention.start):
+            return Source(mention.start, mention.end, "entity", mention.index)
+    return None
 
 
 def _credit_after(doc: Text, close: int) -> Attribution:
@@ -249,7 +272,7 @@ def _attribution_before(doc: Text, floor: int, start: int) -> tuple[Attribution,
     text = doc.text
     clause = text[floor:start]
     colon = clause.rstrip(' «"').endswith(":")
-    verbs = [v for v in doc.verbs_between(floor, start) if v.end <= start]
+    verbs = [v for v in doc.verbs_between(floor, start) if v.end <= start and not v.gerund]
     last = verbs[-1] if verbs else None
     ends_with_verb = last is not None and not re.search(
         r"\w", _LINK_WORDS.sub("", text[last.end : start])

@@ -21,7 +21,15 @@ from tasks.nlp.quotes.phrases import (
     verb_subject,
 )
 from tasks.nlp.quotes.verbs import FINITE
-from tasks.nlp.quotes.words import AUXILIARIES, OPINION, POSSESSIVES, TOKEN, WORD
+from tasks.nlp.quotes.words import (
+    AUXILIARIES,
+    OPINION,
+    POSSESSIVES,
+    READ,
+    READ_IN,
+    TOKEN,
+    WORD,
+)
 
 _SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après)\s+")
 
@@ -43,6 +51,31 @@ def indirect_quotes(doc: Text) -> list[Found]:
     found = [reported for verb in doc.verbs if (reported := _reported_by(doc, verb))]
     found += _prepositional_indirect(doc)
     found += _reported_before(doc)
+    found += _read_that(doc)
+    return found
+
+
+_THAT = re.compile(r"\s(?:que\s+|qu')")
+
+
+def _read_that(doc: Text) -> list[Found]:
+    """`On lit sur Le Point que P`, `on apprend via l'AFP que P`: P, from the medium."""
+    text = doc.text
+    found = []
+    for read in READ.finditer(text):
+        where = READ_IN.match(text, read.end())
+        if where is None or doc.inside_quote(read.start()):
+            continue
+        sentence_start, sentence_end = doc.sentence_of(read.start())
+        que = _THAT.search(text, where.end(), sentence_end)
+        source = source_after(doc, where.end(), que.start()) if que else None
+        if source is None:
+            continue
+        body_end = _content_end(text, sentence_start, sentence_end)
+        content = _skip_spaces(text, que.end(), body_end)
+        end = _clause_end(doc, content, body_end)
+        if end > content:
+            found.append(Found(content, end, "indirect", read.start(), None, source))
     return found
 
 
@@ -62,7 +95,7 @@ def _reported_by(doc: Text, verb: Verb) -> Found | None:
         return _that_clause(doc, verb, que.end())
     if verb.lemma in OPINION and verb.pronoun is None:
         return None
-    if _ENDS_WITH_COMMA.search(before) and not AFTER_QUOTE.search(before):
+    if _ENDS_WITH_COMMA.search(before) and not AFTER_QUOTE.search(before) and not verb.gerund:
         return _before_comma(doc, verb)
     return None
 
@@ -77,10 +110,20 @@ def _that_clause(doc: Text, verb: Verb, que_end: int) -> Found | None:
     end = _clause_end(doc, content, body_end)
     source = preposition_source(doc, verb.end, que_end)
     if source is None:
-        source = verb_subject(doc, sentence_start, verb)
+        source = verb_subject(doc, sentence_start, _clause_verb(doc, sentence_start, verb))
     if end > content and source is not None and not is_the_writer(doc, verb, source):
         return Found(content, end, "indirect", verb.start, verb, source)
     return None
+
+
+def _clause_verb(doc: Text, sentence_start: int, verb: Verb) -> Verb:
+    """The verb whose subject says what `verb` reports: a present participle's
+    (`Il a qualifié la réunion de « choc », estimant que P`) is the sentence's verb
+    before it."""
+    if not verb.gerund:
+        return verb
+    earlier = [v for v in doc.verbs_between(sentence_start, verb.start) if not v.gerund]
+    return earlier[-1] if earlier else verb
 
 
 def _before_comma(doc: Text, verb: Verb) -> Found | None:
@@ -229,9 +272,7 @@ def _around_selon(doc: Text, sentence_start: int, body_end: int) -> Found | None
     return None
 
 
-def _past_apposition(
-    doc: Text, source: Source, content: int, body_end: int
-) -> tuple[int, Source]:
+def _past_apposition(doc: Text, source: Source, content: int, body_end: int) -> tuple[int, Source]:
     """Where `Pour X, P` reports from, and who X is, past an apposition to X that the
     comma opens: a role (`Pour Laurent Berger, le secrétaire général de la CFDT, P`) or
     the name of the person X is (`Selon la ministre de la Santé, Agnès Buzyn, P`)."""
@@ -244,8 +285,10 @@ def _past_apposition(
     if not WORD.search(text, after, body_end):
         return content, source
     first = TOKEN.match(part)
-    if first and first.group().lower() in DETERMINERS | POSSESSIVES and head_noun(part) in (
-        HUMAN_NOUNS
+    if (
+        first
+        and first.group().lower() in DETERMINERS | POSSESSIVES
+        and head_noun(part) in (HUMAN_NOUNS)
     ):
         return after, source
     names = doc.mentions_in(content, comma)

@@ -17,6 +17,7 @@ from tasks.nlp.people import (
 from tasks.nlp.quotes.document import Source, Text, Verb
 from tasks.nlp.quotes.words import (
     ADVERBS,
+    AUXILIARIES,
     DOCUMENT_NOUNS,
     GROUP_NOUNS,
     INDEFINITE,
@@ -68,6 +69,10 @@ PHRASE_STOP = re.compile(r"\s(?:à|au|aux|en|pour|sur|chez|avec|dans|par)\s")
 
 
 AFTER_QUOTE = re.compile(r"[»\"]\s*,\s*$")
+
+
+# the verb that ends a subject (`Le principal intéressé a rejeté toute faute et`)
+_VERB_AFTER_SUBJECT = re.compile(r"\s(?:" + "|".join(sorted(AUXILIARIES)) + r")\s")
 
 
 _AGENT = re.compile(r"[»\"]?\s*par\s+")
@@ -264,17 +269,24 @@ def _subject_of_part(doc: Text, start: int, end: int) -> Source | None:
         return Source(words[0][0], words[0][0] + len(words[0][1]), "pronoun")
     if _ONE_OF.match(part):
         return None  # an apposition: `une des agences de l'OMS`
-    for mention in doc.mentions_in(start, end):
-        preceding = TOKEN.findall(text[start : mention.start])
-        if not preceding or preceding[-1].lower() not in GOVERNING:
-            return Source(mention.start, mention.end, "entity", mention.index)
+    subjects = [
+        mention
+        for mention in doc.mentions_in(start, end)
+        if not TOKEN.findall(text[start : mention.start])
+        or TOKEN.findall(text[start : mention.start])[-1].lower() not in GOVERNING
+    ]
+    # a person over the role before their name (`le ministre de l'Intérieur Jan Hamáček`)
+    persons = [m for m in subjects if is_person_like(doc, m)]
+    if subjects:
+        mention = (persons or subjects)[0]
+        return Source(mention.start, mention.end, "entity", mention.index)
     for at, (word_start, word) in enumerate(words):
         lowered = word.lower()
         if lowered in DETERMINERS | POSSESSIVES | {"les"} | INDEFINITE:
             if at and words[at - 1][1].lower() in PREPOSITIONS:
                 continue
             phrase = text[word_start:end].strip()
-            stop = PHRASE_STOP.search(phrase)
+            stop = PHRASE_STOP.search(phrase) or _VERB_AFTER_SUBJECT.search(phrase)
             phrase = phrase[: stop.start()] if stop else phrase
             kind = "unnamed" if lowered in INDEFINITE else "role"
             return Source(word_start, word_start + len(phrase), kind)

@@ -57,6 +57,29 @@ def _verb_forms() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, 
 FINITE, PARTICIPLES, INVERTED = _verb_forms()
 
 
+def _present_participles() -> dict[str, str]:
+    """The present participles of the reporting verbs (`estimant`, `annonçant`,
+    `jugeant`, `disant`) → lemma: `, estimant que P` reports P."""
+    forms = {}
+    for lemma in FIRST_GROUP:
+        stem = lemma[:-2]
+        stem = stem[:-1] + "ç" if stem.endswith("c") else stem + "e" if stem.endswith("g") else stem
+        forms[stem + "ant"] = lemma
+    for lemma, (finite, _) in IRREGULAR.items():
+        imperfect = next((f for f in finite.split() if f.endswith("ait")), None)
+        if imperfect:
+            forms[imperfect[:-3] + "ant"] = lemma
+    # `now`, and the adjectives (`le plus inquiétant étant que`, `un chiffre alarmant`)
+    for word in ("maintenant", "inquiétant", "étonnant", "amusant", "alarmant", "indignant"):
+        forms.pop(word, None)
+    return forms
+
+
+PRESENT_PARTICIPLES = _present_participles()
+# `fait savoir que`: the one reporting phrase of two words
+_FAIRE_SAVOIR = frozenset({"fait", "font", "faisait", "faisaient", "fera", "faisant"})
+
+
 _INVERTED_AUX: dict[str, str] = {
     f"{aux}{'-t-' if aux[-1] in 'ae' else '-'}{pronoun}": pronoun
     for aux in ("a", "ont", "avait", "avaient", "aurait", "auraient", "est", "sont", "était")
@@ -71,6 +94,8 @@ _KEYWORDS = (
     | frozenset(_INVERTED_AUX)
     | AUXILIARIES
     | frozenset(p for p, lemma in PARTICIPLES.items() if lemma in QUALIFYING)
+    | frozenset(PRESENT_PARTICIPLES)
+    | _FAIRE_SAVOIR
 )
 
 
@@ -114,6 +139,10 @@ def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | 
         return Verb(start, end, FINITE[word], None)
     if word in PARTICIPLES and PARTICIPLES[word] in QUALIFYING and before not in AUXILIARIES:
         return Verb(start, end, PARTICIPLES[word], None, participle_only=True)
+    if word in PRESENT_PARTICIPLES and before not in DETERMINERS:
+        return Verb(start, end, PRESENT_PARTICIPLES[word], None, gerund=True)
+    if word in _FAIRE_SAVOIR and at + 1 < len(words) and words[at + 1] == "savoir":
+        return Verb(start, spans[at + 1][1], "faire savoir", None, gerund=word == "faisant")
     return None
 
 
@@ -123,9 +152,13 @@ def _compound_tense(words: list[str], spans: list[tuple[int, int]], at: int) -> 
     follow = at + 1
     while follow < len(words) and words[follow] in ADVERBS and follow - at <= 3:
         follow += 1
+    word, (start, end) = words[at], spans[at]
+    if words[follow : follow + 2] == ["fait", "savoir"] and word not in ("est", "sont", "était"):
+        return Verb(
+            start, spans[follow + 1][1], "faire savoir", _INVERTED_AUX.get(word), pronoun_end=end
+        )
     if follow >= len(words) or words[follow] not in PARTICIPLES:
         return None
-    word, (start, end) = words[at], spans[at]
     reflexive = at > 0 and words[at - 1] in ("s", "se")
     if word in ("est", "sont", "était") and not reflexive:
         return None  # a passive (`est considéré`), not a reporting verb

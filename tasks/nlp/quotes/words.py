@@ -54,5 +54,11 @@ def is_medium(name: str) -> bool:
     return folded(key) in _MEDIA_KEYS or (first != key and first in MEDIA_NOUNS)
 
 
+# what was read somewhere: `peut-on lire (dans X)`, `on apprend (via X)`
+READ = re.compile(
+    r"(?:(?:peut|pouvait)-on|[Oo]n (?:peut|pouvait))\s+lire"
+    r"|lit-on|[Oo]n lit|apprend-on|[Oo]n apprend"
+)
+READ_IN = re.compile(r"\s+(?:dans|sur|via|par|chez)\s+")
 TOKEN = re.compile(r"\w+(?:-\w+)*")  # a word, hyphenated ones whole (`a-t-il`)
 WORD = re.compile(r"\w+")  # a word as counted
