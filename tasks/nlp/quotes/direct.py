@@ -280,7 +280,8 @@ def _attribution_before(doc: Text, floor: int, start: int) -> tuple[Attribution,
     if last is not None and ends_with_verb:
         return Attribution(last, verb_subject(doc, floor, last)), colon
     prepositional = preposition_source(doc, floor, start)
-    if prepositional is not None:
+    # `pour X` after the verb is its complement (`elle s'inquiète pour les étudiants : «`)
+    if prepositional is not None and (last is None or prepositional.start < last.start):
         return Attribution(None, prepositional), colon
     if last is not None:
         return Attribution(last, verb_subject(doc, floor, last)), colon
