@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, ROLE, TITLE, Cue, agreement
+from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, ROLE, TITLE, Cue, agreement, first_names
+from tasks.text.folding import folded
 
 TITLES = frozenset(
     "m. m mm. mme mme. mmes mlle mlle. me me. mgr mgr. pr pr. dr dr. monsieur madame "
@@ -207,8 +208,19 @@ def _full_names_at(mentions: list[Mention], label: str) -> dict[str, list[int]]:
     names_at: dict[str, list[int]] = {}
     for mention in mentions:
         if mention.label == label:
-            names_at.setdefault(" ".join(name_words(mention.normalized)), []).append(mention.start)
+            names_at.setdefault(" ".join(_own_words(mention)), []).append(mention.start)
     return names_at
+
+
+def _own_words(mention: Mention) -> list[str]:
+    """The words of a mention's name: a person's from their first name, without the
+    role the model took in before it (`ministre des Sports Laura Flessel`)."""
+    words = name_words(mention.normalized)
+    for at in range(1, len(words) - 1):
+        role = any(word[:1].islower() for word in words[:at])
+        if role and folded(words[at].lower()) in first_names() and words[at + 1][:1].isupper():
+            return words[at:]
+    return words
 
 
 def _person_name(words: list[str], names_at: dict[str, list[int]]) -> list[list[str]]:
@@ -382,7 +394,7 @@ def _canonical_name(
 ) -> str:
     """The name of the article a mention stands for: the full name of an acronym, the
     nearest fuller name of a person, else its own name without titles."""
-    words = name_words(mention.normalized)
+    words = _own_words(mention)
     if mention.normalized in acronyms:
         return acronyms[mention.normalized]
     name = " ".join(words) or mention.normalized

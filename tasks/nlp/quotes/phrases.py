@@ -185,7 +185,12 @@ def head_noun(phrase: str) -> str:
         head = word
         if word in ORDINALS and at + 1 < len(words) and words[at + 1] not in PREPOSITIONS:
             continue  # `la première fois`, not `la première`
-        if word in HUMAN_NOUNS or word in ORG_NOUNS or word in DOCUMENT_NOUNS:
+        if (
+            word in HUMAN_NOUNS
+            or word in ORG_NOUNS
+            or word in DOCUMENT_NOUNS
+            or word in MEDIA_NOUNS
+        ):
             return word
     return head
 
