@@ -63,10 +63,11 @@ def find_quotes(text: str, mentions: list[Mention], people: People) -> list[Quot
     found: list[Found] = []
     at = 0
     while at < len(quoted):
-        # quotes in a row (`« A », « B » selon X`) share the attribution after the last
+        # quotes in a row (`« A », « B » selon X`, `« A », ni « B »`) share the attribution
+        # after the last
         group_end = at
         while group_end + 1 < len(quoted) and re.fullmatch(
-            r"\s*(?:,|et|ou)?\s*", text[quoted[group_end][1] : quoted[group_end + 1][0]]
+            r"\s*(?:,|et|ou)?\s*(?:ni\s*)?", text[quoted[group_end][1] : quoted[group_end + 1][0]]
         ):
             group_end += 1
         for index in range(at, group_end + 1):

@@ -11,6 +11,7 @@ from tasks.nlp.quotes.words import (
     BEFORE_OBJECT_PRONOUN,
     FIRST_GROUP,
     IRREGULAR,
+    OPINION,
     PRESENT_STEMS,
     QUALIFYING,
     SUBJECTS,
@@ -76,6 +77,18 @@ def _present_participles() -> dict[str, str]:
 
 
 PRESENT_PARTICIPLES = _present_participles()
+# an infinitive after a modal (`pourrait commenter X`, `tente d'expliquer X`)
+_INFINITIVES = {
+    lemma: lemma for lemma in [*FIRST_GROUP, *IRREGULAR] if lemma not in OPINION | QUALIFYING
+}
+_MODALS = frozenset("peut pourrait pouvait veut voulait doit devait semble semblait va".split())
+_TRYING = frozenset("tente tentait essaie essayait".split())
+
+
+def earlier_word(words: list[str], at: int) -> str:
+    return words[at - 2] if at > 1 else ""
+
+
 # `fait savoir que`: the one reporting phrase of two words
 _FAIRE_SAVOIR = frozenset({"fait", "font", "faisait", "faisaient", "fera", "faisant"})
 
@@ -95,6 +108,7 @@ _KEYWORDS = (
     | AUXILIARIES
     | frozenset(p for p, lemma in PARTICIPLES.items() if lemma in QUALIFYING)
     | frozenset(PRESENT_PARTICIPLES)
+    | frozenset(_INFINITIVES)
     | _FAIRE_SAVOIR
 )
 
@@ -139,6 +153,11 @@ def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | 
         return Verb(start, end, FINITE[word], None)
     if word in PARTICIPLES and PARTICIPLES[word] in QUALIFYING and before not in AUXILIARIES:
         return Verb(start, end, PARTICIPLES[word], None, participle_only=True)
+    if word in _INFINITIVES and (
+        before in _MODALS or (before in ("de", "d") and earlier_word(words, at) in _TRYING)
+    ):
+        first = at - 1 if before in _MODALS else at - 2
+        return Verb(spans[first][0], end, _INFINITIVES[word], None)
     if word in PRESENT_PARTICIPLES and before not in DETERMINERS:
         return Verb(start, end, PRESENT_PARTICIPLES[word], None, gerund=True)
     if word in _FAIRE_SAVOIR and at + 1 < len(words) and words[at + 1] == "savoir":
