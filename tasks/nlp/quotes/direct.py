@@ -235,11 +235,25 @@ _MENTION_WORDS = re.compile(
 _TITLING = re.compile(r"\b(?:titr(?:er|ait|aient|ent|ant|ée?s?)|intitulée?s?)\b", re.I)
 
 
+# the name of a charge: `pour « … »`, `pour des soupçons de « … »`, `du chef de « … »` after
+# words of a case (`mis en examen`, `une enquête`, `porté plainte`, `le parquet`)
+_CHARGE_BEFORE = re.compile(
+    r"\b(?:pour|du chef d[e']|des chefs d[e'])\s*(?:des?\s+soupçons?\s+d[e']\s*)?$"
+)
+_JUDICIAL = re.compile(
+    r"\b(?:examen|enquêtes?|information judiciaire|plaintes?|poursuivie?s?|condamnée?s?|"
+    r"inculpée?s?|accusée?s?|soupçonnée?s?|parquet|procès|jugée?s?|garde à vue|mise?s? en cause)\b",
+    re.I,
+)
+
+
 def _names_a_thing(text: str, start: int, clause: str, words: int) -> bool:
     """Whether the quote names something rather than quotes someone: `le mot « infox »`,
     `un « mais »`, a headline."""
     if _MENTION_WORDS.search(clause.rstrip(' «"')) or _TITLING.search(clause):
         return True
+    if _CHARGE_BEFORE.search(clause.rstrip(' «"')) and _JUDICIAL.search(clause):
+        return True  # a charge: `mis en examen pour « détournement de fonds publics »`
     before = [w.lower() for w in TOKEN.findall(text[max(0, start - 12) : start])]
     if not before:
         return False
