@@ -205,7 +205,8 @@ def _is_speech(
     term, a title or a scare quote."""
     text = doc.text
     floor, start = clause
-    if _names_a_thing(text, start, text[floor:start], words):
+    said_right_after = chosen.verb is not None and chosen.verb.start > start
+    if _names_a_thing(text, start, text[floor:start], words, said_right_after):
         return False
     if not chosen.said:
         in_brackets = text.count("(", floor, start) > text.count(")", floor, start)
@@ -247,15 +248,16 @@ _JUDICIAL = re.compile(
 )
 
 
-def _names_a_thing(text: str, start: int, clause: str, words: int) -> bool:
+def _names_a_thing(text: str, start: int, clause: str, words: int, said: bool) -> bool:
     """Whether the quote names something rather than quotes someone: `le mot « infox »`,
-    `un « mais »`, a headline."""
+    `un « mais »`, a headline; not a word someone is said to use right after it (`Une
+    « ruée », écrit-il`)."""
     if _MENTION_WORDS.search(clause.rstrip(' «"')) or _TITLING.search(clause):
         return True
     if _CHARGE_BEFORE.search(clause.rstrip(' «"')) and _JUDICIAL.search(clause):
         return True  # a charge: `mis en examen pour « détournement de fonds publics »`
     before = [w.lower() for w in TOKEN.findall(text[max(0, start - 12) : start])]
-    if not before:
+    if not before or said:
         return False
     # a definite article right before the guillemets makes a few quoted words a noun
     # phrase of the journalist's own sentence, something named (`pour décerner la

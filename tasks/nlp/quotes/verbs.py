@@ -89,8 +89,23 @@ def earlier_word(words: list[str], at: int) -> str:
     return words[at - 2] if at > 1 else ""
 
 
-# `fait savoir que`: the one reporting phrase of two words
-_FAIRE_SAVOIR = frozenset({"fait", "font", "faisait", "faisaient", "fera", "faisant"})
+# reporting phrases of several words: the forms of their verb, and the words after it
+_PHRASES = {
+    "faire savoir": ("fait font faisait faisaient fera faisant".split(), "fait", ["savoir"]),
+    "faire valoir": ("fait font faisait faisaient fera faisant".split(), "fait", ["valoir"]),
+    "mettre en garde": ("met mettent mettait mettaient mettant".split(), "mis", ["en", "garde"]),
+}
+_PHRASE_FORMS = frozenset(form for forms, _, _ in _PHRASES.values() for form in forms)
+
+
+def _phrase(words: list[str], at: int, *, participle: bool) -> tuple[str, int] | None:
+    """The reporting phrase whose verb (or participle) is the word `at`: its lemma and
+    the index of its last word."""
+    for lemma, (forms, past, rest) in _PHRASES.items():
+        verb = words[at] == past if participle else words[at] in forms
+        if verb and words[at + 1 : at + 1 + len(rest)] == rest:
+            return lemma, at + len(rest)
+    return None
 
 
 _INVERTED_AUX: dict[str, str] = {
@@ -109,7 +124,7 @@ _KEYWORDS = (
     | frozenset(p for p, lemma in PARTICIPLES.items() if lemma in QUALIFYING)
     | frozenset(PRESENT_PARTICIPLES)
     | frozenset(_INFINITIVES)
-    | _FAIRE_SAVOIR
+    | _PHRASE_FORMS
 )
 
 
@@ -160,8 +175,10 @@ def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | 
         return Verb(spans[first][0], end, _INFINITIVES[word], None)
     if word in PRESENT_PARTICIPLES and before not in DETERMINERS:
         return Verb(start, end, PRESENT_PARTICIPLES[word], None, gerund=True)
-    if word in _FAIRE_SAVOIR and at + 1 < len(words) and words[at + 1] == "savoir":
-        return Verb(start, spans[at + 1][1], "faire savoir", None, gerund=word == "faisant")
+    phrase = _phrase(words, at, participle=False) if word in _PHRASE_FORMS else None
+    if phrase is not None:
+        lemma, last = phrase
+        return Verb(start, spans[last][1], lemma, None, gerund=word.endswith("ant"))
     return None
 
 
@@ -172,10 +189,10 @@ def _compound_tense(words: list[str], spans: list[tuple[int, int]], at: int) -> 
     while follow < len(words) and words[follow] in ADVERBS and follow - at <= 3:
         follow += 1
     word, (start, end) = words[at], spans[at]
-    if words[follow : follow + 2] == ["fait", "savoir"] and word not in ("est", "sont", "était"):
-        return Verb(
-            start, spans[follow + 1][1], "faire savoir", _INVERTED_AUX.get(word), pronoun_end=end
-        )
+    phrase = _phrase(words, follow, participle=True) if follow < len(words) else None
+    if phrase is not None and word not in ("est", "sont", "était"):
+        lemma, last = phrase
+        return Verb(start, spans[last][1], lemma, _INVERTED_AUX.get(word), pronoun_end=end)
     if follow >= len(words) or words[follow] not in PARTICIPLES:
         return None
     reflexive = at > 0 and words[at - 1] in ("s", "se")
