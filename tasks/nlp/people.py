@@ -31,7 +31,8 @@ _DEMONYM_STEMS = """
     sénégalais ivoirien marocain algérien tunisien camerounais congolais ukrainien
     israélien palestinien iranien indien mexicain autrichien hongrois roumain tchèque serbe
     croate kényan éthiopien nigérian malien libanais syrien égyptien sud-africain colombien
-    chilien vénézuélien cubain
+    chilien vénézuélien cubain africain européen asiatique sud-américain latino-américain
+    nord-africain
 """.split()
 DEMONYMS = frozenset(
     form

@@ -7,6 +7,7 @@ import re
 
 from tasks.nlp.gender import first_names
 from tasks.nlp.people import (
+    DEMONYMS,
     DETERMINERS,
     GOVERNING,
     HUMAN_NOUNS,
@@ -96,7 +97,20 @@ def is_person_like(doc: Text, mention: Mention) -> bool:
     medium_role = identity.roles & MEDIA_NOUNS and not identity.roles & HUMAN_NOUNS
     if is_medium(mention.normalized) or (medium_role and not first_name):
         return False
+    if not _could_be_a_name(mention.normalized):
+        return False
     return identity.is_person or misc_name(identity, mention.label, mention.normalized)
+
+
+def _could_be_a_name(name: str) -> bool:
+    """Whether a mention can be a person's name: not a word in lower case (`post-Hulot`)
+    nor an adjective of nationality alone (`Africaine`), whatever the model took it for."""
+    words = name.split()
+    return (
+        bool(words)
+        and words[0][:1].isupper()
+        and (len(words) > 1 or words[0].lower() not in DEMONYMS)
+    )
 
 
 def misc_name(identity: Identity, label: str, name: str) -> bool:
