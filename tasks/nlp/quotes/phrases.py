@@ -102,15 +102,17 @@ def is_person_like(doc: Text, mention: Mention) -> bool:
     return identity.is_person or misc_name(identity, mention.label, mention.normalized)
 
 
+# the particles a name can open with (`de Gaulle`, `van Gogh`)
+_PARTICLES = frozenset("de d' du des von van der den le la di da ben ibn al el".split())
+
+
 def _could_be_a_name(name: str) -> bool:
     """Whether a mention can be a person's name: not a word in lower case (`post-Hulot`)
     nor an adjective of nationality alone (`Africaine`), whatever the model took it for."""
     words = name.split()
-    return (
-        bool(words)
-        and words[0][:1].isupper()
-        and (len(words) > 1 or words[0].lower() not in DEMONYMS)
-    )
+    if not words or (words[0][:1].islower() and words[0] not in _PARTICLES):
+        return False
+    return len(words) > 1 or words[0].lower() not in DEMONYMS
 
 
 def misc_name(identity: Identity, label: str, name: str) -> bool:
