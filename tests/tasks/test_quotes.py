@@ -240,7 +240,10 @@ def test_a_network_named_in_one_word_is_not_who_a_pronoun_is(nlp) -> None:
         "comptes sur Instagram ou TikTok traduirait selon elle un « besoin de reconnaissance » "
         "jamais satisfait."
     )
-    assert [speaker for _, _, speaker in said(nlp, text)] == ["Anne Martin", "Anne Martin"]
+    # one statement: the words quoted inside it belong to it
+    assert [(kind, speaker) for kind, _, speaker in said(nlp, text)] == [
+        ("indirect", "Anne Martin")
+    ]
 
 
 def test_a_speaker_is_never_invented(nlp) -> None:
@@ -418,3 +421,117 @@ def test_odd_text_gives_no_empty_or_misplaced_quote(text: str) -> None:
         assert text[quote.start : quote.end].strip()
         if quote.speaker is not None:
             assert text[quote.speaker_start : quote.speaker_end] == quote.speaker
+
+
+def test_words_quoted_inside_a_reported_statement_belong_to_it(nlp) -> None:
+    # a reader counts one statement, not the statement and the words quoted in it
+    text = (
+        "Le ministre du Travail, Olivier Dussopt, a affirmé mardi que la réforme était « un "
+        "moment historique » pour le pays et qu'elle serait votée avant l'été."
+    )
+    assert said(nlp, text) == [
+        (
+            "indirect",
+            "la réforme était « un moment historique » pour le pays et qu'elle serait votée "
+            "avant l'été",
+            "Olivier Dussopt",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Pour Laurent Berger, le secrétaire général de la CFDT, le gouvernement commet une "
+            "faute en refusant de retirer le texte.",
+            ("le gouvernement commet une faute en refusant de retirer le texte", "Laurent Berger"),
+        ),
+        (
+            "Selon la ministre de la Santé, Agnès Buzyn, l'épidémie progresse encore dans "
+            "plusieurs régions du pays.",
+            ("l'épidémie progresse encore dans plusieurs régions du pays", "Agnès Buzyn"),
+        ),
+        (
+            "Mais selon Paul Martin, la réforme ne passera pas avant l'été prochain.",
+            ("la réforme ne passera pas avant l'été prochain", "Paul Martin"),
+        ),
+    ],
+)
+def test_who_a_statement_is_according_to_past_an_apposition(nlp, text, expected) -> None:
+    assert [(words, speaker) for _, words, speaker in said(nlp, text)] == [expected]
+
+
+def test_a_quote_cut_by_its_attribution_resumes_after_the_speakers_role(nlp) -> None:
+    text = (
+        "« La désinformation a été une des caractéristiques de la pandémie, rappelle Ana Sofia "
+        "Cardenal, professeure de sciences politiques et auteure de cette étude. Dans certains "
+        "cas, il s'agissait de fausses informations. »"
+    )
+    assert said(nlp, text) == [
+        (
+            "direct",
+            "La désinformation a été une des caractéristiques de la pandémie",
+            "Ana Sofia Cardenal",
+        ),
+        (
+            "direct",
+            "Dans certains cas, il s'agissait de fausses informations.",
+            "Ana Sofia Cardenal",
+        ),
+    ]
+
+
+def test_a_present_participle_and_fait_savoir_report_what_follows(nlp) -> None:
+    text = (
+        "Le Premier ministre Andrej Babiš a fait savoir qu'il allait demander la démission du "
+        "ministre. Il a qualifié la réunion de faute grave, estimant que les membres du "
+        "gouvernement devaient donner l'exemple."
+    )
+    assert said(nlp, text) == [
+        ("indirect", "il allait demander la démission du ministre", "Andrej Babiš"),
+        ("indirect", "les membres du gouvernement devaient donner l'exemple", "Andrej Babiš"),
+    ]
+
+
+def test_what_was_read_in_a_medium_is_the_mediums(nlp) -> None:
+    text = (
+        "Le 6 décembre 2019, François Bayrou est mis en examen. « Au total, une douzaine de "
+        "responsables du Modem ont été mis en examen dans cette affaire », peut-on lire dans "
+        "Les Échos.\n\nLe 24 octobre 2019, on lit sur Le Point que le Parquet national "
+        "financier a ouvert une enquête à l'encontre du directeur de cabinet."
+    )
+    assert [(kind, speaker) for kind, _, speaker in said(nlp, text)] == [
+        ("direct", "Les Échos"),
+        ("indirect", "Le Point"),
+    ]
+
+
+def test_the_name_of_a_charge_is_not_a_quote(nlp) -> None:
+    text = (
+        "Le 4 décembre 2019, Marielle de Sarnez est mise en examen pour « détournement de fonds "
+        "publics ». Une information judiciaire a été ouverte par le parquet de Paris pour "
+        "« soustraction de documents ou objets concernant un crime ou un délit »."
+    )
+    assert said(nlp, text) == []
+
+
+def test_an_infinitive_after_a_modal_and_quotes_joined_by_ni(nlp) -> None:
+    text = (
+        "« Tout va bien », pourrait commenter le président Emmanuel Macron.\n\n"
+        "Françoise Nyssen avait fait réaliser les travaux « sans autorisation », ni "
+        "« déclaration au fisc », écrit Le Canard enchaîné."
+    )
+    assert [(kind, words, speaker) for kind, words, speaker in said(nlp, text)] == [
+        ("direct", "Tout va bien", "Emmanuel Macron"),
+        ("partial", "sans autorisation", "Le Canard enchaîné"),
+        ("partial", "déclaration au fisc", "Le Canard enchaîné"),
+    ]
+
+
+def test_a_persons_name_is_without_the_role_the_model_took_in(nlp) -> None:
+    text = (
+        "Le 4 septembre, la ministre des Sports Laura Flessel annonce sa démission pour des "
+        "« raisons personnelles »."
+    )
+    assert said(nlp, text) == [("partial", "raisons personnelles", "Laura Flessel")]
