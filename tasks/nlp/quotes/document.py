@@ -38,6 +38,7 @@ class Verb:
     pronoun: str | None  # the inverted subject (`a-t-il dit`), if any
     participle_only: bool = False  # a participle without auxiliary (`qualifié de`)
     gerund: bool = False  # a present participle (`, estimant que`): its subject is the clause's
+    modal: bool = False  # an infinitive after a modal (`pourrait commenter`)
     pronoun_end: int = 0  # where the inverted subject ends
 
     def subject(self) -> Source | None:

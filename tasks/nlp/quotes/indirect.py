@@ -199,6 +199,8 @@ def _clause_end(doc: Text, start: int, end: int) -> int:
     if colon:
         end = colon.start()
     for verb in doc.verbs_between(start + 1, end):
+        if verb.gerund or verb.modal:
+            continue  # not an attribution: `P, estimant X`, `le maire, qui doit annoncer X,`
         if _ENDS_WITH_COMMA.search(text[start : verb.start]):
             tail = text[verb.end : end]
             if not _QUE_WORD.search(tail):

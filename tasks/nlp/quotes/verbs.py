@@ -172,7 +172,7 @@ def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | 
         before in _MODALS or (before in ("de", "d") and earlier_word(words, at) in _TRYING)
     ):
         first = at - 1 if before in _MODALS else at - 2
-        return Verb(spans[first][0], end, _INFINITIVES[word], None)
+        return Verb(spans[first][0], end, _INFINITIVES[word], None, modal=True)
     if word in PRESENT_PARTICIPLES and before not in DETERMINERS:
         return Verb(start, end, PRESENT_PARTICIPLES[word], None, gerund=True)
     phrase = _phrase(words, at, participle=False) if word in _PHRASE_FORMS else None
