@@ -535,3 +535,13 @@ def test_a_persons_name_is_without_the_role_the_model_took_in(nlp) -> None:
         "« raisons personnelles »."
     )
     assert said(nlp, text) == [("partial", "raisons personnelles", "Laura Flessel")]
+
+
+def test_a_participle_or_a_modal_inside_reported_speech_does_not_cut_it(nlp) -> None:
+    text = (
+        "Le ministre a affirmé que le gouvernement, qui doit annoncer ses mesures mardi, a "
+        "décidé de maintenir la réforme."
+    )
+    assert [words for _, words, _ in said(nlp, text)] == [
+        "le gouvernement, qui doit annoncer ses mesures mardi, a décidé de maintenir la réforme"
+    ]
