@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from schemas import CHECKS, DOCUMENTS, ENTITIES, QUARANTINE, QUOTES
 from tasks.analytics import mart_sql
+from tasks.lake.published import sql_strings
 
 INPUTS = {
     "documents": DOCUMENTS,
@@ -100,13 +101,12 @@ def source(
     """A temporary view `name` over `files` (each row with its `batch`, and its `file`:
     relative to `root` when given), or an empty one."""
     if files:
-        listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
         start = len(str(root)) + 2 if root is not None else 1  # after "<root>/"
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {name}_files AS SELECT *, "
             "regexp_extract(filename, 'batch=([^/]+)/', 1) AS batch, "
             f"substr(filename, {start}) AS file "
-            f"FROM read_parquet([{listed}], union_by_name = true, filename = true)"
+            f"FROM read_parquet([{sql_strings(files)}], union_by_name = true, filename = true)"
         )
         return
     empty = INPUTS[name].schema.empty_table()

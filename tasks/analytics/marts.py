@@ -57,7 +57,14 @@ from tasks.execution.resources import current
 from tasks.faults import fault_point
 from tasks.gate import SuiteRunner, gate
 from tasks.lake.files import PART_FILE
-from tasks.lake.published import ALL, PUBLISHER, mart_files, published_partitions
+from tasks.lake.published import (
+    ALL,
+    PUBLISHER,
+    mart_files,
+    published_partitions,
+    sql_string,
+    sql_strings,
+)
 from tasks.lake.storage import Lake
 from tasks.records import Manifest, OutputFile, StageKey, StageReport, Status
 
@@ -277,10 +284,14 @@ def refresh_marts(
     path = lake.index_file(mart_state.STATE_FILE)
     try:
         state = mart_state.open_state(path)
-        _make_and_commit(lake, suites, state, manifest, force=force, verify=verify, clock=clock)
+        _make_and_commit(
+            lake, suites, state, manifest, previous, force=force, verify=verify, clock=clock
+        )
     except duckdb.Error:  # the state damaged beyond what opening it shows: made anew
         state = mart_state.fresh_state(path)
-        _make_and_commit(lake, suites, state, manifest, force=force, verify=verify, clock=clock)
+        _make_and_commit(
+            lake, suites, state, manifest, previous, force=force, verify=verify, clock=clock
+        )
     write_catalog(lake)
     report = StageReport.from_manifest(manifest)
     report.ran, report.gated = True, True
@@ -292,15 +303,15 @@ def _make_and_commit(
     suites: SuiteRunner,
     state: duckdb.DuckDBPyConnection,
     manifest: Manifest,
+    previous: Manifest | None,
     *,
     force: bool,
     verify: bool,
     clock: float,
 ) -> None:
     """Make the marts from `state`, gate and commit them, then commit the state's
-    update; a state that did not make the marts in place (or `force`) has every month
-    made again, and what stops here leaves the state as it was."""
-    previous = lake.read_marts_manifest()
+    update; a state that did not make the marts `previous` committed (or `force`) has
+    every month made again, and what stops here leaves the state as it was."""
     try:
         state.begin()
         carry = (
@@ -386,8 +397,9 @@ LAKE_FILES = (
 def _lake_root(root: Path, *, temporary: bool = False) -> str:
     """The SQL that makes `lake_root()` return `root` (for this connection only if
     `temporary`: it shadows the catalog's own)."""
-    literal = "'" + str(root).replace("'", "''") + "'"
-    return f"CREATE OR REPLACE {'TEMP ' if temporary else ''}MACRO lake_root() AS {literal}"
+    return (
+        f"CREATE OR REPLACE {'TEMP ' if temporary else ''}MACRO lake_root() AS {sql_string(root)}"
+    )
 
 
 def catalog_views(lake: Lake) -> dict[str, str]:
@@ -413,13 +425,12 @@ def catalog_views(lake: Lake) -> dict[str, str]:
             views[table.name] = _no_rows(table)
             continue
         # the files listed, not a glob of the folder
-        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
         options = ""
         if table.partitioned:
             options = ", hive_partitioning = true"
             if not _one_schema(lake, table, files, learned):
                 options += ", union_by_name = true"
-        views[table.name] = f"FROM read_parquet(lake_files_in([{listed}]){options})"
+        views[table.name] = f"FROM read_parquet(lake_files_in([{sql_strings(files)}]){options})"
     if learned != known:
         lake.states.write_record(FILE_SCHEMAS, learned)
     return views

@@ -20,7 +20,7 @@ from bokeh.plotting import figure
 
 from schemas import STAGES, marts
 from tasks.analytics.charts import bar_chart, country_map, date_range, date_span, embed, time_chart
-from tasks.lake.published import mart_files, published_partitions
+from tasks.lake.published import mart_files, published_partitions, sql_strings
 from tasks.lake.storage import Lake
 from tasks.records import StatusRow
 
@@ -84,10 +84,9 @@ def report_data(lake: Lake, generated_at: str) -> ReportData:
     con = duckdb.connect()
     try:
         for mart in marts.MARTS:
-            files = [str(lake.root / file).replace("'", "''") for file in mart_files(lake, mart)]
+            files = [lake.root / file for file in mart_files(lake, mart)]
             if files:
-                listed = ", ".join(f"'{file}'" for file in files)
-                con.execute(f"CREATE VIEW {mart.name} AS FROM read_parquet([{listed}])")
+                con.execute(f"CREATE VIEW {mart.name} AS FROM read_parquet([{sql_strings(files)}])")
             else:  # no rows (a lake with no articles yet)
                 con.register(mart.name, mart.schema.empty_table())
         totals = _totals(con)

@@ -1,9 +1,11 @@
 """Which partitions the lake has published: what the marts are built from and what
-the report counts (below both, so that neither imports the other for it)."""
+the report counts (below both, so that neither imports the other for it), and how a
+DuckDB view lists their files."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from schemas import Table
 from schemas.marts import MART_PARTITION
@@ -39,3 +41,13 @@ def mart_files(lake: Lake, mart: Table) -> list[str]:
     except FileNotFoundError:
         return []
     return [f"{mart.path}/{name}" for name in names]
+
+
+def sql_string(value: object) -> str:
+    """`value` as a SQL string literal (a quote in it doubled): a path for DuckDB."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_strings(values: Iterable[object]) -> str:
+    """Values as a comma-separated list of SQL string literals: the files a view reads."""
+    return ", ".join(sql_string(value) for value in values)
