@@ -188,6 +188,10 @@ def _phrase_source(doc: Text, position: int, phrase: str, window_end: int) -> So
     return Source(position, position + len(phrase), "role")
 
 
+# the nouns a phrase is about when it holds one: people, organisations, documents, media
+_HEAD_NOUNS = HUMAN_NOUNS | ORG_NOUNS | DOCUMENT_NOUNS | MEDIA_NOUNS
+
+
 def head_noun(phrase: str) -> str:
     """The noun a noun phrase is about: `la jeune femme` → `femme`, `le dernier rapport du
     Forum` → `rapport`."""
@@ -201,12 +205,7 @@ def head_noun(phrase: str) -> str:
         head = word
         if word in ORDINALS and at + 1 < len(words) and words[at + 1] not in PREPOSITIONS:
             continue  # `la première fois`, not `la première`
-        if (
-            word in HUMAN_NOUNS
-            or word in ORG_NOUNS
-            or word in DOCUMENT_NOUNS
-            or word in MEDIA_NOUNS
-        ):
+        if word in _HEAD_NOUNS:
             return word
     return head
 
@@ -290,12 +289,12 @@ def _subject_of_part(doc: Text, start: int, end: int) -> Source | None:
         return Source(words[0][0], words[0][0] + len(words[0][1]), "pronoun")
     if _ONE_OF.match(part):
         return None  # an apposition: `une des agences de l'OMS`
-    subjects = [
-        mention
-        for mention in doc.mentions_in(start, end)
-        if not TOKEN.findall(text[start : mention.start])
-        or TOKEN.findall(text[start : mention.start])[-1].lower() not in GOVERNING
-    ]
+
+    def governed(mention: Mention) -> bool:  # `du Premier ministre X`: not the subject
+        preceding = TOKEN.findall(text[start : mention.start])
+        return bool(preceding) and preceding[-1].lower() in GOVERNING
+
+    subjects = [mention for mention in doc.mentions_in(start, end) if not governed(mention)]
     # a person over the role before their name (`le ministre de l'Intérieur Jan Hamáček`)
     persons = [m for m in subjects if is_person_like(doc, m)]
     if subjects:

@@ -60,14 +60,13 @@ FINITE, PARTICIPLES, INVERTED = _verb_forms()
 
 def _present_participles() -> dict[str, str]:
     """The present participles of the reporting verbs (`estimant`, `annonçant`,
-    `jugeant`, `disant`) → lemma: `, estimant que P` reports P."""
+    `jugeant`, `disant`) → lemma, on the stem of their imperfect: `, estimant que P`
+    reports P."""
+    finite = {lemma: _first_group_forms(lemma)[0] for lemma in FIRST_GROUP}
+    finite |= {lemma: forms.split() for lemma, (forms, _) in IRREGULAR.items()}
     forms = {}
-    for lemma in FIRST_GROUP:
-        stem = lemma[:-2]
-        stem = stem[:-1] + "ç" if stem.endswith("c") else stem + "e" if stem.endswith("g") else stem
-        forms[stem + "ant"] = lemma
-    for lemma, (finite, _) in IRREGULAR.items():
-        imperfect = next((f for f in finite.split() if f.endswith("ait")), None)
+    for lemma, conjugated in finite.items():
+        imperfect = next((f for f in conjugated if f.endswith("ait")), None)
         if imperfect:
             forms[imperfect[:-3] + "ant"] = lemma
     # `now`, and the adjectives (`le plus inquiétant étant que`, `un chiffre alarmant`)
@@ -78,21 +77,16 @@ def _present_participles() -> dict[str, str]:
 
 PRESENT_PARTICIPLES = _present_participles()
 # an infinitive after a modal (`pourrait commenter X`, `tente d'expliquer X`)
-_INFINITIVES = {
-    lemma: lemma for lemma in [*FIRST_GROUP, *IRREGULAR] if lemma not in OPINION | QUALIFYING
-}
+_INFINITIVES = frozenset(FIRST_GROUP).union(IRREGULAR) - OPINION - QUALIFYING
 _MODALS = frozenset("peut pourrait pouvait veut voulait doit devait semble semblait va".split())
 _TRYING = frozenset("tente tentait essaie essayait".split())
 
 
-def earlier_word(words: list[str], at: int) -> str:
-    return words[at - 2] if at > 1 else ""
-
-
 # reporting phrases of several words: the forms of their verb, and the words after it
+_FAIRE = "fait font faisait faisaient fera faisant".split()
 _PHRASES = {
-    "faire savoir": ("fait font faisait faisaient fera faisant".split(), "fait", ["savoir"]),
-    "faire valoir": ("fait font faisait faisaient fera faisant".split(), "fait", ["valoir"]),
+    "faire savoir": (_FAIRE, "fait", ["savoir"]),
+    "faire valoir": (_FAIRE, "fait", ["valoir"]),
     "mettre en garde": ("met mettent mettait mettaient mettant".split(), "mis", ["en", "garde"]),
 }
 _PHRASE_FORMS = frozenset(form for forms, _, _ in _PHRASES.values() for form in forms)
@@ -154,13 +148,13 @@ def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | 
     text), if that word starts one there."""
     word, (start, end) = words[at], spans[at]
     before = words[at - 1] if at else ""
+    earlier = words[at - 2] if at > 1 else ""
     if word in INVERTED:
         lemma, pronoun = INVERTED[word]
         return Verb(start, end, lemma, pronoun, pronoun_end=end)
     if word in AUXILIARIES or word in _INVERTED_AUX:
         return _compound_tense(words, spans, at)
     if word in FINITE:
-        earlier = words[at - 2] if at > 1 else ""
         if (
             before in DETERMINERS or before in ("les", "des", "de", "d", "une", "ses", "ces", "en")
         ) and earlier not in BEFORE_OBJECT_PRONOUN:
@@ -169,10 +163,10 @@ def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | 
     if word in PARTICIPLES and PARTICIPLES[word] in QUALIFYING and before not in AUXILIARIES:
         return Verb(start, end, PARTICIPLES[word], None, participle_only=True)
     if word in _INFINITIVES and (
-        before in _MODALS or (before in ("de", "d") and earlier_word(words, at) in _TRYING)
+        before in _MODALS or (before in ("de", "d") and earlier in _TRYING)
     ):
         first = at - 1 if before in _MODALS else at - 2
-        return Verb(spans[first][0], end, _INFINITIVES[word], None, modal=True)
+        return Verb(spans[first][0], end, word, None, modal=True)
     if word in PRESENT_PARTICIPLES and before not in DETERMINERS:
         return Verb(start, end, PRESENT_PARTICIPLES[word], None, gerund=True)
     phrase = _phrase(words, at, participle=False) if word in _PHRASE_FORMS else None
