@@ -125,6 +125,9 @@ _ACRONYM_AFTER = re.compile(r"\s*\(\s*([A-ZÀ-Ý][A-Za-zÀ-ÿ0-9&]{1,11})\s*\)")
 _BOUNDARY = re.compile(r"[.;:!?«»\"()\[\]\n]")
 _NOTE_CALL = re.compile(r"^\s*\(\d+\)")  # `Francisca Joly-Gomez (2), professeure`
 _APPOSITION_END = re.compile(r",\s*(?:qui|dont|lors|dans|a|avait|est)\b")
+_FINITE_VERB = re.compile(
+    r"(?<!['’])\b(?:est|sont|a|ont|était|étaient|avait|avaient|sera|seront|serait|va|vont|doit|peut)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -216,12 +219,34 @@ def _full_names_at(mentions: list[Mention], label: str) -> dict[str, list[int]]:
 def _own_words(mention: Mention) -> list[str]:
     """The words of a mention's name: a person's from their first name, without the
     role the model took in before it (`ministre des Sports Laura Flessel`)."""
+    return _split_role(mention)[1]
+
+
+def _inner_role(mention: Mention) -> list[str]:
+    """The role the model took into a person's mention before their first name, in
+    lower case (`ministre de la santé`), when it names a person; else nothing."""
+    role = [word.lower() for word in _split_role(mention)[0]]
+    return role if any(word in HUMAN_NOUNS for word in role) else []
+
+
+# the particles a name can open with (`de Gaulle`, `van Gogh`)
+PARTICLES = frozenset("de d' du des von van der den le la di da ben ibn al el".split())
+
+
+def _split_role(mention: Mention) -> tuple[list[str], list[str]]:
+    """The words the model took into a mention before the name (`ministre de la Santé`
+    before `Roman Prymula`), and the name's words."""
     words = name_words(mention.normalized)
     for at in range(1, len(words) - 1):
         role = any(word[:1].islower() for word in words[:at])
         if role and folded(words[at].lower()) in first_names() and words[at + 1][:1].isupper():
-            return words[at:]
-    return words
+            return words[:at], words[at:]
+    # a person's name after a word in lower case: that word describes it (`tabloïd
+    # Blesk`); not a place's or an organisation's (`place Bellecour`, `institut Ramazzini`)
+    lower = bool(words) and words[0][:1].islower() and words[0] not in PARTICLES
+    if mention.label == "PER" and lower and len(words) > 1 and _looks_like_name(words[1:]):
+        return words[:1], words[1:]
+    return [], words
 
 
 def _person_name(words: list[str], names_at: dict[str, list[int]]) -> list[list[str]]:
@@ -249,7 +274,8 @@ def _role_phrase(words: list[str], *, require_role: bool) -> list[str] | None:
         if word not in DETERMINERS:
             continue
         noun = words[at + 1] if at + 1 < len(words) else ""
-        if not noun[:1].islower():
+        then = words[at + 2].lower() if at + 2 < len(words) else ""
+        if not noun[:1].islower() and then not in HUMAN_NOUNS:  # `le Premier ministre`
             continue
         if at > 0 and words[at - 1].lower() in PREPOSITIONS:
             continue
@@ -285,7 +311,8 @@ def _descriptors(text: str, mention: Mention) -> tuple[list[str], list[str], str
     if rest.startswith(","):
         clause = _BOUNDARY.split(rest[1:], maxsplit=1)[0]
         clause = _APPOSITION_END.split(clause)[0]
-        after = _words(clause)[:12]
+        if not _FINITE_VERB.search(clause.split(",")[0]):  # `Pour X, cette attitude est…`
+            after = _words(clause)[:12]
     first = mention.normalized.split()[0].lower() if mention.normalized.split() else ""
     if first in TITLES:
         title = first
@@ -415,7 +442,8 @@ def _identities_of(
     by_name: dict[str, Identity] = {}
     identity_of: dict[int, Identity] = {}
     for mention, name in zip(mentions, canonical, strict=True):
-        label = "PER" if name in names_at or mention.label == "PER" else mention.label
+        person = name in names_at or mention.label == "PER" or _inner_role(mention)
+        label = "PER" if person else mention.label
         identity = by_name.setdefault(name, Identity(name, label))
         if label == "PER":
             identity.label = "PER"
@@ -429,7 +457,7 @@ def _describe(text: str, mention: Mention, identity: Identity) -> bool:
     roles and the cues of its gender (contradicting cues make it "?"). Whether a title
     or a role there presents a name of another label as a person's."""
     before, after, title = _descriptors(text, mention)
-    words = (w.lower() for w in (*before, *after))
+    words = (w.lower() for w in (*before, *after, *_inner_role(mention)))
     identity.roles.update(w for w in words if w not in _STOP_WORDS)
     cues = _cues(before, after, title, of_a_person=not identity.is_person)
     identity.cues.extend(cues)

@@ -545,3 +545,60 @@ def test_a_participle_or_a_modal_inside_reported_speech_does_not_cut_it(nlp) -> 
     assert [words for _, words, _ in said(nlp, text)] == [
         "le gouvernement, qui doit annoncer ses mesures mardi, a décidé de maintenir la réforme"
     ]
+
+
+def test_a_complement_between_the_verb_and_its_subject_is_not_the_speaker(nlp) -> None:
+    text = (
+        "Le ministre de l'Éducation Pierre Lambert a été vu sans masque dans un café de Lyon."
+        "\n\n« Je ne quitterai pas mon poste », a déclaré à cette occasion le ministre de "
+        "l'Éducation. « La réforme avance », a dit mardi au Parisien la directrice de l'école, "
+        "Claire Dumas."
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [(q["speaker"], q["speaker_canonical"]) for q in quotes] == [
+        ("le ministre de l'Éducation", "Pierre Lambert"),  # the role the model took into his name
+        ("la directrice de l'école, Claire Dumas", "Claire Dumas"),
+    ]
+
+
+def test_a_bare_role_is_the_person_its_paragraph_names(nlp) -> None:
+    text = (
+        "La ministre de la Santé Agnès Roussel a présenté son plan mardi.\n\n"
+        "Françoise Martin dirigeait une maison d'édition avant son entrée au gouvernement. "
+        "Elle avait fait réaliser des travaux « sans autorisation », écrit Le Canard enchaîné. "
+        "Une « négligence », tente d'expliquer la ministre."
+    )
+    assert said(nlp, text)[-1] == ("partial", "négligence", "Françoise Martin")
+
+
+def test_a_title_names_its_holder_and_a_tabloid_is_a_medium(nlp) -> None:
+    text = (
+        "Photos à l'appui, le tabloïd Blesk révèle ce vendredi que le maire a dîné au restaurant "
+        "sans masque. Le Premier ministre a fait savoir qu'il lui cherchait un remplaçant. Le "
+        "lendemain, le Premier ministre Karel Novák a confirmé son choix."
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [(q["speaker_canonical"], q["speaker_kind"]) for q in quotes] == [
+        ("Blesk", "media"),
+        ("Karel Novák", "person"),
+    ]
+
+
+def test_the_statement_after_pour_x_is_not_an_apposition_telling_a_gender(nlp) -> None:
+    # `cette attitude` opens what Tomáš Beneš holds: it does not make him a woman, so
+    # `il` is still him, not the man named before
+    text = (
+        "Le président Jan Dvořák a convoqué le Premier ministre au château.\n\n"
+        "Membre de la coalition, Tomáš Beneš avait estimé plus tôt que le ministre avait perdu "
+        "toute crédibilité. Pour Tomáš Beneš, cette attitude est méprisante envers les "
+        "soignants. « Les règles valent pour tout le monde », a-t-il réagi."
+    )
+    assert said(nlp, text)[-1] == ("direct", "Les règles valent pour tout le monde", "Tomáš Beneš")
+
+
+def test_an_accusation_quotes_the_accuser(nlp) -> None:
+    text = (
+        "Le 31 août, le député Karim Benali frappe un élu d'opposition. Pour sa défense, il "
+        "accuse Paul Girard d'« insultes répétées »."
+    )
+    assert said(nlp, text) == [("partial", "insultes répétées", "Karim Benali")]

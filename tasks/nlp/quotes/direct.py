@@ -117,9 +117,14 @@ def _kind(text: str, start: int, words: int, after_colon: bool) -> str:
 _SELON = re.compile(r"(?:selon|d'après)\s")
 
 
+# `« Un choc », c'est ainsi qu'il a qualifié…`: the verb and its subject come after
+_THUS = re.compile(r"c'est (?:ainsi|en ces termes|par ces mots|avec ces mots) qu(?:e\s+|')")
+
+
 def _attribution_after(doc: Text, close: int, limit: int) -> Attribution:
     """The attribution right after a quote's closing mark: `», a assuré X`, `»,
-    a-t-elle expliqué`, `» selon X`, `" par X` (after `qualifié de`)."""
+    a-t-elle expliqué`, `» selon X`, `" par X` (after `qualifié de`), `», c'est ainsi
+    qu'il a qualifié`."""
     text = doc.text
     position = close
     while position < limit and text[position] in " ,":
@@ -130,6 +135,10 @@ def _attribution_after(doc: Text, close: int, limit: int) -> Attribution:
     match = _SELON.match(text[position:limit])
     if match:
         return Attribution(None, source_after(doc, position + match.end(), limit))
+    thus = _THUS.match(text, position, limit)
+    said = doc.verbs_between(thus.end(), limit) if thus else []
+    if said:
+        return Attribution(said[0], verb_subject(doc, thus.end(), said[0]))
     read = READ.match(text, position, limit)
     if read:
         return Attribution(None, _read_in(doc, read.end(), limit))

@@ -11,6 +11,7 @@ from tasks.nlp.people import (
     DETERMINERS,
     GOVERNING,
     HUMAN_NOUNS,
+    PARTICLES,
     PREPOSITIONS,
     Identity,
     Mention,
@@ -102,17 +103,19 @@ def is_person_like(doc: Text, mention: Mention) -> bool:
     return identity.is_person or misc_name(identity, mention.label, mention.normalized)
 
 
-# the particles a name can open with (`de Gaulle`, `van Gogh`)
-_PARTICLES = frozenset("de d' du des von van der den le la di da ben ibn al el".split())
-
-
 def _could_be_a_name(name: str) -> bool:
     """Whether a mention can be a person's name: not a word in lower case (`post-Hulot`)
     nor an adjective of nationality alone (`Africaine`), whatever the model took it for."""
     words = name.split()
-    if not words or (words[0][:1].islower() and words[0] not in _PARTICLES):
+    if not words or (words[0][:1].islower() and words[0] not in PARTICLES):
         return False
     return len(words) > 1 or words[0].lower() not in DEMONYMS
+
+
+def _is_a_role(name: str) -> bool:
+    """Whether what the model took for a name is a role (`ministre de la Santé`): it
+    opens in lower case on a word for a person."""
+    return name[:1].islower() and head_noun(name) in HUMAN_NOUNS
 
 
 def misc_name(identity: Identity, label: str, name: str) -> bool:
@@ -129,9 +132,44 @@ def misc_name(identity: Identity, label: str, name: str) -> bool:
     )
 
 
+# a complement between a verb and its subject: `a déclaré à l'AFP le ministre`
+_COMPLEMENT = re.compile(
+    r"(?:à|au|aux|dans|devant|sur|via|pendant|en|lors\s+d[eu']|auprès\s+d[eu'])\s*"
+)
+
+
+# the words that open the subject after such a complement
+_SUBJECT_DETERMINERS = frozenset({"le", "la", "les", "l", "un", "une"})
+
+
+def _past_complement(doc: Text, position: int, limit: int) -> int:
+    """Where the subject after a complement starts (`à cette occasion le ministre`, `au
+    Monde la directrice`): at the first determiner that does not hang on a preposition,
+    or the first person named, before the clause ends; `position` when there is none."""
+    text = doc.text
+    complement = _COMPLEMENT.match(text, position, limit)
+    if complement is None:
+        return position
+    end = _CLAUSE_END.search(text, complement.end(), limit)
+    end = end.start() if end else limit
+    people = {m.start for m in doc.mentions_in(complement.end(), end) if is_person_like(doc, m)}
+    previous = ""
+    for word in TOKEN.finditer(text, complement.end(), end):
+        lowered = word.group().lower()
+        opens = lowered in _SUBJECT_DETERMINERS and previous not in GOVERNING
+        if previous and (opens or word.start() in people):
+            return word.start()
+        previous = lowered
+    return position
+
+
+_CLAUSE_END = re.compile(r"[.;:!?«»\"()\[\]\n,]")
+
+
 def source_after(doc: Text, position: int, limit: int) -> Source | None:
     """The speaker named from `position` on (after a verb or `selon`): a pronoun, a
-    person, an entity that opens the phrase, or the noun phrase itself."""
+    person, an entity that opens the phrase, or the noun phrase itself. A complement
+    before the speaker is passed over (`a déclaré à l'AFP le ministre`)."""
     text = doc.text
     position = _skip_adverbials(text, position)
     while position < limit and text[position] == " ":
@@ -139,6 +177,8 @@ def source_after(doc: Text, position: int, limit: int) -> Source | None:
     lead = _LEAD_PREPOSITION.match(text[position:limit])
     if lead:
         position += lead.end()
+    else:
+        position = _past_complement(doc, position, limit)
     word = TOKEN.match(text, position)
     if word is None or position >= limit:
         return None
@@ -180,7 +220,11 @@ def _phrase_source(doc: Text, position: int, phrase: str, window_end: int) -> So
         persons = [m for m in inside if text[max(position, m.start - 2) : m.start] == ", "]
     if persons:
         return Source(position, persons[0].end, "entity", persons[0].index)
-    leading = [m for m in inside if len(TOKEN.findall(text[position : m.start])) <= 1]
+    leading = [
+        m
+        for m in inside
+        if len(TOKEN.findall(text[position : m.start])) <= 1 and not _is_a_role(m.normalized)
+    ]
     if leading:
         return Source(position, leading[0].end, "entity", leading[0].index)
     if head_noun(phrase) in DOCUMENT_NOUNS and inside:

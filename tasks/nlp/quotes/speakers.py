@@ -49,15 +49,19 @@ class Resolver:
         return gender is None or identity.gender in (None, gender)
 
     def person_before(
-        self, position: int, gender: str | None, *, roles: set[str] | None = None
+        self, position: int, gender: str | None, *, roles: set[str] | None = None, floor: int = 0
     ) -> tuple[Identity, int] | None:
-        """The person named last before `position` (outside quotes), of that gender."""
+        """The person named last before `position` (outside quotes, from `floor` on), of
+        that gender."""
         doc = self.doc
         inside = doc.inside_quote
         candidates = [
             m
             for m in doc.mentions
-            if m.end <= position and not inside(m.start) and is_person_like(doc, m)
+            if floor <= m.start
+            and m.end <= position
+            and not inside(m.start)
+            and is_person_like(doc, m)
         ]
         for mention in reversed(candidates):
             identity = doc.people.identity_of[mention.index]
@@ -117,6 +121,12 @@ class Resolver:
             return None
         content = {w for w in words[1:] if w not in PREPOSITIONS and w not in DETERMINERS}
         content -= {"du", "des", "au", "aux", "les"}
+        if content == {head}:
+            # a bare role (`la ministre`) is whom the paragraph is about, when it names her
+            paragraph = doc.paragraphs[doc.paragraph_of(source.start)]
+            matched = self.person_before(source.start, gender, floor=paragraph)
+            if matched is not None:
+                return matched
         matched = self.person_before(source.start, gender, roles=content)
         if matched is None:
             matched = self._role_after(source.start, gender, content)
@@ -229,16 +239,14 @@ def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -
     phrase = doc.text[source.start : source.end] if source is not None else ""
     head = head_noun(phrase)
     nouns = set(TOKEN.findall(PHRASE_STOP.split(phrase.lower())[0]))
-    if identity is not None and is_medium(identity.canonical):
-        return "media"
+    if (identity is not None and is_medium(identity.canonical)) or head in MEDIA_NOUNS:
+        return "media"  # `le tabloïd Blesk`, whatever the model took the name for
     if identity is not None and (
         identity.is_person or misc_name(identity, identity.label, identity.canonical)
     ):
         return "person"
     if head in HUMAN_NOUNS:
         return "person"
-    if head in MEDIA_NOUNS:
-        return "media"
     if identity is not None or head in ORG_NOUNS or nouns & GROUP_NOUNS:
         return "organisation"
     if source is not None and source.kind == "pronoun" and phrase.lower() not in ("on", "nous"):
