@@ -274,8 +274,8 @@ def _role_phrase(words: list[str], *, require_role: bool) -> list[str] | None:
         if word not in DETERMINERS:
             continue
         noun = words[at + 1] if at + 1 < len(words) else ""
-        then = words[at + 2].lower() if at + 2 < len(words) else ""
-        if not noun[:1].islower() and then not in HUMAN_NOUNS:  # `le Premier ministre`
+        following = words[at + 2].lower() if at + 2 < len(words) else ""
+        if not noun[:1].islower() and following not in HUMAN_NOUNS:  # `le Premier ministre`
             continue
         if at > 0 and words[at - 1].lower() in PREPOSITIONS:
             continue

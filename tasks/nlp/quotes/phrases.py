@@ -138,8 +138,9 @@ _COMPLEMENT = re.compile(
 )
 
 
-# the words that open the subject after such a complement
+# the words that open the subject after such a complement, and where its clause ends
 _SUBJECT_DETERMINERS = frozenset({"le", "la", "les", "l", "un", "une"})
+_CLAUSE_END = re.compile(r"[.;:!?«»\"()\[\]\n,]")
 
 
 def _past_complement(doc: Text, position: int, limit: int) -> int:
@@ -161,9 +162,6 @@ def _past_complement(doc: Text, position: int, limit: int) -> int:
             return word.start()
         previous = lowered
     return position
-
-
-_CLAUSE_END = re.compile(r"[.;:!?«»\"()\[\]\n,]")
 
 
 def source_after(doc: Text, position: int, limit: int) -> Source | None:
