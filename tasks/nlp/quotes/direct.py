@@ -77,7 +77,7 @@ def _pieces(doc: Text, start: int, end: int) -> list[_Piece]:
         if stop is None:
             continue
         source = verb.subject() or source_after(doc, verb.end, stop.start())
-        stop = _past_apposition(text, stop, inner_end)
+        stop = _incise_end_past_role(text, stop, inner_end)
         piece_end = cursor + len(before.rstrip(",–—- "))
         pieces.append(_Piece(cursor, piece_end, Attribution(verb, source)))
         cursor = stop.end()
@@ -88,7 +88,7 @@ def _pieces(doc: Text, start: int, end: int) -> list[_Piece]:
     return pieces
 
 
-def _past_apposition(text: str, stop: re.Match, inner_end: int) -> re.Match:
+def _incise_end_past_role(text: str, stop: re.Match, inner_end: int) -> re.Match:
     """The end of an inserted attribution, past the speaker's apposition (`« A, rappelle
     X, professeure de sciences politiques. B »`: B starts after the role, not at it)."""
     if stop.group() != ",":
