@@ -21,7 +21,8 @@ accuracy on the matched quotes (the speaker's canonical name equal to the gold o
 or both without speaker) and `speaker_kind` accuracy where the gold gives one. Then,
 per family (see bench/gold/README.md), the gold spans that are not quotes which a
 found quote overlaps by 30% (wrongly kept), and the continuations (a quote's
-segment after its attribution) given the `quote_id` of the segment before. The
+segment after its attribution) given the `quote_id` of the segment before, and speaker
+accuracy by `speaker_via` (the speaker named, a pronoun's, a role's, from context). The
 published reference for French is the Gender Gap Tracker's evaluation (quotes F1
 0.817 at 30% overlap, 0.726 at 80%, speaker accuracy 0.804).
 """
@@ -110,6 +111,7 @@ class Evaluation:
     kept: dict[str, tuple[int, int]]  # family: (wrongly kept, spans)
     continuations: tuple[int, int]  # (linked, gold continuations)
     drifted: list[str]
+    via: dict[str, tuple[int, int]] = field(default_factory=dict)  # (right, matched)
 
 
 def same_person(found: str | None, gold: dict) -> bool:
@@ -233,6 +235,21 @@ def continuations_linked(found: dict[str, list[dict]], gold: dict[str, list[dict
     return linked, total
 
 
+def speakers_by_via(
+    found: dict[str, list[dict]], gold: dict[str, list[dict]]
+) -> dict[str, tuple[int, int]]:
+    """Speaker accuracy of the matched quotes (30%) by `speaker_via`, how depeche found
+    the speaker: what a reader of the table can filter on."""
+    right: Counter[str] = Counter()
+    matched: Counter[str] = Counter()
+    for source, entries in gold.items():
+        for f, g in match(found.get(source, []), quotes_of(entries, None), 0.3):
+            via = f["speaker_via"] or "none found"
+            matched[via] += 1
+            right[via] += same_person(f["speaker_canonical"], g)
+    return {via: (right[via], matched[via]) for via in sorted(matched)}
+
+
 def texts_of(folders: tuple[Path, ...]) -> list[Path]:
     return sorted(
         path
@@ -304,7 +321,11 @@ def evaluate(name: str, resources: Resources | None = None) -> Evaluation:
     for kind in ("direct", "partial", "indirect"):
         scores[f"{kind}, 30%"] = score(found, gold, 0.3, kind)
     return Evaluation(
-        scores, kept_by_family(found, gold), continuations_linked(found, gold), drifted
+        scores,
+        kept_by_family(found, gold),
+        continuations_linked(found, gold),
+        drifted,
+        speakers_by_via(found, gold),
     )
 
 
@@ -325,6 +346,9 @@ def table(evaluation: Evaluation) -> str:
     linked, total = evaluation.continuations
     lines.append(f"\nnot quotes, wrongly kept per family: {kept or 'none in this set'}")
     lines.append(f"continuations given the quote_id of the segment before: {linked}/{total}")
+    lines.append("\n| speaker_via | matched quotes | speaker accuracy |\n|---|---:|---:|")
+    for via, (right, matched) in evaluation.via.items():
+        lines.append(f"| {via} | {matched} | {ratio(right, matched):.3f} |")
     return "\n".join(lines)
 
 

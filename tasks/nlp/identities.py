@@ -73,6 +73,7 @@ def quote_rows(doc_id: str, text: str, reading: Reading) -> list[dict[str, Any]]
             "speaker_entity_index": quote.entity,
             "speaker_canonical": quote.canonical,
             "speaker_kind": quote.speaker_kind,
+            "speaker_via": quote.speaker_via,
             "quote_id": quote.quote_id,
             **_speaker_gender(quote, reading.who, reading.genders),
         }

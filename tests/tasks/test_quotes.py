@@ -602,3 +602,22 @@ def test_an_accusation_quotes_the_accuser(nlp) -> None:
         "accuse Paul Girard d'« insultes répétées »."
     )
     assert said(nlp, text) == [("partial", "insultes répétées", "Karim Benali")]
+
+
+def test_how_each_speaker_was_found_is_told(nlp) -> None:
+    text = (
+        "Le ministre de l'Éducation Pierre Lambert a visité un lycée de Lyon. « Nous tiendrons "
+        "le calendrier », a-t-il dit. « La réforme avance », a affirmé le ministre de "
+        "l'Éducation. « Rien n'est joué », a répondu Paul Durand, syndicaliste.\n\n"
+        "« Les enseignants attendent des moyens concrets pour la rentrée et des postes "
+        "en plus dans chaque académie. »\n\n"
+        "« C'est flou », a lancé un manifestant."
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [(q["speaker_canonical"], q["speaker_via"]) for q in quotes] == [
+        ("Pierre Lambert", "pronoun"),
+        ("Pierre Lambert", "role"),
+        ("Paul Durand", "name"),
+        ("Paul Durand", "context"),
+        (None, None),  # an indefinite phrase names nobody
+    ]

@@ -24,6 +24,7 @@ class Quote:
     entity: int | None = None
     canonical: str | None = None
     speaker_kind: str = "unknown"  # person, organisation, media, unknown
+    speaker_via: str | None = None  # name, pronoun, role, context: how it was resolved
     quote_id: int = 0  # index of the quote's first segment: a continuation shares it
 
 

@@ -229,7 +229,16 @@ def _quote(doc: Text, found: Found, resolved: tuple[Identity, int] | None) -> Qu
         entity=resolved[1] if resolved else None,
         canonical=resolved[0].canonical if resolved else None,
         speaker_kind=_speaker_kind(doc, source, resolved[0] if resolved else None),
+        speaker_via=_via(source) if resolved else None,
     )
+
+
+def _via(source: Source | None) -> str:
+    """How a resolved speaker was found: named, a pronoun's, a role's, or from the
+    quotes and names around an unattributed quote."""
+    if source is None:
+        return "context"
+    return "name" if source.kind == "entity" else source.kind
 
 
 def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -> str:
