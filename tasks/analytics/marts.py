@@ -281,17 +281,12 @@ def refresh_marts(
         started_at=datetime.now(UTC).isoformat(),
         details={"partitions": included, "left_out": left_out},
     )
+    options = {"force": force, "verify": verify, "clock": clock}
     path = lake.index_file(mart_state.STATE_FILE)
     try:
-        state = mart_state.open_state(path)
-        _make_and_commit(
-            lake, suites, state, manifest, previous, force=force, verify=verify, clock=clock
-        )
+        _make_and_commit(lake, suites, mart_state.open_state(path), manifest, previous, **options)
     except duckdb.Error:  # the state damaged beyond what opening it shows: made anew
-        state = mart_state.fresh_state(path)
-        _make_and_commit(
-            lake, suites, state, manifest, previous, force=force, verify=verify, clock=clock
-        )
+        _make_and_commit(lake, suites, mart_state.fresh_state(path), manifest, previous, **options)
     write_catalog(lake)
     report = StageReport.from_manifest(manifest)
     report.ran, report.gated = True, True

@@ -110,13 +110,7 @@ class Resolver:
         if determiner in POSSESSIVES or determiner == "les":
             return None
         if head in ORG_NOUNS or head in MEDIA_NOUNS:
-            # `l'agence`, `le quotidien`: the organisation (or medium) named last
-            inside = doc.inside_quote
-            for mention in reversed([m for m in doc.mentions if m.end <= source.start]):
-                medium = head in MEDIA_NOUNS and is_medium(mention.normalized)
-                if (mention.label == "ORG" or medium) and not inside(mention.start):
-                    return doc.people.identity_of[mention.index], mention.index
-            return None
+            return self._organisation_before(source.start, head)
         if head in DOCUMENT_NOUNS or head not in HUMAN_NOUNS:
             return None
         content = {w for w in words[1:] if w not in PREPOSITIONS and w not in DETERMINERS}
@@ -136,6 +130,16 @@ class Resolver:
         if has_complement:
             return None  # `le conseiller du président`: someone the article does not name
         return self.person_before(source.start, gender)
+
+    def _organisation_before(self, position: int, head: str) -> tuple[Identity, int] | None:
+        """`l'agence`, `le quotidien`: the organisation (or medium) named last."""
+        doc = self.doc
+        inside = doc.inside_quote
+        for mention in reversed([m for m in doc.mentions if m.end <= position]):
+            medium = head in MEDIA_NOUNS and is_medium(mention.normalized)
+            if (mention.label == "ORG" or medium) and not inside(mention.start):
+                return doc.people.identity_of[mention.index], mention.index
+        return None
 
     def _role_after(
         self, position: int, gender: str | None, roles: set[str]
