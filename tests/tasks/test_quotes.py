@@ -604,6 +604,18 @@ def test_an_accusation_quotes_the_accuser(nlp) -> None:
     assert said(nlp, text) == [("partial", "insultes répétées", "Karim Benali")]
 
 
+def test_an_incise_between_the_auxiliary_and_the_participle_keeps_the_verb(nlp) -> None:
+    text = (
+        "La ministre Hélène Carrel avait, de son côté, déclaré que « l'option militaire » "
+        "restait « sur la table ». Le maire Paul Girard a, lui aussi, affirmé qu'il ne se "
+        "représenterait pas. La ville a, depuis, changé de nom."
+    )
+    assert said(nlp, text) == [
+        ("indirect", "« l'option militaire » restait « sur la table »", "Hélène Carrel"),
+        ("indirect", "il ne se représenterait pas", "Paul Girard"),
+    ]
+
+
 def test_how_each_speaker_was_found_is_told(nlp) -> None:
     text = (
         "Le ministre de l'Éducation Pierre Lambert a visité un lycée de Lyon. « Nous tiendrons "

@@ -137,13 +137,13 @@ def reporting_verbs(text: str) -> list[Verb]:
     for at in candidates:
         if found and spans[at][0] < found[-1].end:
             continue  # the participle of a compound tense read with its auxiliary
-        verb = _verb_at(words, spans, at)
+        verb = _verb_at(lowered, words, spans, at)
         if verb is not None:
             found.append(verb)
     return found
 
 
-def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | None:
+def _verb_at(text: str, words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | None:
     """The reporting verb that starts at the word `at` (of `words`, at `spans` in the
     text), if that word starts one there."""
     word, (start, end) = words[at], spans[at]
@@ -153,7 +153,7 @@ def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | 
         lemma, pronoun = INVERTED[word]
         return Verb(start, end, lemma, pronoun, pronoun_end=end)
     if word in AUXILIARIES or word in _INVERTED_AUX:
-        return _compound_tense(words, spans, at)
+        return _compound_tense(words, spans, at, _past_incise(text, spans, at))
     if word in FINITE:
         if (
             before in DETERMINERS or before in ("les", "des", "de", "d", "une", "ses", "ces", "en")
@@ -176,11 +176,32 @@ def _verb_at(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | 
     return None
 
 
-def _compound_tense(words: list[str], spans: list[tuple[int, int]], at: int) -> Verb | None:
-    """The reporting verb whose auxiliary is the word `at`: `a affirmé`, `a-t-il
-    déclaré`, `a aussi souligné`, `s'est félicité`; not a passive (`est considéré`)."""
-    follow = at + 1
-    while follow < len(words) and words[follow] in ADVERBS and follow - at <= 3:
+# the most words an incise between an auxiliary and its participle holds
+_INCISE_WORDS = 6
+
+
+def _past_incise(text: str, spans: list[tuple[int, int]], at: int) -> int:
+    """The word after an incise between commas that follows the word `at` (`avait, de
+    son côté, déclaré`), or the word right after `at` when no incise follows it."""
+    if at + 1 >= len(spans) or text[spans[at][1] : spans[at + 1][0]].strip() != ",":
+        return at + 1
+    for follow in range(at + 2, min(at + 2 + _INCISE_WORDS, len(spans))):
+        gap = text[spans[follow - 1][1] : spans[follow][0]].strip()
+        if gap == ",":
+            return follow
+        if gap not in ("", "'", "’"):
+            break
+    return at + 1
+
+
+def _compound_tense(
+    words: list[str], spans: list[tuple[int, int]], at: int, follow: int
+) -> Verb | None:
+    """The reporting verb whose auxiliary is the word `at`, its participle from the word
+    `follow` on: `a affirmé`, `a-t-il déclaré`, `a aussi souligné`, `s'est félicité`,
+    `a, de son côté, déclaré`; not a passive (`est considéré`)."""
+    first_word = follow
+    while follow < len(words) and words[follow] in ADVERBS and follow - first_word < 3:
         follow += 1
     word, (start, end) = words[at], spans[at]
     phrase = _phrase(words, follow, participle=True) if follow < len(words) else None
