@@ -393,6 +393,17 @@ def test_quoted_spans_pair_the_marks() -> None:
     text = 'Il a dit « oui » puis "non".\n\n« A\n\n« B » et « C "D" ».'
     spans = [text[s:e] for s, e in quoted_spans(text)]
     assert spans == ["« oui »", '"non"', "« A\n\n« B »", '« C "D" »']
+    # straight marks around guillemets are the outer quote, not a second one over it
+    text = '"Il m\'a dit « non » hier", a-t-elle dit. « E » puis "F".'
+    spans = [text[s:e] for s, e in quoted_spans(text)]
+    assert spans == ['"Il m\'a dit « non » hier"', "« E »", '"F"']
+
+
+def test_a_quote_in_straight_marks_around_guillemets_keeps_its_speaker(nlp) -> None:
+    text = "\"Le ministre m'a dit « c'est fini » hier\", a déclaré Paul Girard."
+    assert said(nlp, text) == [
+        ("direct", "Le ministre m'a dit « c'est fini » hier", "Paul Girard"),
+    ]
 
 
 def test_quotes_are_stable(nlp) -> None:

@@ -22,7 +22,8 @@ _MARKS = re.compile(r"[«»]|\n\n")
 def quoted_spans(text: str) -> list[tuple[int, int]]:
     """Every quotation, marks included, outermost only: `« … »` (a paragraph that
     reopens `«` before the previous one closed runs on; one that never closes ends
-    with its paragraph) and `"…"` paired within a paragraph outside them."""
+    with its paragraph) and `"…"` paired within a paragraph outside them (and around
+    them: `"Il m'a dit « non »"`)."""
     spans: list[tuple[int, int]] = []
     depth, opened, skip = 0, -1, -1
     for mark in _MARKS.finditer(text):
@@ -56,7 +57,9 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
         ] if '"' in paragraph else []  # fmt: skip
         straight += [(marks[i], marks[i + 1] + 1) for i in range(0, len(marks) - 1, 2)]
         offset += len(paragraph) + 2
-    return sorted(spans + straight)
+    # `"Il m'a dit « non »", a déclaré X`: the straight marks are the outer quote
+    around = Coverage(straight)
+    return sorted([span for span in spans if not around(span[0])] + straight)
 
 
 def quoted_words(text: str, start: int, end: int) -> tuple[int, int]:
