@@ -627,6 +627,16 @@ def test_an_incise_between_the_auxiliary_and_the_participle_keeps_the_verb(nlp) 
     ]
 
 
+def test_an_institution_is_the_one_named_with_its_word_or_nobody(nlp) -> None:
+    text = (
+        "La préfecture du Rhône a interdit la manifestation. La CGT a protesté, et le "
+        "ministre de l'Intérieur s'est tu. Selon la préfecture, le cortège aurait menacé la "
+        "sécurité. D'après la mairie, tout s'est bien passé. Le syndicat a ajouté que la "
+        "grève continuerait."
+    )
+    assert [who for _, _, who in said(nlp, text)] == ["préfecture du Rhône", None, "CGT"]
+
+
 def test_how_each_speaker_was_found_is_told(nlp) -> None:
     text = (
         "Le ministre de l'Éducation Pierre Lambert a visité un lycée de Lyon. « Nous tiendrons "

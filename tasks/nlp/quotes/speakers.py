@@ -22,6 +22,7 @@ from tasks.nlp.quotes.words import (
     DOCUMENT_NOUNS,
     GROUP_NOUNS,
     MEDIA_NOUNS,
+    NAMED_BY_KIND,
     ORG_NOUNS,
     PLURAL_PRONOUNS,
     POSSESSIVES,
@@ -132,14 +133,26 @@ class Resolver:
         return self.person_before(source.start, gender)
 
     def _organisation_before(self, position: int, head: str) -> tuple[Identity, int] | None:
-        """`l'agence`, `le quotidien`: the organisation (or medium) named last."""
+        """`l'agence`, `le quotidien`: the last name with that word in it, else the
+        organisation (or medium) named last; but `la préfecture` is only ever one
+        named so (`la préfecture du Rhône`), and a role the model took for an
+        organisation (`ministre de l'Intérieur`) is none."""
         doc = self.doc
-        inside = doc.inside_quote
-        for mention in reversed([m for m in doc.mentions if m.end <= position]):
-            medium = head in MEDIA_NOUNS and is_medium(mention.normalized)
-            if (mention.label == "ORG" or medium) and not inside(mention.start):
-                return doc.people.identity_of[mention.index], mention.index
-        return None
+        before = [m for m in doc.mentions if m.end <= position and not doc.inside_quote(m.start)]
+        # whatever the model took it for (`préfecture du Rhône` is a LOC)
+        with_the_word = [
+            m for m in before if m.label != "PER" and head in TOKEN.findall(m.normalized.lower())
+        ]
+        if with_the_word or head in NAMED_BY_KIND:
+            named = with_the_word
+        else:
+            named = [
+                m
+                for m in before
+                if (m.label == "ORG" or (head in MEDIA_NOUNS and is_medium(m.normalized)))
+                and head_noun(doc.text[m.start : m.end]) not in HUMAN_NOUNS
+            ]
+        return (doc.people.identity_of[named[-1].index], named[-1].index) if named else None
 
     def _role_after(
         self, position: int, gender: str | None, roles: set[str]
