@@ -736,7 +736,8 @@ QUOTES = _spans(
             pa.int32(),
             "The quote this row is a segment of: the `quote_index` of its first segment. "
             "A quote cut by its attribution (`« A », a dit X, « B »`) is two rows with one "
-            "`quote_id`; count quotes as distinct (`doc_id`, `quote_id`).",
+            "`quote_id`, and the second repeats the first's speaker columns; count quotes "
+            "as distinct (`doc_id`, `quote_id`).",
             False,
             min_value=0,
         ),

@@ -637,6 +637,19 @@ def test_an_institution_is_the_one_named_with_its_word_or_nobody(nlp) -> None:
     assert [who for _, _, who in said(nlp, text)] == ["préfecture du Rhône", None, "CGT"]
 
 
+def test_a_quote_goes_on_with_its_speaker_even_one_not_resolved(nlp) -> None:
+    text = (
+        "Le maire Paul Girard a parlé mardi. « Nous fermerons l'école », a indiqué la "
+        "mairie. « Les travaux dureront tout l'été et les élèves seront accueillis dans le "
+        "gymnase de la ville. »"
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [(q["quote_id"], q["speaker"], q["speaker_canonical"]) for q in quotes] == [
+        (0, "la mairie", None),
+        (0, "la mairie", None),  # not Paul Girard, named before: one quote, the mairie's
+    ]
+
+
 def test_how_each_speaker_was_found_is_told(nlp) -> None:
     text = (
         "Le ministre de l'Éducation Pierre Lambert a visité un lycée de Lyon. « Nous tiendrons "

@@ -119,12 +119,15 @@ def _with_quote_ids(text: str, quotes: list[Quote]) -> list[Quote]:
     """The quotes (in text order) with their `quote_id`: a segment that goes on after
     the attribution cutting its quote (`« A », a dit X, « B »`, `« A, dit-elle. B »`)
     has the id of the quote's first segment, so a quote is counted once."""
-    ids: list[int] = []
+    linked: list[Quote] = []
     for index, quote in enumerate(quotes):
-        before = quotes[index - 1] if index else None
-        continues = before is not None and _continues(text, before, quote)
-        ids.append(ids[-1] if continues else index)
-    return [replace(q, quote_id=i) for q, i in zip(quotes, ids, strict=True)]
+        before = linked[-1] if linked else None
+        if before is not None and _continues(text, before, quote):
+            # the segment is said by who said the quote's first: its speaker, resolved or not
+            linked.append(replace(before, start=quote.start, end=quote.end, kind=quote.kind))
+        else:
+            linked.append(replace(quote, quote_id=index))
+    return linked
 
 
 def _continues(text: str, before: Quote, segment: Quote) -> bool:
@@ -144,7 +147,7 @@ def _continues(text: str, before: Quote, segment: Quote) -> bool:
         before.speaker_start - before.end <= 40 and len(_SENTENCE_END.findall(gap)) <= 1
     )
     return (
-        before.canonical == segment.canonical
+        (segment.speaker is None or before.canonical == segment.canonical)
         and "\n\n" not in gap
         and len(gap) <= 160
         and attribution_first
