@@ -1,6 +1,7 @@
 """Which spans of the model are entities, and where they start: entities are re-cut
 when a title or portfolio word was swallowed into a name (`Défense Mark Esper` →
-`Mark Esper`), normalized (`l'OTAN` → `OTAN`), and spans that are not entities are
+`Mark Esper`) or a name was cut short of its first name or surname (`Marine [Le
+Pen]`, `[Bruno] Le Maire`), normalized (`l'OTAN` → `OTAN`), and spans that are not entities are
 dropped, with the reason."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import re
 
 from spacy.tokens import Span
+
+from tasks.nlp.gender import is_common_first_name
 
 # Titles and portfolios that the model tends to fold into a person's name.
 ROLE_WORDS = frozenset(
@@ -66,3 +69,28 @@ def refine_span(span: Span) -> tuple[Span, str]:
     if span.label_ == "MISC" and len(rest) >= 2:
         return rest, "PER"
     return span, span.label_
+
+
+# the capitalised particles a surname may open with (`Le Maire`, `De Gaulle`)
+_SURNAME_PARTICLES = frozenset("Le La De Du Des Van Von Di Da El Al Ben".split())
+
+
+def whole_name(span: Span, label: str) -> Span:
+    """A person's name with the first name or surname the model left out beside it:
+    `Marine` before `Le Pen`, `Le Maire` after `Bruno` (capitalised words outside any
+    other entity, a common first name on the left)."""
+    if label != "PER":
+        return span
+    doc = span.doc
+    start, end = span.start, span.end
+
+    def free(i: int) -> bool:
+        return 0 <= i < len(doc) and doc[i].ent_iob_ == "O" and doc[i].text[:1].isupper()
+
+    if free(start - 1) and doc[start - 1].is_alpha and is_common_first_name(doc[start - 1].text):
+        start -= 1
+    if end - start == 1 and is_common_first_name(doc[start].text):
+        after = end + (1 if free(end) and doc[end].text in _SURNAME_PARTICLES else 0)
+        if free(after) and doc[after].is_alpha and doc[after].text not in _SURNAME_PARTICLES:
+            end = after + 1
+    return doc[start:end]

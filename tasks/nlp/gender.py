@@ -52,10 +52,9 @@ NO_CUE = Verdict(UNKNOWN, None)
 
 
 @functools.cache
-def first_names(path: Path = FIRST_NAMES) -> Mapping[str, str]:
-    """First name (lower case, and without accents) → gender, for the names at least
-    `NAME_SHARE` of whose bearers are of one sex."""
-    genders: dict[str, str] = {}
+def _bearers(path: Path = FIRST_NAMES) -> Mapping[str, tuple[float, int]]:
+    """First name (lower case, and without accents) → (its male bearers, all its
+    bearers)."""
     counts: dict[str, tuple[float, int]] = {}
     with path.open(encoding="utf-8", newline="") as rows:
         for row in csv.DictReader(rows, delimiter=";"):
@@ -63,7 +62,24 @@ def first_names(path: Path = FIRST_NAMES) -> Mapping[str, str]:
             for key in dict.fromkeys((name, folded(name))):
                 male, total = counts.get(key, (0.0, 0))
                 counts[key] = (male + share * bearers, total + bearers)
-    for key, (male, total) in counts.items():
+    return counts
+
+
+# a first name borne by fewer is too rare to tell a name from a word (`Alerte`)
+COMMON_NAME_BEARERS = 1000
+
+
+def is_common_first_name(word: str) -> bool:
+    """Whether a word is a first name at least `COMMON_NAME_BEARERS` people bear."""
+    return _bearers().get(word.lower(), (0.0, 0))[1] >= COMMON_NAME_BEARERS
+
+
+@functools.cache
+def first_names(path: Path = FIRST_NAMES) -> Mapping[str, str]:
+    """First name (lower case, and without accents) → gender, for the names at least
+    `NAME_SHARE` of whose bearers are of one sex."""
+    genders: dict[str, str] = {}
+    for key, (male, total) in _bearers(path).items():
         if male >= NAME_SHARE * total:
             genders[key] = MALE
         elif male <= (1 - NAME_SHARE) * total:

@@ -16,7 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from schemas import DOCUMENTS, ENTITIES, QUOTES, SENTENCES
-from tasks.nlp.entities import drop_reason, normalize_entity, refine_span
+from tasks.nlp.entities import drop_reason, normalize_entity, refine_span, whole_name
 from tasks.nlp.identities import identified, quote_rows, read_article
 from tasks.nlp.model import model_id
 
@@ -189,6 +189,7 @@ def entity_rows(
     entities: list[Row] = []
     for ent in doc.ents:
         span, label = refine_span(ent)
+        span = whole_name(span, label)
         surface = text[span.start_char : span.end_char]
         normalized = normalize_entity(surface)
         reason = drop_reason(surface, normalized)

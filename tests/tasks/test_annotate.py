@@ -8,7 +8,7 @@ import pytest
 from schemas import CLEAN, DOCUMENTS, ENTITIES, QUOTES, SENTENCES
 from tasks.errors import ModelNotInstalled
 from tasks.execution import pool
-from tasks.nlp.entities import drop_reason, normalize_entity, refine_span
+from tasks.nlp.entities import drop_reason, normalize_entity, refine_span, whole_name
 from tasks.nlp.model import load_model
 from tasks.stages.annotate import annotate_articles
 from tasks.stages.clean import doc_id, normalize_text
@@ -93,6 +93,20 @@ def test_titles_are_cut_off_names(nlp) -> None:
     assert kept.get("Justin Trudeau") == "PER"
     titles = {"président", "présidente", "premier", "première", "ministre"}
     assert not [text for text in kept if text.split()[0].lower() in titles]
+
+
+def test_a_name_cut_short_by_the_model_is_made_whole(nlp) -> None:
+    text = (
+        "Marine Le Pen a prévenu les députés. Bruno Le Maire, qui s'exprimait à Paris, a "
+        "répondu. Emmanuel Macron a reçu Angela Merkel."
+    )
+    doc = nlp(text)
+    # the model leaves a first name or a surname out: there is something to make whole
+    assert {"Le Pen", "Bruno"} <= {ent.text for ent in doc.ents}
+    people = [whole_name(*refine_span(ent)).text for ent in doc.ents if ent.label_ == "PER"]
+    assert people == ["Marine Le Pen", "Bruno Le Maire", "Emmanuel Macron", "Angela Merkel"]
+    places = [whole_name(ent, ent.label_).text for ent in doc.ents if ent.label_ == "LOC"]
+    assert places == ["Paris"]  # a place is left as it is
 
 
 def test_annotated_tables_are_consistent_with_the_text(nlp) -> None:
