@@ -650,6 +650,18 @@ def test_a_quote_goes_on_with_its_speaker_even_one_not_resolved(nlp) -> None:
     ]
 
 
+def test_a_few_more_verbs_report(nlp) -> None:
+    text = (
+        "Paul Girard l'a redit mardi : « Nous ne voterons pas ce texte. » « C'est une "
+        "erreur », tacle Jean Dupont. Claire Martin abonde : « Rien n'est prêt. »"
+    )
+    assert [(kind, who) for kind, _, who in said(nlp, text)] == [
+        ("direct", "Paul Girard"),
+        ("direct", "Jean Dupont"),
+        ("direct", "Claire Martin"),
+    ]
+
+
 def test_how_each_speaker_was_found_is_told(nlp) -> None:
     text = (
         "Le ministre de l'Éducation Pierre Lambert a visité un lycée de Lyon. « Nous tiendrons "
