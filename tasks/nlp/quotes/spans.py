@@ -46,7 +46,14 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
             depth = 0
     if depth:
         spans.append((opened, len(text)))
-    inside = Coverage(spans)
+    straight = _straight_spans(text, Coverage(spans))
+    # `"Il m'a dit « non »", a déclaré X`: the straight marks are the outer quote
+    around = Coverage(straight)
+    return sorted([span for span in spans if not around(span[0])] + straight)
+
+
+def _straight_spans(text: str, inside: Coverage) -> list[tuple[int, int]]:
+    """`"…"`, the marks paired in turn within each paragraph, but for those `inside`."""
     straight: list[tuple[int, int]] = []
     offset = 0
     for paragraph in text.split("\n\n"):
@@ -57,9 +64,7 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
         ] if '"' in paragraph else []  # fmt: skip
         straight += [(marks[i], marks[i + 1] + 1) for i in range(0, len(marks) - 1, 2)]
         offset += len(paragraph) + 2
-    # `"Il m'a dit « non »", a déclaré X`: the straight marks are the outer quote
-    around = Coverage(straight)
-    return sorted([span for span in spans if not around(span[0])] + straight)
+    return straight
 
 
 def quoted_words(text: str, start: int, end: int) -> tuple[int, int]:
