@@ -77,8 +77,9 @@ _SURNAME_PARTICLES = frozenset("Le La De Du Des Van Von Di Da El Al Ben".split()
 
 def whole_name(span: Span, label: str) -> Span:
     """A person's name with the first name or surname the model left out beside it:
-    `Marine` before `Le Pen`, `Le Maire` after `Bruno` (capitalised words outside any
-    other entity, a common first name on the left)."""
+    `Marine` before `Le Pen` (`Jean-Luc` too), `Le Maire` or `Dupont-Aignan` after
+    `Bruno` (capitalised words outside any other entity, a common first name on the
+    left)."""
     if label != "PER":
         return span
     doc = span.doc
@@ -87,10 +88,18 @@ def whole_name(span: Span, label: str) -> Span:
     def free(i: int) -> bool:
         return 0 <= i < len(doc) and doc[i].ent_iob_ == "O" and doc[i].text[:1].isupper()
 
-    if free(start - 1) and doc[start - 1].is_alpha and is_common_first_name(doc[start - 1].text):
+    def word(i: int) -> bool:
+        return doc[i].text.replace("-", "").isalpha()
+
+    if free(start - 1) and word(start - 1) and is_common_first_name(doc[start - 1].text):
         start -= 1
     if end - start == 1 and is_common_first_name(doc[start].text):
         after = end + (1 if free(end) and doc[end].text in _SURNAME_PARTICLES else 0)
-        if free(after) and doc[after].is_alpha and doc[after].text not in _SURNAME_PARTICLES:
+        if free(after) and word(after) and doc[after].text not in _SURNAME_PARTICLES:
             end = after + 1
+            # `Dupont-Aignan`, cut at its hyphen by the tokenizer
+            while end + 1 < len(doc) and doc[end - 1].whitespace_ == "" and doc[end].text == "-":
+                if doc[end].whitespace_ or not free(end + 1):
+                    break
+                end += 2
     return doc[start:end]

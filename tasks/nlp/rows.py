@@ -187,9 +187,12 @@ def entity_rows(
     """The rows of the model's entities, re-cut and normalized; the spans that are not
     entities are counted in `dropped` by reason."""
     entities: list[Row] = []
+    taken = 0  # where the entity before ends: a name made whole never runs into it
     for ent in doc.ents:
         span, label = refine_span(ent)
-        span = whole_name(span, label)
+        whole = whole_name(span, label)
+        span = whole if whole.start >= taken else span
+        taken = span.end
         surface = text[span.start_char : span.end_char]
         normalized = normalize_entity(surface)
         reason = drop_reason(surface, normalized)

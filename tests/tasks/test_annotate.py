@@ -109,6 +109,27 @@ def test_a_name_cut_short_by_the_model_is_made_whole(nlp) -> None:
     assert places == ["Paris"]  # a place is left as it is
 
 
+def test_a_name_made_whole_keeps_its_hyphens_and_never_overlaps_another(nlp) -> None:
+    from collections import Counter
+
+    from spacy.tokens import Span
+
+    from tasks.nlp.rows import entity_rows
+
+    # the cuts the model makes elsewhere, made here by hand on the real tokens
+    doc = nlp("Jean-Luc Mélenchon a parlé. Nicolas Dupont-Aignan a répondu.")
+    doc.ents = [Span(doc, 1, 2, "PER"), Span(doc, 5, 6, "PER")]
+    assert [whole_name(ent, "PER").text for ent in doc.ents] == [
+        "Jean-Luc Mélenchon",
+        "Nicolas Dupont-Aignan",
+    ]
+    text = "Bruno Marine Le Pen a parlé."
+    doc = nlp(text)
+    doc.ents = [Span(doc, 0, 1, "PER"), Span(doc, 2, 4, "PER")]
+    rows = entity_rows(doc, "d", text, [0] * len(doc), Counter())
+    assert [row["text"] for row in rows] == ["Bruno Marine", "Le Pen"]
+
+
 def test_annotated_tables_are_consistent_with_the_text(nlp) -> None:
     progress: list[tuple[int, int]] = []
     result = annotate_articles(

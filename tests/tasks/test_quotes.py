@@ -631,10 +631,11 @@ def test_an_institution_is_the_one_named_with_its_word_or_nobody(nlp) -> None:
     text = (
         "La préfecture du Rhône a interdit la manifestation. La CGT a protesté, et le "
         "ministre de l'Intérieur s'est tu. Selon la préfecture, le cortège aurait menacé la "
-        "sécurité. D'après la mairie, tout s'est bien passé. Le syndicat a ajouté que la "
-        "grève continuerait."
+        "sécurité. Selon la préfecture du Nord, la route est coupée. D'après la mairie, tout "
+        "s'est bien passé. Le syndicat a ajouté que la grève continuerait."
     )
-    assert [who for _, _, who in said(nlp, text)] == ["préfecture du Rhône", None, "CGT"]
+    who = [who for _, _, who in said(nlp, text)]
+    assert who == ["préfecture du Rhône", None, None, "CGT"]
 
 
 def test_a_quote_goes_on_with_its_speaker_even_one_not_resolved(nlp) -> None:
@@ -648,12 +649,23 @@ def test_a_quote_goes_on_with_its_speaker_even_one_not_resolved(nlp) -> None:
         (0, "la mairie", None),
         (0, "la mairie", None),  # not Paul Girard, named before: one quote, the mairie's
     ]
+    # but a sentence that names someone else between makes the next quote a quote apart
+    text = (
+        "« Nous ne céderons pas sur les retraites », a déclaré Paul Girard. Jean Dupont, son "
+        "adversaire, reste sceptique. « Ce sont des promesses de campagne que personne ne "
+        "tiendra une fois les élections passées. »"
+    )
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [(q["quote_id"], q["speaker_canonical"]) for q in quotes] == [
+        (0, "Paul Girard"),
+        (1, "Jean Dupont"),
+    ]
 
 
 def test_a_few_more_verbs_report(nlp) -> None:
     text = (
-        "Paul Girard l'a redit mardi : « Nous ne voterons pas ce texte. » « C'est une "
-        "erreur », tacle Jean Dupont. Claire Martin abonde : « Rien n'est prêt. »"
+        "« Nous ne voterons pas ce texte », a redit mardi Paul Girard. « C'est une erreur », "
+        "tacle Jean Dupont. « Rien n'est perdu », relativise Claire Martin."
     )
     assert [(kind, who) for kind, _, who in said(nlp, text)] == [
         ("direct", "Paul Girard"),

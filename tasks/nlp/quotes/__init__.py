@@ -146,9 +146,9 @@ def _continues(text: str, before: Quote, segment: Quote) -> bool:
     attribution_first = _INCISE_GAP.match(gap) is not None or (
         before.speaker_start - before.end <= 40 and len(_SENTENCE_END.findall(gap)) <= 1
     )
-    return (
-        (segment.speaker is None or before.canonical == segment.canonical)
-        and "\n\n" not in gap
-        and len(gap) <= 160
-        and attribution_first
+    # a segment without attribution of its own is the quote's, whoever that resolves to,
+    # when only the attribution's sentence ends between them
+    same_speaker = before.canonical == segment.canonical or (
+        segment.speaker is None and len(_SENTENCE_END.findall(gap)) <= 1
     )
+    return same_speaker and "\n\n" not in gap and len(gap) <= 160 and attribution_first

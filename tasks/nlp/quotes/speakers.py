@@ -111,7 +111,8 @@ class Resolver:
         if determiner in POSSESSIVES or determiner == "les":
             return None
         if head in ORG_NOUNS or head in MEDIA_NOUNS:
-            return self._organisation_before(source.start, head)
+            named_with = {w for w in words if w not in PREPOSITIONS and w not in DETERMINERS}
+            return self._organisation_before(source.start, head, named_with - {"du", "des"})
         if head in DOCUMENT_NOUNS or head not in HUMAN_NOUNS:
             return None
         content = {w for w in words[1:] if w not in PREPOSITIONS and w not in DETERMINERS}
@@ -132,16 +133,22 @@ class Resolver:
             return None  # `le conseiller du président`: someone the article does not name
         return self.person_before(source.start, gender)
 
-    def _organisation_before(self, position: int, head: str) -> tuple[Identity, int] | None:
-        """`l'agence`, `le quotidien`: the last name with that word in it, else the
-        organisation (or medium) named last; but `la préfecture` is only ever one
-        named so (`la préfecture du Rhône`), and a role the model took for an
-        organisation (`ministre de l'Intérieur`) is none."""
+    def _organisation_before(
+        self, position: int, head: str, words: set[str]
+    ) -> tuple[Identity, int] | None:
+        """`l'agence`, `le quotidien`: the last name with its `words` in it (`la
+        préfecture du Rhône` for `la préfecture`, not for `la préfecture du Nord`),
+        else the organisation (or medium) named last; but an organisation named by
+        its kind (`la préfecture`, `le ministère`: NAMED_BY_KIND) is only ever one
+        named with those words, and a role the model took for an organisation
+        (`ministre de l'Intérieur`) is none."""
         doc = self.doc
         before = [m for m in doc.mentions if m.end <= position and not doc.inside_quote(m.start)]
         # whatever the model took it for (`préfecture du Rhône` is a LOC)
         with_the_word = [
-            m for m in before if m.label != "PER" and head in TOKEN.findall(m.normalized.lower())
+            m
+            for m in before
+            if m.label != "PER" and words <= set(TOKEN.findall(m.normalized.lower()))
         ]
         if with_the_word or head in NAMED_BY_KIND:
             named = with_the_word
