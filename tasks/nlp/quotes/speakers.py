@@ -110,13 +110,13 @@ class Resolver:
         head = head_noun(phrase)
         if determiner in POSSESSIVES or determiner == "les":
             return None
-        if head in ORG_NOUNS or head in MEDIA_NOUNS:
-            named_with = {w for w in words if w not in PREPOSITIONS and w not in DETERMINERS}
-            return self._organisation_before(source.start, head, named_with - {"du", "des"})
-        if head in DOCUMENT_NOUNS or head not in HUMAN_NOUNS:
-            return None
+        # the words that name whom the phrase is about (`ministre`, `santé`)
         content = {w for w in words[1:] if w not in PREPOSITIONS and w not in DETERMINERS}
         content -= {"du", "des", "au", "aux", "les"}
+        if head in ORG_NOUNS or head in MEDIA_NOUNS:
+            return self._organisation_before(source.start, head, content | {head})
+        if head in DOCUMENT_NOUNS or head not in HUMAN_NOUNS:
+            return None
         if content == {head}:
             # a bare role (`la ministre`) is whom the paragraph is about, when it names her
             paragraph = doc.paragraphs[doc.paragraph_of(source.start)]
