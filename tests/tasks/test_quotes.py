@@ -691,3 +691,35 @@ def test_how_each_speaker_was_found_is_told(nlp) -> None:
         ("Paul Durand", "context"),
         (None, None),  # an indefinite phrase names nobody
     ]
+
+
+def test_ce_dernier_is_the_person_named_last_not_who_spoke_last(nlp) -> None:
+    text = (
+        "« Le plan est prêt », a déclaré Claire Martin. Elle a rencontré le député Jean "
+        "Dupont lundi. Ce dernier a assuré que les aides arriveraient avant l'été. Sophie "
+        "Lambert était à Lille avec Paul Girard. Celle-ci a affirmé que le plan serait tenu. "
+        "L'intéressée a ajouté que rien n'était joué."
+    )
+    assert [who for _, _, who in said(nlp, text)] == [
+        "Claire Martin",
+        "Jean Dupont",  # not Claire Martin, who spoke last
+        "Sophie Lambert",  # the woman named last, not Paul Girard
+        "Sophie Lambert",
+    ]
+
+
+def test_a_company_is_not_the_medium_that_reported_on_it(nlp) -> None:
+    text = (
+        "Le Monde rapporte que l'usine de Douai fermera en juin. L'entreprise précise que les "
+        "salariés seront reclassés. Le groupe Renault a confirmé l'information. La société a "
+        "indiqué que le site serait vendu."
+    )
+    assert [who for _, _, who in said(nlp, text)] == ["Le Monde", None, "groupe Renault"]
+
+
+def test_a_pronoun_agrees_with_the_first_name_when_the_text_gives_no_gender(nlp) -> None:
+    text = (
+        "Sophie Lambert a rencontré Paul Girard à Lille. Elle a affirmé que le plan serait "
+        "tenu. « Rien n'est joué », a-t-il répondu."
+    )
+    assert [who for _, _, who in said(nlp, text)] == ["Sophie Lambert", "Paul Girard"]

@@ -19,6 +19,7 @@ from tasks.nlp.people import (
 from tasks.nlp.quotes.document import Source, Text, Verb
 from tasks.nlp.quotes.words import (
     ADVERBS,
+    ANAPHORS,
     AUXILIARIES,
     DOCUMENT_NOUNS,
     GROUP_NOUNS,
@@ -61,7 +62,10 @@ _CRITERION = re.compile(
 )
 
 
-_ENDS_WITH_PRONOUN = re.compile(r"(?:^|[\s,])(il|elle|ils|elles|on)\s*$", re.I)
+_ENDS_WITH_PRONOUN = re.compile(r"(?:^|[\s,])(il|elle|ils|elles|on|celui-ci|celle-ci)\s*$", re.I)
+
+# the pronouns among ANAPHORS (`Celle-ci a affirmé`), subjects as `elle` is
+DEMONSTRATIVES = frozenset(phrase for phrase in ANAPHORS if " " not in phrase and "'" not in phrase)
 
 
 _ONE_OF = re.compile(r"\s*(?:l'|l’)?(?:un|une)\s+d(?:es|e)\b")
@@ -181,7 +185,7 @@ def source_after(doc: Text, position: int, limit: int) -> Source | None:
     if word is None or position >= limit:
         return None
     first = word.group().lower()
-    if first in ("il", "elle", "ils", "elles", "on", "lui", "eux"):
+    if first in ("il", "elle", "ils", "elles", "on", "lui", "eux") or first in DEMONSTRATIVES:
         return Source(position, word.end(), "pronoun")
     stop = _NP_STOP.search(text, position, limit)
     phrase_end = stop.start() if stop else limit
@@ -327,7 +331,7 @@ def _subject_of_part(doc: Text, start: int, end: int) -> Source | None:
     if not words:
         return None
     lead = words[0][1].lower()
-    if lead in ("il", "elle", "ils", "elles", "on"):
+    if lead in ("il", "elle", "ils", "elles", "on") or lead in DEMONSTRATIVES:
         return Source(words[0][0], words[0][0] + len(words[0][1]), "pronoun")
     if _ONE_OF.match(part):
         return None  # an apposition: `une des agences de l'OMS`

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue
+from tasks.nlp.gender import AGREEMENT, FEMALE, MALE, PRONOUN, Cue, by_first_name
 from tasks.nlp.people import (
     DETERMINERS,
     FEMININE_DETERMINERS,
@@ -19,6 +19,7 @@ from tasks.nlp.people import (
 from tasks.nlp.quotes.document import Found, Quote, Source, Text
 from tasks.nlp.quotes.phrases import PHRASE_STOP, head_noun, is_person_like, misc_name
 from tasks.nlp.quotes.words import (
+    ANAPHORS,
     DOCUMENT_NOUNS,
     GROUP_NOUNS,
     MEDIA_NOUNS,
@@ -47,7 +48,14 @@ class Resolver:
     last: tuple[int, Identity, int] | None = None  # position, identity, entity index
 
     def compatible(self, identity: Identity, gender: str | None) -> bool:
-        return gender is None or identity.gender in (None, gender)
+        """Whether a pronoun of `gender` can stand for `identity`: the gender the text
+        gives them, else their first name's (`elle` is not Paul Girard)."""
+        if gender is None:
+            return True
+        said = identity.gender
+        if said is None and identity.is_person:
+            said = {FEMALE: "f", MALE: "m"}.get(by_first_name(identity.canonical) or "")
+        return said in (None, gender)
 
     def person_before(
         self, position: int, gender: str | None, *, roles: set[str] | None = None, floor: int = 0
@@ -156,8 +164,7 @@ class Resolver:
             named = [
                 m
                 for m in before
-                if (m.label == "ORG" or (head in MEDIA_NOUNS and is_medium(m.normalized)))
-                and head_noun(doc.text[m.start : m.end]) not in HUMAN_NOUNS
+                if _may_be(head, m) and head_noun(doc.text[m.start : m.end]) not in HUMAN_NOUNS
             ]
         return (doc.people.identity_of[named[-1].index], named[-1].index) if named else None
 
@@ -190,6 +197,9 @@ class Resolver:
         doc = self.doc
         if source.kind == "entity":
             return doc.people.identity_of[source.entity], source.entity
+        anaphor = ANAPHORS.get(doc.text[source.start : source.end].lower().replace("’", "'"))
+        if anaphor is not None:  # `ce dernier`: the person named last, not who spoke last
+            return self.person_before(source.start, anaphor)
         if source.kind == "role":
             return self.role(source)
         if source.kind != "pronoun":
@@ -229,6 +239,14 @@ class Resolver:
         if len(identities) == 1 and near:
             return doc.people.identity_of[subjects[-1].index], subjects[-1].index
         return None
+
+
+def _may_be(head: str, mention: Mention) -> bool:
+    """Whether a name can be what `l'agence`, `le quotidien` stands for: an organisation
+    for the one, a medium too for the other; a medium is no `entreprise`."""
+    if head in MEDIA_NOUNS:
+        return mention.label == "ORG" or is_medium(mention.normalized)
+    return mention.label == "ORG" and not is_medium(mention.normalized)
 
 
 def _is_subject(doc: Text, mention: Mention) -> bool:

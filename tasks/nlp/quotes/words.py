@@ -41,6 +41,10 @@ DOCUMENT_NOUNS = _word_set("document_nouns")
 GROUP_NOUNS = _word_set("group_nouns")
 MEDIA_NOUNS = _word_set("media_nouns")
 MEDIA_NAMES = frozenset(_LISTS["media_names"])
+ANAPHORS: dict[str, str] = {
+    **{phrase: "m" for phrase in _LISTS["anaphors_masculine"]},
+    **{phrase: "f" for phrase in _LISTS["anaphors_feminine"]},
+}
 
 
 _MEDIA_KEYS = frozenset(folded(name) for name in MEDIA_NAMES)
