@@ -723,3 +723,39 @@ def test_a_pronoun_agrees_with_the_first_name_when_the_text_gives_no_gender(nlp)
         "tenu. « Rien n'est joué », a-t-il répondu."
     )
     assert [who for _, _, who in said(nlp, text)] == ["Sophie Lambert", "Paul Girard"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # the attribution first, with `comme`
+            "Comme l'a rappelé Élisabeth Borne, le texte sera voté en mai.",
+            [("le texte sera voté en mai", "Élisabeth Borne")],
+        ),
+        (
+            "Paul Girard était à Lyon. Comme il l'a dit mardi, la ligne sera prolongée.",
+            [("la ligne sera prolongée", "Paul Girard")],
+        ),
+        ("Comme prévu, la séance a été levée à midi.", []),
+        (  # `à en croire X`, as `selon X`
+            "À en croire le maire, Pierre Lambert, les travaux seront finis en mai.",
+            [("les travaux seront finis en mai", "Pierre Lambert")],
+        ),
+        (  # a statement after a colon, not quoted; a noun phrase there is no statement
+            "Sophie Binet a averti mardi : la grève sera longue. Le ministre Paul Girard a "
+            "annoncé : trois mesures pour les familles.",
+            [("la grève sera longue", "Sophie Binet")],
+        ),
+        (  # the colon after a quote's attribution opens the writer's comment
+            "Une « ruée », écrit-il : c'est un terme choquant et l'éditeur a eu tort.",
+            [("ruée", None)],
+        ),
+        (  # someone's view told as a noun
+            "L'hypothèse de Stephen Smith consiste à dire que la migration va doubler. "
+            "L'idée du projet est que chacun puisse venir.",
+            [("la migration va doubler", "Stephen Smith")],
+        ),
+    ],
+)
+def test_reported_speech_in_more_of_its_forms(nlp, text, expected) -> None:
+    assert [(words, who) for _, words, who in said(nlp, text)] == expected

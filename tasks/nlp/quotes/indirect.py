@@ -31,10 +31,13 @@ from tasks.nlp.quotes.words import (
     WORD,
 )
 
-_SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après)\s+")
+_SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après|à en croire)\s+")
 
 
 _ENDS_WITH_COMMA = re.compile(r",\s*$")
+
+
+_AFTER_MARK = re.compile(r"[»\"]\s*,?\s*$")
 
 
 _COMME = re.compile(r"\b[Cc]omme\s+(?:\w+\s+){0,3}$")
@@ -52,6 +55,34 @@ def indirect_quotes(doc: Text) -> list[Found]:
     found += _prepositional_indirect(doc)
     found += _reported_before(doc)
     found += _read_that(doc)
+    found += _views(doc)
+    return found
+
+
+# someone's view told as a noun (`L'hypothèse de Stephen Smith consiste à dire que P`,
+# `l'idée de Smith est que P`): P is theirs
+_VIEW = re.compile(
+    r"\b(?:idée|thèse|hypothèse|argument|position|conviction|raisonnement|modèle|analyse)"
+    r"\s+(?:de\s+|d'|du\s+|des\s+)(?P<who>[^.,;:!?«»\"\n]{1,60}?)\s+"
+    r"(?:est|était|reste|consiste à (?:dire|affirmer|penser)|repose sur l'idée)\s+(?:que\s+|qu')",
+    re.I,
+)
+
+
+def _views(doc: Text) -> list[Found]:
+    """`L'idée de X est que P`: P, X's."""
+    text = doc.text
+    found = []
+    for view in _VIEW.finditer(text):
+        if doc.inside_quote(view.start()):
+            continue
+        source = source_after(doc, view.start("who"), view.end("who"))
+        if source is None or source.kind not in ("entity", "role") or not can_speak(doc, source):
+            continue
+        sentence_start, sentence_end = doc.sentence_of(view.start())
+        end = _clause_end(doc, view.end(), _content_end(text, sentence_start, sentence_end))
+        if end > view.end():
+            found.append(Found(view.end(), end, "indirect", view.start(), None, source))
     return found
 
 
@@ -93,11 +124,38 @@ def _reported_by(doc: Text, verb: Verb) -> Found | None:
         return None
     if que and verb.lemma not in ("demander",):
         return _that_clause(doc, verb, que.end())
+    colon = _COLON_STATEMENT.match(text, verb.end)
+    # not after a quote: `Une « ruée » écrit-il : P` is the quote's attribution, and P
+    # the writer's comment on it
+    if colon and not _ENDS_WITH_COMMA.search(before) and not _AFTER_MARK.search(before):
+        return _after_colon(doc, verb, colon.end())
     if verb.lemma in OPINION and verb.pronoun is None:
         return None
     if _ENDS_WITH_COMMA.search(before) and not AFTER_QUOTE.search(before) and not verb.gerund:
         return _before_comma(doc, verb)
     return None
+
+
+# a colon after the verb (and a few words: `a averti mardi :`) that opens words not
+# quoted (`Sophie Binet prévient : la grève sera longue`)
+_COLON_STATEMENT = re.compile(r"[^.,;:!?«»\"\n]{0,20}?:\s*(?=[^\s«\"])")
+
+# a clause, not a noun phrase (`a annoncé : trois mesures pour les familles`): a finite verb
+_FINITE = re.compile(
+    r"\b(?:est|sont|a|ont|était|étaient|avait|avaient|sera|seront|serait|seraient|va|vont|"
+    r"doit|doivent|devra|peut|peuvent|pourra|faut|faudra|faudrait|fallait)\b"
+)
+
+
+def _after_colon(doc: Text, verb: Verb, start: int) -> Found | None:
+    """`X prévient : P`: P, said by the verb's subject, when it is a clause."""
+    text = doc.text
+    sentence_start, sentence_end = doc.sentence_of(verb.start)
+    end = _clause_end(doc, start, _content_end(text, sentence_start, sentence_end))
+    source = verb_subject(doc, sentence_start, verb)
+    if source is None or is_the_writer(doc, verb, source) or not _FINITE.search(text, start, end):
+        return None
+    return Found(start, end, "indirect", verb.start, verb, source)
 
 
 def _that_clause(doc: Text, verb: Verb, que_end: int) -> Found | None:
@@ -209,12 +267,12 @@ def _clause_end(doc: Text, start: int, end: int) -> int:
     return end
 
 
-# a sentence that opens on whose view it gives: `Selon X,`, `Pour X,`, `À ses yeux,`, after a
-# linking adverb (`Cependant, pour les auteurs,`)
+# a sentence that opens on whose view it gives: `Selon X,`, `Pour X,`, `À ses yeux,`, `À en
+# croire X,`, after a linking adverb (`Cependant, pour les auteurs,`)
 _LEAD = re.compile(
     r"(?:(?:Mais|Et|Or)\s+|(?:Mais|Or|Cependant|Pourtant|Toutefois|Néanmoins|En revanche"
     r"|Ainsi|Enfin|Par ailleurs|De plus|En outre|Du reste),\s*)?"
-    r"(?:[Ss]elon|[Dd]'après|[Pp]our|[Aa]ux yeux d[eu']\s*"
+    r"(?:[Ss]elon|[Dd]'après|[Pp]our|[AÀ] en croire|[Aa]ux yeux d[eu']\s*"
     r"|[AÀàa] (?:ses|son|leur|leurs) (?:yeux|avis))\s*"
 )
 
@@ -351,14 +409,45 @@ _REPORTED = re.compile(r"\b[Cc]'est (?:du moins |bien |en tout cas )?ce qu(?:e\s
 _AS_SAID = re.compile(r",\s*comme\s+(?:(?:nous|me|vous|l'|le|la|les|l'a|l'ont|lui)\s*)*$")
 
 
+# `Comme l'a rappelé X, P`, `Comme le souligne X, P`, `Comme il l'a dit, P`
+_AS_SAID_FIRST = re.compile(
+    r"(?:(?:Et|Mais|Or)\s+)?[Cc]omme\s+(?:(?P<pronoun>il|elle|ils|elles)\s+)?(?:l'|le\s+|la\s+)?"
+)
+
+
+def _as_said_first(doc: Text, verb: Verb, sentence: tuple[int, int]) -> Found | None:
+    """`Comme l'a rappelé X, P`: P, said by X."""
+    text = doc.text
+    sentence_start, sentence_end = sentence
+    lead = _AS_SAID_FIRST.fullmatch(text, sentence_start, verb.start)
+    if lead is None:
+        return None
+    body_end = _content_end(text, sentence_start, sentence_end)
+    comma = _top_level_comma(text[:body_end], verb.end)
+    if comma is None:
+        return None
+    source = verb.subject() or source_after(doc, verb.end, comma)
+    if lead.group("pronoun"):
+        source = Source(lead.start("pronoun"), lead.end("pronoun"), "pronoun")
+    content = _skip_spaces(text, comma + 1, body_end)
+    end = _clause_end(doc, content, body_end)
+    if source is None or len(WORD.findall(text[content:end])) < 3:
+        return None
+    return Found(content, end, "indirect", verb.start, verb, source)
+
+
 def _reported_before(doc: Text) -> list[Found]:
-    """`C'est ce qu'a annoncé X` (the sentence before is what X said) and `P, comme le
-    rappelle X`."""
+    """`C'est ce qu'a annoncé X` (the sentence before is what X said), `P, comme le
+    rappelle X` and `Comme l'a rappelé X, P`."""
     text = doc.text
     found = []
     sentences = doc.sentences
     for verb in doc.verbs:
         sentence_start, sentence_end = doc.sentence_of(verb.start)
+        first = _as_said_first(doc, verb, (sentence_start, sentence_end))
+        if first is not None:
+            found.append(first)
+            continue
         before = text[sentence_start : verb.start]
         reported = _REPORTED.search(before)
         as_said = None if reported else _AS_SAID.search(before)

@@ -49,7 +49,7 @@ _NP_STOP = re.compile(
 )
 
 
-_POUR = re.compile(r"(?<![\w'])(?P<prep>[Pp]our|[Ss]elon|[Dd]'après)\s+")
+_POUR = re.compile(r"(?<![\w'])(?P<prep>[Pp]our|[Ss]elon|[Dd]'après|[AÀàa] en croire)\s+")
 
 
 _LEAD_PREPOSITION = re.compile(r"(?:pour|selon|d'après)\s+")

@@ -197,7 +197,7 @@ class Resolver:
         doc = self.doc
         if source.kind == "entity":
             return doc.people.identity_of[source.entity], source.entity
-        anaphor = ANAPHORS.get(doc.text[source.start : source.end].lower().replace("’", "'"))
+        anaphor = ANAPHORS.get(doc.text[source.start : source.end].lower())
         if anaphor is not None:  # `ce dernier`: the person named last, not who spoke last
             return self.person_before(source.start, anaphor)
         if source.kind == "role":
