@@ -759,3 +759,11 @@ def test_a_pronoun_agrees_with_the_first_name_when_the_text_gives_no_gender(nlp)
 )
 def test_reported_speech_in_more_of_its_forms(nlp, text, expected) -> None:
     assert [(words, who) for _, words, who in said(nlp, text)] == expected
+
+
+def test_a_pronoun_is_the_subject_before_a_name_after_a_preposition(nlp) -> None:
+    text = (
+        "Jean Dupont a déjeuné mardi avec Paul Martin. Il a affirmé que la réforme passerait "
+        "au printemps."
+    )
+    assert [who for _, _, who in said(nlp, text)] == ["Jean Dupont"]

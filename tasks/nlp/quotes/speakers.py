@@ -58,7 +58,13 @@ class Resolver:
         return said in (None, gender)
 
     def person_before(
-        self, position: int, gender: str | None, *, roles: set[str] | None = None, floor: int = 0
+        self,
+        position: int,
+        gender: str | None,
+        *,
+        roles: set[str] | None = None,
+        floor: int = 0,
+        subject: bool = False,
     ) -> tuple[Identity, int] | None:
         """The person named last before `position` (outside quotes, from `floor` on), of
         that gender."""
@@ -71,6 +77,7 @@ class Resolver:
             and m.end <= position
             and not inside(m.start)
             and is_person_like(doc, m)
+            and (not subject or _is_subject(doc, m))
         ]
         for mention in reversed(candidates):
             identity = doc.people.identity_of[mention.index]
@@ -96,7 +103,10 @@ class Resolver:
             and self.last[1].is_person
         ):
             return self.last[1], self.last[2]
-        found = self.person_before(source.start, gender)
+        # a subject of the sentence or the one before over a name after a preposition
+        found = self.person_before(
+            source.start, gender, floor=self.doc.previous_sentence_start(position), subject=True
+        ) or self.person_before(source.start, gender)
         if found is None and self.last is not None and self.compatible(self.last[1], gender):
             return self.last[1], self.last[2]
         return found
