@@ -767,3 +767,15 @@ def test_a_pronoun_is_the_subject_before_a_name_after_a_preposition(nlp) -> None
         "au printemps."
     )
     assert [who for _, _, who in said(nlp, text)] == ["Jean Dupont"]
+
+
+def test_words_quoted_after_a_present_participle_are_the_clauses_subjects(nlp) -> None:
+    text = (
+        "Sur Twitter, Donald Trump a décoché une autre flèche en prédisant un sommet « très "
+        "difficile » avec Xi Jinping. Le ministre Paul Girard a répondu aux députés, jugeant "
+        "« inacceptable » cette proposition."
+    )
+    assert [(kind, words, who) for kind, words, who in said(nlp, text)] == [
+        ("partial", "très difficile", "Donald Trump"),
+        ("partial", "inacceptable", "Paul Girard"),
+    ]
