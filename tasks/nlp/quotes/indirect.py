@@ -22,8 +22,10 @@ from tasks.nlp.quotes.phrases import (
 )
 from tasks.nlp.quotes.verbs import FINITE
 from tasks.nlp.quotes.words import (
+    ADVERBS,
     AUXILIARIES,
     OPINION,
+    ORG_NOUNS,
     POSSESSIVES,
     READ,
     READ_IN,
@@ -37,7 +39,7 @@ _SELON_INSIDE = re.compile(r"(?:,\s*|\s)(?:selon|d'après|à en croire)\s+")
 _ENDS_WITH_COMMA = re.compile(r",\s*$")
 
 
-_AFTER_MARK = re.compile(r"[»\"]\s*,?\s*$")
+_AFTER_MARK = re.compile(r"[»\"]\s*$")
 
 
 _COMME = re.compile(r"\b[Cc]omme\s+(?:\w+\s+){0,3}$")
@@ -62,11 +64,20 @@ def indirect_quotes(doc: Text) -> list[Found]:
 # someone's view told as a noun (`L'hypothèse de Stephen Smith consiste à dire que P`,
 # `l'idée de Smith est que P`): P is theirs
 _VIEW = re.compile(
-    r"\b(?:idée|thèse|hypothèse|argument|position|conviction|raisonnement|modèle|analyse)"
+    r"\b(?:idée|thèse|hypothèse|argument|position|conviction|raisonnement|analyse)"
     r"\s+(?:de\s+|d'|du\s+|des\s+)(?P<who>[^.,;:!?«»\"\n]{1,60}?)\s+"
     r"(?:est|était|reste|consiste à (?:dire|affirmer|penser)|repose sur l'idée)\s+(?:que\s+|qu')",
     re.I,
 )
+
+
+def _has_views(doc: Text, source: Source) -> bool:
+    """Whether a view can be someone's: a name, a person's role, an organisation (not
+    `l'analyse des données`)."""
+    if source.kind == "entity":
+        return True
+    head = head_noun(doc.text[source.start : source.end])
+    return source.kind == "role" and head in HUMAN_NOUNS | ORG_NOUNS
 
 
 def _views(doc: Text) -> list[Found]:
@@ -77,7 +88,7 @@ def _views(doc: Text) -> list[Found]:
         if doc.inside_quote(view.start()):
             continue
         source = source_after(doc, view.start("who"), view.end("who"))
-        if source is None or source.kind not in ("entity", "role") or not can_speak(doc, source):
+        if source is None or not _has_views(doc, source):
             continue
         sentence_start, sentence_end = doc.sentence_of(view.start())
         end = _clause_end(doc, view.end(), _content_end(text, sentence_start, sentence_end))
@@ -136,15 +147,23 @@ def _reported_by(doc: Text, verb: Verb) -> Found | None:
     return None
 
 
-# a colon after the verb (and a few words: `a averti mardi :`) that opens words not
-# quoted (`Sophie Binet prévient : la grève sera longue`)
-_COLON_STATEMENT = re.compile(r"[^.,;:!?«»\"\n]{0,20}?:\s*(?=[^\s«\"])")
-
-# a clause, not a noun phrase (`a annoncé : trois mesures pour les familles`): a finite verb
-_FINITE = re.compile(
-    r"\b(?:est|sont|a|ont|était|étaient|avait|avaient|sera|seront|serait|seraient|va|vont|"
-    r"doit|doivent|devra|peut|peuvent|pourra|faut|faudra|faudrait|fallait)\b"
+# a colon after the verb (and a time or an adverb: `a averti mardi :`, not an object: `a
+# écrit trois livres :`) that opens words not quoted (`Sophie Binet prévient : la grève
+# sera longue`)
+_COLON_STATEMENT = re.compile(
+    r"(?:\s+(?:" + "|".join(sorted(ADVERBS)) + r")){0,2}\s*:\s*(?:[-–—]\s*)?(?=[^\s«\"])"
 )
+
+# a clause, not a noun phrase (`a annoncé : trois mesures pour les familles qui ont…`): a
+# finite verb among its first words, before any relative pronoun, not the noun `l'est`,
+# `nord-est`
+_CLAUSE_VERB = re.compile(
+    r"(?<![-'])\b(?:est|sont|a|ont|était|étaient|avait|avaient|sera|seront|serait|seraient|va|"
+    r"vont|doit|doivent|devra|peut|peuvent|pourra|faut|faudra|faudrait|fallait|"
+    r"[a-zà-ÿ]{2,}(?:era|eront|erait|eraient|ira|iront|irait))\b"
+)
+_RELATIVE_PRONOUN = re.compile(r"\b(?:qui|que|qu'|dont|où|lequel|laquelle)")
+_CLAUSE_WORDS = 6  # the most words before a clause's verb
 
 
 def _after_colon(doc: Text, verb: Verb, start: int) -> Found | None:
@@ -153,7 +172,14 @@ def _after_colon(doc: Text, verb: Verb, start: int) -> Found | None:
     sentence_start, sentence_end = doc.sentence_of(verb.start)
     end = _clause_end(doc, start, _content_end(text, sentence_start, sentence_end))
     source = verb_subject(doc, sentence_start, verb)
-    if source is None or is_the_writer(doc, verb, source) or not _FINITE.search(text, start, end):
+    finite = _CLAUSE_VERB.search(text, start, end)
+    if (
+        source is None
+        or is_the_writer(doc, verb, source)
+        or finite is None
+        or _RELATIVE_PRONOUN.search(text, start, finite.start())
+        or len(WORD.findall(text[start : finite.start()])) > _CLAUSE_WORDS
+    ):
         return None
     return Found(start, end, "indirect", verb.start, verb, source)
 
@@ -345,11 +371,9 @@ def _past_apposition(doc: Text, source: Source, content: int, body_end: int) -> 
     if not WORD.search(text, after, body_end):
         return content, source
     first = TOKEN.match(part)
-    if (
-        first
-        and first.group().lower() in DETERMINERS | POSSESSIVES
-        and head_noun(part) in (HUMAN_NOUNS)
-    ):
+    # a role, with its determiner or without (`Jean Dupont, maire de Lyon, P`)
+    role = first and first.group().lower() in DETERMINERS | POSSESSIVES | HUMAN_NOUNS
+    if role and head_noun(part) in HUMAN_NOUNS:
         return after, source
     names = doc.mentions_in(content, comma)
     named = len(names) == 1 and is_person_like(doc, names[0])
@@ -409,10 +433,9 @@ _REPORTED = re.compile(r"\b[Cc]'est (?:du moins |bien |en tout cas )?ce qu(?:e\s
 _AS_SAID = re.compile(r",\s*comme\s+(?:(?:nous|me|vous|l'|le|la|les|l'a|l'ont|lui)\s*)*$")
 
 
-# `Comme l'a rappelé X, P`, `Comme le souligne X, P`, `Comme il l'a dit, P`
-_AS_SAID_FIRST = re.compile(
-    r"(?:(?:Et|Mais|Or)\s+)?[Cc]omme\s+(?:(?P<pronoun>il|elle|ils|elles)\s+)?(?:l'|le\s+|la\s+)?"
-)
+# `Comme l'a rappelé X, P`, `Comme le souligne X, P`; not `Comme il l'avait promis, X s'est
+# rendu à Kiev` (the pronoun is X, and P what X did)
+_AS_SAID_FIRST = re.compile(r"(?:(?:Et|Mais|Or)\s+)?[Cc]omme\s+(?:l'|le\s+|la\s+)?")
 
 
 def _as_said_first(doc: Text, verb: Verb, sentence: tuple[int, int]) -> Found | None:
@@ -427,11 +450,14 @@ def _as_said_first(doc: Text, verb: Verb, sentence: tuple[int, int]) -> Found | 
     if comma is None:
         return None
     source = verb.subject() or source_after(doc, verb.end, comma)
-    if lead.group("pronoun"):
-        source = Source(lead.start("pronoun"), lead.end("pronoun"), "pronoun")
-    content = _skip_spaces(text, comma + 1, body_end)
+    if source is None:
+        return None
+    # past an apposition: `Comme le souligne Jean Dupont, maire de Lyon, P`
+    content, source = _past_apposition(
+        doc, source, _skip_spaces(text, comma + 1, body_end), body_end
+    )
     end = _clause_end(doc, content, body_end)
-    if source is None or len(WORD.findall(text[content:end])) < 3:
+    if len(WORD.findall(text[content:end])) < 3:
         return None
     return Found(content, end, "indirect", verb.start, verb, source)
 

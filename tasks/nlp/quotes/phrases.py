@@ -62,9 +62,10 @@ _CRITERION = re.compile(
 )
 
 
-_ENDS_WITH_PRONOUN = re.compile(r"(?:^|[\s,])(il|elle|ils|elles|on|celui-ci|celle-ci)\s*$", re.I)
+_ENDS_WITH_PRONOUN = re.compile(r"(?:^|[\s,])(il|elle|ils|elles|on)\s*$", re.I)
 
-# the pronouns among ANAPHORS (`Celle-ci a affirmé`), subjects as `elle` is
+# the pronouns among ANAPHORS, subjects as `elle` is when they open a clause (`Celle-ci a
+# affirmé`; not `L'avocat de celle-ci a affirmé`)
 DEMONSTRATIVES = frozenset(phrase for phrase in ANAPHORS if " " not in phrase and "'" not in phrase)
 
 

@@ -17,7 +17,13 @@ from tasks.nlp.people import (
     Mention,
 )
 from tasks.nlp.quotes.document import Found, Quote, Source, Text
-from tasks.nlp.quotes.phrases import PHRASE_STOP, head_noun, is_person_like, misc_name
+from tasks.nlp.quotes.phrases import (
+    DEMONSTRATIVES,
+    PHRASE_STOP,
+    head_noun,
+    is_person_like,
+    misc_name,
+)
 from tasks.nlp.quotes.words import (
     ANAPHORS,
     DOCUMENT_NOUNS,
@@ -67,7 +73,8 @@ class Resolver:
         subject: bool = False,
     ) -> tuple[Identity, int] | None:
         """The person named last before `position` (outside quotes, from `floor` on), of
-        that gender."""
+        that gender, with those `roles`, as a `subject` (not after a preposition) if
+        asked."""
         doc = self.doc
         inside = doc.inside_quote
         candidates = [
@@ -151,6 +158,33 @@ class Resolver:
             return None  # `le conseiller du président`: someone the article does not name
         return self.person_before(source.start, gender)
 
+    def _named_last(self, position: int, gender: str) -> tuple[Identity, int] | None:
+        """Who `ce dernier`, `celle-ci` at `position` stand for: the person of that gender
+        named last, unless something else that can be meant is named after them (`reçu
+        par le ministre de l'Intérieur. Ce dernier`, `un contrat avec le PSG. Celui-ci`,
+        `un rapport. Celui-ci`: nobody); their apposition (`Jean Dupont, le maire, …`)
+        is theirs."""
+        doc = self.doc
+        found = self.person_before(position, gender)
+        if found is None:
+            return None
+        named = next(m for m in doc.mentions if m.index == found[1])
+        after = named.end
+        if doc.text.startswith(",", after):  # past the apposition
+            closing = doc.text.find(",", after + 1, position)
+            after = position if closing < 0 else closing + 1
+        # a person named since is of the other gender (else they would be `found`), a
+        # place seldom speaks: an organisation or a work may be meant
+        others = [
+            m
+            for m in doc.mentions_in(after, position)
+            if m.index != named.index and m.label not in ("PER", "LOC")
+        ]
+        words = {w.lower() for w in TOKEN.findall(doc.text, after, position)}
+        if others or words & _WHAT_CAN_BE_MEANT:
+            return None
+        return found
+
     def _organisation_before(
         self, position: int, head: str, words: set[str]
     ) -> tuple[Identity, int] | None:
@@ -174,7 +208,8 @@ class Resolver:
             named = [
                 m
                 for m in before
-                if _may_be(head, m) and head_noun(doc.text[m.start : m.end]) not in HUMAN_NOUNS
+                if (m.label == "ORG" or (head in MEDIA_NOUNS and is_medium(m.normalized)))
+                and head_noun(doc.text[m.start : m.end]) not in HUMAN_NOUNS
             ]
         return (doc.people.identity_of[named[-1].index], named[-1].index) if named else None
 
@@ -209,7 +244,7 @@ class Resolver:
             return doc.people.identity_of[source.entity], source.entity
         anaphor = ANAPHORS.get(doc.text[source.start : source.end].lower())
         if anaphor is not None:  # `ce dernier`: the person named last, not who spoke last
-            return self.person_before(source.start, anaphor)
+            return self._named_last(source.start, anaphor)
         if source.kind == "role":
             return self.role(source)
         if source.kind != "pronoun":
@@ -251,12 +286,8 @@ class Resolver:
         return None
 
 
-def _may_be(head: str, mention: Mention) -> bool:
-    """Whether a name can be what `l'agence`, `le quotidien` stands for: an organisation
-    for the one, a medium too for the other; a medium is no `entreprise`."""
-    if head in MEDIA_NOUNS:
-        return mention.label == "ORG" or is_medium(mention.normalized)
-    return mention.label == "ORG" and not is_medium(mention.normalized)
+# the nouns of what `ce dernier`, `celle-ci` may stand for besides a person named
+_WHAT_CAN_BE_MEANT = HUMAN_NOUNS | ORG_NOUNS | DOCUMENT_NOUNS | MEDIA_NOUNS | GROUP_NOUNS
 
 
 def _is_subject(doc: Text, mention: Mention) -> bool:
@@ -310,6 +341,8 @@ def _speaker_kind(doc: Text, source: Source | None, identity: Identity | None) -
         return "person"
     if identity is not None or head in ORG_NOUNS or nouns & GROUP_NOUNS:
         return "organisation"
-    if source is not None and source.kind == "pronoun" and phrase.lower() not in ("on", "nous"):
+    # `celle-ci` resolved to nobody may be a court or a law
+    unsaid = ("on", "nous", *DEMONSTRATIVES)
+    if source is not None and source.kind == "pronoun" and phrase.lower() not in unsaid:
         return "person"
     return "unknown"
