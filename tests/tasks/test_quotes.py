@@ -493,16 +493,35 @@ def test_a_quote_cut_by_its_attribution_resumes_after_the_speakers_role(nlp) -> 
     ]
 
 
-def test_a_present_participle_and_fait_savoir_report_what_follows(nlp) -> None:
-    text = (
-        "Le Premier ministre Andrej Babiš a fait savoir qu'il allait demander la démission du "
-        "ministre. Il a qualifié la réunion de faute grave, estimant que les membres du "
-        "gouvernement devaient donner l'exemple."
-    )
-    assert said(nlp, text) == [
-        ("indirect", "il allait demander la démission du ministre", "Andrej Babiš"),
-        ("indirect", "les membres du gouvernement devaient donner l'exemple", "Andrej Babiš"),
-    ]
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Le Premier ministre Andrej Babiš a fait savoir qu'il allait demander la démission "
+            "du ministre. Il a qualifié la réunion de faute grave, estimant que les membres du "
+            "gouvernement devaient donner l'exemple.",
+            [
+                ("indirect", "il allait demander la démission du ministre", "Andrej Babiš"),
+                (
+                    "indirect",
+                    "les membres du gouvernement devaient donner l'exemple",
+                    "Andrej Babiš",
+                ),
+            ],
+        ),
+        (  # words quoted after a present participle are the clause subject's
+            "Sur Twitter, Donald Trump a décoché une autre flèche en prédisant un sommet « très "
+            "difficile » avec Xi Jinping. Le ministre Paul Girard a répondu aux députés, "
+            "jugeant « inacceptable » cette proposition.",
+            [
+                ("partial", "très difficile", "Donald Trump"),
+                ("partial", "inacceptable", "Paul Girard"),
+            ],
+        ),
+    ],
+)
+def test_a_present_participle_and_fait_savoir_report_what_follows(nlp, text, expected) -> None:
+    assert said(nlp, text) == expected
 
 
 def test_what_was_read_in_a_medium_is_the_mediums(nlp) -> None:
@@ -777,15 +796,3 @@ def test_a_pronoun_is_the_subject_before_a_name_after_a_preposition(nlp) -> None
         "au printemps."
     )
     assert [who for _, _, who in said(nlp, text)] == ["Jean Dupont"]
-
-
-def test_words_quoted_after_a_present_participle_are_the_clauses_subjects(nlp) -> None:
-    text = (
-        "Sur Twitter, Donald Trump a décoché une autre flèche en prédisant un sommet « très "
-        "difficile » avec Xi Jinping. Le ministre Paul Girard a répondu aux députés, jugeant "
-        "« inacceptable » cette proposition."
-    )
-    assert [(kind, words, who) for kind, words, who in said(nlp, text)] == [
-        ("partial", "très difficile", "Donald Trump"),
-        ("partial", "inacceptable", "Paul Girard"),
-    ]
