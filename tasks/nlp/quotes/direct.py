@@ -297,14 +297,7 @@ def _attribution_before(doc: Text, floor: int, start: int) -> tuple[Attribution,
     text = doc.text
     clause = text[floor:start]
     colon = clause.rstrip(' «"').endswith(":")
-    verbs = [v for v in doc.verbs_between(floor, start) if v.end <= start]
-    if verbs and verbs[-1].gerund:
-        # `il a décoché une flèche en prédisant un sommet « très difficile »`: the words
-        # of the clause's subject, when nothing but its object stands between
-        gerund = verbs[-1]
-        if not re.search(r"[,;:]", text[gerund.end : start]):
-            return Attribution(gerund, verb_subject(doc, floor, gerund)), colon
-    verbs = [v for v in verbs if not v.gerund]
+    verbs = [v for v in doc.verbs_between(floor, start) if v.end <= start and not v.gerund]
     last = verbs[-1] if verbs else None
     ends_with_verb = last is not None and not re.search(
         r"\w", _LINK_WORDS.sub("", text[last.end : start])

@@ -371,9 +371,16 @@ def _past_apposition(doc: Text, source: Source, content: int, body_end: int) -> 
     if not WORD.search(text, after, body_end):
         return content, source
     first = TOKEN.match(part)
-    # a role, with its determiner or without (`Jean Dupont, maire de Lyon, P`)
-    role = first and first.group().lower() in DETERMINERS | POSSESSIVES | HUMAN_NOUNS
-    if role and head_noun(part) in HUMAN_NOUNS:
+    lead = first.group().lower() if first else ""
+    # a role, with its determiner or one alone (`Jean Dupont, maire de Lyon, P`); not the
+    # start of the statement (`Pour le syndicat, salariés, retraités et chômeurs…`,
+    # `Selon lui, député ou non, chacun…`)
+    alone = (
+        lead in HUMAN_NOUNS
+        and not lead.endswith(("s", "x"))
+        and not re.search(r"\b(?:et|ou|ni)\b", part)
+    )
+    if (lead in DETERMINERS | POSSESSIVES or alone) and head_noun(part) in HUMAN_NOUNS:
         return after, source
     names = doc.mentions_in(content, comma)
     named = len(names) == 1 and is_person_like(doc, names[0])

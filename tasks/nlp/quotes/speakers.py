@@ -160,10 +160,11 @@ class Resolver:
 
     def _named_last(self, position: int, gender: str) -> tuple[Identity, int] | None:
         """Who `ce dernier`, `celle-ci` at `position` stand for: the person of that gender
-        named last, unless something else that can be meant is named after them (`reçu
-        par le ministre de l'Intérieur. Ce dernier`, `un contrat avec le PSG. Celui-ci`,
-        `un rapport. Celui-ci`: nobody); their apposition (`Jean Dupont, le maire, …`)
-        is theirs."""
+        named last, unless something of that gender that can be meant is named after
+        them, outside quotes (`reçu par le ministre de l'Intérieur. Ce dernier`, `un
+        contrat avec le PSG. Celui-ci`: nobody); not their apposition (`Jean Dupont, le
+        maire, …`), a predicate (`élu maire`), a plural (`des journalistes`) or a noun of
+        the other gender (`interrogé par la juge. Ce dernier`)."""
         doc = self.doc
         found = self.person_before(position, gender)
         if found is None:
@@ -173,16 +174,23 @@ class Resolver:
         if doc.text.startswith(",", after):  # past the apposition
             closing = doc.text.find(",", after + 1, position)
             after = position if closing < 0 else closing + 1
-        # a person named since is of the other gender (else they would be `found`), a
-        # place seldom speaks: an organisation or a work may be meant
-        others = [
-            m
-            for m in doc.mentions_in(after, position)
-            if m.index != named.index and m.label not in ("PER", "LOC")
-        ]
-        words = {w.lower() for w in TOKEN.findall(doc.text, after, position)}
-        if others or words & _WHAT_CAN_BE_MEANT:
-            return None
+        for mention in doc.mentions_in(after, position):
+            if mention.label in ("PER", "LOC") or doc.inside_quote(mention.start):
+                continue  # a person since is of the other gender; a place seldom speaks
+            if _determiner_gender(doc.text, mention.start) in (None, gender):
+                return None
+        words = [w.group().lower() for w in TOKEN.finditer(doc.text, after, position)]
+        starts = [w.start() for w in TOKEN.finditer(doc.text, after, position)]
+        for at in range(1, len(words)):
+            # `le ministre`, not the complement `président du conseil`, `de la région`
+            if (
+                words[at] in _WHAT_CAN_BE_MEANT
+                and _GENDER_OF.get(words[at - 1]) == gender
+                and words[at - 1] not in ("du", "au")
+                and (at < 2 or words[at - 2] not in ("de", "d"))
+                and not doc.inside_quote(starts[at])
+            ):
+                return None
         return found
 
     def _organisation_before(
@@ -286,8 +294,19 @@ class Resolver:
         return None
 
 
-# the nouns of what `ce dernier`, `celle-ci` may stand for besides a person named
+# the nouns of what `ce dernier`, `celle-ci` may stand for besides a person named, and the
+# singular determiners that tell their gender
 _WHAT_CAN_BE_MEANT = HUMAN_NOUNS | ORG_NOUNS | DOCUMENT_NOUNS | MEDIA_NOUNS | GROUP_NOUNS
+_GENDER_OF = {
+    **{word: "m" for word in ("le", "un", "du", "au", "ce", "cet")},
+    **{word: "f" for word in ("la", "une", "cette")},
+}
+
+
+def _determiner_gender(text: str, start: int) -> str | None:
+    """The gender the word before a name gives it (`le PSG`, `la Cour`), if any."""
+    before = TOKEN.findall(text[max(0, start - 8) : start])
+    return _GENDER_OF.get(before[-1].lower()) if before else None
 
 
 def _is_subject(doc: Text, mention: Mention) -> bool:
