@@ -179,8 +179,8 @@ class Resolver:
                 continue  # a person since is of the other gender; a place seldom speaks
             if _determiner_gender(doc.text, mention.start) in (None, gender):
                 return None
-        words = [w.group().lower() for w in TOKEN.finditer(doc.text, after, position)]
-        starts = [w.start() for w in TOKEN.finditer(doc.text, after, position)]
+        tokens = list(TOKEN.finditer(doc.text, after, position))
+        words = [token.group().lower() for token in tokens]
         for at in range(1, len(words)):
             # `le ministre`, not the complement `président du conseil`, `de la région`
             if (
@@ -188,7 +188,7 @@ class Resolver:
                 and _GENDER_OF.get(words[at - 1]) == gender
                 and words[at - 1] not in ("du", "au")
                 and (at < 2 or words[at - 2] not in ("de", "d"))
-                and not doc.inside_quote(starts[at])
+                and not doc.inside_quote(tokens[at].start())
             ):
                 return None
         return found
@@ -298,8 +298,8 @@ class Resolver:
 # singular determiners that tell their gender
 _WHAT_CAN_BE_MEANT = HUMAN_NOUNS | ORG_NOUNS | DOCUMENT_NOUNS | MEDIA_NOUNS | GROUP_NOUNS
 _GENDER_OF = {
-    **{word: "m" for word in ("le", "un", "du", "au", "ce", "cet")},
-    **{word: "f" for word in ("la", "une", "cette")},
+    **{word: "m" for word in MASCULINE_DETERMINERS - POSSESSIVES},
+    **{word: "f" for word in FEMININE_DETERMINERS - POSSESSIVES},
 }
 
 
