@@ -800,3 +800,17 @@ def test_a_pronoun_is_the_subject_before_a_name_after_a_preposition(nlp) -> None
         "au printemps."
     )
     assert [who for _, _, who in said(nlp, text)] == ["Jean Dupont"]
+
+
+def test_a_possessed_document_is_its_owners(nlp) -> None:
+    text = (
+        "La sociologue Claire Vasseur a étudié les réseaux sociaux pendant cinq ans. « Les "
+        "rumeurs vont plus vite que les démentis », explique-t-elle. Son rapport affirme que "
+        "les plateformes n'ont rien fait. Le ministre Paul Girard a reçu les chercheurs. Selon "
+        "son avocat, la plainte sera déposée lundi."
+    )
+    assert [(who, kind) for kind, _, who in said(nlp, text)] == [
+        ("Claire Vasseur", "direct"),
+        ("Claire Vasseur", "indirect"),
+        (None, "indirect"),
+    ]

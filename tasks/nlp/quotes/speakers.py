@@ -133,6 +133,8 @@ class Resolver:
             else None
         )
         head = head_noun(phrase)
+        if determiner in POSSESSIVES and head in DOCUMENT_NOUNS and self.last is not None:
+            return self.last[1], self.last[2]  # `son rapport`, `leur étude`: whose they are
         if determiner in POSSESSIVES or determiner == "les":
             return None
         # the words that name whom the phrase is about (`ministre`, `santé`)
