@@ -807,10 +807,51 @@ def test_a_possessed_document_is_its_owners(nlp) -> None:
         "La sociologue Claire Vasseur a étudié les réseaux sociaux pendant cinq ans. « Les "
         "rumeurs vont plus vite que les démentis », explique-t-elle. Son rapport affirme que "
         "les plateformes n'ont rien fait. Le ministre Paul Girard a reçu les chercheurs. Selon "
-        "son avocat, la plainte sera déposée lundi."
+        "son avocat, la plainte sera déposée lundi.\n\n"
+        # not when someone else is named since, nor `leur` for one person
+        "« La situation est grave », a déclaré Jean Dupont. L'Insee a publié lundi une note sur "
+        "l'emploi. Selon son étude, le chômage augmente. Leur rapport affirme que le climat "
+        "se réchauffe."
     )
     assert [(who, kind) for kind, _, who in said(nlp, text)] == [
         ("Claire Vasseur", "direct"),
         ("Claire Vasseur", "indirect"),
         (None, "indirect"),
+        ("Jean Dupont", "direct"),
+        (None, "indirect"),
+        (None, "indirect"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # `qui` is what stands right before it, after a preposition too
+            "La ministre Claire Martin a présenté sa réforme. Celle-ci a été critiquée par les "
+            "syndicats, qui affirment que les salaires vont baisser. Le texte a été rejeté par "
+            "Jean Dupont, qui a estimé que la mesure était injuste.",
+            [("les syndicats", None), ("Jean Dupont", "Jean Dupont")],
+        ),
+        (  # the head of the phrase, not its complement nor the second of two
+            "Le juge a entendu l'avocat de Marie Durand, qui a assuré que sa cliente était "
+            "innocente. Jean Dupont et Marie Durand, qui affirment que la mesure est injuste, "
+            "ont écrit au préfet.",
+            [("l'avocat de Marie Durand", None), ("Jean Dupont", "Jean Dupont")],
+        ),
+        (  # a relative clause closed before the verb tells of the name before it; one
+            # the verb is in has its own subject
+            "Jean Dupont, qui dirige la région depuis 2015, a affirmé que la mesure était "
+            "injuste. Il a évoqué l'incarcération d'Antonin, dont Alain Bauer dira à la "
+            "télévision qu'elle explique le faible nombre de manifestants.",
+            [("Jean Dupont", "Jean Dupont"), ("Alain Bauer", "Alain Bauer")],
+        ),
+        (  # a colon after the verb of a subject in apposition
+            "Sophie Binet, secrétaire générale de la CGT, prévient : la grève sera reconduite "
+            "jusqu'au retrait du texte.",
+            [("Sophie Binet", "Sophie Binet")],
+        ),
+    ],
+)
+def test_the_subject_of_a_reporting_verb_past_a_relative_clause(nlp, text, expected) -> None:
+    _, quotes, _ = quotes_of(nlp, text)
+    assert [(q["speaker"], q["speaker_canonical"]) for q in quotes] == expected

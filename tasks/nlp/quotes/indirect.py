@@ -138,7 +138,9 @@ def _reported_by(doc: Text, verb: Verb) -> Found | None:
     colon = _COLON_STATEMENT.match(text, verb.end)
     # not after a quote: `Une « ruée » écrit-il : P` is the quote's attribution, and P
     # the writer's comment on it
-    if colon and not _ENDS_WITH_COMMA.search(before) and not _AFTER_MARK.search(before):
+    # nor after a comma, but for the one closing the subject's apposition
+    after_comma = _ENDS_WITH_COMMA.search(before) and not _named_in_apposition(doc, verb)
+    if colon and not after_comma and not _AFTER_MARK.search(before):
         return _after_colon(doc, verb, colon.end())
     if verb.lemma in OPINION and verb.pronoun is None:
         return None
@@ -164,6 +166,17 @@ _CLAUSE_VERB = re.compile(
 )
 _RELATIVE_PRONOUN = re.compile(r"\b(?:qui|que|qu'|dont|où|lequel|laquelle)")
 _CLAUSE_WORDS = 6  # the most words before a clause's verb
+
+
+def _named_in_apposition(doc: Text, verb: Verb) -> bool:
+    """Whether the comma before a verb closes its subject's apposition (`Sophie Binet,
+    secrétaire générale de la CGT, prévient`): the sentence opens with the name the
+    verb's subject is."""
+    sentence_start = doc.sentence_of(verb.start)[0]
+    before = doc.text[sentence_start : verb.start]
+    opening = sentence_start + len(before) - len(before.lstrip())
+    source = verb_subject(doc, sentence_start, verb)
+    return source is not None and source.kind == "entity" and source.start == opening
 
 
 def _after_colon(doc: Text, verb: Verb, start: int) -> Found | None:

@@ -279,6 +279,58 @@ _TRAILING = re.compile(
 
 
 _RELATIVE = re.compile(r"(?<!\w)(?:que\s+|qu')")
+_QUI = re.compile(r"(?:^|[\s,])qui\s*$")
+_OPENS_RELATIVE = re.compile(r"\s*(?:qui|dont)\b")
+
+
+def _antecedent(doc: Text, floor: int, end: int) -> Source | None:
+    """What a relative `qui` ending at `end` stands for: the noun phrase right before it,
+    even after a preposition (`critiquée par les syndicats, qui`), from its head, not
+    its complement (`l'avocat de Marie Durand, qui`) nor a second of two (`Jean Dupont
+    et Marie Durand, qui`): a name, else the phrase from its determiner."""
+    text = doc.text
+    end = floor + len(text[floor:end].rstrip(" ,"))
+    start = _phrase_start(doc, floor, end)
+    while start is not None:
+        # `des comptes` in `la Cour des comptes` is joined by its own article
+        first = TOKEN.match(text, start).group().lower()
+        joined = [TOKEN.match(text, start)] if first in ("du", "des") else []
+        joined = joined or list(TOKEN.finditer(text, floor, start))[-1:]
+        if not joined or joined[0].group().lower() not in _JOINING:
+            break
+        before = _phrase_start(doc, floor, joined[0].start())
+        if before is None:
+            break
+        start = before
+    if start is None:
+        return None
+    named = [m for m in doc.mentions_in(start, end) if m.start == start]
+    if named:
+        return Source(named[0].start, named[0].end, "entity", named[0].index)
+    word = TOKEN.match(text, start).group().lower()
+    return Source(start, end, "unnamed" if word in INDEFINITE else "role")
+
+
+# what joins a noun phrase to the one before it: a complement, a second of two
+_JOINING = frozenset({"de", "du", "des", "d", "et"})
+
+
+def _phrase_start(doc: Text, floor: int, end: int) -> int | None:
+    """Where the noun phrase ending at `end` starts: a name ending there, else its
+    determiner among the few words before (None past an auxiliary: a clause)."""
+    text = doc.text
+    end = floor + len(text[floor:end].rstrip(" ,"))
+    named = [m for m in doc.mentions_in(floor, end) if m.end == end]
+    if named:
+        return named[-1].start
+    words = list(TOKEN.finditer(text, floor, end))[-6:]
+    for word in reversed(words):
+        lowered = word.group().lower()
+        if lowered in AUXILIARIES:
+            return None
+        if lowered in DETERMINERS | POSSESSIVES | {"les"} | INDEFINITE:
+            return word.start()
+    return None
 
 
 def _source_before(doc: Text, floor: int, position: int) -> Source | None:
@@ -292,6 +344,9 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
         if trimmed == segment:
             break
         segment = trimmed
+    qui = _QUI.search(segment)
+    if qui:  # `critiquée par les syndicats, qui affirment`: what `qui` stands for
+        return _antecedent(doc, floor, floor + qui.start())
     relative = list(_RELATIVE.finditer(segment))
     if relative:  # `des chiffres que le quotidien estime`: the relative clause's subject
         floor += relative[-1].end()
@@ -303,6 +358,12 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
     parts = [(floor + offset, part) for offset, part in clause_parts(segment) if part.strip()]
     for at in range(len(parts) - 1, -1, -1):
         start, part = parts[at]
+        closed = "," in text[start + len(part) : position]
+        if at and closed and _OPENS_RELATIVE.match(part):
+            # a relative clause closed before the verb (`Jean Dupont, qui dirige la
+            # région, a affirmé`) tells of the part before; not one the verb is in
+            # (`Antonin, dont Alain Bauer dira`)
+            continue
         source = _subject_of_part(doc, start, start + len(part))
         if source is None:
             continue

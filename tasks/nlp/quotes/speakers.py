@@ -133,8 +133,8 @@ class Resolver:
             else None
         )
         head = head_noun(phrase)
-        if determiner in POSSESSIVES and head in DOCUMENT_NOUNS and self.last is not None:
-            return self.last[1], self.last[2]  # `son rapport`, `leur étude`: whose they are
+        if determiner in POSSESSIVES and head in DOCUMENT_NOUNS:
+            return self._owner(source.start, plural=determiner in ("leur", "leurs"))
         if determiner in POSSESSIVES or determiner == "les":
             return None
         # the words that name whom the phrase is about (`ministre`, `santé`)
@@ -194,6 +194,26 @@ class Resolver:
             ):
                 return None
         return found
+
+    def _owner(self, position: int, *, plural: bool) -> tuple[Identity, int] | None:
+        """Whose `son rapport`, `leur étude` at `position` is: who spoke last, when no
+        other person or organisation is named since (`L'Insee a publié une note. Selon
+        son étude` is not theirs), at most a paragraph parts them, and a `plural`
+        owner (`leur`) is not one person."""
+        if self.last is None:
+            return None
+        doc = self.doc
+        since, identity, index = self.last
+        if plural and identity.is_person:
+            return None
+        if doc.paragraph_of(position) - doc.paragraph_of(since) > 1:
+            return None
+        for mention in doc.mentions_in(since, position):
+            other = doc.people.identity_of[mention.index] is not identity
+            named = mention.label == "ORG" or is_person_like(doc, mention)
+            if other and named and not doc.inside_quote(mention.start):
+                return None
+        return identity, index
 
     def _organisation_before(
         self, position: int, head: str, words: set[str]
