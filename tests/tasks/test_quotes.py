@@ -845,6 +845,17 @@ def test_a_possessed_document_is_its_owners(nlp) -> None:
             "télévision qu'elle explique le faible nombre de manifestants.",
             [("Jean Dupont", "Jean Dupont"), ("Alain Bauer", "Alain Bauer")],
         ),
+        (  # a cleft's pronoun; relative clauses of every kind closed before the verb
+            "La ministre Claire Martin a reçu les syndicats. C'est elle qui a annoncé que la "
+            "réforme serait retirée. Jean Dupont, chez qui la police a perquisitionné, a "
+            "déclaré que l'enquête était injuste. Paul Girard, que le juge a entendu mardi, a "
+            "déclaré que les faits étaient prescrits.",
+            [
+                ("elle", "Claire Martin"),
+                ("Jean Dupont", "Jean Dupont"),
+                ("Paul Girard", "Paul Girard"),
+            ],
+        ),
         (  # a colon after the verb of a subject in apposition
             "Sophie Binet, secrétaire générale de la CGT, prévient : la grève sera reconduite "
             "jusqu'au retrait du texte.",

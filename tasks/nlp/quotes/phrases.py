@@ -280,7 +280,12 @@ _TRAILING = re.compile(
 
 _RELATIVE = re.compile(r"(?<!\w)(?:que\s+|qu')")
 _QUI = re.compile(r"(?:^|[\s,])qui\s*$")
-_OPENS_RELATIVE = re.compile(r"\s*(?:qui|dont)\b")
+_OPENS_RELATIVE = re.compile(
+    r"\s*(?:(?:\w+\s+)?(?:qui|lequel|laquelle|lesquels|lesquelles)|dont|que|qu'|où|auquel|"
+    r"auxquels|auxquelles|duquel|desquels|desquelles)\b"
+)
+# `c'est elle qui`: the pronoun a cleft puts before `qui`
+_CLEFT_PRONOUN = re.compile(r"\b[Cc]'est\s+(lui|elle)\s*$|\b[Cc]e sont\s+(eux|elles)\s*$")
 
 
 def _antecedent(doc: Text, floor: int, end: int) -> Source | None:
@@ -290,6 +295,10 @@ def _antecedent(doc: Text, floor: int, end: int) -> Source | None:
     et Marie Durand, qui`): a name, else the phrase from its determiner."""
     text = doc.text
     end = floor + len(text[floor:end].rstrip(" ,"))
+    cleft = _CLEFT_PRONOUN.search(text, floor, end)
+    if cleft:
+        group = 1 if cleft.group(1) else 2
+        return Source(cleft.start(group), cleft.end(group), "pronoun")
     start = _phrase_start(doc, floor, end)
     while start is not None:
         # `des comptes` in `la Cour des comptes` is joined by its own article
@@ -348,7 +357,9 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
     if qui:  # `critiquée par les syndicats, qui affirment`: what `qui` stands for
         return _antecedent(doc, floor, floor + qui.start())
     relative = list(_RELATIVE.finditer(segment))
-    if relative:  # `des chiffres que le quotidien estime`: the relative clause's subject
+    # `des chiffres que le quotidien estime`: the relative clause's subject; not that of
+    # one closed before the verb (`Jean Dupont, que le juge a entendu, a déclaré`)
+    if relative and not segment.rstrip().endswith(","):
         floor += relative[-1].end()
         segment = segment[relative[-1].end() :]
     pronoun = _ENDS_WITH_PRONOUN.search(segment)
