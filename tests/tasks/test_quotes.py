@@ -782,6 +782,11 @@ def test_a_pronoun_agrees_with_the_first_name_when_the_text_gives_no_gender(nlp)
             "Une « ruée », écrit-il : c'est un terme choquant et l'éditeur a eu tort.",
             [("ruée", None)],
         ),
+        (  # a statement in a relative clause ends where the sentence's verb resumes
+            "Le maire de Lyon, Paul Girard, qui a affirmé que la mesure était injuste, votera "
+            "contre.",
+            [("la mesure était injuste", "Paul Girard")],
+        ),
         (  # someone's view told as a noun
             "L'hypothèse de Stephen Smith consiste à dire que la migration va doubler. "
             "L'idée du projet est que chacun puisse venir. L'analyse des données est que les "

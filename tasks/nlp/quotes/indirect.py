@@ -10,6 +10,7 @@ from tasks.nlp.people import DETERMINERS, HUMAN_NOUNS
 from tasks.nlp.quotes.document import Found, Source, Text, Verb
 from tasks.nlp.quotes.phrases import (
     AFTER_QUOTE,
+    after_qui,
     can_speak,
     clause_parts,
     head_noun,
@@ -164,6 +165,8 @@ _CLAUSE_VERB = re.compile(
     r"vont|doit|doivent|devra|peut|peuvent|pourra|faut|faudra|faudrait|fallait|"
     r"[a-zà-ÿ]{2,}(?:era|eront|erait|eraient|ira|iront|irait))\b"
 )
+# a comma and a finite verb: the clause around a relative one resumes
+_RESUMED = re.compile(r",\s+(?=" + _CLAUSE_VERB.pattern + ")")
 _RELATIVE_PRONOUN = re.compile(r"\b(?:qui|que|qu'|dont|où|lequel|laquelle)")
 _CLAUSE_WORDS = 6  # the most words before a clause's verb
 
@@ -205,6 +208,9 @@ def _that_clause(doc: Text, verb: Verb, que_end: int) -> Found | None:
     body_end = _content_end(text, sentence_start, sentence_end)
     content = _skip_spaces(text, que_end, body_end)
     end = _clause_end(doc, content, body_end)
+    if after_qui(text, sentence_start, verb.start):
+        resumed = _RESUMED.search(text, content, end)  # `, votera contre`
+        end = resumed.start() if resumed else end
     source = preposition_source(doc, verb.end, que_end)
     if source is None:
         source = verb_subject(doc, sentence_start, _clause_verb(doc, sentence_start, verb))

@@ -288,6 +288,12 @@ _OPENS_RELATIVE = re.compile(
 _CLEFT_PRONOUN = re.compile(r"\b[Cc]'est\s+(lui|elle)\s*$|\b[Cc]e sont\s+(eux|elles)\s*$")
 
 
+def after_qui(text: str, floor: int, position: int) -> bool:
+    """Whether the verb at `position` follows a relative `qui` (`Le maire, qui a affirmé
+    que P, votera contre`): its clause ends where the sentence's own verb resumes."""
+    return bool(_QUI.search(_TRAILING.sub("", text[floor:position])))
+
+
 def _antecedent(doc: Text, floor: int, end: int) -> Source | None:
     """What a relative `qui` ending at `end` stands for: the noun phrase right before it,
     even after a preposition (`critiquée par les syndicats, qui`), from its head, not
