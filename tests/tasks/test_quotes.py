@@ -782,10 +782,15 @@ def test_a_pronoun_agrees_with_the_first_name_when_the_text_gives_no_gender(nlp)
             "Une « ruée », écrit-il : c'est un terme choquant et l'éditeur a eu tort.",
             [("ruée", None)],
         ),
-        (  # a statement in a relative clause ends where the sentence's verb resumes
+        (  # a statement in a relative clause ends where the sentence's verb resumes, not
+            # at its own subject's apposition
             "Le maire de Lyon, Paul Girard, qui a affirmé que la mesure était injuste, votera "
-            "contre.",
-            [("la mesure était injuste", "Paul Girard")],
+            "contre. Il a rencontré Jean Dupont, qui a affirmé que la réforme, contestée par "
+            "les syndicats, sera adoptée.",
+            [
+                ("la mesure était injuste", "Paul Girard"),
+                ("la réforme, contestée par les syndicats, sera adoptée", "Jean Dupont"),
+            ],
         ),
         (  # someone's view told as a noun
             "L'hypothèse de Stephen Smith consiste à dire que la migration va doubler. "
@@ -860,6 +865,11 @@ def test_a_possessed_document_is_its_owners(nlp) -> None:
                 ("Jean Dupont", "Jean Dupont"),
                 ("Paul Girard", "Paul Girard"),
             ],
+        ),
+        (  # a relative clause's own subject past an aside; a name before `qui`
+            "Une hausse que les économistes, pour la plupart, jugent « inévitable ». Hier, "
+            "François Bayrou qui était à Pau, a affirmé que la loi passerait.",
+            [("les économistes", None), ("François Bayrou", "François Bayrou")],
         ),
         (  # a colon after the verb of a subject in apposition
             "Sophie Binet, secrétaire générale de la CGT, prévient : la grève sera reconduite "

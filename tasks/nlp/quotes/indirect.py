@@ -167,8 +167,22 @@ _CLAUSE_VERB = re.compile(
 )
 # a comma and a finite verb: the clause around a relative one resumes
 _RESUMED = re.compile(r",\s+(?=" + _CLAUSE_VERB.pattern + ")")
+
+
 _RELATIVE_PRONOUN = re.compile(r"\b(?:qui|que|qu'|dont|où|lequel|laquelle)")
 _CLAUSE_WORDS = 6  # the most words before a clause's verb
+
+
+def _resumed(text: str, content: int, end: int) -> int:
+    """Where a statement reported in a relative clause ends: at a comma and a finite verb
+    once the statement has its own (`qui a affirmé que la mesure était injuste, votera
+    contre`), not at its subject's apposition (`que la réforme, contestée, sera adoptée`)."""
+    for resumed in _RESUMED.finditer(text, content, end):
+        statement = text[content : resumed.start()]
+        main = _CLAUSE_VERB.search(statement)
+        if main and not _RELATIVE_PRONOUN.search(statement, 0, main.start()):
+            return resumed.start()
+    return end
 
 
 def _named_in_apposition(doc: Text, verb: Verb) -> bool:
@@ -209,8 +223,7 @@ def _that_clause(doc: Text, verb: Verb, que_end: int) -> Found | None:
     content = _skip_spaces(text, que_end, body_end)
     end = _clause_end(doc, content, body_end)
     if after_qui(text, sentence_start, verb.start):
-        resumed = _RESUMED.search(text, content, end)  # `, votera contre`
-        end = resumed.start() if resumed else end
+        end = _resumed(text, content, end)
     source = preposition_source(doc, verb.end, que_end)
     if source is None:
         source = verb_subject(doc, sentence_start, _clause_verb(doc, sentence_start, verb))

@@ -281,8 +281,9 @@ _TRAILING = re.compile(
 _RELATIVE = re.compile(r"(?<!\w)(?:que\s+|qu')")
 _QUI = re.compile(r"(?:^|[\s,])qui\s*$")
 _OPENS_RELATIVE = re.compile(
-    r"\s*(?:(?:\w+\s+)?(?:qui|lequel|laquelle|lesquels|lesquelles)|dont|que|qu'|où|auquel|"
-    r"auxquels|auxquelles|duquel|desquels|desquelles)\b"
+    r"\s*(?:(?:(?:" + "|".join(sorted(PREPOSITIONS)) + r")\s+)?(?:qui|lequel|laquelle|lesquels|"
+    r"lesquelles)|(?:ce\s+)?(?:dont|que|qu')|où|auquel|auxquels|auxquelles|duquel|desquels|"
+    r"desquelles)\b"
 )
 # `c'est elle qui`: the pronoun a cleft puts before `qui`
 _CLEFT_PRONOUN = re.compile(r"\b[Cc]'est\s+(lui|elle)\s*$|\b[Cc]e sont\s+(eux|elles)\s*$")
@@ -363,9 +364,12 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
     if qui:  # `critiquée par les syndicats, qui affirment`: what `qui` stands for
         return _antecedent(doc, floor, floor + qui.start())
     relative = list(_RELATIVE.finditer(segment))
-    # `des chiffres que le quotidien estime`: the relative clause's subject; not that of
-    # one closed before the verb (`Jean Dupont, que le juge a entendu, a déclaré`)
-    if relative and not segment.rstrip().endswith(","):
+    # `des chiffres que le quotidien, mardi, estime`: the relative clause's subject; not
+    # that of one closed with its own verb before this one (`Jean Dupont, que le juge a
+    # entendu, a déclaré`)
+    inside = TOKEN.findall(segment[relative[-1].end() :].lower()) if relative else []
+    closed = segment.rstrip().endswith(",") and bool(AUXILIARIES.intersection(inside))
+    if relative and not closed:
         floor += relative[-1].end()
         segment = segment[relative[-1].end() :]
     pronoun = _ENDS_WITH_PRONOUN.search(segment)
