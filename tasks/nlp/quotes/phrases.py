@@ -285,6 +285,8 @@ _OPENS_RELATIVE = re.compile(
     r"lesquelles)|(?:ce\s+)?(?:dont|que|qu')|où|auquel|auxquels|auxquelles|duquel|desquels|"
     r"desquelles)\b"
 )
+# what joins a noun phrase to the one before it: a complement, a second of two
+_JOINING = frozenset({"de", "du", "des", "d", "et"})
 # `c'est elle qui`: the pronoun a cleft puts before `qui`
 _CLEFT_PRONOUN = re.compile(r"\b[Cc]'est\s+(lui|elle)\s*$|\b[Cc]e sont\s+(eux|elles)\s*$")
 
@@ -327,10 +329,6 @@ def _antecedent(doc: Text, floor: int, end: int) -> Source | None:
     return Source(start, end, "unnamed" if word in INDEFINITE else "role")
 
 
-# what joins a noun phrase to the one before it: a complement, a second of two
-_JOINING = frozenset({"de", "du", "des", "d", "et"})
-
-
 def _phrase_start(doc: Text, floor: int, end: int) -> int | None:
     """Where the noun phrase ending at `end` starts: a name ending there, else its
     determiner among the few words before (None past an auxiliary: a clause)."""
@@ -368,8 +366,8 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
     # that of one closed with its own verb before this one (`Jean Dupont, que le juge a
     # entendu, a déclaré`)
     inside = TOKEN.findall(segment[relative[-1].end() :].lower()) if relative else []
-    closed = segment.rstrip().endswith(",") and bool(AUXILIARIES.intersection(inside))
-    if relative and not closed:
+    relative_closed = segment.rstrip().endswith(",") and bool(AUXILIARIES.intersection(inside))
+    if relative and not relative_closed:
         floor += relative[-1].end()
         segment = segment[relative[-1].end() :]
     pronoun = _ENDS_WITH_PRONOUN.search(segment)
