@@ -285,6 +285,8 @@ _OPENS_RELATIVE = re.compile(
     r"lesquelles)|(?:ce\s+)?(?:dont|que|qu')|où|auquel|auxquels|auxquelles|duquel|desquels|"
     r"desquelles)\b"
 )
+# the words a noun phrase opens with (`le`, `sa`, `les`, `des`, `un`)
+_PHRASE_OPENERS = DETERMINERS | POSSESSIVES | {"les"} | INDEFINITE
 # what joins a noun phrase to the one before it: a complement, a second of two
 _JOINING = frozenset({"de", "du", "des", "d", "et"})
 # `c'est elle qui`: the pronoun a cleft puts before `qui`
@@ -294,7 +296,17 @@ _CLEFT_PRONOUN = re.compile(r"\b[Cc]'est\s+(lui|elle)\s*$|\b[Cc]e sont\s+(eux|el
 def after_qui(text: str, floor: int, position: int) -> bool:
     """Whether the verb at `position` follows a relative `qui` (`Le maire, qui a affirmé
     que P, votera contre`): its clause ends where the sentence's own verb resumes."""
-    return bool(_QUI.search(_TRAILING.sub("", text[floor:position])))
+    return bool(_QUI.search(_without_trailing(text[floor:position])))
+
+
+def _without_trailing(segment: str) -> str:
+    """The words before a verb without the clitics and adverbs next to it (`qui ne l'`
+    → `qui`)."""
+    while True:
+        trimmed = _TRAILING.sub("", segment)
+        if trimmed == segment:
+            return segment
+        segment = trimmed
 
 
 def _antecedent(doc: Text, floor: int, end: int) -> Source | None:
@@ -342,7 +354,7 @@ def _phrase_start(doc: Text, floor: int, end: int) -> int | None:
         lowered = word.group().lower()
         if lowered in AUXILIARIES:
             return None
-        if lowered in DETERMINERS | POSSESSIVES | {"les"} | INDEFINITE:
+        if lowered in _PHRASE_OPENERS:
             return word.start()
     return None
 
@@ -352,12 +364,7 @@ def _source_before(doc: Text, floor: int, position: int) -> Source | None:
     first entity or noun phrase of the last part that is not an apposition
     (`Marie-Pierre Dausse, professeur d'histoire, défend` → Marie-Pierre Dausse)."""
     text = doc.text
-    segment = text[floor:position]
-    while True:
-        trimmed = _TRAILING.sub("", segment)
-        if trimmed == segment:
-            break
-        segment = trimmed
+    segment = _without_trailing(text[floor:position])
     qui = _QUI.search(segment)
     if qui:  # `critiquée par les syndicats, qui affirment`: what `qui` stands for
         return _antecedent(doc, floor, floor + qui.start())
@@ -429,7 +436,7 @@ def _subject_of_part(doc: Text, start: int, end: int) -> Source | None:
         return Source(mention.start, mention.end, "entity", mention.index)
     for at, (word_start, word) in enumerate(words):
         lowered = word.lower()
-        if lowered in DETERMINERS | POSSESSIVES | {"les"} | INDEFINITE:
+        if lowered in _PHRASE_OPENERS:
             if at and words[at - 1][1].lower() in PREPOSITIONS:
                 continue
             phrase = text[word_start:end].strip()
