@@ -208,12 +208,21 @@ class Resolver:
             return None
         if doc.paragraph_of(position) - doc.paragraph_of(since) > 1:
             return None
-        for mention in doc.mentions_in(since, position):
-            other = doc.people.identity_of[mention.index] is not identity
-            named = mention.label == "ORG" or is_person_like(doc, mention)
-            if other and named and not doc.inside_quote(mention.start):
+        for mention in self._named_since(position):
+            if mention.label == "ORG" or is_person_like(doc, mention):
                 return None
         return identity, index
+
+    def _named_since(self, position: int) -> list[Mention]:
+        """The names outside quotes after who spoke last and before `position`, of
+        someone else."""
+        doc = self.doc
+        since, identity = (self.last[0], self.last[1]) if self.last else (-1, None)
+        return [
+            m
+            for m in doc.mentions_in(since + 1, position)
+            if doc.people.identity_of[m.index] is not identity and not doc.inside_quote(m.start)
+        ]
 
     def _organisation_before(
         self, position: int, head: str, words: set[str]
@@ -293,15 +302,7 @@ class Resolver:
         the one person named since as a subject (`Mathieu Rigouste s'interroge sur…
         « … »`), in the paragraph before or this one."""
         doc = self.doc
-        since = self.last[0] if self.last is not None else -1
-        others = [
-            m
-            for m in doc.mentions
-            if since < m.start < found.start
-            and is_person_like(doc, m)
-            and (self.last is None or doc.people.identity_of[m.index] is not self.last[1])
-            and not doc.inside_quote(m.start)
-        ]
+        others = [m for m in self._named_since(found.start) if is_person_like(doc, m)]
         subjects = [m for m in others if _is_subject(doc, m)]
         if not subjects:  # none named but after a preposition (`depuis Nicolas Sarkozy`)
             if self.last is None:
